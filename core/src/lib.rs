@@ -15,6 +15,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod beacon;
+pub mod bech;
 pub mod bigsize;
 pub mod bolt11;
 pub mod frame;
