@@ -106,10 +106,7 @@ impl<'s> Checked<'s> {
 }
 
 /// Strict 5→8 regrouping of `groups` into `out`.
-pub fn regroup_into<'o>(
-    groups: impl Iterator<Item = u8>,
-    out: &'o mut [u8],
-) -> Result<&'o [u8], BechError> {
+pub fn regroup_into(groups: impl Iterator<Item = u8>, out: &mut [u8]) -> Result<&[u8], BechError> {
     let mut acc: u32 = 0;
     let mut bits = 0u32;
     let mut n = 0usize;

@@ -124,6 +124,7 @@ mod tests {
             })
         );
         assert_eq!(decode_array::<1>("zz"), Err(HexError::BadChar(0)));
+        #[cfg(feature = "alloc")]
         assert_eq!(encode(&[0, 255]), "00ff");
     }
 }
