@@ -103,10 +103,7 @@ fn top_level_accessors() {
     );
     let mut raw: Vec<u8> = Vec::new();
     b.encode_tlv(&mut raw).unwrap();
-    assert_eq!(
-        Beacon::decode(&bech("moneysocket", &raw)).unwrap(),
-        b
-    );
+    assert_eq!(Beacon::decode(&bech("moneysocket", &raw)).unwrap(), b);
 }
 
 fn label() -> impl Strategy<Value = String> {
@@ -154,8 +151,7 @@ fn ws1() -> impl Strategy<Value = L1> {
 }
 
 fn unknown1() -> impl Strategy<Value = L1> {
-    (1..=u64::MAX, prop::collection::vec(any::<u8>(), 0..12))
-        .prop_map(|(t, b)| L1::Unknown(t, b))
+    (1..=u64::MAX, prop::collection::vec(any::<u8>(), 0..12)).prop_map(|(t, b)| L1::Unknown(t, b))
 }
 
 proptest! {

@@ -69,7 +69,9 @@ pub(super) fn parse(url: &str) -> Result<WebSocket<'_>, UrlError> {
     if host.is_empty() || host.chars().any(bad) {
         return Err(UrlError::Host);
     }
-    Ok(WebSocket::new(host, use_tls).with_port(port).with_path(path))
+    Ok(WebSocket::new(host, use_tls)
+        .with_port(port)
+        .with_path(path))
 }
 
 #[cfg(test)]
@@ -109,7 +111,11 @@ mod tests {
     fn url_round_trip() {
         extern crate std;
         use std::string::String;
-        for u in ["ws://localhost:80", "wss://a.b:443/x/y", "ws://10.0.0.1:11060"] {
+        for u in [
+            "ws://localhost:80",
+            "wss://a.b:443/x/y",
+            "ws://10.0.0.1:11060",
+        ] {
             let mut s = String::new();
             parse(u).unwrap().url(&mut s).unwrap();
             assert_eq!(s, u);

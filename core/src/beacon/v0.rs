@@ -260,14 +260,13 @@ fn encode_location(s: &mut dyn Sink, loc: &Location<'_>) -> Result<(), Overflow>
         // Never stored in a v0 beacon.
         Location::Unknown { .. } => return Ok(()),
     };
-    tlv::write_nested(s, typ, |s| tlv::write_record(s, PLACEHOLDER, text.as_bytes()))
+    tlv::write_nested(s, typ, |s| {
+        tlv::write_record(s, PLACEHOLDER, text.as_bytes())
+    })
 }
 
 /// Builds the `type → last value` map of a location's sub-TLVs for the types in `wanted`.
-fn sub_tlvs<'a, const N: usize>(
-    value: &'a [u8],
-    wanted: [u64; N],
-) -> Result<[Option<&'a [u8]>; N], V0Error> {
+fn sub_tlvs<const N: usize>(value: &[u8], wanted: [u64; N]) -> Result<[Option<&[u8]>; N], V0Error> {
     let mut found = [None; N];
     for rec in tlv::records(value) {
         let rec = rec.map_err(|_| V0Error::MalformedLocation)?;
@@ -358,7 +357,10 @@ mod tests {
             b.push_websocket(ws.with_path("/x")),
             Err(BuildError::PathNotSupported)
         );
-        assert_eq!(b.push_websocket(ws.with_port(0)), Err(BuildError::InvalidPort));
+        assert_eq!(
+            b.push_websocket(ws.with_port(0)),
+            Err(BuildError::InvalidPort)
+        );
         assert_eq!(
             b.push_location(Location::Unknown {
                 tlv_type: 7,
@@ -418,9 +420,7 @@ mod tests {
             tlv::write_record(s, SHARED_SEED_TLV_TYPE, &[0; 16])?;
             tlv::write_nested(s, LOCATION_LIST_TLV_TYPE, |s| {
                 tlv::write_bigsize_record(s, LOCATION_COUNT_TLV_TYPE, u64::MAX)?;
-                tlv::write_nested(s, NFC_LOCATION_TLV_TYPE, |s| {
-                    tlv::write_record(s, 0, b"x")
-                })
+                tlv::write_nested(s, NFC_LOCATION_TLV_TYPE, |s| tlv::write_record(s, 0, b"x"))
             })
         })
         .unwrap();
@@ -439,9 +439,7 @@ mod tests {
             tlv::write_nested(s, LOCATION_LIST_TLV_TYPE, |s| {
                 tlv::write_bigsize_record(s, LOCATION_COUNT_TLV_TYPE, n)?;
                 for _ in 0..n {
-                    tlv::write_nested(s, NFC_LOCATION_TLV_TYPE, |s| {
-                        tlv::write_record(s, 0, b"x")
-                    })?;
+                    tlv::write_nested(s, NFC_LOCATION_TLV_TYPE, |s| tlv::write_record(s, 0, b"x"))?;
                 }
                 Ok(())
             })
@@ -458,9 +456,7 @@ mod tests {
             tlv::write_nested(s, LOCATION_LIST_TLV_TYPE, |s| {
                 tlv::write_bigsize_record(s, LOCATION_COUNT_TLV_TYPE, n + 1)?;
                 for _ in 0..n {
-                    tlv::write_nested(s, NFC_LOCATION_TLV_TYPE, |s| {
-                        tlv::write_record(s, 0, b"x")
-                    })?;
+                    tlv::write_nested(s, NFC_LOCATION_TLV_TYPE, |s| tlv::write_record(s, 0, b"x"))?;
                 }
                 Ok(())
             })

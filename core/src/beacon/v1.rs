@@ -319,7 +319,9 @@ impl Beacon {
     pub fn set_hrp(&mut self, hrp: &str) -> Result<(), BuildError> {
         let ok = hrp.starts_with(HRP)
             && hrp.len() <= MAX_HRP_LEN
-            && hrp.bytes().all(|c| (33..=126).contains(&c) && !c.is_ascii_uppercase());
+            && hrp
+                .bytes()
+                .all(|c| (33..=126).contains(&c) && !c.is_ascii_uppercase());
         if !ok {
             return Err(BuildError::InvalidHrp);
         }
@@ -746,7 +748,10 @@ mod tests {
             V1Error::Port(BigSizeError::Underrun(8)).to_string(),
             "underrun while peeking a uint8"
         );
-        assert_eq!(V1Error::TlsUnderrun.to_string(), "underrun while popping a u8");
+        assert_eq!(
+            V1Error::TlsUnderrun.to_string(),
+            "underrun while popping a u8"
+        );
     }
 
     #[test]
