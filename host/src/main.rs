@@ -1,1 +1,67 @@
-fn main() {}
+//! `moneysocket`: the command-line tool of moneysocket-rs.
+//!
+//! Codec commands print JSON (or the plain string they produce) on stdout; bad input exits
+//! with status 1 and the reason on stderr.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Moneysocket tools.
+#[derive(Parser)]
+#[command(
+    name = "moneysocket",
+    version,
+    about = "Moneysocket: beacons, frames, wads, relay and terminus"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Decode or encode beacons.
+    #[command(subcommand)]
+    Beacon(cmd::beacon::BeaconCmd),
+    /// Derive the AES key and rendezvous id (v0) from a shared seed.
+    Seed {
+        /// The shared seed, 32 hex digits.
+        seed: String,
+    },
+    /// Open or seal encrypted frames.
+    #[command(subcommand)]
+    Frame(cmd::frame::FrameCmd),
+    /// Wad tools.
+    #[command(subcommand)]
+    Wad(cmd::wad::WadCmd),
+    /// Provider-info tools (v1 draft).
+    #[command(subcommand, name = "provider-info")]
+    ProviderInfo(cmd::wad::ProviderInfoCmd),
+    /// BOLT11 invoice tools.
+    #[command(subcommand)]
+    Bolt11(cmd::bolt11::Bolt11Cmd),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Beacon(c) => cmd::beacon::run(c),
+        Command::Seed { seed } => cmd::seed::run(&seed),
+        Command::Frame(c) => cmd::frame::run(c),
+        Command::Wad(c) => cmd::wad::run_wad(c),
+        Command::ProviderInfo(c) => cmd::wad::run_provider_info(c),
+        Command::Bolt11(c) => cmd::bolt11::run(c),
+    };
+    match result {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,130 @@
+//! `moneysocket beacon decode|encode`.
+
+use super::CmdResult;
+use clap::{Subcommand, ValueEnum};
+use moneysocket_core::beacon::{v0, v1, Beacon, Location, WebSocket};
+use moneysocket_core::hex;
+use moneysocket_core::seed::SharedSeed;
+use serde_json::{json, Value};
+
+/// Beacon subcommands.
+#[derive(Subcommand)]
+pub enum BeaconCmd {
+    /// Decode a v0 or v1 beacon and print it as JSON.
+    Decode {
+        /// The beacon string (any case).
+        beacon: String,
+    },
+    /// Encode a beacon from a seed and websocket locations.
+    Encode {
+        /// The shared seed, 32 hex digits.
+        #[arg(long)]
+        seed: String,
+        /// A websocket location: ws://host:port[/path] or wss://host[:port][/path]. Repeatable.
+        #[arg(long = "location", required = true)]
+        locations: Vec<String>,
+        /// Beacon format (v0 is what deployed peers understand; v0 cannot carry a path).
+        #[arg(long, value_enum, default_value_t = Format::V0)]
+        format: Format,
+    },
+}
+
+/// Beacon wire format.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Format {
+    /// The deployed format (Python, JavaScript, Go peers).
+    V0,
+    /// The draft RFC format.
+    V1,
+}
+
+/// Runs a beacon subcommand.
+pub fn run(cmd: BeaconCmd) -> CmdResult {
+    match cmd {
+        BeaconCmd::Decode { beacon } => decode(&beacon),
+        BeaconCmd::Encode {
+            seed,
+            locations,
+            format,
+        } => encode(&seed, &locations, format),
+    }
+}
+
+fn decode(text: &str) -> CmdResult {
+    let beacon = Beacon::decode(text.trim()).map_err(|e| e.to_string())?;
+    Ok(beacon_json(&beacon).to_string())
+}
+
+/// The JSON form printed by `beacon decode`.
+pub fn beacon_json(beacon: &Beacon) -> Value {
+    let locations: Vec<Value> = beacon.locations().map(location_json).collect();
+    let mut out = json!({
+        "format": match beacon { Beacon::V0(_) => "v0", Beacon::V1(_) => "v1" },
+        "hrp": beacon.hrp(),
+        "shared_seed": beacon.shared_seed().to_string(),
+        "locations": locations,
+    });
+    if let Beacon::V1(b) = beacon {
+        let v = b.generator_version();
+        out["version"] = json!({"major": v.major, "minor": v.minor, "patch": v.patch});
+        out["role_hint"] = b.role_hint().map_or(Value::Null, |h| Value::from(h.name()));
+        out["unknown_tlvs"] = b
+            .unknown_tlvs()
+            .map(|r| json!({"t": r.typ, "l": r.value.len(), "v": hex::encode(r.value)}))
+            .collect();
+    }
+    out
+}
+
+fn location_json(loc: Location<'_>) -> Value {
+    match loc {
+        Location::WebSocket(ws) => {
+            let mut v = json!({
+                "type": "websocket",
+                "host": ws.host,
+                "port": ws.port,
+                "use_tls": ws.use_tls,
+                "path": ws.path,
+                "url": ws.to_string(),
+            });
+            if ws.preference != moneysocket_core::beacon::DEFAULT_PREFERENCE {
+                v["generator_preference"] = ws.preference.into();
+            }
+            v
+        }
+        Location::WebRtc(p) => json!({"type": "webrtc", "placeholder": p}),
+        Location::Bluetooth(p) => json!({"type": "bluetooth", "placeholder": p}),
+        Location::Nfc(p) => json!({"type": "nfc", "placeholder": p}),
+        Location::Unknown { tlv_type, bytes } => {
+            json!({"type": "unknown", "tlv_type": tlv_type, "bytes": hex::encode(bytes)})
+        }
+    }
+}
+
+fn encode(seed_hex: &str, urls: &[String], format: Format) -> CmdResult {
+    let seed = SharedSeed::from_hex(seed_hex).map_err(|e| format!("invalid shared seed: {e}"))?;
+    let mut parsed = Vec::with_capacity(urls.len());
+    for url in urls {
+        parsed
+            .push(WebSocket::parse_url(url).map_err(|e| format!("invalid location {url:?}: {e}"))?);
+    }
+    let beacon: Beacon = match format {
+        Format::V0 => {
+            let mut b = v0::Beacon::new(seed);
+            for ws in parsed {
+                b.push_websocket(ws)
+                    .map_err(|e| format!("cannot put {ws} in a v0 beacon: {e}"))?;
+            }
+            b.into()
+        }
+        Format::V1 => {
+            let mut b = v1::Beacon::new(seed);
+            for ws in parsed {
+                b.push_websocket(ws)
+                    .map_err(|e| format!("cannot put {ws} in a v1 beacon: {e}"))?;
+            }
+            b.into()
+        }
+    };
+    Ok(beacon.to_string())
+}

@@ -1,0 +1,10 @@
+//! One module per command group. Each `run` returns the text to print or the error text.
+
+pub mod beacon;
+pub mod bolt11;
+pub mod frame;
+pub mod seed;
+pub mod wad;
+
+/// What a command prints on success, or why it failed.
+pub type CmdResult = Result<String, String>;
