@@ -226,7 +226,8 @@ pub fn validate(bytes: &[u8]) -> Result<&str, JsonError> {
         offset: e.valid_up_to(),
     })?;
     let (start, end) = validate_bytes(text.as_bytes())?;
-    text.get(start..end).ok_or(JsonError::Syntax { offset: start })
+    text.get(start..end)
+        .ok_or(JsonError::Syntax { offset: start })
 }
 
 /// Whether Python's `json.loads(bytes.decode("utf8"))` would succeed: the cleartext test of

@@ -452,7 +452,9 @@ impl<'a> Number<'a> {
         };
         let mut v: u64 = 0;
         for c in digits.bytes() {
-            v = v.checked_mul(10)?.checked_add(u64::from(c.wrapping_sub(b'0')))?;
+            v = v
+                .checked_mul(10)?
+                .checked_add(u64::from(c.wrapping_sub(b'0')))?;
         }
         if neg && v != 0 {
             return None;
@@ -529,7 +531,9 @@ impl<'a> Number<'a> {
         let mut digits = digits;
         for _ in 0..p {
             let c = digits.next().unwrap_or(b'0');
-            v = v.checked_mul(10)?.checked_add(u64::from(c.wrapping_sub(b'0')))?;
+            v = v
+                .checked_mul(10)?
+                .checked_add(u64::from(c.wrapping_sub(b'0')))?;
         }
         Some(v)
     }
@@ -764,10 +768,16 @@ mod tests {
         );
         // high surrogate followed by a non-surrogate escape stays lone
         let hs = s(r#""\ud800\u0041""#);
-        assert_eq!(hs.code_points().collect::<std::vec::Vec<_>>(), [0xd800, 0x41]);
+        assert_eq!(
+            hs.code_points().collect::<std::vec::Vec<_>>(),
+            [0xd800, 0x41]
+        );
         let mut buf = [0u8; 8];
         assert_eq!(s(r#""\u20bfA""#).unescape_into(&mut buf), Ok("\u{20bf}A"));
-        assert_eq!(s(r#""\u20bf\u20bf\u20bf""#).unescape_into(&mut buf), Err(Overflow));
+        assert_eq!(
+            s(r#""\u20bf\u20bf\u20bf""#).unescape_into(&mut buf),
+            Err(Overflow)
+        );
         assert!(s(r#""lnbc\u0031""#).starts_with("lnbc1"));
         assert!(!s(r#""lnb""#).starts_with("lnbc"));
         assert_eq!(s(r#""\u20bf""#).to_string(), "\u{20bf}");
@@ -785,7 +795,10 @@ mod tests {
         assert!(o.get("z").is_none());
         let e = parse(b"[]").unwrap().as_array().unwrap();
         assert!(e.is_empty());
-        let nested = parse(br#"[[1,[2,"]"]],3 , "x"]"#).unwrap().as_array().unwrap();
+        let nested = parse(br#"[[1,[2,"]"]],3 , "x"]"#)
+            .unwrap()
+            .as_array()
+            .unwrap();
         assert_eq!(nested.len(), 3);
     }
 
@@ -806,7 +819,14 @@ mod tests {
         assert!(n("NaN").as_f64().is_nan());
         assert_eq!(n("-Infinity").kind(), NumberKind::NegInfinity);
         assert!(n("NaN").is_float() && n("1e2").is_float() && n("12").is_integer());
-        for neg in ["-1", "-0.5", "-1e-300", "-Infinity", "-2.4703282292062328e-324", "-1e400"] {
+        for neg in [
+            "-1",
+            "-0.5",
+            "-1e-300",
+            "-Infinity",
+            "-2.4703282292062328e-324",
+            "-1e400",
+        ] {
             assert!(n(neg).is_negative(), "{neg}");
         }
         for non in [

@@ -7,7 +7,11 @@ use core::fmt;
 const HEX: &[u8; 16] = b"0123456789abcdef";
 
 fn put_u16_escape<S: Sink + ?Sized>(sink: &mut S, v: u32) -> Result<(), Overflow> {
-    let nib = |shift: u32| HEX.get(((v >> shift) & 0xf) as usize).copied().unwrap_or(b'0');
+    let nib = |shift: u32| {
+        HEX.get(((v >> shift) & 0xf) as usize)
+            .copied()
+            .unwrap_or(b'0')
+    };
     sink.put(&[b'\\', b'u', nib(12), nib(8), nib(4), nib(0)])
 }
 
@@ -42,7 +46,12 @@ pub fn write_str<S: Sink + ?Sized>(sink: &mut S, s: &str) -> Result<(), Overflow
     let b = s.as_bytes();
     let mut i = 0;
     while i < b.len() {
-        let run = b.get(i..).unwrap_or(&[]).iter().take_while(|&&c| is_plain(c)).count();
+        let run = b
+            .get(i..)
+            .unwrap_or(&[])
+            .iter()
+            .take_while(|&&c| is_plain(c))
+            .count();
         if run > 0 {
             sink.put(b.get(i..i + run).unwrap_or(&[]))?;
             i += run;
@@ -116,7 +125,11 @@ pub fn write_f64<S: Sink + ?Sized>(sink: &mut S, v: f64) -> Result<(), Overflow>
     if v.is_infinite() {
         return sink.put(if v > 0.0 { b"Infinity" } else { b"-Infinity" });
     }
-    fmt::write(&mut crate::sink::FmtSink(sink), format_args!("{}", PyFloat(v))).map_err(|_| Overflow)
+    fmt::write(
+        &mut crate::sink::FmtSink(sink),
+        format_args!("{}", PyFloat(v)),
+    )
+    .map_err(|_| Overflow)
 }
 
 /// Fixed buffer for float digits.
@@ -179,7 +192,8 @@ impl fmt::Display for PyFloat {
                 n += 1;
             }
         }
-        let digits = core::str::from_utf8(digits.get(..n).ok_or(fmt::Error)?).map_err(|_| fmt::Error)?;
+        let digits =
+            core::str::from_utf8(digits.get(..n).ok_or(fmt::Error)?).map_err(|_| fmt::Error)?;
         let decpt = e + 1;
         if neg {
             f.write_str("-")?;

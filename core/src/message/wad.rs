@@ -297,7 +297,7 @@ impl<'a> Wad<'a> {
 
 /// Python's `round()` (half to even) for doubles, without `std`.
 fn round_half_even(x: f64) -> f64 {
-    if !(x.abs() < 4_503_599_627_370_496.0) {
+    if x.is_nan() || x.abs() >= 4_503_599_627_370_496.0 {
         return x; // ≥ 2^52: already integral (or NaN / infinite)
     }
     let t = x as i64 as f64;
@@ -400,8 +400,8 @@ mod tests {
         assert_eq!(cad.to_string(), "7 CAD");
         cad.decimals = Some(3);
         cad.symbol = Some(Text::Plain("\u{1f346}"));
-        cad.asset_units = Num::F64(3.14159);
-        assert_eq!(cad.to_string(), "\u{1f346} 3.142 CAD");
+        cad.asset_units = Num::F64(4.56789);
+        assert_eq!(cad.to_string(), "\u{1f346} 4.568 CAD");
     }
 
     #[test]

@@ -14,16 +14,23 @@ pub fn vectors_dir() -> Option<PathBuf> {
         return Some(dir);
     }
     if std::env::var("CI").map(|v| v == "true").unwrap_or(false) {
-        panic!("test vectors not found at {} (CI=true): set MONEYSOCKET_VECTORS", dir.display());
+        panic!(
+            "test vectors not found at {} (CI=true): set MONEYSOCKET_VECTORS",
+            dir.display()
+        );
     }
-    eprintln!("!!!! SKIPPING: test vectors not found at {}; set MONEYSOCKET_VECTORS !!!!", dir.display());
+    eprintln!(
+        "!!!! SKIPPING: test vectors not found at {}; set MONEYSOCKET_VECTORS !!!!",
+        dir.display()
+    );
     None
 }
 
 /// Loads one vector file (path relative to the vectors directory) as JSON.
 pub fn load(rel: &str) -> Option<serde_json::Value> {
     let path = vectors_dir()?.join(rel);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     Some(serde_json::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display())))
 }
 
