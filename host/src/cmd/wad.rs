@@ -33,6 +33,15 @@ fn parse_json(text: &str) -> Result<Value, String> {
 pub fn run_wad(cmd: WadCmd) -> CmdResult {
     let WadCmd::Format { json } = cmd;
     let value = parse_json(&json)?;
+    // A v0 wad carries its nine fixed keys (asset_stable among them); anything else is read
+    // as a v1 draft wad.
+    if value.get("asset_stable").is_some() {
+        let parsed = moneysocket_core::json::parse(json.as_bytes()).map_err(|e| e.to_string())?;
+        let object = parsed.as_object().ok_or("wad must be a dictionary")?;
+        let wad =
+            moneysocket_core::message::wad::Wad::from_object(object).map_err(|e| e.to_string())?;
+        return Ok(wad.to_string());
+    }
     let wad = v1::Wad::from_json(&value).map_err(|e| e.to_string())?;
     Ok(wad.to_string())
 }
