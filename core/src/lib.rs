@@ -21,9 +21,11 @@ pub mod bolt11;
 pub mod frame;
 pub mod hex;
 pub mod json;
+pub mod matchmaker;
 pub mod message;
 pub mod seed;
 pub mod sink;
+pub mod time;
 pub mod tlv;
 pub mod uuid;
 #[cfg(feature = "alloc")]
