@@ -11,9 +11,9 @@ use sha2::{Digest, Sha256};
 
 const BEACON: &str = "moneysocket1lcqqzqdm8hlqqqgph5gqqqgzqvzq2ps8pqys5zcvp58qllsqqyquzg07qqqsr0cpq8lqqqgpcv2qqynjv4kxz7fwwdhkx6m9wshx6mmwv4uszxmrns";
 
-/// A NOTIFY_INVOICE of exactly 300 bytes of JSON (bolt11 padded to fit).
+/// A REQUEST_PAY of exactly 300 bytes of JSON (bolt11 padded to fit).
 fn message_300() -> Vec<u8> {
-    let head = r#"{"timestamp": 1612345678.123456, "protocol": "Moneysocket", "protocol_version": "0.0.0", "message_class": "NOTIFICATION", "notification_uuid": "9567f506-d4df-4cf6-ae5b-b6bf22cfe6c5", "request_reference_uuid": "35cefcb2-cab0-4cca-9655-3e110b736efa", "notification_name": "NOTIFY_INVOICE", "bolt11": "lnbc"#;
+    let head = r#"{"timestamp": 1612345678.123456, "protocol": "Moneysocket", "protocol_version": "0.0.0", "message_class": "REQUEST", "request_uuid": "35cefcb2-cab0-4cca-9655-3e110b736efa", "request_name": "REQUEST_PAY", "bolt11": "lnbc"#;
     let tail = "\"}";
     let fill = 300 - head.len() - tail.len();
     let text = format!("{head}{}{tail}", "q".repeat(fill));

@@ -449,8 +449,10 @@ fn check_features(lo: &Map<String, Value>) -> Result<(), MessageError> {
         Some(Value::Object(d)) => d,
         Some(_) => return Err(E::FeatureDataType),
     };
+    // A set, not a scan per key: features × keys would be quadratic on hostile input.
+    let declared: alloc::collections::BTreeSet<&str> = features.iter().filter_map(|f| f.as_str()).collect();
     for (k, v) in data {
-        if !features.iter().any(|f| f.as_str() == Some(k.as_str())) {
+        if !declared.contains(k.as_str()) {
             return Err(E::FeatureDataUnknown);
         }
         if v.is_null() {

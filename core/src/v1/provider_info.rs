@@ -312,8 +312,10 @@ impl ProviderInfo {
             Some(Value::Object(o)) => o,
             Some(_) => return Err(E::FeatureDataType),
         };
+        // A set, not a scan per key: features × keys would be quadratic on hostile input.
+        let declared: alloc::collections::BTreeSet<&str> = features.iter().map(|f| f.as_str()).collect();
         for (k, v) in feature_data {
-            if !features.iter().any(|f| f == k) {
+            if !declared.contains(k.as_str()) {
                 return Err(E::FeatureDataUndeclared);
             }
             if v.is_null() {
