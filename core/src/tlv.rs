@@ -255,6 +255,9 @@ mod tests {
         );
         assert_eq!(check_strict(&[0, 0, 1, 0, 2, 0], |t| t < 3), Ok(()));
         // Duplicates outrank ordering, as in the reference: 2, 0, 2 is a duplicate.
-        assert_eq!(check_strict(&[2, 0, 0, 0, 2, 0], |t| t < 3), Err(StrictError::Duplicate(2)));
+        assert_eq!(
+            check_strict(&[2, 0, 0, 0, 2, 0], |t| t < 3),
+            Err(StrictError::Duplicate(2))
+        );
     }
 }

@@ -450,7 +450,8 @@ fn check_features(lo: &Map<String, Value>) -> Result<(), MessageError> {
         Some(_) => return Err(E::FeatureDataType),
     };
     // A set, not a scan per key: features × keys would be quadratic on hostile input.
-    let declared: alloc::collections::BTreeSet<&str> = features.iter().filter_map(|f| f.as_str()).collect();
+    let declared: alloc::collections::BTreeSet<&str> =
+        features.iter().filter_map(|f| f.as_str()).collect();
     for (k, v) in data {
         if !declared.contains(k.as_str()) {
             return Err(E::FeatureDataUnknown);

@@ -313,7 +313,8 @@ impl ProviderInfo {
             Some(_) => return Err(E::FeatureDataType),
         };
         // A set, not a scan per key: features × keys would be quadratic on hostile input.
-        let declared: alloc::collections::BTreeSet<&str> = features.iter().map(|f| f.as_str()).collect();
+        let declared: alloc::collections::BTreeSet<&str> =
+            features.iter().map(|f| f.as_str()).collect();
         for (k, v) in feature_data {
             if !declared.contains(k.as_str()) {
                 return Err(E::FeatureDataUndeclared);
