@@ -296,7 +296,9 @@ impl<'a> Wad<'a> {
 }
 
 /// Python's `round()` (half to even) for doubles, without `std`.
-fn round_half_even(x: f64) -> f64 {
+/// Rounds to the nearest integer, ties to even (Python's `round`), without `std`'s float
+/// intrinsics. Shared with the v1 wad display.
+pub(crate) fn round_half_even(x: f64) -> f64 {
     if x.is_nan() || x.abs() >= 4_503_599_627_370_496.0 {
         return x; // ≥ 2^52: already integral (or NaN / infinite)
     }

@@ -340,25 +340,12 @@ fn as_double(n: &Number) -> f64 {
 /// Rounds half to even (Python's `round(x)`), for finite `x`; `core` has no
 /// `round_ties_even` without `std`. Returns an `i64` when the result fits.
 fn round_half_even(x: f64) -> Result<i64, f64> {
-    // 2^52: from here on every double is an integer.
+    // 2^52: from here on every double is an integer (and `as i64` would not be exact).
     const EXACT: f64 = 4_503_599_627_370_496.0;
     if x.is_nan() || x.abs() >= EXACT {
         return Err(x);
     }
-    let t = x as i64; // toward zero; exact for |x| < 2^52
-    let frac = x - t as f64; // exact
-    let away = if frac.abs() > 0.5 {
-        true
-    } else if frac.abs() == 0.5 {
-        t % 2 != 0
-    } else {
-        false
-    };
-    Ok(match (away, x < 0.0) {
-        (false, _) => t,
-        (true, false) => t + 1,
-        (true, true) => t - 1,
-    })
+    Ok(crate::message::wad::round_half_even(x) as i64)
 }
 
 /// The `string_fmt` rule of draft §5.4, exactly.
