@@ -13,9 +13,11 @@
 //!   `NOTIFY_RENDEZVOUS_NOT_READY` referencing its `request_uuid`. When a second connection
 //!   requests the same id, `NOTIFY_RENDEZVOUS` goes to the newcomer first, then to the older
 //!   one, each referencing its own `request_uuid`.
-//! * A `REQUEST_RENDEZVOUS` for an id that is already paired gets
-//!   `Close { reason: AlreadyPaired }` and no notification (pitfall 34). The pair is not
-//!   touched.
+//! * A `REQUEST_RENDEZVOUS` for an id that is already paired gets `NOTIFY_RENDEZVOUS_END`
+//!   (reference `null`) and then `Close { reason: AlreadyPaired }`. The pair is not touched.
+//!   **Deviation:** the Python relay closes without a usable notification (pitfall 34);
+//!   every reference endpoint reacts to END while waiting by closing, so the refusal is
+//!   clear to all of them, and our link reports `CloseReason::RendezvousRefused`.
 //! * Once paired, every frame is forwarded opaquely: [`Output::Forward`] tells the caller to
 //!   pass on the frame it just handed in, byte for byte. **Deviation:** the Python relay
 //!   re-serialises cleartext frames and drops invalid ones (pitfall 33). This core never
@@ -82,7 +84,8 @@ pub enum Input<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum CloseReason {
-    /// The rendezvous id is already held by two connections (no notification is sent).
+    /// The rendezvous id is already held by two connections (`NOTIFY_RENDEZVOUS_END` was
+    /// sent just before).
     AlreadyPaired,
     /// The connection table was full when the connection opened.
     Full,
@@ -382,6 +385,9 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
         if paired {
             let id = self.conns.swap_remove(i).id;
             self.stats.refused_already_paired += 1;
+            let u = Uuid::new_v4(&mut self.rng);
+            let end = Message::notify_rendezvous_end(u, self.timestamp(now), rid);
+            self.transmit(id, &end);
             self.push(Output::Close {
                 conn: id,
                 reason: CloseReason::AlreadyPaired,
@@ -705,12 +711,14 @@ mod tests {
         pair(&mut m, 1, 2, RID);
         feed(&mut m, Input::Opened(ConnId(3)), 60);
         let o = feed_nt(&mut m, Input::Frame(ConnId(3), &request(3, RID)), 61);
+        assert_eq!(o.len(), 2);
+        check_notify(&o[0], 3, MessageKind::NotifyRendezvousEnd, None, RID);
         assert_eq!(
-            o,
-            [Output::Close {
+            o[1],
+            Output::Close {
                 conn: ConnId(3),
                 reason: CloseReason::AlreadyPaired
-            }]
+            }
         );
         assert_eq!(m.stats().refused_already_paired, 1);
         let o = feed(&mut m, Input::Frame(ConnId(2), b"ciphertext"), 62);
