@@ -39,6 +39,12 @@
 //! table when the output is queued, and a later `Input::Closed` or frame for that id is
 //! ignored and counted as `unknown_conn`. The same goes for ids that were never opened.
 //!
+//! In-process endpoints: a listening terminus pairs its own provider sessions with remote
+//! consumers through the same table. Give the local session a `ConnId` of its own, feed its
+//! `Transmit` frames in as `Input::Frame(local, ..)`, and hand frames the matchmaker sends or
+//! forwards to `local` to the session's `handle_input` (the wire reference's "local nexus",
+//! 11.9). `core/tests/sessions.rs` wires every endpoint this way.
+//!
 //! Entropy: the matchmaker holds the `RngCore + CryptoRng` it was built with. The RNG is
 //! used only for the `notification_uuid` of the notifications it sends.
 //!

@@ -826,12 +826,7 @@ fn terminus_error_msg_array_is_tolerated() {
     let text = format!(
         r#"{{"timestamp": 1.0, "protocol": "Moneysocket", "protocol_version": "0.0.0", "message_class": "NOTIFICATION", "notification_uuid": "9a4d1b0e-5b86-4b71-9d56-0c8a0d8f5a11", "request_reference_uuid": "{req}", "notification_name": "NOTIFY_ERROR", "error_msg": ["no amount", 0]}}"#
     );
-    let key = seed(14).v0_aes_key();
-    let mut out = vec![0u8; moneysocket_core::frame::sealed_len(text.len())];
-    let frame = moneysocket_core::frame::seal(&key, [3; 16], text.as_bytes(), &mut out)
-        .unwrap()
-        .to_vec();
-    w.inject(c, &frame);
+    w.inject(c, &seal_for(14, &text));
     assert_eq!(
         w.cev(c),
         vec![ConsumerEvent::Error {
@@ -868,5 +863,53 @@ fn consumer_sends_the_reference_wire() {
     for f in &w.eps[c].sent[1..] {
         assert!(!moneysocket_core::frame::is_cleartext(f));
         assert_eq!((f.len() - 16) % 16, 0);
+    }
+}
+
+/// Seals `text` with the seed's key, as a peer would.
+fn seal_for(seed_n: u8, text: &str) -> Vec<u8> {
+    let key = seed(seed_n).v0_aes_key();
+    let mut out = vec![0u8; moneysocket_core::frame::sealed_len(text.len())];
+    moneysocket_core::frame::seal(&key, [5; 16], text.as_bytes(), &mut out)
+        .unwrap()
+        .to_vec()
+}
+
+#[test]
+fn provider_that_never_pongs_is_tolerated_unless_strict() {
+    // Pitfall 15.30: a consumer must not require pongs from a provider that never sends any.
+    for strict in [false, true] {
+        let mut w = World::new();
+        let s = seed(17);
+        let config = ConsumerConfig {
+            strict_pong: strict,
+            ..ConsumerConfig::default()
+        };
+        let c = w.add(Session::Consumer(Box::new(Consumer::new(
+            &s,
+            config,
+            TestRng(4),
+        ))));
+        w.connect(c);
+        let rid = w.c(c).rendezvous_id().to_owned();
+        // A hand-made peer: the relay pairs us, a provider answers the handshake, and then
+        // stays silent (our pings reach nobody).
+        let paired = format!(
+            r#"{{"timestamp": 1.0, "protocol": "Moneysocket", "protocol_version": "0.0.0", "message_class": "NOTIFICATION", "notification_uuid": "9a4d1b0e-5b86-4b71-9d56-0c8a0d8f5a11", "request_reference_uuid": null, "notification_name": "NOTIFY_RENDEZVOUS", "rendezvous_id": "{rid}"}}"#
+        );
+        w.inject(c, paired.as_bytes());
+        let provider = r#"{"timestamp": 1.0, "protocol": "Moneysocket", "protocol_version": "0.0.0", "message_class": "NOTIFICATION", "notification_uuid": "9a4d1b0e-5b86-4b71-9d56-0c8a0d8f5a12", "request_reference_uuid": null, "notification_name": "NOTIFY_PROVIDER", "account_uuid": "9a4d1b0e-5b86-4b71-9d56-0c8a0d8f5a13", "payer": true, "payee": false, "wad": null}"#;
+        w.inject(c, &seal_for(17, provider));
+        assert!(w.c(c).is_ready());
+        assert_eq!(w.c(c).balance_msats(), None);
+        w.advance(120);
+        let reasons = closed_reasons_c(&w.cev(c));
+        if strict {
+            assert_eq!(reasons, vec![CloseReason::PongTimeout]);
+        } else {
+            assert!(reasons.is_empty(), "{reasons:?}");
+            assert!(w.c(c).is_ready());
+            assert!(w.c(c).stats().unanswered_pings >= 5);
+        }
     }
 }

@@ -29,6 +29,11 @@ pub struct ConsumerConfig {
     /// A ping unanswered this long closes the link ([`CloseReason::PongTimeout`]).
     /// Default 15 s. Python and JavaScript providers answer pings in every state.
     pub pong_timeout: Duration,
+    /// Enforce the pong deadline even before the provider has answered any ping on this
+    /// link. Default `false`: pitfall 15.30 says a consumer must not require pongs, so the
+    /// deadline is armed by the first pong (a provider that never answers pings is
+    /// tolerated, its unanswered pings are counted in [`ConsumerStats::unanswered_pings`]).
+    pub strict_pong: bool,
     /// An invoice or pay request unanswered this long fails with
     /// [`RequestFailure::TimedOut`]. Default 120 s (payments may take a while to route).
     pub request_timeout: Duration,
@@ -49,6 +54,7 @@ impl Default for ConsumerConfig {
             unix_offset_ms: 0,
             ping_interval: Some(Duration::from_secs(5)),
             pong_timeout: Duration::from_secs(15),
+            strict_pong: false,
             request_timeout: Duration::from_secs(120),
             provider_retry: Some(Duration::from_secs(5)),
             handshake_timeout: None,
@@ -171,6 +177,8 @@ pub struct ConsumerStats {
     pub ignored_answers: u64,
     /// Frames received while closed or before the transport opened.
     pub ignored_frames: u64,
+    /// Pings given up on because the provider has never answered one (not strict mode).
+    pub unanswered_pings: u64,
     /// Outputs lost because `poll_output` was not drained (should stay 0).
     pub output_overflow: u64,
 }
@@ -214,6 +222,8 @@ pub struct Consumer<
     next_ping: Option<Instant>,
     /// Outstanding ping: uuid and when it was sent.
     ping: Option<(Uuid, Instant)>,
+    /// A pong arrived on this link: the pong deadline is armed.
+    pong_seen: bool,
     provider: Option<(Uuid, bool, bool, Option<u64>)>,
     stats: ConsumerStats,
 }
@@ -236,6 +246,7 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
             next_provider_request: None,
             next_ping: None,
             ping: None,
+            pong_seen: false,
             provider: None,
             stats: ConsumerStats::default(),
         }
@@ -384,6 +395,7 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
         self.next_provider_request = None;
         self.next_ping = None;
         self.ping = None;
+        self.pong_seen = false;
         self.provider = None;
     }
 
@@ -443,6 +455,7 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
                 match (self.ping, reference) {
                     (Some((uuid, sent)), Some(r)) if r == uuid => {
                         self.ping = None;
+                        self.pong_seen = true;
                         Some(ConsumerEvent::Pong {
                             request: uuid,
                             rtt: now.saturating_duration_since(sent),
@@ -567,8 +580,12 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
     fn ready_timers(&mut self, now: Instant) {
         if let Some((_, sent)) = self.ping {
             if now >= sent.saturating_add(self.config.pong_timeout) {
-                self.close_with(CloseReason::PongTimeout);
-                return;
+                if self.pong_seen || self.config.strict_pong {
+                    self.close_with(CloseReason::PongTimeout);
+                    return;
+                }
+                self.ping = None;
+                self.stats.unanswered_pings += 1;
             }
         }
         // Leave room for a Closed event and the deadline.
