@@ -373,6 +373,8 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
     }
 
     fn on_opened(&mut self, now: Instant) {
+        // A new transport replaces any previous one: its requests will not be answered.
+        self.fail_pending();
         self.reset();
         match self.link.open(now) {
             Ok(f) => self.out.transmit(f),
@@ -540,13 +542,8 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
         Some(self.pending.swap_remove(i))
     }
 
-    fn close_with(&mut self, reason: CloseReason) {
-        if matches!(self.phase, Phase::Closed) {
-            return;
-        }
-        let idle = self.phase == Phase::Idle;
-        self.phase = Phase::Closed;
-        self.link.set_closed();
+    /// Every outstanding request fails with `LinkClosed`.
+    fn fail_pending(&mut self) {
         for p in core::mem::take(&mut self.pending) {
             self.out.event(ConsumerEvent::RequestFailed {
                 request: p.uuid,
@@ -554,6 +551,16 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
                 reason: RequestFailure::LinkClosed,
             });
         }
+    }
+
+    fn close_with(&mut self, reason: CloseReason) {
+        if matches!(self.phase, Phase::Closed) {
+            return;
+        }
+        let idle = self.phase == Phase::Idle;
+        self.phase = Phase::Closed;
+        self.link.set_closed();
+        self.fail_pending();
         self.reset();
         if !idle || reason == CloseReason::Local {
             self.out.event(ConsumerEvent::Closed(reason));
