@@ -118,6 +118,10 @@ pub fn write_null<S: Sink + ?Sized>(sink: &mut S) -> Result<(), Overflow> {
 }
 
 /// Writes a float as `json.dumps` does: `repr(v)`, or `NaN` / `Infinity` / `-Infinity`.
+///
+/// Without the `float` feature finite values are refused with [`Overflow`] (the float
+/// formatting code is ~13 KB of flash a device rarely needs: parsed numbers are re-written
+/// from their literal, integers without floats).
 pub fn write_f64<S: Sink + ?Sized>(sink: &mut S, v: f64) -> Result<(), Overflow> {
     if v.is_nan() {
         return sink.put(b"NaN");
@@ -125,6 +129,16 @@ pub fn write_f64<S: Sink + ?Sized>(sink: &mut S, v: f64) -> Result<(), Overflow>
     if v.is_infinite() {
         return sink.put(if v > 0.0 { b"Infinity" } else { b"-Infinity" });
     }
+    write_finite(sink, v)
+}
+
+#[cfg(not(feature = "float"))]
+fn write_finite<S: Sink + ?Sized>(_sink: &mut S, _v: f64) -> Result<(), Overflow> {
+    Err(Overflow)
+}
+
+#[cfg(feature = "float")]
+fn write_finite<S: Sink + ?Sized>(sink: &mut S, v: f64) -> Result<(), Overflow> {
     fmt::write(
         &mut crate::sink::FmtSink(sink),
         format_args!("{}", PyFloat(v)),
