@@ -449,6 +449,30 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
         self.out.len()
     }
 
+    /// The peer of a paired connection.
+    pub fn peer(&self, conn: ConnId) -> Option<ConnId> {
+        match &self.conn(self.slot_of(conn)?)?.state {
+            State::Paired { peer, .. } => self.conn(*peer).map(|p| p.id),
+            _ => None,
+        }
+    }
+
+    /// The `NOTIFY_RENDEZVOUS_END` frame for a paired connection, for a caller that shuts
+    /// down and closes every connection itself (nothing is queued and the table is not
+    /// changed; feed `Input::Closed` afterwards, or drop the matchmaker).
+    pub fn end_frame(&mut self, conn: ConnId, now: Instant) -> Option<NotifyFrame> {
+        let rid = match &self.conn(self.slot_of(conn)?)?.state {
+            State::Paired { rid, .. } => rid.clone(),
+            _ => return None,
+        };
+        let u = Uuid::new_v4(&mut self.rng);
+        let mut frame = NotifyFrame::new();
+        Message::notify_rendezvous_end(u, self.timestamp(now), rid)
+            .write_json(&mut frame)
+            .ok()?;
+        Some(frame)
+    }
+
     /// Processes one input at time `now`. Drain [`Matchmaker::poll_output`] afterwards.
     pub fn handle_input(&mut self, input: Input<'_>, now: Instant) {
         let force_announce = match input {
@@ -1219,6 +1243,25 @@ mod tests {
         assert_eq!(closed, 8);
         assert_eq!(m.stats().output_overflow, 0);
         assert!(m.is_empty());
+    }
+
+    #[test]
+    fn peer_and_end_frame_for_shutdown() {
+        let mut m = mm();
+        pair(&mut m, 1, 2, RID);
+        feed(&mut m, Input::Opened(ConnId(3)), 0);
+        assert_eq!(m.peer(ConnId(1)), Some(ConnId(2)));
+        assert_eq!(m.peer(ConnId(2)), Some(ConnId(1)));
+        assert_eq!(m.peer(ConnId(3)), None);
+        assert_eq!(m.peer(ConnId(9)), None);
+        let f = m.end_frame(ConnId(2), Instant(5)).unwrap();
+        let o = Output::Transmit {
+            conn: ConnId(2),
+            frame: f,
+        };
+        check_notify(&o, 2, MessageKind::NotifyRendezvousEnd, None, RID);
+        assert!(m.end_frame(ConnId(3), Instant(5)).is_none());
+        assert_eq!(m.stats().pairs, 1);
     }
 
     #[test]
