@@ -119,84 +119,73 @@ impl Conn {
         writable: bool,
         ws: WebSocketConfig,
     ) -> Result<bool, CloseCause> {
-        loop {
-            match std::mem::replace(&mut self.phase, Phase::Gone) {
-                Phase::Connecting { tcp, url, tls } => {
-                    if !writable {
-                        self.phase = Phase::Connecting { tcp, url, tls };
-                        return Ok(false);
-                    }
-                    if let Ok(Some(e)) | Err(e) = tcp.take_error() {
-                        return Err(CloseCause::HandshakeFailed(format!("connect: {e}")));
-                    }
-                    match tcp.peer_addr() {
-                        Ok(a) => self.peer = a,
-                        Err(e) if e.kind() == io::ErrorKind::NotConnected => {
-                            self.phase = Phase::Connecting { tcp, url, tls };
-                            return Ok(false);
+        let (phase, opened) = match std::mem::replace(&mut self.phase, Phase::Gone) {
+            Phase::Connecting { tcp, url, tls } => {
+                if !writable {
+                    (Phase::Connecting { tcp, url, tls }, false)
+                } else {
+                    match self.connected(tcp, url, tls, ws)? {
+                        Some(p) => {
+                            let open = matches!(p, Phase::Open(_));
+                            (p, open)
                         }
-                        Err(e) => return Err(CloseCause::HandshakeFailed(format!("connect: {e}"))),
-                    }
-                    let _ = tcp.set_nodelay(true);
-                    let stream = match tls {
-                        None => Stream::Plain(tcp),
-                        Some(cfg) => {
-                            let name = ServerName::try_from(url.host.clone()).map_err(|e| {
-                                CloseCause::HandshakeFailed(format!("server name: {e}"))
-                            })?;
-                            let c = rustls::ClientConnection::new(cfg, name)
-                                .map_err(|e| CloseCause::HandshakeFailed(format!("tls: {e}")))?;
-                            Stream::Client(Box::new(rustls::StreamOwned::new(c, tcp)))
-                        }
-                    };
-                    let req = url.request().map_err(CloseCause::HandshakeFailed)?;
-                    match tungstenite::client::client_with_config(req, stream, Some(ws)) {
-                        Ok((w, _)) => {
-                            self.phase = Phase::Open(Box::new(w));
-                            return Ok(true);
-                        }
-                        Err(HandshakeError::Interrupted(m)) => {
-                            self.phase = Phase::ClientHs(m);
-                            return Ok(false);
-                        }
-                        Err(HandshakeError::Failure(e)) => {
-                            return Err(CloseCause::HandshakeFailed(e.to_string()))
-                        }
+                        None => return Ok(false), // still connecting: phase restored
                     }
                 }
-                Phase::ServerHs(m) => match m.handshake() {
-                    Ok(w) => {
-                        self.phase = Phase::Open(Box::new(w));
-                        return Ok(true);
-                    }
-                    Err(HandshakeError::Interrupted(m)) => {
-                        self.phase = Phase::ServerHs(m);
-                        return Ok(false);
-                    }
-                    Err(HandshakeError::Failure(e)) => {
-                        return Err(CloseCause::HandshakeFailed(e.to_string()))
-                    }
-                },
-                Phase::ClientHs(m) => match m.handshake() {
-                    Ok((w, _)) => {
-                        self.phase = Phase::Open(Box::new(w));
-                        return Ok(true);
-                    }
-                    Err(HandshakeError::Interrupted(m)) => {
-                        self.phase = Phase::ClientHs(m);
-                        return Ok(false);
-                    }
-                    Err(HandshakeError::Failure(e)) => {
-                        return Err(CloseCause::HandshakeFailed(e.to_string()))
-                    }
-                },
-                p @ Phase::Open(_) => {
-                    self.phase = p;
-                    return Ok(false);
-                }
-                Phase::Gone => return Err(CloseCause::Error("connection gone".into())),
             }
+            Phase::ServerHs(m) => match m.handshake() {
+                Ok(w) => (Phase::Open(Box::new(w)), true),
+                Err(HandshakeError::Interrupted(m)) => (Phase::ServerHs(m), false),
+                Err(HandshakeError::Failure(e)) => {
+                    return Err(CloseCause::HandshakeFailed(e.to_string()))
+                }
+            },
+            Phase::ClientHs(m) => client_step(m.handshake())?,
+            p @ Phase::Open(_) => (p, false),
+            Phase::Gone => return Err(CloseCause::Error("connection gone".into())),
+        };
+        self.phase = phase;
+        Ok(opened)
+    }
+
+    /// The TCP connect of a dial finished (or failed): starts TLS and the websocket
+    /// handshake. `Ok(None)` if not connected yet (the phase is restored).
+    fn connected(
+        &mut self,
+        tcp: TcpStream,
+        url: WsUrl,
+        tls: Option<Arc<ClientConfig>>,
+        ws: WebSocketConfig,
+    ) -> Result<Option<Phase>, CloseCause> {
+        if let Ok(Some(e)) | Err(e) = tcp.take_error() {
+            return Err(CloseCause::HandshakeFailed(format!("connect: {e}")));
         }
+        match tcp.peer_addr() {
+            Ok(a) => self.peer = a,
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => {
+                self.phase = Phase::Connecting { tcp, url, tls };
+                return Ok(None);
+            }
+            Err(e) => return Err(CloseCause::HandshakeFailed(format!("connect: {e}"))),
+        }
+        let _ = tcp.set_nodelay(true);
+        let stream = match tls {
+            None => Stream::Plain(tcp),
+            Some(cfg) => {
+                let name = ServerName::try_from(url.host.clone())
+                    .map_err(|e| CloseCause::HandshakeFailed(format!("server name: {e}")))?;
+                let c = rustls::ClientConnection::new(cfg, name)
+                    .map_err(|e| CloseCause::HandshakeFailed(format!("tls: {e}")))?;
+                Stream::Client(Box::new(rustls::StreamOwned::new(c, tcp)))
+            }
+        };
+        let req = url.request().map_err(CloseCause::HandshakeFailed)?;
+        let (phase, _) = client_step(tungstenite::client::client_with_config(
+            req,
+            stream,
+            Some(ws),
+        ))?;
+        Ok(Some(phase))
     }
 
     /// Reads up to `budget` messages. Binary frames become events unless closing. Returns
@@ -308,6 +297,20 @@ impl Conn {
             let _ = ws.write(Message::Ping(Bytes::new()));
             self.unflushed = true;
         }
+    }
+}
+
+type ClientResult = Result<
+    (WebSocket<Stream>, tungstenite::handshake::client::Response),
+    HandshakeError<ClientHandshake<Stream>>,
+>;
+
+/// The next phase after a client handshake step, and whether it opened.
+fn client_step(r: ClientResult) -> Result<(Phase, bool), CloseCause> {
+    match r {
+        Ok((w, _)) => Ok((Phase::Open(Box::new(w)), true)),
+        Err(HandshakeError::Interrupted(m)) => Ok((Phase::ClientHs(m), false)),
+        Err(HandshakeError::Failure(e)) => Err(CloseCause::HandshakeFailed(e.to_string())),
     }
 }
 
