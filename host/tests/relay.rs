@@ -585,21 +585,24 @@ fn wss_with_generated_certificate() {
 
 // ---------------------------------------------------------------- our client (moneysocket-ws)
 
-/// Polls `t` until `f` returns `Some`, or panics after the IO timeout.
+/// Polls `t` until `f` returns `Some` for an event, or panics after the IO timeout. Events
+/// of the same batch after the match are kept in `backlog` for the next call.
 fn poll_until<T>(
     t: &mut moneysocket_ws::Transport,
+    backlog: &mut std::collections::VecDeque<moneysocket_ws::Event>,
     mut f: impl FnMut(&mut moneysocket_ws::Transport, moneysocket_ws::Event) -> Option<T>,
 ) -> T {
     let deadline = Instant::now() + IO_TIMEOUT;
     let mut events = Vec::new();
     loop {
-        t.poll(&mut events, Some(Duration::from_millis(50)))
-            .unwrap();
-        for ev in events.drain(..) {
+        while let Some(ev) = backlog.pop_front() {
             if let Some(x) = f(t, ev) {
                 return x;
             }
         }
+        t.poll(&mut events, Some(Duration::from_millis(50)))
+            .unwrap();
+        backlog.extend(events.drain(..));
         assert!(Instant::now() < deadline, "timed out");
     }
 }
@@ -622,6 +625,7 @@ fn our_client_sends_host_with_port() {
         String::from_utf8(head).unwrap()
     });
     let mut t = moneysocket_ws::Transport::new(moneysocket_ws::Config::default()).unwrap();
+    let mut backlog = std::collections::VecDeque::new();
     let id = t.dial(&format!("ws://localhost:{port}"), None).unwrap();
     let deadline = Instant::now() + IO_TIMEOUT;
     let mut events = Vec::new();
@@ -644,7 +648,7 @@ fn our_client_sends_host_with_port() {
     // the server hung up without answering: the dial reports a failure
     let failed = |ev: &moneysocket_ws::Event| matches!(ev, moneysocket_ws::Event::Closed { conn, cause: moneysocket_ws::CloseCause::HandshakeFailed(_) } if *conn == id);
     if !seen.iter().any(failed) {
-        poll_until(&mut t, |_, ev| failed(&ev).then_some(()));
+        poll_until(&mut t, &mut backlog, |_, ev| failed(&ev).then_some(()));
     }
     // and the default-port form still carries the port
     let u = moneysocket_ws::parse_ws_url("wss://relay.socket.money").unwrap();
@@ -667,13 +671,14 @@ fn our_client_pairs_through_the_relay_over_wss() {
     );
     let tls = moneysocket_ws::tls::client_config(Some(&c)).unwrap();
     let mut t = moneysocket_ws::Transport::new(moneysocket_ws::Config::default()).unwrap();
+    let mut backlog = std::collections::VecDeque::new();
     let id = t
         .dial(
             &format!("wss://localhost:{}", relay.port),
             Some(Arc::clone(&tls)),
         )
         .unwrap();
-    poll_until(&mut t, |t, ev| match ev {
+    poll_until(&mut t, &mut backlog, |t, ev| match ev {
         moneysocket_ws::Event::Opened { conn, .. } if conn == id => {
             t.send(conn, request(1, RID)).unwrap();
             Some(())
@@ -681,7 +686,7 @@ fn our_client_pairs_through_the_relay_over_wss() {
         moneysocket_ws::Event::Closed { cause, .. } => panic!("dial failed: {cause}"),
         _ => None,
     });
-    let frame = poll_until(&mut t, |_, ev| match ev {
+    let frame = poll_until(&mut t, &mut backlog, |_, ev| match ev {
         moneysocket_ws::Event::Frame { conn, data } if conn == id => Some(data),
         _ => None,
     });
@@ -691,7 +696,7 @@ fn our_client_pairs_through_the_relay_over_wss() {
     let mut b = connect_tls(relay.port, &c);
     send(&mut b, &request(2, RID));
     expect_notify(&mut b, MessageKind::NotifyRendezvous, Some(uuid(2)), RID);
-    let frame = poll_until(&mut t, |_, ev| match ev {
+    let frame = poll_until(&mut t, &mut backlog, |_, ev| match ev {
         moneysocket_ws::Event::Frame { data, .. } => Some(data),
         _ => None,
     });
@@ -700,7 +705,7 @@ fn our_client_pairs_through_the_relay_over_wss() {
         MessageKind::NotifyRendezvous
     );
     send(&mut b, &cipher(500, 3));
-    let got = poll_until(&mut t, |_, ev| match ev {
+    let got = poll_until(&mut t, &mut backlog, |_, ev| match ev {
         moneysocket_ws::Event::Frame { data, .. } => Some(data),
         _ => None,
     });

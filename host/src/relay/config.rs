@@ -163,8 +163,10 @@ impl RelayConfig {
         if self.high_water == 0 || self.high_water > self.max_pending {
             return Err("high_water must be between 1 and max_pending".into());
         }
-        if self.max_pending < self.max_frame {
-            return Err("max_pending must be at least max_frame".into());
+        // a paused source overshoots high_water by at most one read round (64 KiB) and a
+        // frame; keep room for that so backpressure never turns into a drop
+        if self.max_pending < self.high_water + 64 * 1024 + 2 * self.max_frame {
+            return Err("max_pending must be at least high_water + 64 KiB + 2 * max_frame".into());
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err("tls_cert and tls_key go together".into());

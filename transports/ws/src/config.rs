@@ -39,7 +39,9 @@ pub struct Config {
     /// (default 2 s).
     pub close_linger: Duration,
     /// Messages read from one connection per readiness round before others get a turn
-    /// (default 64).
+    /// (default 64; a round also ends after 64 KiB of payload). A source paused by
+    /// [`crate::Transport::forward`] can therefore overshoot `high_water` by at most
+    /// 64 KiB plus one message: keep `max_pending` above `high_water + 64 KiB + 2 * max_frame`.
     pub read_budget: usize,
 }
 

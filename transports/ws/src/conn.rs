@@ -36,6 +36,9 @@ pub(crate) enum Phase {
     Gone,
 }
 
+/// Payload bytes delivered from one connection per readiness round.
+pub(crate) const READ_BYTES_BUDGET: usize = 64 * 1024;
+
 /// A step's verdict.
 pub(crate) type Step = Result<(), CloseCause>;
 
@@ -67,6 +70,8 @@ pub(crate) struct Conn {
     pub close_sent: bool,
     /// In the dirty list (has output to pump).
     pub dirty: bool,
+    /// In the retry-read list.
+    pub in_again: bool,
     /// Handshake deadline.
     pub hs_deadline: Instant,
     pub last_rx: Instant,
@@ -99,6 +104,7 @@ impl Conn {
             closing: None,
             close_sent: false,
             dirty: false,
+            in_again: false,
             hs_deadline,
             last_rx: now,
             last_ping: now,
@@ -188,8 +194,10 @@ impl Conn {
         Ok(Some(phase))
     }
 
-    /// Reads up to `budget` messages. Binary frames become events unless closing. Returns
-    /// `Ok(true)` if the budget ran out with input possibly left.
+    /// Reads up to `budget` messages or until [`READ_BYTES_BUDGET`] payload bytes were
+    /// delivered (so a paused source overshoots the high-water mark by a bounded amount).
+    /// Binary frames become events unless closing. Returns `Ok(true)` if the budget ran out
+    /// with input possibly left.
     pub(crate) fn read(
         &mut self,
         budget: usize,
@@ -199,12 +207,17 @@ impl Conn {
         let Phase::Open(ws) = &mut self.phase else {
             return Ok(false);
         };
+        let mut bytes = 0usize;
         for _ in 0..budget {
+            if bytes >= READ_BYTES_BUDGET {
+                return Ok(true);
+            }
             match ws.read() {
                 Ok(msg) => {
                     self.last_rx = now;
                     match msg {
                         Message::Binary(data) => {
+                            bytes += data.len();
                             if self.closing.is_none() {
                                 events.push(Event::Frame {
                                     conn: self.id,

@@ -39,6 +39,8 @@ pub struct Stats {
     pub closed_overflow: u64,
     /// Connections closed for idleness.
     pub closed_idle: u64,
+    /// Times a source was paused because its destination's backlog passed high water.
+    pub backpressure_pauses: u64,
     /// Binary frames received.
     pub frames_in: u64,
     /// Bytes of binary frames received.
@@ -226,6 +228,7 @@ impl Transport {
             dst.waiters.push(from);
             if let Some(src) = self.conns.get_mut(&from) {
                 src.holds += 1;
+                self.stats.backpressure_pauses += 1;
             }
         }
         Ok(())
@@ -270,7 +273,7 @@ impl Transport {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.user_paused = false;
             if !c.reading_paused() {
-                self.again.push(conn);
+                Self::retry(&mut self.again, c);
             }
         }
     }
@@ -331,7 +334,10 @@ impl Transport {
         }
         let again = std::mem::take(&mut self.again);
         for id in again {
-            self.drive(id, true, false, events);
+            if let Some(c) = self.conns.get_mut(&id) {
+                c.in_again = false;
+                self.drive(id, true, false, events);
+            }
         }
         let now = Instant::now();
         if now >= self.next_sweep {
@@ -436,7 +442,7 @@ impl Transport {
                 peer: c.peer,
                 origin: c.origin,
             });
-            self.again.push(id);
+            Self::retry(&mut self.again, c);
         }
     }
 
@@ -477,7 +483,11 @@ impl Transport {
                 }
             }
             match r {
-                Ok(true) => self.again.push(id),
+                Ok(true) => {
+                    if let Some(c) = self.conns.get_mut(&id) {
+                        Self::retry(&mut self.again, c);
+                    }
+                }
                 Ok(false) => {}
                 Err(cause) => {
                     if cause == CloseCause::Oversized {
@@ -519,11 +529,19 @@ impl Transport {
         }
     }
 
+    /// Schedules another read round for `c` in the next `poll` (once).
+    fn retry(again: &mut Vec<ConnId>, c: &mut Conn) {
+        if !c.in_again {
+            c.in_again = true;
+            again.push(c.id);
+        }
+    }
+
     fn release(&mut self, src: ConnId) {
         if let Some(s) = self.conns.get_mut(&src) {
             s.holds = s.holds.saturating_sub(1);
             if !s.reading_paused() {
-                self.again.push(src);
+                Self::retry(&mut self.again, s);
             }
         }
     }
