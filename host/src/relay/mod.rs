@@ -237,10 +237,11 @@ impl Relay {
                     Refusal::MaxConnections => self.counters.refused_max_connections += 1,
                     Refusal::MaxPerIp => self.counters.refused_max_per_ip += 1,
                 }
+                // debug only: a flood must not flood the log (the metrics count them)
                 if self.cfg.log_client_ips {
-                    tracing::info!(%peer, "connection refused: {}", reason.label());
+                    tracing::debug!(%peer, "connection refused: {}", reason.label());
                 } else {
-                    tracing::info!("connection refused: {}", reason.label());
+                    tracing::debug!("connection refused: {}", reason.label());
                 }
             }
             Event::User { n, .. } if n == SIGNAL_N => {

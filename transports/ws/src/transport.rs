@@ -343,6 +343,11 @@ impl Transport {
         if now >= self.next_sweep {
             self.next_sweep = now + SWEEP;
             self.sweep(now, events);
+            // accepts that failed (e.g. out of file descriptors) are not signalled again
+            // by the edge-triggered listener: retry them here
+            for idx in 0..self.listeners.len() {
+                self.accept(idx, events);
+            }
         }
         self.pump_dirty(events);
         Ok(())
@@ -368,7 +373,7 @@ impl Transport {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    // e.g. out of file descriptors: try again on the next round
+                    // e.g. out of file descriptors: retried by the next sweep
                     tracing::warn!("accept: {e}");
                     return;
                 }
