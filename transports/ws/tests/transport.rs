@@ -217,3 +217,102 @@ fn slow_reader_is_dropped_past_max_pending() {
     done_tx.send(()).unwrap();
     h.join().unwrap();
 }
+
+#[test]
+fn silent_peers_are_closed_live_ones_kept_by_pings() {
+    let config = Config {
+        idle_timeout: Some(Duration::from_millis(600)),
+        ping_interval: Some(Duration::from_millis(100)),
+        ..Config::default()
+    };
+    let (mut t, addr) = server(config);
+    let (stop_tx, stop_rx) = mpsc::channel::<()>();
+    // live: keeps reading, so tungstenite answers the server's pings
+    let live = thread::spawn(move || {
+        let tcp = TcpStream::connect(addr).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let mut ws = tungstenite::client(format!("ws://{addr}/"), tcp).unwrap().0;
+        let mut pings = 0;
+        while stop_rx.try_recv().is_err() {
+            match ws.read() {
+                Ok(Message::Ping(_)) => pings += 1,
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e))
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    ) => {}
+                Err(e) => panic!("live connection failed: {e}"),
+            }
+        }
+        pings
+    });
+    // silent: never reads, never answers
+    let (silent_tx, silent_rx) = mpsc::channel::<()>();
+    let silent = thread::spawn(move || {
+        let ws = client(addr);
+        let _ = silent_rx.recv_timeout(TIMEOUT);
+        drop(ws);
+    });
+    let mut opened = Vec::new();
+    let started = Instant::now();
+    let mut idle_closed = None;
+    run(&mut t, |_, ev| {
+        match ev {
+            Event::Opened { conn, .. } => opened.push(conn),
+            Event::Closed {
+                conn,
+                cause: CloseCause::Idle,
+            } => idle_closed = Some(conn),
+            Event::Closed { cause, .. } => panic!("unexpected close: {cause}"),
+            _ => {}
+        }
+        idle_closed.is_some()
+    });
+    assert!(started.elapsed() >= Duration::from_millis(600));
+    assert_eq!(opened.len(), 2);
+    assert_eq!(t.stats().closed_idle, 1);
+    // the live one survives well past the idle timeout
+    let mut events = Vec::new();
+    let until = Instant::now() + Duration::from_millis(1000);
+    while Instant::now() < until {
+        t.poll(&mut events, Some(Duration::from_millis(20)))
+            .unwrap();
+        assert!(
+            !events.iter().any(|e| matches!(e, Event::Closed { .. })),
+            "{events:?}"
+        );
+    }
+    stop_tx.send(()).unwrap();
+    silent_tx.send(()).unwrap();
+    assert!(live.join().unwrap() > 0, "the server pinged");
+    silent.join().unwrap();
+}
+
+#[test]
+fn stalled_handshake_times_out_without_an_event() {
+    let config = Config {
+        handshake_timeout: Duration::from_millis(300),
+        ..Config::default()
+    };
+    let (mut t, addr) = server(config);
+    let mut tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
+    std::io::Write::write_all(&mut tcp, b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    let mut events = Vec::new();
+    let deadline = Instant::now() + TIMEOUT;
+    while t.stats().handshake_failures == 0 {
+        t.poll(&mut events, Some(Duration::from_millis(20)))
+            .unwrap();
+        assert!(events.is_empty(), "{events:?}");
+        assert!(Instant::now() < deadline);
+    }
+    assert!(t.is_empty());
+    let mut buf = [0u8; 16];
+    // the server hung up
+    assert!(matches!(
+        std::io::Read::read(&mut tcp, &mut buf),
+        Ok(0) | Err(_)
+    ));
+}
