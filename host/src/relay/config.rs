@@ -1,6 +1,6 @@
 //! Relay configuration: TOML (`relay.example.toml`) or the Python relay's `[Relay]` INI file.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -123,11 +123,15 @@ impl RelayConfig {
         };
         let mut c = RelayConfig::default();
         if let Some(b) = get("ListenBind") {
-            c.bind = match b {
-                "localhost" => IpAddr::from([127, 0, 0, 1]),
-                b => b
-                    .parse()
-                    .map_err(|_| format!("ListenBind: not an IP address: {b:?}"))?,
+            c.bind = match b.parse() {
+                Ok(ip) => ip,
+                // Python only put it in a URL, so host names occur: resolve them
+                Err(_) => (b, 0)
+                    .to_socket_addrs()
+                    .ok()
+                    .and_then(|mut a| a.next())
+                    .map(|a| a.ip())
+                    .ok_or_else(|| format!("ListenBind: cannot resolve {b:?}"))?,
             };
         }
         if let Some(p) = get("ListenPort") {
@@ -284,6 +288,8 @@ mod tests {
         .unwrap();
         assert!(c.tls_chain.is_none() && c.tls_cert.is_some());
         assert!(RelayConfig::from_ini("[Other]\na=1\n").is_err());
+        let c = RelayConfig::from_ini("[Relay]\nListenBind = localhost\n").unwrap();
+        assert!(c.bind.is_loopback());
         assert!(RelayConfig::from_ini("[Relay]\nListenPort = x\n").is_err());
     }
 

@@ -255,8 +255,7 @@ impl Relay {
             Event::User { n, .. } => {
                 if let Some(mut m) = self.metrics.take() {
                     if Metrics::owns(n) {
-                        let text = self.render_metrics();
-                        m.ready(n, &self.t, &|| text.clone());
+                        m.ready(n, &self.t, &|| self.render_metrics());
                     }
                     self.metrics = Some(m);
                 }
