@@ -395,6 +395,9 @@ fn per_ip_cap() {
     }
 }
 
+/// 1,000 client sockets live in this test process (the relay is another process), which
+/// stays under the common default soft limit of 1,024 descriptors together with the few
+/// sockets of concurrently running tests. Raise `ulimit -n` if it does not.
 #[test]
 fn thousand_concurrent_connections() {
     let relay = Relay::start("max_per_ip = 0\n", &[]);
