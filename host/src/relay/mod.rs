@@ -325,7 +325,10 @@ impl Relay {
         if now < self.next_stats {
             return;
         }
-        self.next_stats = now + Duration::from_secs_f64(self.cfg.stats_interval);
+        let every = Duration::try_from_secs_f64(self.cfg.stats_interval).unwrap_or(Duration::MAX);
+        self.next_stats = now
+            .checked_add(every)
+            .unwrap_or(now + Duration::from_secs(86_400));
         let s = self.mm.stats();
         let cur = (self.t.len(), s.unregistered + s.waiting, s.pairs);
         if cur != self.last_stats {

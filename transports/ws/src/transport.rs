@@ -22,6 +22,13 @@ const USER: usize = 1 << 34;
 /// Timer granularity (handshake, idle, ping, linger).
 const SWEEP: Duration = Duration::from_millis(250);
 
+/// `now + d`, saturating far in the future instead of overflowing on absurd settings.
+fn later(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(now)
+}
+
 /// Cumulative transport counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -176,7 +183,7 @@ impl Transport {
             addr,
             Origin::Dialed,
             now,
-            now + self.config.handshake_timeout,
+            later(now, self.config.handshake_timeout),
         );
         c.announced = true;
         self.conns.insert(id, c);
@@ -253,7 +260,7 @@ impl Transport {
             return;
         }
         if c.closing.is_none() {
-            c.closing = Some(Instant::now() + linger);
+            c.closing = Some(later(Instant::now(), linger));
         }
         if !c.dirty {
             c.dirty = true;
@@ -425,7 +432,7 @@ impl Transport {
                 peer,
                 Origin::Accepted(local),
                 now,
-                now + self.config.handshake_timeout,
+                later(now, self.config.handshake_timeout),
             );
             c.ip = Some(ip);
             *self.per_ip.entry(ip).or_insert(0) += 1;
