@@ -4,6 +4,7 @@
 //! with status 1 and the reason on stderr.
 
 mod cmd;
+mod relay;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -42,6 +43,8 @@ enum Command {
     /// BOLT11 invoice tools.
     #[command(subcommand)]
     Bolt11(cmd::bolt11::Bolt11Cmd),
+    /// Run the relay daemon (pairs peers by rendezvous id, forwards frames).
+    Relay(cmd::relay::RelayArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,10 +56,13 @@ fn main() -> ExitCode {
         Command::Wad(c) => cmd::wad::run_wad(c),
         Command::ProviderInfo(c) => cmd::wad::run_provider_info(c),
         Command::Bolt11(c) => cmd::bolt11::run(c),
+        Command::Relay(a) => cmd::relay::run(a),
     };
     match result {
         Ok(out) => {
-            println!("{out}");
+            if !out.is_empty() {
+                println!("{out}");
+            }
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -3,6 +3,7 @@
 pub mod beacon;
 pub mod bolt11;
 pub mod frame;
+pub mod relay;
 pub mod seed;
 pub mod wad;
 

@@ -1,0 +1,306 @@
+//! Relay configuration: TOML (`relay.example.toml`) or the Python relay's `[Relay]` INI file.
+
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Everything the relay daemon reads from its config file (all keys optional).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelayConfig {
+    /// Address to listen on.
+    pub bind: IpAddr,
+    /// Port to listen on (0 = any free port).
+    pub port: u16,
+    /// PEM certificate (enables wss together with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key.
+    pub tls_key: Option<PathBuf>,
+    /// PEM chain appended to the certificate.
+    pub tls_chain: Option<PathBuf>,
+    /// Serve Prometheus text metrics on `GET /metrics` at this address (loopback advised).
+    pub metrics: Option<SocketAddr>,
+    /// Include client IP addresses in logs.
+    pub log_client_ips: bool,
+    /// `error`, `warn`, `info`, `debug` or `trace`.
+    pub log_level: String,
+    /// Write logs to `<log_dir>/moneysocket-relay.log` instead of stderr.
+    pub log_dir: Option<PathBuf>,
+    /// Seconds between statistics lines (logged when something changed; 0 = never).
+    pub stats_interval: f64,
+    /// Most connections at once.
+    pub max_connections: usize,
+    /// Most connections from one IP address (0 = no limit).
+    pub max_per_ip: usize,
+    /// Largest frame in bytes; a bigger one closes its sender.
+    pub max_frame: usize,
+    /// Seconds a connection may stay without a partner.
+    pub unpaired_timeout: f64,
+    /// Seconds without receiving anything (pongs included) before a connection is closed
+    /// (0 = never).
+    pub idle_timeout: f64,
+    /// Seconds of silence before the relay pings a connection (0 = never).
+    pub ping_interval: f64,
+    /// Seconds allowed for the TLS and websocket opening handshake.
+    pub handshake_timeout: f64,
+    /// Bytes queued towards one connection before its partner is paused.
+    pub high_water: usize,
+    /// Bytes queued towards one connection above which it is dropped.
+    pub max_pending: usize,
+}
+
+/// Most connections the relay's matchmaker table holds (compile-time capacity).
+pub const MAX_CONNECTIONS_CAP: usize = 16_384;
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        RelayConfig {
+            bind: IpAddr::from([127, 0, 0, 1]),
+            port: 11060,
+            tls_cert: None,
+            tls_key: None,
+            tls_chain: None,
+            metrics: None,
+            log_client_ips: false,
+            log_level: "info".into(),
+            log_dir: None,
+            stats_interval: 2.0,
+            max_connections: 10_000,
+            max_per_ip: 64,
+            max_frame: 64 * 1024,
+            unpaired_timeout: 600.0,
+            idle_timeout: 120.0,
+            ping_interval: 30.0,
+            handshake_timeout: 10.0,
+            high_water: 64 * 1024,
+            max_pending: 1024 * 1024,
+        }
+    }
+}
+
+fn secs(name: &str, v: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(v).map_err(|_| format!("{name}: not a duration in seconds: {v}"))
+}
+
+fn optional_secs(name: &str, v: f64) -> Result<Option<Duration>, String> {
+    let d = secs(name, v)?;
+    Ok((!d.is_zero()).then_some(d))
+}
+
+impl RelayConfig {
+    /// Reads a config file: INI if it has a `[Relay]` section (or a `.ini`/`.conf`/`.cfg`
+    /// name), TOML otherwise.
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let is_ini = matches!(ext.as_str(), "ini" | "conf" | "cfg")
+            || (ext != "toml" && looks_like_relay_ini(&text));
+        let r = if is_ini {
+            Self::from_ini(&text)
+        } else {
+            toml::from_str(&text).map_err(|e| e.to_string())
+        };
+        r.map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    /// Reads the Python relay's INI file: section `[Relay]` with `ListenBind`, `ListenPort`,
+    /// `UseTLS`, `CertFile`, `CertKey`, `SelfSignedCert`, `CertChainFile`, `LogDir`. Booleans
+    /// are true only as the literal `True` (as in Python); `None` means absent. Other keys
+    /// and sections are ignored with the defaults kept for everything else.
+    pub fn from_ini(text: &str) -> Result<Self, String> {
+        let kv = parse_ini_section(text, "Relay")?;
+        let get = |k: &str| {
+            kv.iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.as_str())
+                .filter(|v| *v != "None" && !v.is_empty())
+        };
+        let mut c = RelayConfig::default();
+        if let Some(b) = get("ListenBind") {
+            c.bind = match b.parse() {
+                Ok(ip) => ip,
+                // Python only put it in a URL, so host names occur: resolve them
+                Err(_) => (b, 0)
+                    .to_socket_addrs()
+                    .ok()
+                    .and_then(|mut a| a.next())
+                    .map(|a| a.ip())
+                    .ok_or_else(|| format!("ListenBind: cannot resolve {b:?}"))?,
+            };
+        }
+        if let Some(p) = get("ListenPort") {
+            c.port = p
+                .parse()
+                .map_err(|_| format!("ListenPort: not a port: {p:?}"))?;
+        }
+        if get("UseTLS") == Some("True") {
+            c.tls_cert = Some(
+                get("CertFile")
+                    .ok_or("UseTLS = True needs CertFile")?
+                    .into(),
+            );
+            c.tls_key = Some(get("CertKey").ok_or("UseTLS = True needs CertKey")?.into());
+            if get("SelfSignedCert") != Some("True") {
+                c.tls_chain = get("CertChainFile").map(PathBuf::from);
+            }
+        }
+        c.log_dir = get("LogDir").map(PathBuf::from);
+        Ok(c)
+    }
+
+    /// Checks values and relations between them.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.max_connections == 0 || self.max_connections > MAX_CONNECTIONS_CAP {
+            return Err(format!(
+                "max_connections must be between 1 and {MAX_CONNECTIONS_CAP}"
+            ));
+        }
+        if self.max_frame < 1024 {
+            return Err("max_frame must be at least 1024".into());
+        }
+        if self.high_water == 0 || self.high_water > self.max_pending {
+            return Err("high_water must be between 1 and max_pending".into());
+        }
+        // a paused source overshoots high_water by at most one read round (64 KiB) and a
+        // frame; keep room for that so backpressure never turns into a drop
+        if self.max_pending < self.high_water + 64 * 1024 + 2 * self.max_frame {
+            return Err("max_pending must be at least high_water + 64 KiB + 2 * max_frame".into());
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err("tls_cert and tls_key go together".into());
+        }
+        if self.tls_chain.is_some() && self.tls_cert.is_none() {
+            return Err("tls_chain needs tls_cert and tls_key".into());
+        }
+        self.log_level()?;
+        self.unpaired_timeout()?;
+        self.transport()?;
+        secs("stats_interval", self.stats_interval)?;
+        Ok(())
+    }
+
+    /// The log level.
+    pub fn log_level(&self) -> Result<tracing::Level, String> {
+        self.log_level
+            .parse()
+            .map_err(|_| format!("log_level: unknown level {:?}", self.log_level))
+    }
+
+    /// The matchmaker's unpaired expiry.
+    pub fn unpaired_timeout(&self) -> Result<Duration, String> {
+        secs("unpaired_timeout", self.unpaired_timeout)
+    }
+
+    /// The transport limits.
+    pub fn transport(&self) -> Result<moneysocket_ws::Config, String> {
+        Ok(moneysocket_ws::Config {
+            max_connections: self.max_connections,
+            max_per_ip: self.max_per_ip,
+            max_frame: self.max_frame,
+            high_water: self.high_water,
+            low_water: self.high_water / 4,
+            max_pending: self.max_pending,
+            handshake_timeout: secs("handshake_timeout", self.handshake_timeout)?,
+            idle_timeout: optional_secs("idle_timeout", self.idle_timeout)?,
+            ping_interval: optional_secs("ping_interval", self.ping_interval)?,
+            ..moneysocket_ws::Config::default()
+        })
+    }
+}
+
+fn looks_like_relay_ini(text: &str) -> bool {
+    text.lines()
+        .map(str::trim)
+        .any(|l| l.eq_ignore_ascii_case("[relay]"))
+}
+
+/// The `key = value` (or `key: value`) pairs of one INI section, Python ConfigParser style:
+/// `#` and `;` comment lines, keys case-insensitive, values trimmed. Indented continuation
+/// lines are not supported (the relay's keys never use them).
+fn parse_ini_section(text: &str, section: &str) -> Result<Vec<(String, String)>, String> {
+    let mut current: Option<String> = None;
+    let mut found = false;
+    let mut out = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            current = Some(name.trim().to_owned());
+            found |= name.trim() == section;
+            continue;
+        }
+        let Some(i) = line.find(['=', ':']) else {
+            return Err(format!("line {}: expected key = value", n + 1));
+        };
+        if current.as_deref() == Some(section) {
+            out.push((line[..i].trim().to_owned(), line[i + 1..].trim().to_owned()));
+        }
+    }
+    if !found {
+        return Err(format!("no [{section}] section"));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PY_TLS: &str = "[Relay]\n\n# comment\nListenBind = 0.0.0.0\nListenPort = 443\n\
+        UseTLS = True\nCertFile = /etc/ssl/cert.pem\nCertKey = /etc/ssl/key.pem\n\
+        SelfSignedCert = False\nCertChainFile = /etc/ssl/fullchain.pem\nLogDir = /var/log/relay\n";
+
+    #[test]
+    fn python_ini_maps_every_key() {
+        let c = RelayConfig::from_ini(PY_TLS).unwrap();
+        assert_eq!(c.bind, IpAddr::from([0, 0, 0, 0]));
+        assert_eq!(c.port, 443);
+        assert_eq!(c.tls_cert.as_deref(), Some(Path::new("/etc/ssl/cert.pem")));
+        assert_eq!(c.tls_key.as_deref(), Some(Path::new("/etc/ssl/key.pem")));
+        assert_eq!(
+            c.tls_chain.as_deref(),
+            Some(Path::new("/etc/ssl/fullchain.pem"))
+        );
+        assert_eq!(c.log_dir.as_deref(), Some(Path::new("/var/log/relay")));
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn python_ini_plain_and_self_signed() {
+        let plain = "[Relay]\nListenBind = 127.0.0.1\nListenPort = 11060\nUseTLS = False\n\
+            CertFile = None\nCertKey = None\nSelfSignedCert = True\nCertChainFile = None\nLogDir = /tmp\n";
+        let c = RelayConfig::from_ini(plain).unwrap();
+        assert_eq!((c.port, c.tls_cert.is_none()), (11060, true));
+        // "true" is not "True" in Python's comparison
+        let c = RelayConfig::from_ini(&PY_TLS.replace("UseTLS = True", "UseTLS = true")).unwrap();
+        assert!(c.tls_cert.is_none());
+        let c = RelayConfig::from_ini(
+            &PY_TLS.replace("SelfSignedCert = False", "SelfSignedCert = True"),
+        )
+        .unwrap();
+        assert!(c.tls_chain.is_none() && c.tls_cert.is_some());
+        assert!(RelayConfig::from_ini("[Other]\na=1\n").is_err());
+        let c = RelayConfig::from_ini("[Relay]\nListenBind = localhost\n").unwrap();
+        assert!(c.bind.is_loopback());
+        assert!(RelayConfig::from_ini("[Relay]\nListenPort = x\n").is_err());
+    }
+
+    #[test]
+    fn toml_defaults_and_unknown_keys() {
+        let c: RelayConfig = toml::from_str("port = 1\nunpaired_timeout = 2\n").unwrap();
+        assert_eq!((c.port, c.unpaired_timeout), (1, 2.0));
+        assert_eq!(c.max_frame, 65536);
+        assert!(toml::from_str::<RelayConfig>("nope = 1\n").is_err());
+        let example = include_str!("../../../relay.example.toml");
+        let c: RelayConfig = toml::from_str(example).unwrap();
+        assert_eq!(c, RelayConfig::default());
+    }
+}

@@ -1,0 +1,467 @@
+//! The relay daemon: the core's sans-IO [`Matchmaker`] driven by the mio websocket
+//! transport. Pairs connections by rendezvous id and forwards frames byte for byte.
+
+pub mod config;
+mod metrics;
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use moneysocket_core::matchmaker::{self, CloseReason, Input, Matchmaker, Output};
+use moneysocket_core::message::{Body, Hex256, Message, Timestamp};
+use moneysocket_core::time::Instant;
+use moneysocket_core::uuid::Uuid;
+use moneysocket_ws::{tls, Bytes, CloseCause, ConnId, Event, Refusal, Transport};
+use rand_core::OsRng;
+
+pub use config::RelayConfig;
+use config::MAX_CONNECTIONS_CAP;
+use metrics::Metrics;
+
+/// The matchmaker's output queue (outputs per input are at most 3; a timeout round fills it).
+const QUEUE: usize = 64;
+type Mm = Matchmaker<OsRng, MAX_CONNECTIONS_CAP, QUEUE>;
+
+/// User-token number of the signal pipe.
+const SIGNAL_N: usize = 1;
+/// Time given to flush END notifications and close handshakes at shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// Counters the relay keeps on top of the matchmaker's and the transport's.
+#[derive(Default)]
+struct Counters {
+    bytes_forwarded: u64,
+    closed_peer_gone: u64,
+    refused_max_connections: u64,
+    refused_max_per_ip: u64,
+}
+
+struct Relay {
+    cfg: RelayConfig,
+    t: Transport,
+    mm: Box<Mm>,
+    start: std::time::Instant,
+    deadline: Option<Instant>,
+    /// Connections the matchmaker knows (opened and not yet closed).
+    open: HashSet<ConnId>,
+    /// Rendezvous id of each paired connection (for END at shutdown).
+    paired: HashMap<ConnId, Hex256>,
+    metrics: Option<Metrics>,
+    signals: Option<mio::net::UnixStream>,
+    counters: Counters,
+    last_stats: (usize, usize, usize),
+    next_stats: std::time::Instant,
+    shutdown: bool,
+}
+
+/// Runs the relay until SIGTERM or SIGINT. Prints `listening at: ws[s]://addr` (and
+/// `metrics at: http://addr/metrics`) on stdout once bound.
+pub fn run(cfg: RelayConfig) -> Result<(), String> {
+    cfg.validate()?;
+    init_logging(&cfg)?;
+    // The matchmaker's table is a fixed array of MAX_CONNECTIONS_CAP entries (about 2 MB),
+    // built on the stack before it is boxed: give the loop a roomy stack.
+    std::thread::Builder::new()
+        .name("relay".into())
+        .stack_size(64 << 20)
+        .spawn(move || run_loop(cfg))
+        .map_err(|e| format!("starting the relay thread: {e}"))?
+        .join()
+        .map_err(|_| "the relay thread panicked".to_string())?
+}
+
+fn run_loop(cfg: RelayConfig) -> Result<(), String> {
+    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(c), Some(k)) => Some(tls::server_config(c, k, cfg.tls_chain.as_deref())?),
+        _ => None,
+    };
+    let mut t = Transport::new(cfg.transport()?).map_err(|e| format!("event loop: {e}"))?;
+    let want = SocketAddr::new(cfg.bind, cfg.port);
+    let addr = t
+        .listen(want, tls.clone())
+        .map_err(|e| format!("listening on {want}: {e}"))?;
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "listening at: {scheme}://{addr}");
+    tracing::info!("listening at: {scheme}://{addr}");
+    let metrics = match cfg.metrics {
+        Some(m) => {
+            let (metrics, local) =
+                Metrics::bind(m, &t).map_err(|e| format!("metrics on {m}: {e}"))?;
+            let _ = writeln!(stdout, "metrics at: http://{local}/metrics");
+            tracing::info!("metrics at: http://{local}/metrics");
+            Some(metrics)
+        }
+        None => None,
+    };
+    let _ = stdout.flush();
+    let signals = match signal_pipe(&t) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!("no signal handling: {e}");
+            None
+        }
+    };
+    let unix_offset_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    let mm = Box::new(Matchmaker::new(
+        matchmaker::Config {
+            unpaired_timeout: cfg.unpaired_timeout()?,
+            unix_offset_ms,
+        },
+        OsRng,
+    ));
+    let mut relay = Relay {
+        cfg,
+        t,
+        mm,
+        start: std::time::Instant::now(),
+        deadline: None,
+        open: HashSet::new(),
+        paired: HashMap::new(),
+        metrics,
+        signals,
+        counters: Counters::default(),
+        last_stats: (0, 0, 0),
+        next_stats: std::time::Instant::now(),
+        shutdown: false,
+    };
+    relay.serve()
+}
+
+/// SIGTERM and SIGINT write a byte into a socket pair whose read end wakes the loop.
+fn signal_pipe(t: &Transport) -> std::io::Result<mio::net::UnixStream> {
+    let (r, w) = std::os::unix::net::UnixStream::pair()?;
+    r.set_nonblocking(true)?;
+    w.set_nonblocking(true)?;
+    signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, w.try_clone()?)?;
+    signal_hook::low_level::pipe::register(signal_hook::consts::SIGINT, w)?;
+    let mut r = mio::net::UnixStream::from_std(r);
+    t.registry().register(
+        &mut r,
+        Transport::user_token(SIGNAL_N),
+        mio::Interest::READABLE,
+    )?;
+    Ok(r)
+}
+
+fn init_logging(cfg: &RelayConfig) -> Result<(), String> {
+    let level = cfg.log_level()?;
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false);
+    let r = match &cfg.log_dir {
+        Some(dir) => {
+            let path = dir.join("moneysocket-relay.log");
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            builder
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .try_init()
+        }
+        None => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .with_writer(std::io::stderr)
+            .try_init(),
+    };
+    // Already initialised (e.g. twice in one process) is fine.
+    let _ = r;
+    Ok(())
+}
+
+impl Relay {
+    fn now(&self) -> Instant {
+        Instant(u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX))
+    }
+
+    fn serve(&mut self) -> Result<(), String> {
+        let mut events = Vec::new();
+        while !self.shutdown {
+            let now = self.now();
+            let timeout = self
+                .deadline
+                .map(|d| Duration::from_millis(d.0.saturating_sub(now.0)));
+            self.t
+                .poll(&mut events, timeout)
+                .map_err(|e| format!("poll: {e}"))?;
+            for ev in events.drain(..) {
+                self.on_event(ev);
+            }
+            if let Some(d) = self.deadline {
+                let now = self.now();
+                if now >= d {
+                    self.deadline = None;
+                    self.input(Input::Timeout, None);
+                }
+            }
+            if let Some(m) = &mut self.metrics {
+                m.sweep(&self.t);
+            }
+            self.stats_line();
+        }
+        self.graceful_shutdown(&mut events);
+        Ok(())
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        match ev {
+            Event::Opened { conn, peer, .. } => {
+                if self.cfg.log_client_ips {
+                    tracing::debug!(conn = conn.0, %peer, "connection open");
+                } else {
+                    tracing::debug!(conn = conn.0, "connection open");
+                }
+                self.open.insert(conn);
+                self.input(Input::Opened(conn), None);
+            }
+            Event::Frame { conn, data } => self.input(Input::Frame(conn, &data), Some(&data)),
+            Event::Closed { conn, cause } => {
+                tracing::debug!(conn = conn.0, "connection closed: {cause}");
+                if matches!(cause, CloseCause::Oversized | CloseCause::Overflow) {
+                    tracing::info!(conn = conn.0, "connection dropped: {cause}");
+                }
+                self.open.remove(&conn);
+                self.paired.remove(&conn);
+                self.input(Input::Closed(conn), None);
+            }
+            Event::Refused { peer, reason } => {
+                match reason {
+                    Refusal::MaxConnections => self.counters.refused_max_connections += 1,
+                    Refusal::MaxPerIp => self.counters.refused_max_per_ip += 1,
+                }
+                // debug only: a flood must not flood the log (the metrics count them)
+                if self.cfg.log_client_ips {
+                    tracing::debug!(%peer, "connection refused: {}", reason.label());
+                } else {
+                    tracing::debug!("connection refused: {}", reason.label());
+                }
+            }
+            Event::User { n, .. } if n == SIGNAL_N => {
+                if let Some(s) = &mut self.signals {
+                    let mut buf = [0u8; 64];
+                    while matches!(std::io::Read::read(s, &mut buf), Ok(n) if n > 0) {}
+                }
+                tracing::info!("signal received: shutting down");
+                self.shutdown = true;
+            }
+            Event::User { n, .. } => {
+                if let Some(mut m) = self.metrics.take() {
+                    if Metrics::owns(n) {
+                        m.ready(n, &self.t, &|| self.render_metrics());
+                    }
+                    self.metrics = Some(m);
+                }
+            }
+        }
+    }
+
+    /// Feeds one input to the matchmaker and carries out its outputs. `data` is the frame of
+    /// an `Input::Frame` (shared, so forwarding does not copy it).
+    fn input(&mut self, input: Input<'_>, data: Option<&Bytes>) {
+        let now = self.now();
+        self.mm.handle_input(input, now);
+        let mut rendezvous: Vec<ConnId> = Vec::new();
+        let mut rid: Option<Hex256> = None;
+        while let Some(out) = self.mm.poll_output() {
+            match out {
+                Output::Transmit { conn, frame } => {
+                    if let Ok(msg) = Message::parse(&frame) {
+                        if let Body::NotifyRendezvous { rendezvous_id } = msg.body() {
+                            rendezvous.push(conn);
+                            rid = Some(rendezvous_id.clone());
+                        }
+                    }
+                    // A failed send means the connection is already going away.
+                    let _ = self.t.send(conn, Bytes::copy_from_slice(&frame));
+                }
+                Output::Forward { from, to } => {
+                    if let Some(d) = data {
+                        self.counters.bytes_forwarded += d.len() as u64;
+                        let _ = self.t.forward(from, to, d.clone());
+                    }
+                }
+                Output::Close { conn, reason } => {
+                    match reason {
+                        CloseReason::AlreadyPaired => {
+                            tracing::info!(conn = conn.0, "refused: rendezvous id already paired")
+                        }
+                        CloseReason::Full => tracing::warn!(conn = conn.0, "refused: table full"),
+                        CloseReason::UnpairedExpired => {
+                            tracing::debug!(conn = conn.0, "unpaired wait expired")
+                        }
+                        CloseReason::PeerGone => {
+                            self.counters.closed_peer_gone += 1;
+                            tracing::debug!(conn = conn.0, "peer gone: END sent")
+                        }
+                    }
+                    self.open.remove(&conn);
+                    self.paired.remove(&conn);
+                    self.t.close(conn);
+                }
+                Output::Timeout(at) => self.deadline = Some(at),
+            }
+        }
+        if let (2, Some(rid)) = (rendezvous.len(), rid) {
+            tracing::debug!(a = rendezvous[0].0, b = rendezvous[1].0, "pair formed");
+            for c in rendezvous {
+                self.paired.insert(c, rid.clone());
+            }
+        }
+    }
+
+    fn stats_line(&mut self) {
+        if self.cfg.stats_interval <= 0.0 {
+            return;
+        }
+        let now = std::time::Instant::now();
+        if now < self.next_stats {
+            return;
+        }
+        let every = Duration::try_from_secs_f64(self.cfg.stats_interval).unwrap_or(Duration::MAX);
+        self.next_stats = now
+            .checked_add(every)
+            .unwrap_or(now + Duration::from_secs(86_400));
+        let s = self.mm.stats();
+        let cur = (self.t.len(), s.unregistered + s.waiting, s.pairs);
+        if cur != self.last_stats {
+            self.last_stats = cur;
+            tracing::info!("connections/unpaired/pairs: {}/{}/{}", cur.0, cur.1, cur.2);
+        }
+    }
+
+    fn render_metrics(&self) -> String {
+        let s = self.mm.stats();
+        let ts = self.t.stats();
+        let c = &self.counters;
+        let mut o = String::new();
+        let mut put = |name: &str, kind: &str, help: &str, rows: &[(&str, u64)]| {
+            o.push_str(&format!("# HELP moneysocket_relay_{name} {help}\n"));
+            o.push_str(&format!("# TYPE moneysocket_relay_{name} {kind}\n"));
+            for (labels, v) in rows {
+                o.push_str(&format!("moneysocket_relay_{name}{labels} {v}\n"));
+            }
+        };
+        put(
+            "connections",
+            "gauge",
+            "Websocket connections (handshaking and closing included).",
+            &[("", self.t.len() as u64)],
+        );
+        put(
+            "unpaired",
+            "gauge",
+            "Connections without a partner.",
+            &[
+                ("{state=\"unregistered\"}", s.unregistered as u64),
+                ("{state=\"waiting\"}", s.waiting as u64),
+            ],
+        );
+        put(
+            "pairs",
+            "gauge",
+            "Pairs forwarding.",
+            &[("", s.pairs as u64)],
+        );
+        put(
+            "pairs_formed_total",
+            "counter",
+            "Pairs formed.",
+            &[("", s.pairs_formed)],
+        );
+        put(
+            "frames_forwarded_total",
+            "counter",
+            "Frames forwarded between partners.",
+            &[("", s.frames_forwarded)],
+        );
+        put(
+            "bytes_forwarded_total",
+            "counter",
+            "Bytes forwarded between partners.",
+            &[("", c.bytes_forwarded)],
+        );
+        put(
+            "refusals_total",
+            "counter",
+            "Connections refused, by reason.",
+            &[
+                ("{reason=\"already_paired\"}", s.refused_already_paired),
+                ("{reason=\"table_full\"}", s.refused_full),
+                ("{reason=\"max_connections\"}", c.refused_max_connections),
+                ("{reason=\"max_per_ip\"}", c.refused_max_per_ip),
+            ],
+        );
+        put(
+            "closes_total",
+            "counter",
+            "Connections closed by the relay, by reason.",
+            &[
+                ("{reason=\"unpaired_expired\"}", s.expired_unpaired),
+                ("{reason=\"peer_gone\"}", c.closed_peer_gone),
+                ("{reason=\"oversized\"}", ts.closed_oversized),
+                ("{reason=\"overflow\"}", ts.closed_overflow),
+                ("{reason=\"idle\"}", ts.closed_idle),
+            ],
+        );
+        put(
+            "dropped_frames_total",
+            "counter",
+            "Frames dropped before pairing, by kind.",
+            &[
+                ("{kind=\"ciphertext\"}", s.dropped_ciphertext),
+                ("{kind=\"invalid\"}", s.dropped_invalid),
+                ("{kind=\"unexpected\"}", s.dropped_unexpected),
+            ],
+        );
+        put(
+            "handshake_failures_total",
+            "counter",
+            "TLS or websocket opening handshakes that failed or timed out.",
+            &[("", ts.handshake_failures)],
+        );
+        o
+    }
+
+    /// Stops accepting, sends NOTIFY_RENDEZVOUS_END to every paired connection, closes all
+    /// connections and waits a little for the frames to leave.
+    fn graceful_shutdown(&mut self, events: &mut Vec<Event>) {
+        self.t.stop_listening();
+        let ts = Timestamp::from_micros(
+            self.now()
+                .0
+                .saturating_add(self.mm.config().unix_offset_ms)
+                .saturating_mul(1_000),
+        );
+        let mut ended = 0usize;
+        for (conn, rid) in self.paired.drain() {
+            let end = Message::notify_rendezvous_end(Uuid::new_v4(&mut OsRng), ts, rid);
+            let frame = end.to_json_string().into_bytes();
+            if self.t.send(conn, frame).is_ok() {
+                ended += 1;
+            }
+        }
+        for conn in self.open.drain() {
+            self.t.close(conn);
+        }
+        tracing::info!("shutdown: END sent to {ended} paired connections");
+        let until = std::time::Instant::now() + SHUTDOWN_GRACE;
+        while !self.t.is_empty() && std::time::Instant::now() < until {
+            if self
+                .t
+                .poll(events, Some(Duration::from_millis(50)))
+                .is_err()
+            {
+                break;
+            }
+            events.clear();
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! Transport limits and buffer sizes.
+
+use std::time::Duration;
+
+/// Bytes of small frames tungstenite collects before writing to the socket.
+pub(crate) const WRITE_BATCH: usize = 16 * 1024;
+
+/// Limits and buffer sizes of a [`crate::Transport`]. The defaults suit Moneysocket's small
+/// messages (a few hundred bytes).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Most connections at once, handshaking ones included (default 10,000). Further accepts
+    /// are refused with [`crate::Refusal::MaxConnections`].
+    pub max_connections: usize,
+    /// Most accepted connections from one IP address (default 64; 0 = no limit).
+    pub max_per_ip: usize,
+    /// Largest message accepted (default 64 KiB). Bigger closes the connection with
+    /// [`crate::CloseCause::Oversized`].
+    pub max_frame: usize,
+    /// Read chunk and initial read buffer per connection (default 4 KiB; grows up to
+    /// `max_frame` for a large message).
+    pub read_buffer: usize,
+    /// Pending output above which [`crate::Transport::forward`] pauses the source
+    /// (default 64 KiB).
+    pub high_water: usize,
+    /// Pending output below which paused sources resume (default 16 KiB).
+    pub low_water: usize,
+    /// Pending output above which the connection is dropped (default 1 MiB).
+    pub max_pending: usize,
+    /// Time allowed for TCP connect, TLS and the websocket opening handshake (default 10 s).
+    pub handshake_timeout: Duration,
+    /// Close a connection after this long without receiving anything, pongs included
+    /// (default 120 s; `None` = never).
+    pub idle_timeout: Option<Duration>,
+    /// Send a websocket ping after this long without receiving anything (default 30 s;
+    /// `None` = never).
+    pub ping_interval: Option<Duration>,
+    /// Time a closing connection may take to flush and finish the close handshake
+    /// (default 2 s).
+    pub close_linger: Duration,
+    /// Messages read from one connection per readiness round before others get a turn
+    /// (default 64; a round also ends after 64 KiB of payload). A source paused by
+    /// [`crate::Transport::forward`] can therefore overshoot `high_water` by at most
+    /// 64 KiB plus one message: keep `max_pending` above `high_water + 64 KiB + 2 * max_frame`.
+    pub read_budget: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_connections: 10_000,
+            max_per_ip: 64,
+            max_frame: 64 * 1024,
+            read_buffer: 4 * 1024,
+            high_water: 64 * 1024,
+            low_water: 16 * 1024,
+            max_pending: 1024 * 1024,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: Some(Duration::from_secs(120)),
+            ping_interval: Some(Duration::from_secs(30)),
+            close_linger: Duration::from_secs(2),
+            read_budget: 64,
+        }
+    }
+}
+
+impl Config {
+    /// The tungstenite settings derived from these limits: small read buffer, frames written
+    /// through promptly, bounded write buffer, `max_frame` for both message and frame size.
+    pub(crate) fn websocket(&self) -> tungstenite::protocol::WebSocketConfig {
+        let max = self.max_frame.max(1);
+        tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(self.read_buffer.max(256))
+            // batch small frames into one write; `flush` always writes everything
+            .write_buffer_size(WRITE_BATCH)
+            // a batch plus one message with framing plus a pending pong or close
+            .max_write_buffer_size(WRITE_BATCH + max + 1024)
+            .max_message_size(Some(max))
+            .max_frame_size(Some(max))
+    }
+}

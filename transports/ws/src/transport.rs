@@ -1,0 +1,641 @@
+//! The event loop: listeners, dialing, connection table, timers and backpressure.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mio::net::{TcpListener, TcpStream};
+use mio::{Events, Interest, Poll, Registry, Token};
+use tungstenite::protocol::WebSocketConfig;
+use tungstenite::Bytes;
+
+use crate::conn::{start_server, Conn, Phase};
+use crate::dial::parse_ws_url;
+use crate::tls::{ClientConfig, ServerConfig};
+use crate::{CloseCause, Config, ConnId, Event, Origin, Refusal, SendError};
+
+/// Token kinds live above the 32-bit connection ids.
+const LISTENER: usize = 1 << 33;
+const USER: usize = 1 << 34;
+/// Timer granularity (handshake, idle, ping, linger).
+const SWEEP: Duration = Duration::from_millis(250);
+
+/// `now + d`, saturating far in the future instead of overflowing on absurd settings.
+fn later(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 86_400)))
+        .unwrap_or(now)
+}
+
+/// Cumulative transport counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// TCP connections accepted (before limits).
+    pub accepted: u64,
+    /// Accepts refused by `max_connections`.
+    pub refused_max_connections: u64,
+    /// Accepts refused by `max_per_ip`.
+    pub refused_max_per_ip: u64,
+    /// Accepted connections whose TLS or websocket handshake failed or timed out.
+    pub handshake_failures: u64,
+    /// Connections closed because of an oversized frame.
+    pub closed_oversized: u64,
+    /// Connections closed because their pending output passed the limit.
+    pub closed_overflow: u64,
+    /// Connections closed for idleness.
+    pub closed_idle: u64,
+    /// Times a source was paused because its destination's backlog passed high water.
+    pub backpressure_pauses: u64,
+    /// Binary frames received.
+    pub frames_in: u64,
+    /// Bytes of binary frames received.
+    pub bytes_in: u64,
+    /// Frames queued for sending.
+    pub frames_out: u64,
+    /// Bytes of frames queued for sending.
+    pub bytes_out: u64,
+}
+
+struct Listener {
+    sock: TcpListener,
+    addr: SocketAddr,
+    tls: Option<Arc<ServerConfig>>,
+}
+
+/// One mio event loop serving many websockets. See the crate documentation.
+pub struct Transport {
+    config: Config,
+    ws: WebSocketConfig,
+    poll: Poll,
+    mio_events: Events,
+    listeners: Vec<Option<Listener>>,
+    conns: HashMap<ConnId, Conn>,
+    per_ip: HashMap<IpAddr, usize>,
+    next_id: u32,
+    /// Connections with output to pump.
+    dirty: Vec<ConnId>,
+    /// Connections with input left over (budget ran out, or resumed).
+    again: Vec<ConnId>,
+    /// Closes decided outside `poll` (overflow in `send`), reported by the next `poll`.
+    deferred: Vec<(ConnId, CloseCause)>,
+    next_sweep: Instant,
+    stats: Stats,
+}
+
+impl Transport {
+    /// A transport with no listener and no connection.
+    pub fn new(config: Config) -> io::Result<Self> {
+        Ok(Transport {
+            ws: config.websocket(),
+            config,
+            poll: Poll::new()?,
+            mio_events: Events::with_capacity(1024),
+            listeners: Vec::new(),
+            conns: HashMap::new(),
+            per_ip: HashMap::new(),
+            next_id: 1,
+            dirty: Vec::new(),
+            again: Vec::new(),
+            deferred: Vec::new(),
+            next_sweep: Instant::now() + SWEEP,
+            stats: Stats::default(),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Connections in the table (handshaking and closing ones included).
+    pub fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Whether there is no connection.
+    pub fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
+    /// Listens on `addr` (`ws`, or `wss` with `tls`). Returns the bound address (useful with
+    /// port 0).
+    pub fn listen(
+        &mut self,
+        addr: SocketAddr,
+        tls: Option<Arc<ServerConfig>>,
+    ) -> io::Result<SocketAddr> {
+        let mut sock = TcpListener::bind(addr)?;
+        let addr = sock.local_addr()?;
+        let token = Token(LISTENER | self.listeners.len());
+        self.poll
+            .registry()
+            .register(&mut sock, token, Interest::READABLE)?;
+        self.listeners.push(Some(Listener { sock, addr, tls }));
+        Ok(addr)
+    }
+
+    /// Closes every listener (existing connections stay).
+    pub fn stop_listening(&mut self) {
+        for l in self.listeners.iter_mut() {
+            if let Some(mut l) = l.take() {
+                let _ = self.poll.registry().deregister(&mut l.sock);
+            }
+        }
+    }
+
+    /// Dials `url` (`ws://host[:port][/path]` or `wss://…`, TLS with `tls`, required for
+    /// `wss`). The `Host` header always carries the port. Name resolution blocks. The id is
+    /// reported in [`Event::Opened`] once the handshake is done, or in [`Event::Closed`] with
+    /// [`CloseCause::HandshakeFailed`].
+    pub fn dial(&mut self, url: &str, tls: Option<Arc<ClientConfig>>) -> Result<ConnId, String> {
+        let url = parse_ws_url(url)?;
+        let tls = match (url.tls, tls) {
+            (true, None) => return Err("wss:// needs a TLS client configuration".into()),
+            (true, t) => t,
+            (false, _) => None,
+        };
+        let addr = (url.host.as_str(), url.port)
+            .to_socket_addrs()
+            .map_err(|e| format!("resolving {}: {e}", url.host))?
+            .next()
+            .ok_or_else(|| format!("{} has no address", url.host))?;
+        let mut tcp = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+        let id = self.alloc_id();
+        self.poll
+            .registry()
+            .register(
+                &mut tcp,
+                Token(id.0 as usize),
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .map_err(|e| e.to_string())?;
+        let now = Instant::now();
+        let mut c = Conn::new(
+            id,
+            Phase::Connecting { tcp, url, tls },
+            addr,
+            Origin::Dialed,
+            now,
+            later(now, self.config.handshake_timeout),
+        );
+        c.announced = true;
+        self.conns.insert(id, c);
+        Ok(id)
+    }
+
+    /// Queues a binary frame on an open connection.
+    pub fn send(&mut self, conn: ConnId, data: impl Into<Bytes>) -> Result<(), SendError> {
+        let data = data.into();
+        let max = self.config.max_pending;
+        let c = self
+            .conns
+            .get_mut(&conn)
+            .filter(|c| c.is_open())
+            .ok_or(SendError::Unknown)?;
+        self.stats.frames_out += 1;
+        self.stats.bytes_out += data.len() as u64;
+        let backlog = c.queue(data);
+        if !c.dirty {
+            c.dirty = true;
+            self.dirty.push(conn);
+        }
+        if backlog > max {
+            self.stats.closed_overflow += 1;
+            // drop it now; the event goes out with the next poll
+            if std::mem::replace(&mut c.announced, false) {
+                self.deferred.push((conn, CloseCause::Overflow));
+            }
+            self.remove(conn, None, &mut Vec::new());
+            return Err(SendError::Overflow);
+        }
+        Ok(())
+    }
+
+    /// Sends `data` on `to`, and pauses reading `from` while `to`'s pending output is above
+    /// [`Config::high_water`] (it resumes below [`Config::low_water`] or when `to` goes away).
+    pub fn forward(
+        &mut self,
+        from: ConnId,
+        to: ConnId,
+        data: impl Into<Bytes>,
+    ) -> Result<(), SendError> {
+        self.send(to, data)?;
+        let high = self.config.high_water;
+        let Some(dst) = self.conns.get_mut(&to) else {
+            return Ok(());
+        };
+        if dst.out_bytes > high && from != to && !dst.waiters.contains(&from) {
+            dst.waiters.push(from);
+            if let Some(src) = self.conns.get_mut(&from) {
+                src.holds += 1;
+                self.stats.backpressure_pauses += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Bytes queued on `conn` and not yet handed to the socket layer.
+    pub fn pending_output(&self, conn: ConnId) -> Option<usize> {
+        self.conns.get(&conn).map(|c| c.out_bytes)
+    }
+
+    /// Closes `conn`: pending output is flushed, then a websocket close is sent, then the
+    /// socket is dropped (after the peer's close reply or [`Config::close_linger`]). No
+    /// [`Event::Closed`] follows. Unknown ids are ignored.
+    pub fn close(&mut self, conn: ConnId) {
+        let linger = self.config.close_linger;
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.announced = false;
+        if !matches!(c.phase, Phase::Open(_)) {
+            self.remove(conn, None, &mut Vec::new());
+            return;
+        }
+        if c.closing.is_none() {
+            c.closing = Some(later(Instant::now(), linger));
+        }
+        if !c.dirty {
+            c.dirty = true;
+            self.dirty.push(conn);
+        }
+    }
+
+    /// Stops reading `conn` until [`Transport::resume_reading`].
+    pub fn pause_reading(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.user_paused = true;
+        }
+    }
+
+    /// Resumes reading `conn` after [`Transport::pause_reading`].
+    pub fn resume_reading(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.user_paused = false;
+            if !c.reading_paused() {
+                Self::retry(&mut self.again, c);
+            }
+        }
+    }
+
+    /// The mio registry, to register the caller's own sources with [`Transport::user_token`].
+    pub fn registry(&self) -> &Registry {
+        self.poll.registry()
+    }
+
+    /// The token for the caller's source number `n` (below 2^32); its readiness comes back
+    /// as [`Event::User`].
+    pub fn user_token(n: usize) -> Token {
+        Token(USER | (n & 0xffff_ffff))
+    }
+
+    /// Sends pending output, waits for readiness up to `timeout` (`None` = until something
+    /// happens; timers still wake it every 250 ms), and appends what happened to `events`.
+    pub fn poll(&mut self, events: &mut Vec<Event>, timeout: Option<Duration>) -> io::Result<()> {
+        for (conn, cause) in self.deferred.drain(..) {
+            events.push(Event::Closed { conn, cause });
+        }
+        self.pump_dirty(events);
+        let now = Instant::now();
+        let until_sweep = self.next_sweep.saturating_duration_since(now);
+        let mut wait = timeout.map_or(until_sweep, |t| t.min(until_sweep));
+        if !self.again.is_empty() || !events.is_empty() {
+            wait = Duration::ZERO;
+        }
+        if let Err(e) = self.poll.poll(&mut self.mio_events, Some(wait)) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        let ready: Vec<(Token, bool, bool)> = self
+            .mio_events
+            .iter()
+            .map(|e| {
+                (
+                    e.token(),
+                    e.is_readable() || e.is_read_closed() || e.is_error(),
+                    e.is_writable() || e.is_write_closed() || e.is_error(),
+                )
+            })
+            .collect();
+        for (token, readable, writable) in ready {
+            let t = token.0;
+            if t & USER != 0 {
+                events.push(Event::User {
+                    n: t & 0xffff_ffff,
+                    readable,
+                    writable,
+                });
+            } else if t & LISTENER != 0 {
+                self.accept(t & 0xffff_ffff, events);
+            } else if let Ok(id) = u32::try_from(t) {
+                self.drive(ConnId(id), readable, writable, events);
+            }
+        }
+        let again = std::mem::take(&mut self.again);
+        for id in again {
+            if let Some(c) = self.conns.get_mut(&id) {
+                c.in_again = false;
+                self.drive(id, true, false, events);
+            }
+        }
+        let now = Instant::now();
+        if now >= self.next_sweep {
+            self.next_sweep = now + SWEEP;
+            self.sweep(now, events);
+            // accepts that failed (e.g. out of file descriptors) are not signalled again
+            // by the edge-triggered listener: retry them here
+            for idx in 0..self.listeners.len() {
+                self.accept(idx, events);
+            }
+        }
+        self.pump_dirty(events);
+        Ok(())
+    }
+
+    fn alloc_id(&mut self) -> ConnId {
+        loop {
+            let id = ConnId(self.next_id);
+            self.next_id = self.next_id.wrapping_add(1).max(1);
+            if !self.conns.contains_key(&id) {
+                return id;
+            }
+        }
+    }
+
+    fn accept(&mut self, idx: usize, events: &mut Vec<Event>) {
+        loop {
+            let Some(Some(l)) = self.listeners.get(idx) else {
+                return;
+            };
+            let (mut tcp, peer) = match l.sock.accept() {
+                Ok(x) => x,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // e.g. out of file descriptors: retried by the next sweep
+                    tracing::warn!("accept: {e}");
+                    return;
+                }
+            };
+            let local = l.addr;
+            let tls = l.tls.clone();
+            self.stats.accepted += 1;
+            let ip = peer.ip();
+            let reason = if self.conns.len() >= self.config.max_connections {
+                Some(Refusal::MaxConnections)
+            } else if self.config.max_per_ip > 0
+                && self.per_ip.get(&ip).copied().unwrap_or(0) >= self.config.max_per_ip
+            {
+                Some(Refusal::MaxPerIp)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                match reason {
+                    Refusal::MaxConnections => self.stats.refused_max_connections += 1,
+                    Refusal::MaxPerIp => self.stats.refused_max_per_ip += 1,
+                }
+                drop(tcp);
+                events.push(Event::Refused { peer, reason });
+                continue;
+            }
+            let _ = tcp.set_nodelay(true);
+            let id = self.alloc_id();
+            if let Err(e) = self.poll.registry().register(
+                &mut tcp,
+                Token(id.0 as usize),
+                Interest::READABLE | Interest::WRITABLE,
+            ) {
+                tracing::warn!("register: {e}");
+                continue;
+            }
+            let now = Instant::now();
+            let phase = match start_server(tcp, tls.as_ref(), self.ws) {
+                Ok(p) => p,
+                Err(e) => {
+                    self.stats.handshake_failures += 1;
+                    tracing::debug!("handshake failed at once: {e}");
+                    continue;
+                }
+            };
+            let mut c = Conn::new(
+                id,
+                phase,
+                peer,
+                Origin::Accepted(local),
+                now,
+                later(now, self.config.handshake_timeout),
+            );
+            c.ip = Some(ip);
+            *self.per_ip.entry(ip).or_insert(0) += 1;
+            let opened = matches!(c.phase, Phase::Open(_));
+            self.conns.insert(id, c);
+            if opened {
+                self.opened(id, events);
+            }
+        }
+    }
+
+    fn opened(&mut self, id: ConnId, events: &mut Vec<Event>) {
+        if let Some(c) = self.conns.get_mut(&id) {
+            c.announced = true;
+            c.read_ready = true;
+            c.last_rx = Instant::now();
+            events.push(Event::Opened {
+                conn: id,
+                peer: c.peer,
+                origin: c.origin,
+            });
+            Self::retry(&mut self.again, c);
+        }
+    }
+
+    /// Reacts to readiness of one connection.
+    fn drive(&mut self, id: ConnId, readable: bool, writable: bool, events: &mut Vec<Event>) {
+        let ws = self.ws;
+        let budget = self.config.read_budget.max(1);
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        if readable {
+            c.read_ready = true;
+        }
+        if !matches!(c.phase, Phase::Open(_)) {
+            match c.advance_handshake(writable, ws) {
+                Ok(true) => {
+                    self.opened(id, events);
+                }
+                Ok(false) => {}
+                Err(cause) => {
+                    if !c.announced {
+                        self.stats.handshake_failures += 1;
+                    }
+                    tracing::debug!(conn = id.0, "handshake failed: {cause}");
+                    self.remove(id, Some(cause), events);
+                }
+            }
+            return;
+        }
+        let now = Instant::now();
+        if c.read_ready && (!c.reading_paused() || c.closing.is_some()) {
+            let before = events.len();
+            let r = c.read(budget, now, events);
+            for e in &events[before..] {
+                if let Event::Frame { data, .. } = e {
+                    self.stats.frames_in += 1;
+                    self.stats.bytes_in += data.len() as u64;
+                }
+            }
+            match r {
+                Ok(true) => {
+                    if let Some(c) = self.conns.get_mut(&id) {
+                        Self::retry(&mut self.again, c);
+                    }
+                }
+                Ok(false) => {}
+                Err(cause) => {
+                    if cause == CloseCause::Oversized {
+                        self.stats.closed_oversized += 1;
+                    }
+                    self.remove(id, Some(cause), events);
+                    return;
+                }
+            }
+        }
+        if let Some(c) = self.conns.get_mut(&id) {
+            if (writable || c.unflushed) && !c.dirty {
+                c.dirty = true;
+                self.dirty.push(id);
+            }
+        }
+    }
+
+    /// Pumps output of every dirty connection; releases paused sources below low water.
+    fn pump_dirty(&mut self, events: &mut Vec<Event>) {
+        let low = self.config.low_water;
+        while let Some(id) = self.dirty.pop() {
+            let Some(c) = self.conns.get_mut(&id) else {
+                continue;
+            };
+            c.dirty = false;
+            let r = c.pump_write();
+            let release = c.out_bytes <= low && !c.waiters.is_empty();
+            if let Err(cause) = r {
+                self.remove(id, Some(cause), events);
+                continue;
+            }
+            if release {
+                let waiters = std::mem::take(&mut c.waiters);
+                for w in waiters {
+                    self.release(w);
+                }
+            }
+        }
+    }
+
+    /// Schedules another read round for `c` in the next `poll` (once).
+    fn retry(again: &mut Vec<ConnId>, c: &mut Conn) {
+        if !c.in_again {
+            c.in_again = true;
+            again.push(c.id);
+        }
+    }
+
+    fn release(&mut self, src: ConnId) {
+        if let Some(s) = self.conns.get_mut(&src) {
+            s.holds = s.holds.saturating_sub(1);
+            if !s.reading_paused() {
+                Self::retry(&mut self.again, s);
+            }
+        }
+    }
+
+    /// Drops a connection; emits `Closed` if the caller knows it and `cause` is given.
+    fn remove(&mut self, id: ConnId, cause: Option<CloseCause>, events: &mut Vec<Event>) {
+        let Some(mut c) = self.conns.remove(&id) else {
+            return;
+        };
+        if let Some(ip) = c.ip {
+            if let Some(n) = self.per_ip.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    self.per_ip.remove(&ip);
+                }
+            }
+        }
+        for w in std::mem::take(&mut c.waiters) {
+            self.release(w);
+        }
+        if let Phase::Connecting { tcp, .. } = &mut c.phase {
+            let _ = self.poll.registry().deregister(tcp);
+        }
+        if c.announced && c.closing.is_none() {
+            if let Some(cause) = cause {
+                events.push(Event::Closed { conn: id, cause });
+            }
+        }
+        // dropping closes the socket (and removes it from the poll set)
+    }
+
+    /// Timers: handshake deadline, idle close, keepalive ping, close linger.
+    fn sweep(&mut self, now: Instant, events: &mut Vec<Event>) {
+        let mut expired: Vec<(ConnId, Option<CloseCause>)> = Vec::new();
+        let mut idle: Vec<ConnId> = Vec::new();
+        for (id, c) in self.conns.iter_mut() {
+            if let Some(deadline) = c.closing {
+                if now >= deadline {
+                    expired.push((*id, None));
+                }
+                continue;
+            }
+            if !matches!(c.phase, Phase::Open(_)) {
+                if now >= c.hs_deadline {
+                    if !c.announced {
+                        self.stats.handshake_failures += 1;
+                    }
+                    expired.push((*id, Some(CloseCause::HandshakeFailed("timeout".into()))));
+                }
+                continue;
+            }
+            let quiet = now.saturating_duration_since(c.last_rx);
+            if let Some(t) = self.config.idle_timeout {
+                if quiet >= t {
+                    idle.push(*id);
+                    continue;
+                }
+            }
+            if let Some(p) = self.config.ping_interval {
+                if quiet >= p && now.saturating_duration_since(c.last_ping) >= p {
+                    c.ping(now);
+                    if !c.dirty {
+                        c.dirty = true;
+                        self.dirty.push(*id);
+                    }
+                }
+            }
+        }
+        for (id, cause) in expired {
+            self.remove(id, cause, events);
+        }
+        for id in idle {
+            self.stats.closed_idle += 1;
+            if let Some(c) = self.conns.get(&id) {
+                if c.announced {
+                    events.push(Event::Closed {
+                        conn: id,
+                        cause: CloseCause::Idle,
+                    });
+                }
+            }
+            self.close(id);
+        }
+    }
+}
