@@ -326,6 +326,8 @@ fn third_party_refused_while_pair_keeps_working() {
     let (mut a, mut b) = pair(&relay, 1, 2, RID);
     let mut c = relay.connect();
     send(&mut c, &request(3, RID));
+    // A clear refusal: END (reference null) and the close; the Python relay only closes.
+    expect_notify(&mut c, MessageKind::NotifyRendezvousEnd, None, RID);
     expect_closed(&mut c);
     send(&mut a, b"still here");
     assert_eq!(recv(&mut b), b"still here");

@@ -4,15 +4,13 @@
 pub mod config;
 mod metrics;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use moneysocket_core::matchmaker::{self, CloseReason, Input, Matchmaker, Output};
-use moneysocket_core::message::{Body, Hex256, Message, Timestamp};
 use moneysocket_core::time::Instant;
-use moneysocket_core::uuid::Uuid;
 use moneysocket_ws::{tls, Bytes, CloseCause, ConnId, Event, Refusal, Transport};
 use rand_core::OsRng;
 
@@ -22,7 +20,10 @@ use metrics::Metrics;
 
 /// The matchmaker's output queue (outputs per input are at most 3; a timeout round fills it).
 const QUEUE: usize = 64;
-type Mm = Matchmaker<OsRng, MAX_CONNECTIONS_CAP, QUEUE>;
+/// The matchmaker's table: twice the connection cap, so its hash probes stay short. Its
+/// tables live on the heap (core's `alloc` feature), touched as slots are used.
+const TABLE: usize = 2 * MAX_CONNECTIONS_CAP;
+type Mm = Matchmaker<OsRng, TABLE, QUEUE>;
 
 /// User-token number of the signal pipe.
 const SIGNAL_N: usize = 1;
@@ -46,8 +47,6 @@ struct Relay {
     deadline: Option<Instant>,
     /// Connections the matchmaker knows (opened and not yet closed).
     open: HashSet<ConnId>,
-    /// Rendezvous id of each paired connection (for END at shutdown).
-    paired: HashMap<ConnId, Hex256>,
     metrics: Option<Metrics>,
     signals: Option<mio::net::UnixStream>,
     counters: Counters,
@@ -61,15 +60,7 @@ struct Relay {
 pub fn run(cfg: RelayConfig) -> Result<(), String> {
     cfg.validate()?;
     init_logging(&cfg)?;
-    // The matchmaker's table is a fixed array of MAX_CONNECTIONS_CAP entries (about 2 MB),
-    // built on the stack before it is boxed: give the loop a roomy stack.
-    std::thread::Builder::new()
-        .name("relay".into())
-        .stack_size(64 << 20)
-        .spawn(move || run_loop(cfg))
-        .map_err(|e| format!("starting the relay thread: {e}"))?
-        .join()
-        .map_err(|_| "the relay thread panicked".to_string())?
+    run_loop(cfg)
 }
 
 fn run_loop(cfg: RelayConfig) -> Result<(), String> {
@@ -122,7 +113,6 @@ fn run_loop(cfg: RelayConfig) -> Result<(), String> {
         start: std::time::Instant::now(),
         deadline: None,
         open: HashSet::new(),
-        paired: HashMap::new(),
         metrics,
         signals,
         counters: Counters::default(),
@@ -229,7 +219,6 @@ impl Relay {
                     tracing::info!(conn = conn.0, "connection dropped: {cause}");
                 }
                 self.open.remove(&conn);
-                self.paired.remove(&conn);
                 self.input(Input::Closed(conn), None);
             }
             Event::Refused { peer, reason } => {
@@ -268,17 +257,9 @@ impl Relay {
     fn input(&mut self, input: Input<'_>, data: Option<&Bytes>) {
         let now = self.now();
         self.mm.handle_input(input, now);
-        let mut rendezvous: Vec<ConnId> = Vec::new();
-        let mut rid: Option<Hex256> = None;
         while let Some(out) = self.mm.poll_output() {
             match out {
                 Output::Transmit { conn, frame } => {
-                    if let Ok(msg) = Message::parse(&frame) {
-                        if let Body::NotifyRendezvous { rendezvous_id } = msg.body() {
-                            rendezvous.push(conn);
-                            rid = Some(rendezvous_id.clone());
-                        }
-                    }
                     // A failed send means the connection is already going away.
                     let _ = self.t.send(conn, Bytes::copy_from_slice(&frame));
                 }
@@ -303,16 +284,9 @@ impl Relay {
                         }
                     }
                     self.open.remove(&conn);
-                    self.paired.remove(&conn);
                     self.t.close(conn);
                 }
                 Output::Timeout(at) => self.deadline = Some(at),
-            }
-        }
-        if let (2, Some(rid)) = (rendezvous.len(), rid) {
-            tracing::debug!(a = rendezvous[0].0, b = rendezvous[1].0, "pair formed");
-            for c in rendezvous {
-                self.paired.insert(c, rid.clone());
             }
         }
     }
@@ -434,18 +408,13 @@ impl Relay {
     /// connections and waits a little for the frames to leave.
     fn graceful_shutdown(&mut self, events: &mut Vec<Event>) {
         self.t.stop_listening();
-        let ts = Timestamp::from_micros(
-            self.now()
-                .0
-                .saturating_add(self.mm.config().unix_offset_ms)
-                .saturating_mul(1_000),
-        );
+        let now = self.now();
         let mut ended = 0usize;
-        for (conn, rid) in self.paired.drain() {
-            let end = Message::notify_rendezvous_end(Uuid::new_v4(&mut OsRng), ts, rid);
-            let frame = end.to_json_string().into_bytes();
-            if self.t.send(conn, frame).is_ok() {
-                ended += 1;
+        for &conn in &self.open {
+            if let Some(frame) = self.mm.end_frame(conn, now) {
+                if self.t.send(conn, Bytes::copy_from_slice(&frame)).is_ok() {
+                    ended += 1;
+                }
             }
         }
         for conn in self.open.drain() {
