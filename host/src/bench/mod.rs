@@ -238,11 +238,11 @@ impl Load {
     }
 
     fn fail(&mut self, i: usize, why: String) {
-        self.errors.add(format!("pair {i}: {why}"));
         let p = &mut self.pairs[i];
         if p.failed {
             return;
         }
+        self.errors.add(format!("pair {i}: {why}"));
         p.failed = true;
         p.in_flight.clear();
         self.failed += 1;
