@@ -3,6 +3,7 @@
 //! Codec commands print JSON (or the plain string they produce) on stdout; bad input exits
 //! with status 1 and the reason on stderr.
 
+mod bench;
 mod cmd;
 mod relay;
 
@@ -45,6 +46,9 @@ enum Command {
     Bolt11(cmd::bolt11::Bolt11Cmd),
     /// Run the relay daemon (pairs peers by rendezvous id, forwards frames).
     Relay(cmd::relay::RelayArgs),
+    /// Load generator for v0 relays (and its baseline echo server).
+    #[command(subcommand)]
+    Bench(cmd::bench::BenchCmd),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +61,7 @@ fn main() -> ExitCode {
         Command::ProviderInfo(c) => cmd::wad::run_provider_info(c),
         Command::Bolt11(c) => cmd::bolt11::run(c),
         Command::Relay(a) => cmd::relay::run(a),
+        Command::Bench(c) => cmd::bench::run(c),
     };
     match result {
         Ok(out) => {

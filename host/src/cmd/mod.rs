@@ -1,6 +1,7 @@
 //! One module per command group. Each `run` returns the text to print or the error text.
 
 pub mod beacon;
+pub mod bench;
 pub mod bolt11;
 pub mod frame;
 pub mod relay;

@@ -1,0 +1,134 @@
+//! `moneysocket bench relay|echo`: load generator for v0 relays and its baseline echo server.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+
+use super::CmdResult;
+use crate::bench::{self, IdleOptions, LoadOptions};
+
+/// Benchmark subcommands.
+#[derive(Subcommand)]
+pub enum BenchCmd {
+    /// Load a v0 relay: rendezvous pairs ping-pong sealed messages (or hold idle connections
+    /// with --idle). Prints throughput and round-trip latency; exits 1 on errors or timeout.
+    Relay(RelayBenchArgs),
+    /// Baseline server for `bench relay --direct`: echoes every binary frame back.
+    Echo(EchoArgs),
+}
+
+/// Options of `moneysocket bench relay`.
+#[derive(Args)]
+pub struct RelayBenchArgs {
+    /// Relay URL, e.g. ws://127.0.0.1:11060 (with --direct: the echo server's URL).
+    #[arg(long)]
+    url: String,
+    /// Rendezvous pairs (two connections each).
+    #[arg(long, default_value_t = 10)]
+    pairs: usize,
+    /// Round trips per pair (each is two relay forwards).
+    #[arg(long, default_value_t = 1000)]
+    messages: usize,
+    /// Frame size in bytes (rounded to the nearest sealed size, a multiple of 16).
+    #[arg(long, default_value_t = 300)]
+    size: usize,
+    /// Open loop: send this many messages per second in total, latency measured from each
+    /// message's scheduled time. Default: closed loop, one message in flight per pair.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Side B decrypts and validates every message before echoing it.
+    #[arg(long)]
+    verify: bool,
+    /// Baseline: --url is a `moneysocket bench echo` server; one connection per pair, no
+    /// rendezvous, each round trip is one frame moved by the server.
+    #[arg(long, conflicts_with = "idle")]
+    direct: bool,
+    /// Idle mode: open this many connections, each requesting a distinct rendezvous id
+    /// (they stay unpaired), and hold them.
+    #[arg(long)]
+    idle: Option<usize>,
+    /// Idle mode: seconds to hold the connections once all are waiting.
+    #[arg(long, default_value_t = 0.0, requires = "idle")]
+    hold: f64,
+    /// Overall limit in seconds (setup and run; the hold of idle mode comes on top). What was
+    /// measured is reported, and the exit status is 1.
+    #[arg(long, default_value_t = 60.0)]
+    timeout: f64,
+    /// Most websocket handshakes in progress at once.
+    #[arg(long, default_value_t = 256)]
+    window: usize,
+    /// Sealed frames per pair, cycled.
+    #[arg(long, default_value_t = 4)]
+    pool: usize,
+    /// PID of the relay (or echo server) when it runs on this machine: report its CPU time
+    /// during the run, or its RSS in idle mode.
+    #[arg(long)]
+    server_pid: Option<u32>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Options of `moneysocket bench echo`.
+#[derive(Args)]
+pub struct EchoArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// Port (0 = any free port; the URL is printed).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+}
+
+fn secs(name: &str, v: f64) -> Result<Duration, String> {
+    Duration::try_from_secs_f64(v).map_err(|_| format!("--{name} must be a non-negative number"))
+}
+
+/// Runs a bench subcommand. The report goes to stdout even when the run failed.
+pub fn run(cmd: BenchCmd) -> CmdResult {
+    match cmd {
+        BenchCmd::Echo(a) => {
+            bench::echo::serve(SocketAddr::new(a.bind, a.port))?;
+            Ok(String::new())
+        }
+        BenchCmd::Relay(a) => {
+            let window = a.window.max(2);
+            let timeout = secs("timeout", a.timeout)?;
+            let outcome = match a.idle {
+                Some(n) => bench::run_idle(IdleOptions {
+                    url: a.url,
+                    idle: n,
+                    hold: secs("hold", a.hold)?,
+                    timeout,
+                    window,
+                    server_pid: a.server_pid,
+                })?,
+                None => bench::run_load(LoadOptions {
+                    url: a.url,
+                    pairs: a.pairs,
+                    messages: a.messages,
+                    size: a.size,
+                    rate: a.rate,
+                    verify: a.verify,
+                    direct: a.direct,
+                    timeout,
+                    window,
+                    server_pid: a.server_pid,
+                    pool: a.pool.max(1),
+                })?,
+            };
+            let report = if a.json {
+                outcome.json.to_string()
+            } else {
+                outcome.text
+            };
+            if outcome.ok {
+                Ok(report)
+            } else {
+                println!("{report}");
+                Err("bench: incomplete run or errors (see the report)".into())
+            }
+        }
+    }
+}

@@ -1,0 +1,191 @@
+//! End-to-end test of `moneysocket bench relay` against our relay (and of the `--direct`
+//! baseline against `moneysocket bench echo`) on loopback. Counts only, no timing assertions.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Output, Stdio};
+
+/// A server process (relay or echo server) on a free port; killed on drop.
+struct Server {
+    child: Child,
+    url: String,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_moneysocket"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn server");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        out.read_line(&mut line).expect("read listening line");
+        let url = line
+            .trim()
+            .strip_prefix("listening at: ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .to_owned();
+        Server { child, url }
+    }
+
+    fn relay() -> Server {
+        let dir =
+            std::env::temp_dir().join(format!("moneysocket-bench-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let cfg = dir.join("relay.toml");
+        std::fs::write(&cfg, "port = 0\nmax_per_ip = 0\nlog_level = \"warn\"\n").expect("config");
+        Server::start(&["relay", "--config", cfg.to_str().expect("utf-8 path")])
+    }
+
+    fn pid(&self) -> String {
+        self.child.id().to_string()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn bench(args: &[&str]) -> (Output, serde_json::Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_moneysocket"))
+        .args(["bench", "relay", "--json"])
+        .args(args)
+        .output()
+        .expect("run bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        panic!("bad JSON report ({e}): {stdout:?}, stderr {stderr:?}")
+    });
+    (out, report)
+}
+
+#[test]
+fn pairs_ping_pong_through_our_relay() {
+    let relay = Server::relay();
+    let pid = relay.pid();
+    let (out, r) = bench(&[
+        "--url",
+        &relay.url,
+        "--pairs",
+        "4",
+        "--messages",
+        "50",
+        "--size",
+        "300",
+        "--verify",
+        "--server-pid",
+        &pid,
+    ]);
+    assert!(out.status.success(), "bench failed: {r}");
+    assert_eq!(r["mode"], "relay");
+    assert_eq!(r["pairs_ready"], 4);
+    assert_eq!(r["round_trips"], 200);
+    assert_eq!(r["forwarded_msgs"], 400);
+    assert_eq!(r["frame_bytes"], 304);
+    assert_eq!(r["bytes_forwarded"], 400 * 304);
+    assert_eq!(r["errors"], 0);
+    assert!(r["latency_us"]["p99"].as_f64().is_some());
+}
+
+#[test]
+fn open_loop_at_a_rate() {
+    let relay = Server::relay();
+    let (out, r) = bench(&[
+        "--url",
+        &relay.url,
+        "--pairs",
+        "3",
+        "--messages",
+        "20",
+        "--rate",
+        "2000",
+    ]);
+    assert!(out.status.success(), "bench failed: {r}");
+    assert_eq!(r["round_trips"], 60);
+    assert_eq!(r["errors"], 0);
+}
+
+#[test]
+fn idle_connections_stay_unpaired() {
+    let relay = Server::relay();
+    let pid = relay.pid();
+    let (out, r) = bench(&[
+        "--url",
+        &relay.url,
+        "--idle",
+        "50",
+        "--hold",
+        "0.2",
+        "--server-pid",
+        &pid,
+    ]);
+    assert!(out.status.success(), "bench failed: {r}");
+    assert_eq!(r["mode"], "idle");
+    assert_eq!(r["waiting"], 50);
+    assert_eq!(r["errors"], 0);
+    assert!(r["server_rss_kib_after"].as_u64().is_some());
+}
+
+#[test]
+fn direct_baseline_against_the_echo_server() {
+    let echo = Server::start(&["bench", "echo", "--port", "0"]);
+    let (out, r) = bench(&[
+        "--url",
+        &echo.url,
+        "--direct",
+        "--pairs",
+        "4",
+        "--messages",
+        "50",
+    ]);
+    assert!(out.status.success(), "bench failed: {r}");
+    assert_eq!(r["mode"], "direct");
+    assert_eq!(r["round_trips"], 200);
+    assert_eq!(r["forwarded_msgs"], 200);
+    assert_eq!(r["errors"], 0);
+}
+
+#[test]
+fn unreachable_relay_exits_nonzero_with_a_report() {
+    // a port nobody listens on: bind, note it, drop
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    let url = format!("ws://127.0.0.1:{port}");
+    let (out, r) = bench(&[
+        "--url",
+        &url,
+        "--pairs",
+        "2",
+        "--messages",
+        "5",
+        "--timeout",
+        "5",
+    ]);
+    assert!(!out.status.success());
+    assert_eq!(r["round_trips"], 0);
+    assert!(r["errors"].as_u64().is_some_and(|e| e > 0));
+}
+
+#[test]
+fn too_small_a_size_is_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_moneysocket"))
+        .args([
+            "bench",
+            "relay",
+            "--url",
+            "ws://127.0.0.1:1",
+            "--size",
+            "40",
+        ])
+        .output()
+        .expect("run bench");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("too small"));
+}
