@@ -373,7 +373,7 @@ impl World {
         let pseed = if s.other_provider_seed {
             SharedSeed(*b"fuzz-sessions-02")
         } else {
-            seed.clone()
+            seed
         };
         let offset = u64::try_from(s.unix_offset.get().as_millis()).unwrap_or(u64::MAX);
         let cconfig = ConsumerConfig {
@@ -985,14 +985,10 @@ impl World {
         if text.len() > 4 * N {
             return None;
         }
-        let key = match enc {
+        let (key, iv) = match enc {
             Enc::Clear => return Some(text),
-            Enc::Sealed(_) => self.key.clone(),
-            Enc::WrongKey(_) => self.wrong_key.clone(),
-        };
-        let iv = match enc {
-            Enc::Sealed(iv) | Enc::WrongKey(iv) => iv,
-            Enc::Clear => unreachable!(),
+            Enc::Sealed(iv) => (self.key, iv),
+            Enc::WrongKey(iv) => (self.wrong_key, iv),
         };
         let mut out = vec![0u8; frame::sealed_len(text.len())];
         let sealed = frame::seal(&key, iv, &text, &mut out).expect("sized");
