@@ -4,7 +4,9 @@ use libfuzzer_sys::fuzz_target;
 use moneysocket_core::beacon::Beacon;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(text) = core::str::from_utf8(data) else { return };
+    let Ok(text) = core::str::from_utf8(data) else {
+        return;
+    };
     if let Ok(beacon) = Beacon::decode(text) {
         let again = beacon.to_string();
         let reparsed = Beacon::decode(&again).expect("our own encoding must decode");

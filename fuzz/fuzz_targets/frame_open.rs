@@ -14,7 +14,9 @@ fuzz_target!(|data: &[u8]| {
     }
     // Sealing arbitrary plaintext always opens back to it when it is JSON.
     let mut out = vec![0u8; frame::sealed_len(data.len())];
-    let sealed = frame::seal(&key, [9u8; 16], data, &mut out).expect("sized").to_vec();
+    let sealed = frame::seal(&key, [9u8; 16], data, &mut out)
+        .expect("sized")
+        .to_vec();
     if let Ok(text) = frame::open(&key, &sealed, &mut buf) {
         assert!(data.starts_with(text));
     }

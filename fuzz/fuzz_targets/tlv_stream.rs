@@ -14,7 +14,11 @@ fuzz_target!(|data: &[u8]| {
         consumed = out.len();
     }
     if valid {
-        assert_eq!(&out[..], data, "a valid stream re-encodes byte-exactly (minimal BigSize)");
+        assert_eq!(
+            &out[..],
+            data,
+            "a valid stream re-encodes byte-exactly (minimal BigSize)"
+        );
     } else {
         assert_eq!(&out[..consumed], &data[..consumed]);
     }

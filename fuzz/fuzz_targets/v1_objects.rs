@@ -14,7 +14,8 @@ fuzz_target!(|data: &[u8]| {
             v1::Wad::from_json(&wad.to_json()).expect("re-serialised wad must validate");
         }
         if let Ok(info) = v1::ProviderInfo::from_json(&value) {
-            v1::ProviderInfo::from_json(&info.to_json()).expect("re-serialised provider info must validate");
+            v1::ProviderInfo::from_json(&info.to_json())
+                .expect("re-serialised provider info must validate");
         }
     }
 });
