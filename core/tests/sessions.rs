@@ -913,3 +913,95 @@ fn provider_that_never_pongs_is_tolerated_unless_strict() {
         }
     }
 }
+
+fn drain_c(c: &mut C) -> (Vec<Vec<u8>>, Vec<CEvent>, Option<Instant>) {
+    let (mut frames, mut events, mut deadline) = (Vec::new(), Vec::new(), None);
+    while let Some(o) = c.poll_output() {
+        match o {
+            Output::Transmit(f) => frames.push(f.to_vec()),
+            Output::Event(e) => events.push(e),
+            Output::Timeout(d) => deadline = d,
+        }
+    }
+    (frames, events, deadline)
+}
+
+#[test]
+fn rendezvous_timeout_is_announced() {
+    // Found by the sessions fuzz target: the deadline was kept but never reported.
+    let config = ConsumerConfig {
+        rendezvous_timeout: Some(Duration::from_secs(10)),
+        ..ConsumerConfig::default()
+    };
+    let mut c: C = Consumer::new(&seed(18), config, TestRng(1));
+    c.handle_input(Input::Opened, Instant(5));
+    let (frames, _, deadline) = drain_c(&mut c);
+    assert_eq!(frames.len(), 1);
+    assert_eq!(deadline, Some(Instant(10_005)));
+    c.handle_input(Input::Timeout, Instant(10_005));
+    let (_, events, deadline) = drain_c(&mut c);
+    assert_eq!(
+        events,
+        vec![ConsumerEvent::Closed(CloseReason::RendezvousTimeout)]
+    );
+    assert_eq!(deadline, None);
+}
+
+#[test]
+fn zero_intervals_do_not_spin() {
+    // Found by the sessions fuzz target: a zero retry or ping interval made the timer due
+    // again at the same instant, forever.
+    let config = ConsumerConfig {
+        provider_retry: Some(Duration::ZERO),
+        ping_interval: Some(Duration::ZERO),
+        ..ConsumerConfig::default()
+    };
+    let mut w = World::new();
+    let s = seed(19);
+    let p = w.provider(&s, None);
+    let c = w.add(Session::Consumer(Box::new(Consumer::new(
+        &s,
+        config,
+        TestRng(2),
+    ))));
+    w.connect(p);
+    w.connect(c);
+    // Handshake: the retry deadline is in the future, and firing it at the same instant
+    // sends nothing.
+    let now = w.now;
+    let before = w.eps[c].sent.len();
+    for _ in 0..5 {
+        w.c(c).handle_input(Input::Timeout, now);
+        let (frames, _, deadline) = drain_c(w.c(c));
+        assert!(frames.is_empty());
+        assert!(deadline.unwrap() > now);
+    }
+    assert_eq!(w.eps[c].sent.len(), before);
+    // Ready: pongs do not trigger a new ping at the same instant.
+    w.p(p).set_provider_info(&info(1), now).unwrap();
+    w.drain(p);
+    w.settle();
+    assert!(w.c(c).is_ready());
+    let pings = w.eps[c].sent.len();
+    w.settle();
+    assert!(w.eps[c].sent.len() <= pings + 1);
+}
+
+#[test]
+fn reopening_fails_outstanding_requests() {
+    // Found by the sessions fuzz target: a second Opened without Closed dropped requests
+    // silently.
+    let (mut w, c, _p) = World::ready_pair(20);
+    let now = w.now;
+    let req = w.c(c).request_invoice(5, now).unwrap();
+    drain_c(w.c(c));
+    w.c(c).handle_input(Input::Opened, now);
+    let (frames, events, _) = drain_c(w.c(c));
+    assert_eq!(frames.len(), 1, "a fresh REQUEST_RENDEZVOUS");
+    assert!(events.contains(&ConsumerEvent::RequestFailed {
+        request: req,
+        kind: RequestKind::Invoice,
+        reason: RequestFailure::LinkClosed
+    }));
+    assert_eq!(w.c(c).pending_requests(), 0);
+}

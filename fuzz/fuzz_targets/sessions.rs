@@ -86,6 +86,7 @@ struct Setup {
     /// The provider's seed differs from the consumer's (never pairs through the relay).
     other_provider_seed: bool,
     ping_interval: Option<Dur>,
+    strict_pong: bool,
     pong_timeout: Dur,
     request_timeout: Dur,
     provider_retry: Option<Dur>,
@@ -378,22 +379,12 @@ impl World {
         let offset = u64::try_from(s.unix_offset.get().as_millis()).unwrap_or(u64::MAX);
         let cconfig = ConsumerConfig {
             unix_offset_ms: offset,
-            // CORE BUG (reported, same class as `provider_retry` below): with
-            // `ping_interval: Some(ZERO)` every NOTIFY_PONG triggers the next REQUEST_PING
-            // at the same instant, an endless ping-pong (the target's settle budget catches
-            // it). Kept at 1 ms or more here.
-            ping_interval: s
-                .ping_interval
-                .map(|d| d.get().max(Duration::from_millis(1))),
+            // Zero intervals once made timers spin (fixed: the core keeps them >= 1 ms).
+            ping_interval: s.ping_interval.map(Dur::get),
             pong_timeout: s.pong_timeout.get(),
+            strict_pong: s.strict_pong,
             request_timeout: s.request_timeout.get(),
-            // CORE BUG (reported): `provider_retry: Some(ZERO)` makes the consumer announce
-            // `now` as its deadline after every REQUEST_PROVIDER, so a punctual caller spins
-            // (and floods the provider) until the handshake completes. The busy-loop check in
-            // `unbusy` catches it; the target keeps retries at 1 ms or more so it can run.
-            provider_retry: s
-                .provider_retry
-                .map(|d| d.get().max(Duration::from_millis(1))),
+            provider_retry: s.provider_retry.map(Dur::get),
             handshake_timeout: s.handshake_timeout.map(Dur::get),
             rendezvous_timeout: s.rendezvous_timeout.map(Dur::get),
         };
@@ -527,15 +518,8 @@ impl World {
         let now = self.now;
         if p == Party::Consumer && input == Input::Opened {
             self.consumer_opened = Some(now);
-            // CORE BUG (reported): `Input::Opened` on a consumer that never saw `Closed`
-            // (ready, requests outstanding) resets it without a `RequestFailed` for those
-            // requests or a `Closed` event: the app waits forever for their answers. The
-            // model assertion in `check_bounds` catches it; until fixed, the model forgets
-            // them too.
-            const CHECK_REOPEN_FAILS_REQUESTS: bool = false;
-            if !CHECK_REOPEN_FAILS_REQUESTS {
-                self.outstanding.clear();
-            }
+            // A reopened consumer fails its outstanding requests (RequestFailed, checked
+            // by the request model in `check_bounds`).
         }
         match p {
             Party::Consumer => self.consumer.handle_input(input, now),
@@ -890,13 +874,7 @@ impl World {
     /// unnoticed.
     fn check_timers(&self) {
         use moneysocket_core::session::LinkState;
-        // CORE BUG (reported): `Consumer::next_deadline` returns `None` in the rendezvous
-        // phase, so `rendezvous_timeout` is never announced and only fires if some other
-        // input happens to arrive after it. Off until fixed; set to true to check it.
-        const CHECK_RENDEZVOUS_TIMEOUT: bool = false;
-        if !CHECK_RENDEZVOUS_TIMEOUT {
-            return;
-        }
+        // `rendezvous_timeout` must be announced and fire on time (it once was not).
         if let (Some(limit), Some(opened)) = (self.rendezvous_timeout, self.consumer_opened) {
             if self.consumer.link_state() == LinkState::Rendezvous {
                 assert!(

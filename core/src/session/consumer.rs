@@ -413,7 +413,10 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
         let uuid = self.link.uuid();
         let msg = Message::request_provider(uuid, self.link.timestamp(now));
         self.send(&msg);
-        self.next_provider_request = self.config.provider_retry.map(|d| now.saturating_add(d));
+        self.next_provider_request = self
+            .config
+            .provider_retry
+            .map(|d| now.saturating_add(interval(d)));
     }
 
     fn on_frame(&mut self, bytes: &[u8], now: Instant) {
@@ -609,13 +612,13 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
                 i += 1;
             }
         }
-        if let (Some(interval), Some(t)) = (self.config.ping_interval, self.next_ping) {
+        if let (Some(every), Some(t)) = (self.config.ping_interval, self.next_ping) {
             if now >= t && self.ping.is_none() && self.out.room() > 2 {
                 let uuid = self.link.uuid();
                 let msg = Message::request_ping(uuid, self.link.timestamp(now));
                 self.send(&msg);
                 self.ping = Some((uuid, now));
-                self.next_ping = Some(now.saturating_add(interval));
+                self.next_ping = Some(now.saturating_add(self::interval(every)));
             }
         }
     }
@@ -641,10 +644,17 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
                     consider(Some(p.deadline));
                 }
             }
-            _ => return None,
+            Phase::Rendezvous => {}
+            Phase::Idle | Phase::Closed => return None,
         }
         d
     }
+}
+
+/// Repeating intervals are at least 1 ms: a zero interval would make a timer due again at
+/// the same instant, forever.
+fn interval(d: Duration) -> Duration {
+    d.max(Duration::from_millis(1))
 }
 
 fn unexpected<const N: usize>(kind: MessageKind) -> ConsumerEvent<N> {
