@@ -1,8 +1,9 @@
 //! End-to-end test of `moneysocket bench relay` against our relay (and of the `--direct`
 //! baseline against `moneysocket bench echo`) on loopback. Counts only, no timing assertions.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+mod support;
+
+use std::process::{Child, Command, Output};
 
 /// A server process (relay or echo server) on a free port; killed on drop.
 struct Server {
@@ -12,20 +13,8 @@ struct Server {
 
 impl Server {
     fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_moneysocket"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn server");
-        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        out.read_line(&mut line).expect("read listening line");
-        let url = line
-            .trim()
-            .strip_prefix("listening at: ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
+        let args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+        let (child, _, url) = support::spawn_listening(&args);
         Server { child, url }
     }
 

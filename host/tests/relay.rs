@@ -3,11 +3,12 @@
 
 #[path = "../../core/tests/common/mod.rs"]
 mod common;
+mod support;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdout, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -59,23 +60,13 @@ impl Relay {
     }
 
     fn start_with_file(cfg: &std::path::Path, flags: &[&str]) -> Relay {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_moneysocket"))
-            .arg("relay")
-            .arg("--config")
-            .arg(cfg)
-            .args(flags)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn relay");
-        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        out.read_line(&mut line).expect("read listening line");
-        let url = line
-            .trim()
-            .strip_prefix("listening at: ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
+        let mut args = vec![
+            std::ffi::OsStr::new("relay"),
+            "--config".as_ref(),
+            cfg.as_os_str(),
+        ];
+        args.extend(flags.iter().map(std::ffi::OsStr::new));
+        let (child, mut out, url) = support::spawn_listening(&args);
         let port = url.rsplit(':').next().unwrap().parse().unwrap();
         let metrics = if flags.contains(&"--metrics") || cfg_has_metrics(cfg) {
             let mut line = String::new();
