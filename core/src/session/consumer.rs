@@ -266,8 +266,13 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
 
     /// The next output; the last one of each drain is [`Output::Timeout`].
     pub fn poll_output(&mut self) -> Option<Output<ConsumerEvent<N>, N>> {
-        let deadline = self.next_deadline();
-        self.out.poll(|| deadline)
+        if let Some(o) = self.out.pop() {
+            return Some(o);
+        }
+        // The deadline is computed only at the end of a drain.
+        self.out
+            .take_deadline_report()
+            .then(|| Output::Timeout(self.next_deadline()))
     }
 
     /// Whether the provider handshake is done (requests can be sent).
@@ -401,18 +406,10 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
         self.provider = None;
     }
 
-    fn send(&mut self, msg: &Message<'_>) {
-        match self.link.encode(msg) {
-            Ok(f) => self.out.transmit(f),
-            // Only requests without payload come through here; they always fit N >= 256.
-            Err(_) => self.out.overflow += 1,
-        }
-    }
-
     fn send_provider_request(&mut self, now: Instant) {
         let uuid = self.link.uuid();
         let msg = Message::request_provider(uuid, self.link.timestamp(now));
-        self.send(&msg);
+        self.out.send(&mut self.link, &msg);
         self.next_provider_request = self
             .config
             .provider_retry
@@ -616,7 +613,7 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
             if now >= t && self.ping.is_none() && self.out.room() > 2 {
                 let uuid = self.link.uuid();
                 let msg = Message::request_ping(uuid, self.link.timestamp(now));
-                self.send(&msg);
+                self.out.send(&mut self.link, &msg);
                 self.ping = Some((uuid, now));
                 self.next_ping = Some(now.saturating_add(self::interval(every)));
             }

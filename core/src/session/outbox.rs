@@ -2,8 +2,11 @@
 
 use heapless::Deque;
 
+use rand_core::{CryptoRng, RngCore};
+
+use super::link::Link;
 use super::{Frame, Output};
-use crate::time::Instant;
+use crate::message::Message;
 
 /// Outputs waiting for `poll_output`, plus the "report the deadline last" flag.
 #[derive(Debug)]
@@ -33,6 +36,15 @@ impl<E, const N: usize, const Q: usize> Outbox<E, N, Q> {
         self.push(Output::Transmit(f));
     }
 
+    /// Encodes `msg` on `link` and queues the frame. Only the sessions' own fixed-size
+    /// messages come through here (they always fit `N >= 256`); a failure counts as lost.
+    pub(crate) fn send<R: RngCore + CryptoRng>(&mut self, link: &mut Link<R>, msg: &Message<'_>) {
+        match link.encode(msg) {
+            Ok(f) => self.transmit(f),
+            Err(_) => self.overflow += 1,
+        }
+    }
+
     pub(crate) fn event(&mut self, e: E) {
         self.push(Output::Event(e));
     }
@@ -51,18 +63,13 @@ impl<E, const N: usize, const Q: usize> Outbox<E, N, Q> {
         self.report_deadline = true;
     }
 
-    /// The next output; `deadline` is computed only when the queue is empty.
-    pub(crate) fn poll(
-        &mut self,
-        deadline: impl FnOnce() -> Option<Instant>,
-    ) -> Option<Output<E, N>> {
-        if let Some(o) = self.queue.pop_front() {
-            return Some(o);
-        }
-        if self.report_deadline {
-            self.report_deadline = false;
-            return Some(Output::Timeout(deadline()));
-        }
-        None
+    /// The next queued output (the deadline is reported by the session, last).
+    pub(crate) fn pop(&mut self) -> Option<Output<E, N>> {
+        self.queue.pop_front()
+    }
+
+    /// Whether the drain in progress must end with the deadline (once per input).
+    pub(crate) fn take_deadline_report(&mut self) -> bool {
+        core::mem::take(&mut self.report_deadline)
     }
 }

@@ -154,11 +154,16 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize> Provider<R, N, Q> {
 
     /// The next output; the last one of each drain is [`Output::Timeout`].
     pub fn poll_output(&mut self) -> Option<Output<ProviderEvent<N>, N>> {
+        if let Some(o) = self.out.pop() {
+            return Some(o);
+        }
         let deadline = match self.phase {
             Phase::AwaitRequest => self.phase_deadline,
             _ => None,
         };
-        self.out.poll(|| deadline)
+        self.out
+            .take_deadline_report()
+            .then_some(Output::Timeout(deadline))
     }
 
     /// Whether the consumer has received provider info.
@@ -318,13 +323,6 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize> Provider<R, N, Q> {
         Ok(())
     }
 
-    fn send(&mut self, msg: &Message<'_>) {
-        match self.link.encode(msg) {
-            Ok(f) => self.out.transmit(f),
-            Err(_) => self.out.overflow += 1,
-        }
-    }
-
     fn on_opened(&mut self, now: Instant) {
         self.phase_deadline = None;
         self.last_ref = None;
@@ -373,7 +371,7 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize> Provider<R, N, Q> {
                 self.stats.pongs += 1;
                 let uuid = self.link.uuid();
                 let msg = Message::notify_pong(uuid, Some(request), self.link.timestamp(now));
-                self.send(&msg);
+                self.out.send(&mut self.link, &msg);
                 None
             }
             Incoming::ProviderRequest(request) => self.on_provider_request(request, now),
@@ -392,7 +390,7 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize> Provider<R, N, Q> {
                     self.link.timestamp(now),
                     NOT_READY_ERROR,
                 );
-                self.send(&msg);
+                self.out.send(&mut self.link, &msg);
                 None
             }
         };
@@ -413,7 +411,7 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize> Provider<R, N, Q> {
         }
         let uuid = self.link.uuid();
         let msg = Message::notify_provider_not_ready(uuid, Some(request), self.link.timestamp(now));
-        self.send(&msg);
+        self.out.send(&mut self.link, &msg);
         if self.phase == Phase::WaitingForApp {
             return None;
         }
