@@ -165,15 +165,40 @@ pub fn strip_pkcs7(padded: &[u8]) -> Option<&[u8]> {
 /// PKCS#7, so the two cannot be confused: a valid PKCS#7 tail (Go) is removed first,
 /// otherwise every trailing NUL is. Either way the result must parse as JSON.
 pub fn open<'b>(key: &AesKey, frame: &[u8], buf: &'b mut [u8]) -> Result<&'b [u8], FrameError> {
-    let padded = decrypt(key, frame, buf)?;
-    let text = strip_pkcs7(padded).unwrap_or_else(|| strip_zero_padding(padded));
+    let text = decrypt_unpadded(key, frame, buf)?;
     if json::parses_as_json(text) {
         return Ok(text);
     }
+    Err(not_json(text))
+}
+
+/// [`decrypt`] and the padding rule of [`open`], without checking the text: for callers
+/// that parse it right away (the JSON is then validated once, by the parser).
+pub fn decrypt_unpadded<'b>(
+    key: &AesKey,
+    frame: &[u8],
+    buf: &'b mut [u8],
+) -> Result<&'b [u8], FrameError> {
+    let padded = decrypt(key, frame, buf)?;
+    Ok(strip_pkcs7(padded).unwrap_or_else(|| strip_zero_padding(padded)))
+}
+
+/// What [`open`] reports for a decrypted `text` that is not JSON.
+fn not_json(text: &[u8]) -> FrameError {
     if core::str::from_utf8(text).is_err() {
-        return Err(FrameError::NotUtf8);
+        FrameError::NotUtf8
+    } else {
+        FrameError::NotJson
     }
-    Err(FrameError::NotJson)
+}
+
+/// Parses a text from [`decrypt_unpadded`] as a message; a text that is not JSON gets the
+/// error [`open`] would have given.
+pub fn parse_decrypted(text: &[u8]) -> Result<Message<'_>, FrameError> {
+    Message::parse(text).map_err(|e| match e {
+        MessageError::Json(_) => not_json(text),
+        e => FrameError::Message(e),
+    })
 }
 
 /// Whether a received frame is cleartext: it parses as JSON (the Python/JavaScript rule).
@@ -226,8 +251,7 @@ pub fn receive<'b>(
         });
     }
     let key = key.ok_or(FrameError::NoSeed)?;
-    let text = open(key, frame, buf)?;
-    let message = Message::parse(text)?;
+    let message = parse_decrypted(decrypt_unpadded(key, frame, buf)?)?;
     let kind = message.kind();
     if kind.must_be_cleartext() {
         return Err(FrameError::EncryptedShouldBeClear(kind));

@@ -139,13 +139,13 @@ impl<R: RngCore + CryptoRng> Link<R> {
         if frame::is_cleartext(bytes) {
             return self.receive_clear(bytes, paired);
         }
-        let text = match frame::open(&self.key, bytes, scratch) {
+        let text = match frame::decrypt_unpadded(&self.key, bytes, scratch) {
             Ok(t) => t,
             Err(e) => return Received::Refused(Refusal::Frame(e)),
         };
-        let msg = match Message::parse(text) {
+        let msg = match frame::parse_decrypted(text) {
             Ok(m) => m,
-            Err(MessageError::ErrorMsgType) if paired => {
+            Err(FrameError::Message(MessageError::ErrorMsgType)) if paired => {
                 return match lenient_error(text) {
                     Some((uuid, reference, raw)) if self.fresh(uuid) => {
                         Received::LenientError { reference, raw }
@@ -158,7 +158,7 @@ impl<R: RngCore + CryptoRng> Link<R> {
                     ))),
                 }
             }
-            Err(e) => return Received::Refused(Refusal::Frame(FrameError::Message(e))),
+            Err(e) => return Received::Refused(Refusal::Frame(e)),
         };
         let kind = msg.kind();
         if kind.must_be_cleartext() {
