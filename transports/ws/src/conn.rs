@@ -16,6 +16,7 @@ use tungstenite::{Bytes, Error as WsError, Message, WebSocket};
 
 use crate::dial::WsUrl;
 use crate::tls::{ClientConfig, ServerConfig, Stream};
+use crate::transport::Stats;
 use crate::{CloseCause, ConnId, Event, Origin};
 
 /// Where a connection is in its life.
@@ -203,6 +204,7 @@ impl Conn {
         budget: usize,
         now: Instant,
         events: &mut Vec<Event>,
+        stats: &mut Stats,
     ) -> Result<bool, CloseCause> {
         let Phase::Open(ws) = &mut self.phase else {
             return Ok(false);
@@ -219,6 +221,8 @@ impl Conn {
                         Message::Binary(data) => {
                             bytes += data.len();
                             if self.closing.is_none() {
+                                stats.frames_in += 1;
+                                stats.bytes_in += data.len() as u64;
                                 events.push(Event::Frame {
                                     conn: self.id,
                                     data,

@@ -78,6 +78,10 @@ pub struct Transport {
     dirty: Vec<ConnId>,
     /// Connections with input left over (budget ran out, or resumed).
     again: Vec<ConnId>,
+    /// The emptied `again` of the last poll, kept for its capacity.
+    again_spare: Vec<ConnId>,
+    /// Readiness of the last `mio` poll (kept for its capacity).
+    ready: Vec<(Token, bool, bool)>,
     /// Closes decided outside `poll` (overflow in `send`), reported by the next `poll`.
     deferred: Vec<(ConnId, CloseCause)>,
     next_sweep: Instant,
@@ -98,6 +102,8 @@ impl Transport {
             next_id: 1,
             dirty: Vec::new(),
             again: Vec::new(),
+            again_spare: Vec::new(),
+            ready: Vec::new(),
             deferred: Vec::new(),
             next_sweep: Instant::now() + SWEEP,
             stats: Stats::default(),
@@ -192,7 +198,11 @@ impl Transport {
 
     /// Queues a binary frame on an open connection.
     pub fn send(&mut self, conn: ConnId, data: impl Into<Bytes>) -> Result<(), SendError> {
-        let data = data.into();
+        self.queue(conn, data.into()).map(|_| ())
+    }
+
+    /// [`Transport::send`], returning the connection's pending output afterwards.
+    fn queue(&mut self, conn: ConnId, data: Bytes) -> Result<usize, SendError> {
         let max = self.config.max_pending;
         let c = self
             .conns
@@ -215,7 +225,7 @@ impl Transport {
             self.remove(conn, None, &mut Vec::new());
             return Err(SendError::Overflow);
         }
-        Ok(())
+        Ok(backlog)
     }
 
     /// Sends `data` on `to`, and pauses reading `from` while `to`'s pending output is above
@@ -226,12 +236,15 @@ impl Transport {
         to: ConnId,
         data: impl Into<Bytes>,
     ) -> Result<(), SendError> {
-        self.send(to, data)?;
-        let high = self.config.high_water;
+        let backlog = self.queue(to, data.into())?;
+        // The common case (output below high water) needs no second lookup.
+        if backlog <= self.config.high_water || from == to {
+            return Ok(());
+        }
         let Some(dst) = self.conns.get_mut(&to) else {
             return Ok(());
         };
-        if dst.out_bytes > high && from != to && !dst.waiters.contains(&from) {
+        if !dst.waiters.contains(&from) {
             dst.waiters.push(from);
             if let Some(src) = self.conns.get_mut(&from) {
                 src.holds += 1;
@@ -314,18 +327,16 @@ impl Transport {
                 return Err(e);
             }
         }
-        let ready: Vec<(Token, bool, bool)> = self
-            .mio_events
-            .iter()
-            .map(|e| {
-                (
-                    e.token(),
-                    e.is_readable() || e.is_read_closed() || e.is_error(),
-                    e.is_writable() || e.is_write_closed() || e.is_error(),
-                )
-            })
-            .collect();
-        for (token, readable, writable) in ready {
+        // Reused buffers: no allocation per poll.
+        let mut ready = std::mem::take(&mut self.ready);
+        ready.extend(self.mio_events.iter().map(|e| {
+            (
+                e.token(),
+                e.is_readable() || e.is_read_closed() || e.is_error(),
+                e.is_writable() || e.is_write_closed() || e.is_error(),
+            )
+        }));
+        for (token, readable, writable) in ready.drain(..) {
             let t = token.0;
             if t & USER != 0 {
                 events.push(Event::User {
@@ -339,13 +350,16 @@ impl Transport {
                 self.drive(ConnId(id), readable, writable, events);
             }
         }
-        let again = std::mem::take(&mut self.again);
-        for id in again {
+        self.ready = ready;
+        let spare = std::mem::take(&mut self.again_spare);
+        let mut again = std::mem::replace(&mut self.again, spare);
+        for id in again.drain(..) {
             if let Some(c) = self.conns.get_mut(&id) {
                 c.in_again = false;
                 self.drive(id, true, false, events);
             }
         }
+        self.again_spare = again;
         let now = Instant::now();
         if now >= self.next_sweep {
             self.next_sweep = now + SWEEP;
@@ -475,9 +489,6 @@ impl Transport {
                 }
                 Ok(false) => {}
                 Err(cause) => {
-                    if !c.announced {
-                        self.stats.handshake_failures += 1;
-                    }
                     tracing::debug!(conn = id.0, "handshake failed: {cause}");
                     self.remove(id, Some(cause), events);
                 }
@@ -486,15 +497,7 @@ impl Transport {
         }
         let now = Instant::now();
         if c.read_ready && (!c.reading_paused() || c.closing.is_some()) {
-            let before = events.len();
-            let r = c.read(budget, now, events);
-            for e in &events[before..] {
-                if let Event::Frame { data, .. } = e {
-                    self.stats.frames_in += 1;
-                    self.stats.bytes_in += data.len() as u64;
-                }
-            }
-            match r {
+            match c.read(budget, now, events, &mut self.stats) {
                 Ok(true) => {
                     if let Some(c) = self.conns.get_mut(&id) {
                         Self::retry(&mut self.again, c);
@@ -563,6 +566,10 @@ impl Transport {
         let Some(mut c) = self.conns.remove(&id) else {
             return;
         };
+        // Accepted connections that never opened (dials are announced from the start).
+        if cause.is_some() && !c.announced && !matches!(c.phase, Phase::Open(_)) {
+            self.stats.handshake_failures += 1;
+        }
         if let Some(ip) = c.ip {
             if let Some(n) = self.per_ip.get_mut(&ip) {
                 *n -= 1;
@@ -598,9 +605,6 @@ impl Transport {
             }
             if !matches!(c.phase, Phase::Open(_)) {
                 if now >= c.hs_deadline {
-                    if !c.announced {
-                        self.stats.handshake_failures += 1;
-                    }
                     expired.push((*id, Some(CloseCause::HandshakeFailed("timeout".into()))));
                 }
                 continue;
