@@ -10,8 +10,8 @@ use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use moneysocket_core::matchmaker::{self, CloseReason, Input, Matchmaker, Output};
-use moneysocket_core::time::Instant;
-use moneysocket_ws::{tls, Bytes, CloseCause, ConnId, Event, Refusal, Transport};
+use moneysocket_core::time::{duration_millis, Instant};
+use moneysocket_ws::{tls, Bytes, CloseCause, ConnId, Event, Transport};
 use rand_core::OsRng;
 
 pub use config::RelayConfig;
@@ -30,26 +30,22 @@ const SIGNAL_N: usize = 1;
 /// Time given to flush END notifications and close handshakes at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
-/// Counters the relay keeps on top of the matchmaker's and the transport's.
-#[derive(Default)]
-struct Counters {
-    bytes_forwarded: u64,
-    closed_peer_gone: u64,
-    refused_max_connections: u64,
-    refused_max_per_ip: u64,
-}
-
 struct Relay {
     cfg: RelayConfig,
     t: Transport,
     mm: Box<Mm>,
     start: std::time::Instant,
+    /// The loop's clock, read once per poll round (the matchmaker counts milliseconds).
+    now: Instant,
     deadline: Option<Instant>,
     /// Connections the matchmaker knows (opened and not yet closed).
     open: HashSet<ConnId>,
     metrics: Option<Metrics>,
     signals: Option<mio::net::UnixStream>,
-    counters: Counters,
+    /// Bytes of forwarded frames (the matchmaker counts frames, not bytes).
+    bytes_forwarded: u64,
+    /// Interval of the status log line (`None`: off).
+    stats_every: Option<Duration>,
     last_stats: (usize, usize, usize),
     next_stats: std::time::Instant,
     shutdown: bool,
@@ -95,10 +91,14 @@ fn run_loop(cfg: RelayConfig) -> Result<(), String> {
             None
         }
     };
+    // The loop's clock starts now; notifications carry Unix time = offset + loop clock.
+    let start = std::time::Instant::now();
     let unix_offset_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .map(duration_millis)
         .unwrap_or(0);
+    let stats_every = (cfg.stats_interval > 0.0)
+        .then(|| Duration::try_from_secs_f64(cfg.stats_interval).unwrap_or(Duration::MAX));
     let mm = Box::new(Matchmaker::new(
         matchmaker::Config {
             unpaired_timeout: cfg.unpaired_timeout()?,
@@ -110,12 +110,14 @@ fn run_loop(cfg: RelayConfig) -> Result<(), String> {
         cfg,
         t,
         mm,
-        start: std::time::Instant::now(),
+        start,
+        now: Instant::ZERO,
         deadline: None,
         open: HashSet::new(),
         metrics,
         signals,
-        counters: Counters::default(),
+        bytes_forwarded: 0,
+        stats_every,
         last_stats: (0, 0, 0),
         next_stats: std::time::Instant::now(),
         shutdown: false,
@@ -168,26 +170,24 @@ fn init_logging(cfg: &RelayConfig) -> Result<(), String> {
 }
 
 impl Relay {
-    fn now(&self) -> Instant {
-        Instant(u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX))
+    fn clock(&self) -> Instant {
+        Instant(duration_millis(self.start.elapsed()))
     }
 
     fn serve(&mut self) -> Result<(), String> {
         let mut events = Vec::new();
         while !self.shutdown {
-            let now = self.now();
-            let timeout = self
-                .deadline
-                .map(|d| Duration::from_millis(d.0.saturating_sub(now.0)));
+            let now = self.clock();
+            let timeout = self.deadline.map(|d| d.saturating_duration_since(now));
             self.t
                 .poll(&mut events, timeout)
                 .map_err(|e| format!("poll: {e}"))?;
+            self.now = self.clock();
             for ev in events.drain(..) {
                 self.on_event(ev);
             }
             if let Some(d) = self.deadline {
-                let now = self.now();
-                if now >= d {
+                if self.now >= d {
                     self.deadline = None;
                     self.input(Input::Timeout, None);
                 }
@@ -222,11 +222,7 @@ impl Relay {
                 self.input(Input::Closed(conn), None);
             }
             Event::Refused { peer, reason } => {
-                match reason {
-                    Refusal::MaxConnections => self.counters.refused_max_connections += 1,
-                    Refusal::MaxPerIp => self.counters.refused_max_per_ip += 1,
-                }
-                // debug only: a flood must not flood the log (the metrics count them)
+                // debug only: a flood must not flood the log (the transport counts them)
                 if self.cfg.log_client_ips {
                     tracing::debug!(%peer, "connection refused: {}", reason.label());
                 } else {
@@ -255,8 +251,7 @@ impl Relay {
     /// Feeds one input to the matchmaker and carries out its outputs. `data` is the frame of
     /// an `Input::Frame` (shared, so forwarding does not copy it).
     fn input(&mut self, input: Input<'_>, data: Option<&Bytes>) {
-        let now = self.now();
-        self.mm.handle_input(input, now);
+        self.mm.handle_input(input, self.now);
         while let Some(out) = self.mm.poll_output() {
             match out {
                 Output::Transmit { conn, frame } => {
@@ -265,7 +260,7 @@ impl Relay {
                 }
                 Output::Forward { from, to } => {
                     if let Some(d) = data {
-                        self.counters.bytes_forwarded += d.len() as u64;
+                        self.bytes_forwarded += d.len() as u64;
                         let _ = self.t.forward(from, to, d.clone());
                     }
                 }
@@ -279,7 +274,6 @@ impl Relay {
                             tracing::debug!(conn = conn.0, "unpaired wait expired")
                         }
                         CloseReason::PeerGone => {
-                            self.counters.closed_peer_gone += 1;
                             tracing::debug!(conn = conn.0, "peer gone: END sent")
                         }
                     }
@@ -292,14 +286,13 @@ impl Relay {
     }
 
     fn stats_line(&mut self) {
-        if self.cfg.stats_interval <= 0.0 {
+        let Some(every) = self.stats_every else {
             return;
-        }
+        };
         let now = std::time::Instant::now();
         if now < self.next_stats {
             return;
         }
-        let every = Duration::try_from_secs_f64(self.cfg.stats_interval).unwrap_or(Duration::MAX);
         self.next_stats = now
             .checked_add(every)
             .unwrap_or(now + Duration::from_secs(86_400));
@@ -314,7 +307,6 @@ impl Relay {
     fn render_metrics(&self) -> String {
         let s = self.mm.stats();
         let ts = self.t.stats();
-        let c = &self.counters;
         let mut o = String::new();
         let mut put = |name: &str, kind: &str, help: &str, rows: &[(&str, u64)]| {
             o.push_str(&format!("# HELP moneysocket_relay_{name} {help}\n"));
@@ -360,7 +352,7 @@ impl Relay {
             "bytes_forwarded_total",
             "counter",
             "Bytes forwarded between partners.",
-            &[("", c.bytes_forwarded)],
+            &[("", self.bytes_forwarded)],
         );
         put(
             "refusals_total",
@@ -369,8 +361,8 @@ impl Relay {
             &[
                 ("{reason=\"already_paired\"}", s.refused_already_paired),
                 ("{reason=\"table_full\"}", s.refused_full),
-                ("{reason=\"max_connections\"}", c.refused_max_connections),
-                ("{reason=\"max_per_ip\"}", c.refused_max_per_ip),
+                ("{reason=\"max_connections\"}", ts.refused_max_connections),
+                ("{reason=\"max_per_ip\"}", ts.refused_max_per_ip),
             ],
         );
         put(
@@ -379,7 +371,8 @@ impl Relay {
             "Connections closed by the relay, by reason.",
             &[
                 ("{reason=\"unpaired_expired\"}", s.expired_unpaired),
-                ("{reason=\"peer_gone\"}", c.closed_peer_gone),
+                // every ended pair closes its survivor with END
+                ("{reason=\"peer_gone\"}", s.pairs_ended),
                 ("{reason=\"oversized\"}", ts.closed_oversized),
                 ("{reason=\"overflow\"}", ts.closed_overflow),
                 ("{reason=\"idle\"}", ts.closed_idle),
@@ -408,7 +401,7 @@ impl Relay {
     /// connections and waits a little for the frames to leave.
     fn graceful_shutdown(&mut self, events: &mut Vec<Event>) {
         self.t.stop_listening();
-        let now = self.now();
+        let now = self.clock();
         let mut ended = 0usize;
         for &conn in &self.open {
             if let Some(frame) = self.mm.end_frame(conn, now) {
