@@ -178,3 +178,40 @@ fn too_small_a_size_is_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("too small"));
 }
+
+#[test]
+fn failed_handshakes_give_their_window_slots_back() {
+    // A "relay" that drops every other TCP connection (that handshake fails) and never
+    // answers the rest (those stay handshaking): a pair fails while its other side is still
+    // handshaking. With a window of one pair, the failure must free both slots so that the
+    // next pair is dialed (the still-handshaking side's slot leaked and stalled the run
+    // until the timeout).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("ws://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for (n, s) in listener.incoming().enumerate() {
+            if n % 2 == 1 {
+                held.push(s);
+            }
+        }
+    });
+    let (out, r) = bench(&[
+        "--url",
+        &url,
+        "--pairs",
+        "3",
+        "--window",
+        "2",
+        "--messages",
+        "1",
+        "--timeout",
+        "8",
+    ]);
+    assert!(!out.status.success());
+    assert_eq!(r["pairs_ready"], 0);
+    assert_eq!(
+        r["errors"], 3,
+        "one error per failed pair, none left waiting: {r}"
+    );
+}

@@ -248,6 +248,13 @@ impl Load {
         self.errors.add(format!("pair {i}: {why}"));
         p.failed = true;
         p.in_flight.clear();
+        // Closing a connection that is still handshaking produces no Closed event: give its
+        // window slot back here (also for the one whose Closed event brought us here).
+        for (c, open) in [(p.a, p.a_open), (p.b, p.b_open)] {
+            if c.is_some() && !open {
+                self.handshaking = self.handshaking.saturating_sub(1);
+            }
+        }
         self.failed += 1;
         if self.running && p.ready && p.done < self.o.messages {
             // it is part of the run; it will never finish
@@ -288,10 +295,11 @@ impl Load {
                 let Some(&(i, side)) = self.roles.get(&conn) else {
                     return;
                 };
-                self.handshaking = self.handshaking.saturating_sub(1);
                 if self.pairs[i].failed {
+                    // its slot was given back when the pair failed
                     return;
                 }
+                self.handshaking = self.handshaking.saturating_sub(1);
                 if self.o.direct {
                     self.pairs[i].a_open = true;
                     self.mark_ready(i);
@@ -329,14 +337,6 @@ impl Load {
                 let Some(&(i, _)) = self.roles.get(&conn) else {
                     return;
                 };
-                let p = &self.pairs[i];
-                let opened = match Some(conn) {
-                    c if c == p.a => p.a_open,
-                    _ => p.b_open,
-                };
-                if !opened {
-                    self.handshaking = self.handshaking.saturating_sub(1);
-                }
                 self.fail(i, format!("connection closed: {cause}"));
             }
             Event::Refused { .. } | Event::User { .. } => {}
