@@ -56,11 +56,18 @@ pub fn cpu_time(pid: Option<u32>) -> Option<Duration> {
         None => "/proc/self/task".to_owned(),
     };
     let mut total: u64 = 0;
-    for entry in std::fs::read_dir(dir).ok()? {
-        let path = entry.ok()?.path().join("schedstat");
-        let text = std::fs::read_to_string(path).ok()?;
-        let ns: u64 = text.split_whitespace().next()?.parse().ok()?;
-        total = total.saturating_add(ns);
+    for entry in std::fs::read_dir(dir).ok()?.flatten() {
+        // A thread that exits during the scan is skipped, not a failed reading.
+        let Ok(text) = std::fs::read_to_string(entry.path().join("schedstat")) else {
+            continue;
+        };
+        if let Some(ns) = text
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse::<u64>().ok())
+        {
+            total = total.saturating_add(ns);
+        }
     }
     Some(Duration::from_nanos(total))
 }
