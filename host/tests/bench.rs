@@ -19,10 +19,8 @@ impl Server {
     }
 
     fn relay() -> Server {
-        let dir =
-            std::env::temp_dir().join(format!("moneysocket-bench-test-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let cfg = dir.join("relay.toml");
+        // A directory per relay: tests start relays in parallel.
+        let cfg = support::temp_dir().join("relay.toml");
         std::fs::write(&cfg, "port = 0\nmax_per_ip = 0\nlog_level = \"warn\"\n").expect("config");
         Server::start(&["relay", "--config", cfg.to_str().expect("utf-8 path")])
     }
