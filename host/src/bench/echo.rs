@@ -7,21 +7,25 @@ use std::net::SocketAddr;
 
 use moneysocket_ws::{Config, Event, Transport};
 
-/// Transport settings of the echo server: the relay's defaults, without the per-IP cap
-/// (load comes from one loopback address) and without keepalive timers.
-pub fn config() -> Config {
-    Config {
-        max_connections: 16_384,
+use crate::relay::config::MAX_CONNECTIONS_CAP;
+use crate::relay::RelayConfig;
+
+/// Transport settings of the echo server: the relay's (from its default config, so the
+/// baseline stays like-for-like), without the per-IP cap (load comes from one loopback
+/// address) and without keepalive timers.
+pub fn config() -> Result<Config, String> {
+    Ok(Config {
+        max_connections: MAX_CONNECTIONS_CAP,
         max_per_ip: 0,
         idle_timeout: None,
         ping_interval: None,
-        ..Config::default()
-    }
+        ..RelayConfig::default().transport()?
+    })
 }
 
 /// Listens on `bind`, prints `listening at: ws://ADDR` and echoes frames until killed.
 pub fn serve(bind: SocketAddr) -> Result<(), String> {
-    let mut t = Transport::new(config()).map_err(|e| format!("event loop: {e}"))?;
+    let mut t = Transport::new(config()?).map_err(|e| format!("event loop: {e}"))?;
     let addr = t
         .listen(bind, None)
         .map_err(|e| format!("listen on {bind}: {e}"))?;

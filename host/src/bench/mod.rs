@@ -29,7 +29,7 @@ pub mod stats;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use moneysocket_core::frame;
+use moneysocket_core::frame::{self, FramePolicy};
 use moneysocket_core::message::{Body, Hex256, Message, MessageKind, Timestamp};
 use moneysocket_core::seed::{AesKey, SharedSeed};
 use moneysocket_core::uuid::Uuid;
@@ -440,9 +440,14 @@ impl Load {
         if self.open_buf.len() < data.len() {
             self.open_buf.resize(data.len(), 0);
         }
-        let text = frame::open(&self.pairs[i].key, data, &mut self.open_buf)
-            .map_err(|e| format!("cannot open frame: {e}"))?;
-        let msg = Message::parse(text).map_err(|e| format!("invalid message: {e}"))?;
+        let msg = frame::receive(
+            Some(&self.pairs[i].key),
+            FramePolicy::Paired,
+            data,
+            &mut self.open_buf,
+        )
+        .map_err(|e| format!("invalid frame: {e}"))?
+        .message;
         if msg.kind() != MessageKind::NotifyError {
             return Err(format!("unexpected {}", msg.kind().name()));
         }
