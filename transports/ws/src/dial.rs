@@ -80,7 +80,12 @@ pub fn parse_ws_url(url: &str) -> Result<WsUrl, String> {
         return Err(format!("no host in {url:?}"));
     }
     let port = match port {
-        Some(p) => p.parse::<u16>().map_err(|_| format!("bad port {p:?}"))?,
+        // digits only and not 0, as the beacon URL reader (`u16::from_str` takes "+80")
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|&n| n != 0 && p.bytes().all(|c| c.is_ascii_digit()))
+            .ok_or_else(|| format!("bad port {p:?}"))?,
         None if tls => 443,
         None => 80,
     };
@@ -116,6 +121,8 @@ mod tests {
         assert!(parse_ws_url("http://h").is_err());
         assert!(parse_ws_url("ws://:80").is_err());
         assert!(parse_ws_url("ws://h:99999").is_err());
+        assert!(parse_ws_url("ws://h:+80").is_err());
+        assert!(parse_ws_url("ws://h:0").is_err());
         assert!(parse_ws_url("ws://u@h").is_err());
         let r = parse_ws_url("ws://h:1/").unwrap().request().unwrap();
         assert_eq!(r.headers()["Host"], "h:1");
