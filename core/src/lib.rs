@@ -18,6 +18,7 @@ pub mod beacon;
 pub mod bech;
 pub mod bigsize;
 pub mod bolt11;
+pub mod conn;
 pub mod frame;
 pub mod hex;
 pub mod json;
@@ -31,3 +32,5 @@ pub mod tlv;
 pub mod uuid;
 #[cfg(feature = "alloc")]
 pub mod v1;
+
+pub use conn::{ConnId, Endpoint, LocalId};

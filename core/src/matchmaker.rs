@@ -2,53 +2,63 @@
 //! machine: the incoming-rendezvous directory plus the forwarding relay layer, without
 //! sockets, clocks, threads or heap.
 //!
-//! The caller owns the transport. It assigns a [`ConnId`] to every connection, feeds
-//! [`Input`]s to [`Matchmaker::handle_input`] with the current [`Instant`], and then drains
-//! [`Matchmaker::poll_output`] until it returns `None` before the next input.
+//! The caller owns the transport. It names every endpoint with an [`Endpoint`] (a
+//! transport's [`ConnId`](crate::ConnId) or an in-process [`LocalId`](crate::LocalId)), feeds [`MatchmakerInput`]s to
+//! [`Matchmaker::handle_input`] with the current [`Instant`], and then drains
+//! [`Matchmaker::poll_output`] until it returns `None` before the next input. After that,
+//! [`Matchmaker::poll_timeout`] tells when to feed [`MatchmakerInput::Timeout`] next.
 //!
 //! Behaviour:
 //!
-//! * Before pairing, a cleartext `REQUEST_RENDEZVOUS` registers the connection under its
+//! * Before pairing, a cleartext `REQUEST_RENDEZVOUS` registers the endpoint under its
 //!   `rendezvous_id`, compared as the exact string received. The first arrival gets
-//!   `NOTIFY_RENDEZVOUS_NOT_READY` referencing its `request_uuid`. When a second connection
+//!   `NOTIFY_RENDEZVOUS_NOT_READY` referencing its `request_uuid`. When a second endpoint
 //!   requests the same id, `NOTIFY_RENDEZVOUS` goes to the newcomer first, then to the older
 //!   one, each referencing its own `request_uuid`.
 //! * A `REQUEST_RENDEZVOUS` for an id that is already paired gets `NOTIFY_RENDEZVOUS_END`
 //!   (reference `null`) and then `Close { reason: AlreadyPaired }`. The pair is not touched.
 //!   **Deviation:** the Python relay closes without a usable notification (pitfall 34);
 //!   every reference endpoint reacts to END while waiting by closing, so the refusal is
-//!   clear to all of them, and our link reports `CloseReason::RendezvousRefused`.
-//! * Once paired, every frame is forwarded opaquely: [`Output::Forward`] tells the caller to
-//!   pass on the frame it just handed in, byte for byte. **Deviation:** the Python relay
-//!   re-serialises cleartext frames and drops invalid ones (pitfall 33). This core never
+//!   clear to all of them, and our sessions report it as a refused rendezvous.
+//! * Once paired, every frame is forwarded opaquely: [`MatchmakerOutput::Forward`] tells the
+//!   caller to pass on the frame it just handed in, byte for byte. **Deviation:** the Python
+//!   relay re-serialises cleartext frames and drops invalid ones (pitfall 33). This core never
 //!   parses paired traffic. Peers must accept both forms anyway.
 //! * When one side of a pair closes, the survivor gets `NOTIFY_RENDEZVOUS_END` (reference
 //!   `null`) and then `Close { reason: PeerGone }`. After that the id is free again
 //!   (reconnection, 11.10).
 //! * **Dropped, not closed:** before pairing, a repeated `REQUEST_RENDEZVOUS` on a waiting
-//!   connection, invalid cleartext, valid messages of other kinds, and ciphertext are all
-//!   dropped and counted in [`Stats`]. This matches "any other message / bytes before
-//!   pairing: dropped" in 11.4. A waiter cannot re-register under another id.
-//! * **Expiry (extension):** the reference relay never times out. Here any connection that
-//!   is not paired (registered or not) is closed with `UnpairedExpired` once
-//!   [`Config::unpaired_timeout`] has passed since it was opened, or since it registered if
-//!   that was later. Use `Duration::MAX` to switch expiry off.
-//! * A full table refuses a new connection with `Close { reason: Full }`.
+//!   endpoint, invalid cleartext, valid messages of other kinds, and ciphertext are all
+//!   dropped and counted in [`MatchmakerStats`]. This matches "any other message / bytes
+//!   before pairing: dropped" in 11.4. A waiter cannot re-register under another id.
+//! * **Expiry (extension):** the reference relay never times out. Here any endpoint that is
+//!   not paired (registered or not) is closed with [`Eviction::UnpairedExpired`] once
+//!   [`MatchmakerConfig::unpaired_timeout`] has passed since it was opened, or since it
+//!   registered if that was later. Use `Duration::MAX` to switch expiry off.
+//! * A full table refuses a new endpoint with `Close { reason: Full }`.
 //!
-//! Every [`Output::Close`] is final for the core: the connection is already gone from the
-//! table when the output is queued, and a later `Input::Closed` or frame for that id is
-//! ignored and counted as `unknown_conn`. The same goes for ids that were never opened.
+//! Every [`MatchmakerOutput::Close`] is final for the core: the endpoint is already gone from
+//! the table when the output is queued, and a later `MatchmakerInput::Closed` or frame for it
+//! is ignored and counted as `unknown_conn`. The same goes for endpoints never opened.
+//!
+//! Timeouts: [`Matchmaker::poll_timeout`] is a plain query, the earliest expiry of an
+//! unpaired endpoint (`None` when nothing can expire). Once `now` reaches it, call
+//! `handle_input(MatchmakerInput::Timeout, now)`; feeding `Timeout` early or late is
+//! harmless. A round that expires more endpoints than the output queue holds leaves the
+//! rest due, so `poll_timeout` then returns an instant that has already passed.
 //!
 //! In-process endpoints: a listening terminus pairs its own provider sessions with remote
-//! consumers through the same table. Give the local session a `ConnId` of its own, feed its
-//! `Transmit` frames in as `Input::Frame(local, ..)`, and hand frames the matchmaker sends or
-//! forwards to `local` to the session's `handle_input` (the wire reference's "local nexus",
-//! 11.9). `core/tests/sessions.rs` wires every endpoint this way.
+//! consumers through the same table. Name each local session [`Endpoint::Local`] with a
+//! [`LocalId`](crate::LocalId) of its own (its own id space: no transport id is taken or faked), feed its
+//! transmitted frames in as `MatchmakerInput::Frame(Endpoint::Local(id), ..)`, and hand the
+//! frames the matchmaker sends or forwards to that endpoint to the session's `handle_input`
+//! (the wire reference's "local nexus", 11.9). Local and remote endpoints pair with each
+//! other, or among themselves, exactly like two connections.
 //!
 //! Entropy: the matchmaker holds the `RngCore + CryptoRng` it was built with. The RNG is
 //! used only for the `notification_uuid` of the notifications it sends.
 //!
-//! Timestamps in notifications: `Instant` + [`Config::unix_offset_ms`], read as
+//! Timestamps in notifications: `Instant` + [`MatchmakerConfig::unix_offset_ms`], read as
 //! milliseconds since the Unix epoch.
 
 use core::time::Duration;
@@ -56,6 +66,7 @@ use core::time::Duration;
 use heapless::{Deque, Vec};
 use rand_core::{CryptoRng, RngCore};
 
+use crate::conn::Endpoint;
 use crate::message::{Body, Hex256, Message, Timestamp};
 use crate::time::Instant;
 use crate::uuid::Uuid;
@@ -67,35 +78,30 @@ pub const NOTIFY_FRAME_CAP: usize = 512;
 /// The bytes of a notification the matchmaker originates.
 pub type NotifyFrame = Vec<u8, NOTIFY_FRAME_CAP>;
 
-/// A connection id assigned by the caller. Ids may be reused once the connection has left
-/// the table, after `Input::Closed` or after the matchmaker emitted `Output::Close` for it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct ConnId(pub u32);
-
 /// Something that happened on the caller's side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Input<'a> {
-    /// A new connection was accepted.
-    Opened(ConnId),
-    /// A complete frame (one WebSocket message) arrived on a connection.
-    Frame(ConnId, &'a [u8]),
-    /// The connection was closed by the peer or the transport.
-    Closed(ConnId),
-    /// The deadline of the last [`Output::Timeout`] has been reached.
+pub enum MatchmakerInput<'a> {
+    /// A new endpoint: a connection was accepted, or a local session starts.
+    Opened(Endpoint),
+    /// A complete frame (one WebSocket message) arrived from an endpoint.
+    Frame(Endpoint, &'a [u8]),
+    /// The endpoint was closed by the peer, the transport or the local session.
+    Closed(Endpoint),
+    /// The instant of [`Matchmaker::poll_timeout`] has been reached.
     Timeout,
 }
 
-/// Why the matchmaker closes a connection.
+/// Why the matchmaker closes an endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum CloseReason {
-    /// The rendezvous id is already held by two connections (`NOTIFY_RENDEZVOUS_END` was
+#[non_exhaustive]
+pub enum Eviction {
+    /// The rendezvous id is already held by two endpoints (`NOTIFY_RENDEZVOUS_END` was
     /// sent just before).
     AlreadyPaired,
-    /// The connection table was full when the connection opened.
+    /// The table was full when the endpoint opened.
     Full,
-    /// The connection stayed unpaired longer than [`Config::unpaired_timeout`].
+    /// The endpoint stayed unpaired longer than [`MatchmakerConfig::unpaired_timeout`].
     UnpairedExpired,
     /// The peer of a pair went away. `NOTIFY_RENDEZVOUS_END` was sent just before.
     PeerGone,
@@ -106,46 +112,44 @@ pub enum CloseReason {
 // is sized by `QUEUE`, which bounds the total memory anyway.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
-    /// Send `frame` (cleartext JSON) on `conn`.
+#[non_exhaustive]
+pub enum MatchmakerOutput {
+    /// Send `frame` (cleartext JSON) to `to`.
     Transmit {
-        /// Destination connection.
-        conn: ConnId,
+        /// Destination endpoint.
+        to: Endpoint,
         /// The frame bytes.
         frame: NotifyFrame,
     },
-    /// Send the frame just given in `Input::Frame(from, ..)` unchanged on `to`.
+    /// Send the frame just given in `MatchmakerInput::Frame(from, ..)` unchanged to `to`.
     Forward {
-        /// Connection the frame came from.
-        from: ConnId,
-        /// Connection to forward it to.
-        to: ConnId,
+        /// Endpoint the frame came from.
+        from: Endpoint,
+        /// Endpoint to forward it to.
+        to: Endpoint,
     },
-    /// Close `conn`. It has already left the table.
+    /// Close `endpoint`. It has already left the table.
     Close {
-        /// The connection to close.
-        conn: ConnId,
+        /// The endpoint to close.
+        endpoint: Endpoint,
         /// Why.
-        reason: CloseReason,
+        reason: Eviction,
     },
-    /// Call `handle_input(Input::Timeout, now)` once `now >= ` this instant. Replaces any
-    /// earlier deadline. No output means there is no deadline change.
-    Timeout(Instant),
 }
 
 /// Tunables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Config {
-    /// How long a connection may stay unpaired (default 10 minutes).
+pub struct MatchmakerConfig {
+    /// How long an endpoint may stay unpaired (default 10 minutes).
     pub unpaired_timeout: Duration,
     /// Added to an `Instant` to get milliseconds since the Unix epoch for notification
     /// timestamps (default 0: the caller's `Instant` already is Unix time).
     pub unix_offset_ms: u64,
 }
 
-impl Default for Config {
+impl Default for MatchmakerConfig {
     fn default() -> Self {
-        Config {
+        MatchmakerConfig {
             unpaired_timeout: Duration::from_secs(600),
             unix_offset_ms: 0,
         }
@@ -156,10 +160,10 @@ impl Default for Config {
 /// current values.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Stats {
-    /// Connections currently open and not yet registered.
+pub struct MatchmakerStats {
+    /// Endpoints currently open and not yet registered.
     pub unregistered: usize,
-    /// Connections registered and waiting for a peer.
+    /// Endpoints registered and waiting for a peer.
     pub waiting: usize,
     /// Pairs currently forwarding.
     pub pairs: usize,
@@ -173,7 +177,7 @@ pub struct Stats {
     pub refused_already_paired: u64,
     /// Refusals because the table was full.
     pub refused_full: u64,
-    /// Unpaired connections closed by expiry.
+    /// Unpaired endpoints closed by expiry.
     pub expired_unpaired: u64,
     /// Non-JSON (ciphertext) frames dropped before pairing.
     pub dropped_ciphertext: u64,
@@ -181,7 +185,7 @@ pub struct Stats {
     pub dropped_invalid: u64,
     /// Valid messages before pairing that are not a first `REQUEST_RENDEZVOUS`.
     pub dropped_unexpected: u64,
-    /// Inputs naming a connection that is not in the table (or a duplicate `Opened`).
+    /// Inputs naming an endpoint that is not in the table (or a duplicate `Opened`).
     pub unknown_conn: u64,
     /// Outputs lost because the caller did not drain the queue (should stay 0).
     pub output_overflow: u64,
@@ -201,7 +205,7 @@ const NIL: u32 = u32::MAX;
 
 #[derive(Debug, Clone)]
 struct Conn {
-    id: ConnId,
+    id: Endpoint,
     /// Expiry deadline while unpaired.
     deadline: Instant,
     state: State,
@@ -348,15 +352,15 @@ enum Which {
     Waiting,
 }
 
-/// The relay matchmaker for up to `CONNS` connections, queueing up to `QUEUE` outputs
-/// (`QUEUE >= 4` is checked at compile time). Holds the RNG `R` for notification uuids.
+/// The relay matchmaker for up to `CONNS` endpoints, queueing up to `QUEUE` outputs
+/// (`QUEUE >= 2` is checked at compile time). Holds the RNG `R` for notification uuids.
 ///
-/// Every operation is O(1) on average (hash indexes by connection id and rendezvous id,
+/// Every operation is O(1) on average (hash indexes by endpoint and rendezvous id,
 /// intrusive deadline lists). Size `CONNS` with headroom (about twice the expected peak)
 /// to keep the hash probes short. With the `alloc` feature the tables live on the heap.
 #[derive(Debug)]
 pub struct Matchmaker<R, const CONNS: usize, const QUEUE: usize> {
-    config: Config,
+    config: MatchmakerConfig,
     rng: R,
     slots: Slots<CONNS>,
     /// Free slot numbers (a stack).
@@ -367,14 +371,23 @@ pub struct Matchmaker<R, const CONNS: usize, const QUEUE: usize> {
     hash_key: u64,
     unregistered: List,
     waiting: List,
-    out: Deque<Output, QUEUE>,
-    announced: Option<Instant>,
-    stats: Stats,
+    out: Deque<MatchmakerOutput, QUEUE>,
+    stats: MatchmakerStats,
 }
 
-/// The most outputs a single non-timeout input queues (two notifications, or END + Close,
-/// plus a deadline).
-const MAX_OUTPUTS_PER_INPUT: usize = 3;
+/// The most outputs a single non-timeout input queues (two notifications, or END + Close).
+const MAX_OUTPUTS_PER_INPUT: usize = 2;
+
+/// The table key of an endpoint: its tag and its id, so that equal numbers in the two id
+/// spaces are different keys.
+fn endpoint_hash(key: u64, id: Endpoint) -> u64 {
+    let (tag, n) = match id {
+        Endpoint::Remote(c) => (0u8, c.0),
+        Endpoint::Local(l) => (1u8, l.0),
+    };
+    let n = n.to_le_bytes();
+    fnv1a(key, &[tag, n[0], n[1], n[2], n[3]])
+}
 
 fn fnv1a(key: u64, bytes: &[u8]) -> u64 {
     let mut h = 0xcbf2_9ce4_8422_2325u64 ^ key;
@@ -391,8 +404,8 @@ fn fnv1a(key: u64, bytes: &[u8]) -> u64 {
 impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<R, CONNS, QUEUE> {
     const SIZES_OK: () = {
         assert!(
-            QUEUE > MAX_OUTPUTS_PER_INPUT,
-            "Matchmaker QUEUE must be at least 4"
+            QUEUE >= MAX_OUTPUTS_PER_INPUT,
+            "Matchmaker QUEUE must be at least 2"
         );
         assert!(
             CONNS > 0 && CONNS < NIL as usize,
@@ -401,7 +414,7 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
     };
 
     /// A matchmaker with an empty table.
-    pub fn new(config: Config, mut rng: R) -> Self {
+    pub fn new(config: MatchmakerConfig, mut rng: R) -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::SIZES_OK;
         // Keyed hashing: peers choose rendezvous ids, so they must not choose collisions.
@@ -419,22 +432,21 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
             unregistered: List::EMPTY,
             waiting: List::EMPTY,
             out: Deque::new(),
-            announced: None,
-            stats: Stats::default(),
+            stats: MatchmakerStats::default(),
         }
     }
 
     /// The configuration.
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &MatchmakerConfig {
         &self.config
     }
 
     /// Current counters.
-    pub fn stats(&self) -> Stats {
+    pub fn stats(&self) -> MatchmakerStats {
         self.stats
     }
 
-    /// Number of connections in the table.
+    /// Number of endpoints in the table.
     pub fn len(&self) -> usize {
         CONNS - self.free_len
     }
@@ -449,19 +461,19 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
         self.out.len()
     }
 
-    /// The peer of a paired connection.
-    pub fn peer(&self, conn: ConnId) -> Option<ConnId> {
-        match &self.conn(self.slot_of(conn)?)?.state {
+    /// The peer of a paired endpoint.
+    pub fn peer(&self, endpoint: Endpoint) -> Option<Endpoint> {
+        match &self.conn(self.slot_of(endpoint)?)?.state {
             State::Paired { peer, .. } => self.conn(*peer).map(|p| p.id),
             _ => None,
         }
     }
 
-    /// The `NOTIFY_RENDEZVOUS_END` frame for a paired connection, for a caller that shuts
-    /// down and closes every connection itself (nothing is queued and the table is not
-    /// changed; feed `Input::Closed` afterwards, or drop the matchmaker).
-    pub fn end_frame(&mut self, conn: ConnId, now: Instant) -> Option<NotifyFrame> {
-        let rid = match &self.conn(self.slot_of(conn)?)?.state {
+    /// The `NOTIFY_RENDEZVOUS_END` frame for a paired endpoint, for a caller that shuts
+    /// down and closes every endpoint itself (nothing is queued and the table is not
+    /// changed; feed `MatchmakerInput::Closed` afterwards, or drop the matchmaker).
+    pub fn end_frame(&mut self, endpoint: Endpoint, now: Instant) -> Option<NotifyFrame> {
+        let rid = match &self.conn(self.slot_of(endpoint)?)?.state {
             State::Paired { rid, .. } => rid.clone(),
             _ => return None,
         };
@@ -474,41 +486,38 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
     }
 
     /// Processes one input at time `now`. Drain [`Matchmaker::poll_output`] afterwards.
-    pub fn handle_input(&mut self, input: Input<'_>, now: Instant) {
-        let force_announce = match input {
-            Input::Opened(id) => {
-                self.on_opened(id, now);
-                false
-            }
-            Input::Frame(id, bytes) => {
-                self.on_frame(id, bytes, now);
-                false
-            }
-            Input::Closed(id) => {
-                self.on_closed(id, now);
-                false
-            }
-            Input::Timeout => {
-                self.on_timeout(now);
-                true
-            }
-        };
-        self.announce_deadline(force_announce);
+    pub fn handle_input(&mut self, input: MatchmakerInput<'_>, now: Instant) {
+        match input {
+            MatchmakerInput::Opened(id) => self.on_opened(id, now),
+            MatchmakerInput::Frame(id, bytes) => self.on_frame(id, bytes, now),
+            MatchmakerInput::Closed(id) => self.on_closed(id, now),
+            MatchmakerInput::Timeout => self.on_timeout(now),
+        }
     }
 
     /// The next thing to do, oldest first.
-    pub fn poll_output(&mut self) -> Option<Output> {
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<MatchmakerOutput> {
         self.out.pop_front()
     }
 
-    fn push(&mut self, o: Output) {
+    /// When to call `handle_input(MatchmakerInput::Timeout, now)` next: the earliest expiry
+    /// of an unpaired endpoint, `None` when nothing can expire. A plain query (nothing is
+    /// queued or changed); ask again after every input. It may already have passed (a
+    /// timeout round that filled the output queue leaves the rest due).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.earliest().map(|(_, d)| d)
+    }
+
+    fn push(&mut self, o: MatchmakerOutput) {
         if self.out.push_back(o).is_err() {
             self.stats.output_overflow += 1;
         }
     }
 
-    fn id_hash(&self, id: ConnId) -> u64 {
-        fnv1a(self.hash_key, &id.0.to_le_bytes())
+    fn id_hash(&self, id: Endpoint) -> u64 {
+        endpoint_hash(self.hash_key, id)
     }
 
     fn rid_hash(&self, rid: &Hex256) -> u64 {
@@ -523,7 +532,7 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
         self.slots.get_mut(slot as usize)?.as_mut()
     }
 
-    fn slot_of(&self, id: ConnId) -> Option<u32> {
+    fn slot_of(&self, id: Endpoint) -> Option<u32> {
         let slots = &self.slots;
         self.by_id.find(
             self.id_hash(id),
@@ -599,7 +608,7 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
         let key = self.hash_key;
         let slots = &self.slots;
         self.by_id.remove(h, slot, |s| match slots.get(s as usize) {
-            Some(Some(c)) => fnv1a(key, &c.id.0.to_le_bytes()),
+            Some(Some(c)) => endpoint_hash(key, c.id),
             _ => 0,
         });
         let conn = self.slots.get_mut(slot as usize)?.take();
@@ -623,16 +632,16 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
             });
     }
 
-    fn on_opened(&mut self, id: ConnId, now: Instant) {
+    fn on_opened(&mut self, id: Endpoint, now: Instant) {
         if self.slot_of(id).is_some() {
             self.stats.unknown_conn += 1;
             return;
         }
         if self.free_len == 0 {
             self.stats.refused_full += 1;
-            self.push(Output::Close {
-                conn: id,
-                reason: CloseReason::Full,
+            self.push(MatchmakerOutput::Close {
+                endpoint: id,
+                reason: Eviction::Full,
             });
             return;
         }
@@ -653,7 +662,7 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
         self.stats.unregistered += 1;
     }
 
-    fn on_frame(&mut self, id: ConnId, bytes: &[u8], now: Instant) {
+    fn on_frame(&mut self, id: Endpoint, bytes: &[u8], now: Instant) {
         let Some(slot) = self.slot_of(id) else {
             self.stats.unknown_conn += 1;
             return;
@@ -667,7 +676,7 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
                     return;
                 };
                 self.stats.frames_forwarded += 1;
-                self.push(Output::Forward { from: id, to });
+                self.push(MatchmakerOutput::Forward { from: id, to });
             }
             State::Waiting { .. } => {
                 // Only classify for the counters; nothing is accepted from a waiter.
@@ -729,9 +738,9 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
                 let u = Uuid::new_v4(&mut self.rng);
                 let end = Message::notify_rendezvous_end(u, self.timestamp(now), rid);
                 self.transmit(newcomer, &end);
-                self.push(Output::Close {
-                    conn: newcomer,
-                    reason: CloseReason::AlreadyPaired,
+                self.push(MatchmakerOutput::Close {
+                    endpoint: newcomer,
+                    reason: Eviction::AlreadyPaired,
                 });
             }
             (
@@ -803,16 +812,16 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
         Timestamp::from_micros(ms.saturating_mul(1_000))
     }
 
-    fn transmit(&mut self, conn: ConnId, msg: &Message<'_>) {
+    fn transmit(&mut self, to: Endpoint, msg: &Message<'_>) {
         let mut frame = NotifyFrame::new();
         if msg.write_json(&mut frame).is_err() {
             self.stats.encode_failures += 1;
             return;
         }
-        self.push(Output::Transmit { conn, frame });
+        self.push(MatchmakerOutput::Transmit { to, frame });
     }
 
-    fn on_closed(&mut self, id: ConnId, now: Instant) {
+    fn on_closed(&mut self, id: Endpoint, now: Instant) {
         let Some(slot) = self.slot_of(id) else {
             self.stats.unknown_conn += 1;
             return;
@@ -829,17 +838,17 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
             let ts = self.timestamp(now);
             let u = Uuid::new_v4(&mut self.rng);
             self.transmit(peer.id, &Message::notify_rendezvous_end(u, ts, rid));
-            self.push(Output::Close {
-                conn: peer.id,
-                reason: CloseReason::PeerGone,
+            self.push(MatchmakerOutput::Close {
+                endpoint: peer.id,
+                reason: Eviction::PeerGone,
             });
         }
     }
 
     fn on_timeout(&mut self, now: Instant) {
-        // Leave room for the deadline output; anything left over is due at once and gets
-        // announced as such.
-        let mut room = QUEUE.saturating_sub(self.out.len()).saturating_sub(1);
+        // Expire as many as the queue holds; anything left over stays due, and
+        // `poll_timeout` reports a deadline that has already passed.
+        let mut room = QUEUE.saturating_sub(self.out.len());
         while room > 0 {
             let Some(slot) = self.earliest().filter(|&(_, d)| d <= now).map(|(s, _)| s) else {
                 break;
@@ -848,15 +857,15 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
                 break;
             };
             self.stats.expired_unpaired += 1;
-            self.push(Output::Close {
-                conn: gone.id,
-                reason: CloseReason::UnpairedExpired,
+            self.push(MatchmakerOutput::Close {
+                endpoint: gone.id,
+                reason: Eviction::UnpairedExpired,
             });
             room -= 1;
         }
     }
 
-    /// The unpaired connection with the earliest deadline.
+    /// The unpaired endpoint with the earliest deadline.
     fn earliest(&self) -> Option<(u32, Instant)> {
         let a = self
             .conn(self.unregistered.head)
@@ -869,26 +878,13 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
             (a, b) => a.or(b),
         }
     }
-
-    fn next_deadline(&self) -> Option<Instant> {
-        self.earliest().map(|(_, d)| d)
-    }
-
-    fn announce_deadline(&mut self, force: bool) {
-        let next = self.next_deadline();
-        if next != self.announced || (force && next.is_some()) {
-            self.announced = next;
-            if let Some(d) = next {
-                self.push(Output::Timeout(d));
-            }
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     extern crate std;
     use super::*;
+    use crate::conn::{ConnId, LocalId};
     use crate::message::MessageKind;
     use proptest::prelude::*;
     use rand_core::{CryptoRng, RngCore};
@@ -925,7 +921,7 @@ mod tests {
 
     fn mm() -> Mm {
         Matchmaker::new(
-            Config {
+            MatchmakerConfig {
                 unpaired_timeout: Duration::from_secs(60),
                 unix_offset_ms: 1_600_000_000_000,
             },
@@ -944,7 +940,7 @@ mod tests {
             .into_bytes()
     }
 
-    fn feed(m: &mut Mm, input: Input<'_>, now: u64) -> StdVec<Output> {
+    fn feed(m: &mut Mm, input: MatchmakerInput<'_>, now: u64) -> StdVec<MatchmakerOutput> {
         m.handle_input(input, Instant(now));
         let mut v = StdVec::new();
         while let Some(o) = m.poll_output() {
@@ -954,20 +950,18 @@ mod tests {
         v
     }
 
-    /// Outputs without deadline announcements.
-    fn feed_nt(m: &mut Mm, input: Input<'_>, now: u64) -> StdVec<Output> {
-        feed(m, input, now)
-            .into_iter()
-            .filter(|o| !matches!(o, Output::Timeout(_)))
-            .collect()
-    }
-
-    /// Asserts a Transmit to `conn` of `kind` referencing `reference`, for `rid`.
-    fn check_notify(o: &Output, conn: u32, kind: MessageKind, reference: Option<Uuid>, rid: &str) {
-        let Output::Transmit { conn: c, frame } = o else {
+    /// Asserts a Transmit to `to` of `kind` referencing `reference`, for `rid`.
+    fn check_notify(
+        o: &MatchmakerOutput,
+        to: Endpoint,
+        kind: MessageKind,
+        reference: Option<Uuid>,
+        rid: &str,
+    ) {
+        let MatchmakerOutput::Transmit { to: got_to, frame } = o else {
             panic!("expected transmit, got {o:?}");
         };
-        assert_eq!(*c, ConnId(conn));
+        assert_eq!(*got_to, to);
         let msg = Message::parse(frame).unwrap();
         assert_eq!(msg.kind(), kind);
         assert_eq!(msg.reference_uuid(), reference);
@@ -980,39 +974,59 @@ mod tests {
         assert_eq!(got, rid);
     }
 
+    fn rem(n: u32) -> Endpoint {
+        Endpoint::Remote(ConnId(n))
+    }
+
+    fn loc(n: u32) -> Endpoint {
+        Endpoint::Local(LocalId(n))
+    }
+
     fn pair(m: &mut Mm, a: u32, b: u32, rid: &str) {
-        feed(m, Input::Opened(ConnId(a)), 0);
-        feed(m, Input::Opened(ConnId(b)), 0);
-        feed(m, Input::Frame(ConnId(a), &request(a as u8, rid)), 0);
-        feed(m, Input::Frame(ConnId(b), &request(b as u8, rid)), 0);
+        feed(m, MatchmakerInput::Opened(rem(a)), 0);
+        feed(m, MatchmakerInput::Opened(rem(b)), 0);
+        feed(m, MatchmakerInput::Frame(rem(a), &request(a as u8, rid)), 0);
+        feed(m, MatchmakerInput::Frame(rem(b), &request(b as u8, rid)), 0);
     }
 
     #[test]
     fn not_ready_then_rendezvous_in_order() {
         let mut m = mm();
-        assert!(feed_nt(&mut m, Input::Opened(ConnId(1)), 0).is_empty());
-        let o = feed_nt(&mut m, Input::Frame(ConnId(1), &request(1, RID)), 10);
+        assert!(feed(&mut m, MatchmakerInput::Opened(rem(1)), 0).is_empty());
+        let o = feed(&mut m, MatchmakerInput::Frame(rem(1), &request(1, RID)), 10);
         assert_eq!(o.len(), 1);
         check_notify(
             &o[0],
-            1,
+            rem(1),
             MessageKind::NotifyRendezvousNotReady,
             Some(uuid(1)),
             RID,
         );
         assert_eq!(m.stats().waiting, 1);
 
-        feed(&mut m, Input::Opened(ConnId(2)), 20);
-        let o = feed_nt(&mut m, Input::Frame(ConnId(2), &request(2, RID)), 30);
+        feed(&mut m, MatchmakerInput::Opened(rem(2)), 20);
+        let o = feed(&mut m, MatchmakerInput::Frame(rem(2), &request(2, RID)), 30);
         assert_eq!(o.len(), 2);
         // newcomer first, then the older one, each with its own reference
-        check_notify(&o[0], 2, MessageKind::NotifyRendezvous, Some(uuid(2)), RID);
-        check_notify(&o[1], 1, MessageKind::NotifyRendezvous, Some(uuid(1)), RID);
+        check_notify(
+            &o[0],
+            rem(2),
+            MessageKind::NotifyRendezvous,
+            Some(uuid(2)),
+            RID,
+        );
+        check_notify(
+            &o[1],
+            rem(1),
+            MessageKind::NotifyRendezvous,
+            Some(uuid(1)),
+            RID,
+        );
         let s = m.stats();
         assert_eq!((s.pairs, s.waiting, s.pairs_formed), (1, 0, 1));
 
         // notifications are clear JSON with a 1.6e9-ish timestamp
-        let Output::Transmit { frame, .. } = &o[0] else {
+        let MatchmakerOutput::Transmit { frame, .. } = &o[0] else {
             unreachable!()
         };
         let msg = Message::parse(frame).unwrap();
@@ -1026,23 +1040,23 @@ mod tests {
         pair(&mut m, 1, 2, RID);
         let o = feed(
             &mut m,
-            Input::Frame(ConnId(1), &[0xde, 0xad, 0xbe, 0xef]),
+            MatchmakerInput::Frame(rem(1), &[0xde, 0xad, 0xbe, 0xef]),
             40,
         );
         assert_eq!(
             o,
-            [Output::Forward {
-                from: ConnId(1),
-                to: ConnId(2)
+            [MatchmakerOutput::Forward {
+                from: rem(1),
+                to: rem(2)
             }]
         );
         // even a cleartext REQUEST_RENDEZVOUS is forwarded once paired
-        let o = feed(&mut m, Input::Frame(ConnId(2), &request(9, RID)), 41);
+        let o = feed(&mut m, MatchmakerInput::Frame(rem(2), &request(9, RID)), 41);
         assert_eq!(
             o,
-            [Output::Forward {
-                from: ConnId(2),
-                to: ConnId(1)
+            [MatchmakerOutput::Forward {
+                from: rem(2),
+                to: rem(1)
             }]
         );
         assert_eq!(m.stats().frames_forwarded, 2);
@@ -1052,45 +1066,45 @@ mod tests {
     fn end_to_survivor_then_close() {
         let mut m = mm();
         pair(&mut m, 1, 2, RID);
-        let o = feed_nt(&mut m, Input::Closed(ConnId(1)), 50);
+        let o = feed(&mut m, MatchmakerInput::Closed(rem(1)), 50);
         assert_eq!(o.len(), 2);
-        check_notify(&o[0], 2, MessageKind::NotifyRendezvousEnd, None, RID);
+        check_notify(&o[0], rem(2), MessageKind::NotifyRendezvousEnd, None, RID);
         assert_eq!(
             o[1],
-            Output::Close {
-                conn: ConnId(2),
-                reason: CloseReason::PeerGone
+            MatchmakerOutput::Close {
+                endpoint: rem(2),
+                reason: Eviction::PeerGone
             }
         );
         assert!(m.is_empty());
         assert_eq!(m.stats().pairs_ended, 1);
         // the survivor's own close notification later is harmless
-        assert!(feed(&mut m, Input::Closed(ConnId(2)), 51).is_empty());
-        assert!(feed(&mut m, Input::Frame(ConnId(2), b"x"), 51).is_empty());
+        assert!(feed(&mut m, MatchmakerInput::Closed(rem(2)), 51).is_empty());
+        assert!(feed(&mut m, MatchmakerInput::Frame(rem(2), b"x"), 51).is_empty());
     }
 
     #[test]
     fn third_party_refused_pair_keeps_forwarding() {
         let mut m = mm();
         pair(&mut m, 1, 2, RID);
-        feed(&mut m, Input::Opened(ConnId(3)), 60);
-        let o = feed_nt(&mut m, Input::Frame(ConnId(3), &request(3, RID)), 61);
+        feed(&mut m, MatchmakerInput::Opened(rem(3)), 60);
+        let o = feed(&mut m, MatchmakerInput::Frame(rem(3), &request(3, RID)), 61);
         assert_eq!(o.len(), 2);
-        check_notify(&o[0], 3, MessageKind::NotifyRendezvousEnd, None, RID);
+        check_notify(&o[0], rem(3), MessageKind::NotifyRendezvousEnd, None, RID);
         assert_eq!(
             o[1],
-            Output::Close {
-                conn: ConnId(3),
-                reason: CloseReason::AlreadyPaired
+            MatchmakerOutput::Close {
+                endpoint: rem(3),
+                reason: Eviction::AlreadyPaired
             }
         );
         assert_eq!(m.stats().refused_already_paired, 1);
-        let o = feed(&mut m, Input::Frame(ConnId(2), b"ciphertext"), 62);
+        let o = feed(&mut m, MatchmakerInput::Frame(rem(2), b"ciphertext"), 62);
         assert_eq!(
             o,
-            [Output::Forward {
-                from: ConnId(2),
-                to: ConnId(1)
+            [MatchmakerOutput::Forward {
+                from: rem(2),
+                to: rem(1)
             }]
         );
         assert_eq!(m.stats().pairs, 1);
@@ -1099,24 +1113,29 @@ mod tests {
     #[test]
     fn unpaired_expiry_via_timeout() {
         let mut m = mm();
-        let o = feed(&mut m, Input::Opened(ConnId(1)), 1_000);
-        assert_eq!(o, [Output::Timeout(Instant(61_000))]);
+        assert!(feed(&mut m, MatchmakerInput::Opened(rem(1)), 1_000).is_empty());
+        assert_eq!(m.poll_timeout(), Some(Instant(61_000)));
         // registering later pushes the deadline out
-        let o = feed(&mut m, Input::Frame(ConnId(1), &request(1, RID)), 5_000);
-        assert_eq!(o.len(), 2);
-        assert_eq!(o[1], Output::Timeout(Instant(65_000)));
-        // early timeout: nothing expires, deadline re-announced
-        let o = feed(&mut m, Input::Timeout, 30_000);
-        assert_eq!(o, [Output::Timeout(Instant(65_000))]);
-        let o = feed(&mut m, Input::Timeout, 65_000);
+        let o = feed(
+            &mut m,
+            MatchmakerInput::Frame(rem(1), &request(1, RID)),
+            5_000,
+        );
+        assert_eq!(o.len(), 1);
+        assert_eq!(m.poll_timeout(), Some(Instant(65_000)));
+        // early timeout: nothing expires, the deadline stays
+        assert!(feed(&mut m, MatchmakerInput::Timeout, 30_000).is_empty());
+        assert_eq!(m.poll_timeout(), Some(Instant(65_000)));
+        let o = feed(&mut m, MatchmakerInput::Timeout, 65_000);
         assert_eq!(
             o,
-            [Output::Close {
-                conn: ConnId(1),
-                reason: CloseReason::UnpairedExpired
+            [MatchmakerOutput::Close {
+                endpoint: rem(1),
+                reason: Eviction::UnpairedExpired
             }]
         );
         assert!(m.is_empty());
+        assert_eq!(m.poll_timeout(), None);
         assert_eq!(m.stats().expired_unpaired, 1);
         // id is free: a new pair forms normally
         pair(&mut m, 4, 5, RID);
@@ -1124,31 +1143,165 @@ mod tests {
     }
 
     #[test]
+    fn poll_timeout_is_the_earliest_unpaired_deadline() {
+        let mut m = mm();
+        assert_eq!(m.poll_timeout(), None);
+        // a waiter registered at 1 s (deadline 61 s), an unregistered one opened at 2 s
+        // (deadline 62 s): the earlier of the two lists' heads wins, whichever list
+        feed(&mut m, MatchmakerInput::Opened(rem(1)), 0);
+        feed(
+            &mut m,
+            MatchmakerInput::Frame(rem(1), &request(1, RID)),
+            1_000,
+        );
+        feed(&mut m, MatchmakerInput::Opened(loc(1)), 2_000);
+        assert_eq!(m.poll_timeout(), Some(Instant(61_000)));
+        // a plain query: asking twice changes nothing and queues nothing
+        assert_eq!(m.poll_timeout(), Some(Instant(61_000)));
+        assert_eq!(m.pending_outputs(), 0);
+        // the waiter leaves: the unregistered one is next
+        feed(&mut m, MatchmakerInput::Closed(rem(1)), 3_000);
+        assert_eq!(m.poll_timeout(), Some(Instant(62_000)));
+        // paired endpoints never expire
+        feed(&mut m, MatchmakerInput::Opened(rem(2)), 3_000);
+        feed(
+            &mut m,
+            MatchmakerInput::Frame(loc(1), &request(3, RID2)),
+            4_000,
+        );
+        assert_eq!(m.poll_timeout(), Some(Instant(63_000)));
+        feed(
+            &mut m,
+            MatchmakerInput::Frame(rem(2), &request(4, RID2)),
+            5_000,
+        );
+        assert_eq!(m.stats().pairs, 1);
+        assert_eq!(m.poll_timeout(), None);
+        // switched off: Duration::MAX saturates to a deadline that is never reached early
+        let mut m: Mm = Matchmaker::new(
+            MatchmakerConfig {
+                unpaired_timeout: Duration::MAX,
+                unix_offset_ms: 0,
+            },
+            TestRng(5),
+        );
+        feed(&mut m, MatchmakerInput::Opened(rem(1)), 7);
+        assert_eq!(m.poll_timeout(), Some(Instant(u64::MAX)));
+    }
+
+    #[test]
     fn paired_connections_never_expire() {
         let mut m = mm();
         pair(&mut m, 1, 2, RID);
-        assert!(feed(&mut m, Input::Timeout, u64::MAX).is_empty());
+        assert_eq!(m.poll_timeout(), None);
+        assert!(feed(&mut m, MatchmakerInput::Timeout, u64::MAX).is_empty());
         assert_eq!(m.stats().pairs, 1);
+    }
+
+    #[test]
+    fn local_endpoint_pairs_with_remote_and_forwards_both_ways() {
+        let mut m = mm();
+        // the same number in both id spaces names two different endpoints
+        let (local, remote) = (loc(5), rem(5));
+        feed(&mut m, MatchmakerInput::Opened(local), 0);
+        feed(&mut m, MatchmakerInput::Opened(remote), 0);
+        assert_eq!(m.len(), 2);
+        let o = feed(&mut m, MatchmakerInput::Frame(local, &request(1, RID)), 1);
+        check_notify(
+            &o[0],
+            local,
+            MessageKind::NotifyRendezvousNotReady,
+            Some(uuid(1)),
+            RID,
+        );
+        let o = feed(&mut m, MatchmakerInput::Frame(remote, &request(2, RID)), 2);
+        assert_eq!(o.len(), 2);
+        check_notify(
+            &o[0],
+            remote,
+            MessageKind::NotifyRendezvous,
+            Some(uuid(2)),
+            RID,
+        );
+        check_notify(
+            &o[1],
+            local,
+            MessageKind::NotifyRendezvous,
+            Some(uuid(1)),
+            RID,
+        );
+        assert_eq!(m.peer(local), Some(remote));
+        assert_eq!(m.peer(remote), Some(local));
+        assert_eq!(
+            feed(&mut m, MatchmakerInput::Frame(local, b"to remote"), 3),
+            [MatchmakerOutput::Forward {
+                from: local,
+                to: remote
+            }]
+        );
+        assert_eq!(
+            feed(&mut m, MatchmakerInput::Frame(remote, b"to local"), 4),
+            [MatchmakerOutput::Forward {
+                from: remote,
+                to: local
+            }]
+        );
+        assert_eq!(m.stats().frames_forwarded, 2);
+        assert!(m.end_frame(local, Instant(5)).is_some());
+        // the local session goes away: the remote one gets END and is closed
+        let o = feed(&mut m, MatchmakerInput::Closed(local), 6);
+        assert_eq!(o.len(), 2);
+        check_notify(&o[0], remote, MessageKind::NotifyRendezvousEnd, None, RID);
+        assert_eq!(
+            o[1],
+            MatchmakerOutput::Close {
+                endpoint: remote,
+                reason: Eviction::PeerGone
+            }
+        );
+        assert!(m.is_empty());
+        // two local endpoints pair with each other too
+        feed(&mut m, MatchmakerInput::Opened(loc(1)), 7);
+        feed(&mut m, MatchmakerInput::Opened(loc(2)), 7);
+        feed(&mut m, MatchmakerInput::Frame(loc(1), &request(1, RID2)), 7);
+        feed(&mut m, MatchmakerInput::Frame(loc(2), &request(2, RID2)), 7);
+        assert_eq!(m.peer(loc(1)), Some(loc(2)));
     }
 
     #[test]
     fn reconnect_with_same_id() {
         let mut m = mm();
         pair(&mut m, 1, 2, RID);
-        feed(&mut m, Input::Closed(ConnId(2)), 10);
-        feed(&mut m, Input::Opened(ConnId(1)), 20); // caller reuses ids
-        feed(&mut m, Input::Opened(ConnId(7)), 20);
-        let o = feed_nt(&mut m, Input::Frame(ConnId(7), &request(7, RID)), 21);
+        feed(&mut m, MatchmakerInput::Closed(rem(2)), 10);
+        feed(&mut m, MatchmakerInput::Opened(rem(1)), 20); // caller reuses ids
+        feed(&mut m, MatchmakerInput::Opened(rem(7)), 20);
+        let o = feed(&mut m, MatchmakerInput::Frame(rem(7), &request(7, RID)), 21);
         check_notify(
             &o[0],
-            7,
+            rem(7),
             MessageKind::NotifyRendezvousNotReady,
             Some(uuid(7)),
             RID,
         );
-        let o = feed_nt(&mut m, Input::Frame(ConnId(1), &request(11, RID)), 22);
-        check_notify(&o[0], 1, MessageKind::NotifyRendezvous, Some(uuid(11)), RID);
-        check_notify(&o[1], 7, MessageKind::NotifyRendezvous, Some(uuid(7)), RID);
+        let o = feed(
+            &mut m,
+            MatchmakerInput::Frame(rem(1), &request(11, RID)),
+            22,
+        );
+        check_notify(
+            &o[0],
+            rem(1),
+            MessageKind::NotifyRendezvous,
+            Some(uuid(11)),
+            RID,
+        );
+        check_notify(
+            &o[1],
+            rem(7),
+            MessageKind::NotifyRendezvous,
+            Some(uuid(7)),
+            RID,
+        );
         assert_eq!(m.stats().pairs_formed, 2);
     }
 
@@ -1156,21 +1309,21 @@ mod tests {
     fn table_full_refuses() {
         let mut m = mm();
         for i in 0..4 {
-            feed(&mut m, Input::Opened(ConnId(i)), 0);
+            feed(&mut m, MatchmakerInput::Opened(rem(i)), 0);
         }
-        let o = feed_nt(&mut m, Input::Opened(ConnId(9)), 0);
+        let o = feed(&mut m, MatchmakerInput::Opened(rem(9)), 0);
         assert_eq!(
             o,
-            [Output::Close {
-                conn: ConnId(9),
-                reason: CloseReason::Full
+            [MatchmakerOutput::Close {
+                endpoint: rem(9),
+                reason: Eviction::Full
             }]
         );
         assert_eq!(m.stats().refused_full, 1);
         assert_eq!(m.len(), 4);
         // closing one frees a slot
-        feed(&mut m, Input::Closed(ConnId(0)), 1);
-        assert!(feed_nt(&mut m, Input::Opened(ConnId(9)), 1).is_empty());
+        feed(&mut m, MatchmakerInput::Closed(rem(0)), 1);
+        assert!(feed(&mut m, MatchmakerInput::Opened(rem(9)), 1).is_empty());
     }
 
     #[test]
@@ -1178,13 +1331,17 @@ mod tests {
         let mut m = mm();
         let upper = RID.to_ascii_uppercase();
         pair(&mut m, 1, 2, RID2);
-        feed(&mut m, Input::Opened(ConnId(3)), 0);
-        feed(&mut m, Input::Opened(ConnId(4)), 0);
-        feed(&mut m, Input::Frame(ConnId(3), &request(3, RID)), 0);
-        let o = feed_nt(&mut m, Input::Frame(ConnId(4), &request(4, &upper)), 0);
+        feed(&mut m, MatchmakerInput::Opened(rem(3)), 0);
+        feed(&mut m, MatchmakerInput::Opened(rem(4)), 0);
+        feed(&mut m, MatchmakerInput::Frame(rem(3), &request(3, RID)), 0);
+        let o = feed(
+            &mut m,
+            MatchmakerInput::Frame(rem(4), &request(4, &upper)),
+            0,
+        );
         check_notify(
             &o[0],
-            4,
+            rem(4),
             MessageKind::NotifyRendezvousNotReady,
             Some(uuid(4)),
             &upper,
@@ -1195,24 +1352,29 @@ mod tests {
     #[test]
     fn garbage_before_pairing_is_dropped() {
         let mut m = mm();
-        feed(&mut m, Input::Opened(ConnId(1)), 0);
-        assert!(feed(&mut m, Input::Frame(ConnId(1), &[0x80, 0xff, 0, 1]), 1).is_empty());
-        assert!(feed(&mut m, Input::Frame(ConnId(1), b"{\"x\":1}"), 1).is_empty());
-        assert!(feed(&mut m, Input::Frame(ConnId(1), b""), 1).is_empty());
+        feed(&mut m, MatchmakerInput::Opened(rem(1)), 0);
+        assert!(feed(
+            &mut m,
+            MatchmakerInput::Frame(rem(1), &[0x80, 0xff, 0, 1]),
+            1
+        )
+        .is_empty());
+        assert!(feed(&mut m, MatchmakerInput::Frame(rem(1), b"{\"x\":1}"), 1).is_empty());
+        assert!(feed(&mut m, MatchmakerInput::Frame(rem(1), b""), 1).is_empty());
         let ping = Message::request_ping(uuid(5), Timestamp::from_secs(1)).to_json_string();
-        assert!(feed(&mut m, Input::Frame(ConnId(1), ping.as_bytes()), 1).is_empty());
-        feed(&mut m, Input::Frame(ConnId(1), &request(1, RID)), 2);
+        assert!(feed(&mut m, MatchmakerInput::Frame(rem(1), ping.as_bytes()), 1).is_empty());
+        feed(&mut m, MatchmakerInput::Frame(rem(1), &request(1, RID)), 2);
         // repeated request on a waiter: dropped, still waiting under the first id
-        assert!(feed(&mut m, Input::Frame(ConnId(1), &request(1, RID2)), 3).is_empty());
-        assert!(feed(&mut m, Input::Frame(ConnId(1), b"\x01\x02"), 3).is_empty());
+        assert!(feed(&mut m, MatchmakerInput::Frame(rem(1), &request(1, RID2)), 3).is_empty());
+        assert!(feed(&mut m, MatchmakerInput::Frame(rem(1), b"\x01\x02"), 3).is_empty());
         let s = m.stats();
         assert_eq!(s.dropped_ciphertext, 3);
         assert_eq!(s.dropped_invalid, 1);
         assert_eq!(s.dropped_unexpected, 2);
         assert_eq!(s.waiting, 1);
         // unknown connections
-        assert!(feed(&mut m, Input::Frame(ConnId(77), b"x"), 4).is_empty());
-        assert!(feed(&mut m, Input::Closed(ConnId(77)), 4).is_empty());
+        assert!(feed(&mut m, MatchmakerInput::Frame(rem(77), b"x"), 4).is_empty());
+        assert!(feed(&mut m, MatchmakerInput::Closed(rem(77)), 4).is_empty());
         assert_eq!(m.stats().unknown_conn, 2);
     }
 
@@ -1220,27 +1382,33 @@ mod tests {
     fn mass_expiry_respects_queue_bound() {
         // QUEUE 4, CONNS 8: expiring 8 needs several Timeout rounds.
         let mut m: Matchmaker<TestRng, 8, 4> = Matchmaker::new(
-            Config {
+            MatchmakerConfig {
                 unpaired_timeout: Duration::from_millis(10),
                 unix_offset_ms: 0,
             },
             TestRng(7),
         );
         for i in 0..8 {
-            m.handle_input(Input::Opened(ConnId(i)), Instant(0));
+            m.handle_input(MatchmakerInput::Opened(rem(i)), Instant(0));
             while m.poll_output().is_some() {}
         }
+        assert_eq!(m.poll_timeout(), Some(Instant(10)));
         let mut closed = 0;
-        for _ in 0..10 {
-            m.handle_input(Input::Timeout, Instant(100));
+        let mut rounds = 0;
+        while let Some(at) = m.poll_timeout() {
+            // what a round could not expire is still due
+            assert!(at <= Instant(100));
+            rounds += 1;
+            assert!(rounds <= 10);
+            m.handle_input(MatchmakerInput::Timeout, Instant(100));
             assert!(m.pending_outputs() <= 4);
             while let Some(o) = m.poll_output() {
-                if let Output::Close { .. } = o {
+                if let MatchmakerOutput::Close { .. } = o {
                     closed += 1;
                 }
             }
         }
-        assert_eq!(closed, 8);
+        assert_eq!((closed, rounds), (8, 2));
         assert_eq!(m.stats().output_overflow, 0);
         assert!(m.is_empty());
     }
@@ -1249,18 +1417,18 @@ mod tests {
     fn peer_and_end_frame_for_shutdown() {
         let mut m = mm();
         pair(&mut m, 1, 2, RID);
-        feed(&mut m, Input::Opened(ConnId(3)), 0);
-        assert_eq!(m.peer(ConnId(1)), Some(ConnId(2)));
-        assert_eq!(m.peer(ConnId(2)), Some(ConnId(1)));
-        assert_eq!(m.peer(ConnId(3)), None);
-        assert_eq!(m.peer(ConnId(9)), None);
-        let f = m.end_frame(ConnId(2), Instant(5)).unwrap();
-        let o = Output::Transmit {
-            conn: ConnId(2),
+        feed(&mut m, MatchmakerInput::Opened(rem(3)), 0);
+        assert_eq!(m.peer(rem(1)), Some(rem(2)));
+        assert_eq!(m.peer(rem(2)), Some(rem(1)));
+        assert_eq!(m.peer(rem(3)), None);
+        assert_eq!(m.peer(rem(9)), None);
+        let f = m.end_frame(rem(2), Instant(5)).unwrap();
+        let o = MatchmakerOutput::Transmit {
+            to: rem(2),
             frame: f,
         };
-        check_notify(&o, 2, MessageKind::NotifyRendezvousEnd, None, RID);
-        assert!(m.end_frame(ConnId(3), Instant(5)).is_none());
+        check_notify(&o, rem(2), MessageKind::NotifyRendezvousEnd, None, RID);
+        assert!(m.end_frame(rem(3), Instant(5)).is_none());
         assert_eq!(m.stats().pairs, 1);
     }
 
@@ -1268,27 +1436,28 @@ mod tests {
     fn ten_thousand_connections() {
         // Heap tables with `alloc`: no stack overflow in a 2 MiB test thread, and O(1)
         // lookups keep this fast even in debug builds.
-        let mut m: Matchmaker<TestRng, 16384, 8> = Matchmaker::new(Config::default(), TestRng(3));
+        let mut m: Matchmaker<TestRng, 16384, 8> =
+            Matchmaker::new(MatchmakerConfig::default(), TestRng(3));
         let rid = |i: u32| std::format!("{:064x}", u64::from(i) * 0x9e37_79b9);
         for i in 0..10_000u32 {
-            m.handle_input(Input::Opened(ConnId(i)), Instant(0));
+            m.handle_input(MatchmakerInput::Opened(rem(i)), Instant(0));
             let r = request((i % 251) as u8, &rid(i / 2));
-            m.handle_input(Input::Frame(ConnId(i), &r), Instant(0));
+            m.handle_input(MatchmakerInput::Frame(rem(i), &r), Instant(0));
             while m.poll_output().is_some() {}
         }
         assert_eq!(m.stats().pairs, 5_000);
         for i in (0..10_000u32).step_by(97) {
-            m.handle_input(Input::Frame(ConnId(i), b"x"), Instant(1));
+            m.handle_input(MatchmakerInput::Frame(rem(i), b"x"), Instant(1));
             assert_eq!(
                 m.poll_output(),
-                Some(Output::Forward {
-                    from: ConnId(i),
-                    to: ConnId(i ^ 1)
+                Some(MatchmakerOutput::Forward {
+                    from: rem(i),
+                    to: rem(i ^ 1)
                 })
             );
         }
         for i in 0..10_000u32 {
-            m.handle_input(Input::Closed(ConnId(i)), Instant(2));
+            m.handle_input(MatchmakerInput::Closed(rem(i)), Instant(2));
             while m.poll_output().is_some() {}
         }
         assert!(m.is_empty());
@@ -1319,37 +1488,40 @@ mod tests {
         #[test]
         fn random_inputs_never_panic_and_stay_bounded(ops in proptest::collection::vec(op(), 0..80)) {
             let mut m: Matchmaker<TestRng, 5, 4> = Matchmaker::new(
-                Config { unpaired_timeout: Duration::from_millis(3000), unix_offset_ms: 0 },
+                MatchmakerConfig { unpaired_timeout: Duration::from_millis(3000), unix_offset_ms: 0 },
                 TestRng(99),
             );
             let rids = [RID, RID2, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"];
             let mut now = 0u64;
-            // Model: which ids the table holds.
+            // Even numbers are connections, odd ones local endpoints, with the same ids:
+            // rem(0), loc(0), rem(1), loc(1), ...
+            let ep = |c: u8| if c & 1 == 0 { rem(u32::from(c >> 1)) } else { loc(u32::from(c >> 1)) };
+            // Model: which endpoints the table holds.
             let mut open = std::collections::BTreeSet::new();
             for op in ops {
                 let frame;
                 let input = match op {
-                    Op::Open(c) => Input::Opened(ConnId(c.into())),
-                    Op::Close(c) => Input::Closed(ConnId(c.into())),
+                    Op::Open(c) => MatchmakerInput::Opened(ep(c)),
+                    Op::Close(c) => MatchmakerInput::Closed(ep(c)),
                     Op::Req(c, r, upper) => {
                         let rid = if upper { rids[r as usize].to_ascii_uppercase() } else { rids[r as usize].into() };
                         frame = request(c, &rid);
-                        Input::Frame(ConnId(c.into()), &frame)
+                        MatchmakerInput::Frame(ep(c), &frame)
                     }
-                    Op::Bytes(c, b) => { frame = b; Input::Frame(ConnId(c.into()), &frame) }
-                    Op::Tick(d) => { now += u64::from(d); Input::Timeout }
+                    Op::Bytes(c, b) => { frame = b; MatchmakerInput::Frame(ep(c), &frame) }
+                    Op::Tick(d) => { now += u64::from(d); MatchmakerInput::Timeout }
                 };
                 match input {
-                    Input::Opened(id) if open.len() < 5 => { open.insert(id); }
-                    Input::Closed(id) => { open.remove(&id); }
+                    MatchmakerInput::Opened(id) if open.len() < 5 => { open.insert(id); }
+                    MatchmakerInput::Closed(id) => { open.remove(&id); }
                     _ => {}
                 }
                 m.handle_input(input, Instant(now));
                 prop_assert!(m.pending_outputs() <= 4);
                 while let Some(o) = m.poll_output() {
                     match &o {
-                        Output::Transmit { frame, .. } => prop_assert!(Message::parse(frame).is_ok()),
-                        Output::Close { conn, .. } => { open.remove(conn); }
+                        MatchmakerOutput::Transmit { frame, .. } => prop_assert!(Message::parse(frame).is_ok()),
+                        MatchmakerOutput::Close { endpoint, .. } => { open.remove(endpoint); }
                         _ => {}
                     }
                 }
@@ -1362,6 +1534,7 @@ mod tests {
                 prop_assert_eq!(s.encode_failures, 0);
                 prop_assert!(m.len() <= 5);
                 prop_assert_eq!(s.unregistered + s.waiting + 2 * s.pairs, m.len());
+                prop_assert_eq!(m.poll_timeout().is_some(), s.unregistered + s.waiting > 0);
             }
         }
     }

@@ -9,8 +9,11 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use moneysocket_core::matchmaker::{self, CloseReason, Input, Matchmaker, Output};
+use moneysocket_core::matchmaker::{
+    Eviction, Matchmaker, MatchmakerConfig, MatchmakerInput, MatchmakerOutput,
+};
 use moneysocket_core::time::{duration_millis, Instant};
+use moneysocket_core::Endpoint;
 use moneysocket_ws::{tls, Bytes, CloseCause, ConnId, Event, Transport};
 use rand_core::OsRng;
 
@@ -18,7 +21,7 @@ pub use config::RelayConfig;
 use config::MAX_CONNECTIONS_CAP;
 use metrics::Metrics;
 
-/// The matchmaker's output queue (outputs per input are at most 3; a timeout round fills it).
+/// The matchmaker's output queue (outputs per input are at most 2; a timeout round fills it).
 const QUEUE: usize = 64;
 /// The matchmaker's table: twice the connection cap, so its hash probes stay short. Its
 /// tables live on the heap (core's `alloc` feature), touched as slots are used.
@@ -37,6 +40,7 @@ struct Relay {
     start: std::time::Instant,
     /// The loop's clock, read once per poll round (the matchmaker counts milliseconds).
     now: Instant,
+    /// When the matchmaker next wants `Timeout` (its `poll_timeout` after the last input).
     deadline: Option<Instant>,
     /// Connections the matchmaker knows (opened and not yet closed).
     open: HashSet<ConnId>,
@@ -100,7 +104,7 @@ fn run_loop(cfg: RelayConfig) -> Result<(), String> {
     let stats_every = (cfg.stats_interval > 0.0)
         .then(|| Duration::try_from_secs_f64(cfg.stats_interval).unwrap_or(Duration::MAX));
     let mm = Box::new(Matchmaker::new(
-        matchmaker::Config {
+        MatchmakerConfig {
             unpaired_timeout: cfg.unpaired_timeout()?,
             unix_offset_ms,
         },
@@ -188,8 +192,7 @@ impl Relay {
             }
             if let Some(d) = self.deadline {
                 if self.now >= d {
-                    self.deadline = None;
-                    self.input(Input::Timeout, None);
+                    self.input(MatchmakerInput::Timeout, None);
                 }
             }
             if let Some(m) = &mut self.metrics {
@@ -210,16 +213,19 @@ impl Relay {
                     tracing::debug!(conn = conn.0, "connection open");
                 }
                 self.open.insert(conn);
-                self.input(Input::Opened(conn), None);
+                self.input(MatchmakerInput::Opened(Endpoint::Remote(conn)), None);
             }
-            Event::Frame { conn, data } => self.input(Input::Frame(conn, &data), Some(&data)),
+            Event::Frame { conn, data } => self.input(
+                MatchmakerInput::Frame(Endpoint::Remote(conn), &data),
+                Some(&data),
+            ),
             Event::Closed { conn, cause } => {
                 tracing::debug!(conn = conn.0, "connection closed: {cause}");
                 if matches!(cause, CloseCause::Oversized | CloseCause::Overflow) {
                     tracing::info!(conn = conn.0, "connection dropped: {cause}");
                 }
                 self.open.remove(&conn);
-                self.input(Input::Closed(conn), None);
+                self.input(MatchmakerInput::Closed(Endpoint::Remote(conn)), None);
             }
             Event::Refused { peer, reason } => {
                 // debug only: a flood must not flood the log (the transport counts them)
@@ -248,41 +254,52 @@ impl Relay {
         }
     }
 
-    /// Feeds one input to the matchmaker and carries out its outputs. `data` is the frame of
-    /// an `Input::Frame` (shared, so forwarding does not copy it).
-    fn input(&mut self, input: Input<'_>, data: Option<&Bytes>) {
+    /// Feeds one input to the matchmaker, carries out its outputs and takes its next
+    /// deadline. `data` is the frame of a `MatchmakerInput::Frame` (shared, so forwarding
+    /// does not copy it).
+    fn input(&mut self, input: MatchmakerInput<'_>, data: Option<&Bytes>) {
         self.mm.handle_input(input, self.now);
+        // The relay opens only `Endpoint::Remote`s, so outputs name no local endpoint.
         while let Some(out) = self.mm.poll_output() {
             match out {
-                Output::Transmit { conn, frame } => {
+                MatchmakerOutput::Transmit { to, frame } => {
+                    let Endpoint::Remote(conn) = to else { continue };
                     // A failed send means the connection is already going away.
                     let _ = self.t.send(conn, Bytes::copy_from_slice(&frame));
                 }
-                Output::Forward { from, to } => {
+                MatchmakerOutput::Forward { from, to } => {
+                    let (Endpoint::Remote(from), Endpoint::Remote(to)) = (from, to) else {
+                        continue;
+                    };
                     if let Some(d) = data {
                         self.bytes_forwarded += d.len() as u64;
                         let _ = self.t.forward(from, to, d.clone());
                     }
                 }
-                Output::Close { conn, reason } => {
+                MatchmakerOutput::Close { endpoint, reason } => {
+                    let Endpoint::Remote(conn) = endpoint else {
+                        continue;
+                    };
                     match reason {
-                        CloseReason::AlreadyPaired => {
+                        Eviction::AlreadyPaired => {
                             tracing::info!(conn = conn.0, "refused: rendezvous id already paired")
                         }
-                        CloseReason::Full => tracing::warn!(conn = conn.0, "refused: table full"),
-                        CloseReason::UnpairedExpired => {
+                        Eviction::Full => tracing::warn!(conn = conn.0, "refused: table full"),
+                        Eviction::UnpairedExpired => {
                             tracing::debug!(conn = conn.0, "unpaired wait expired")
                         }
-                        CloseReason::PeerGone => {
+                        Eviction::PeerGone => {
                             tracing::debug!(conn = conn.0, "peer gone: END sent")
                         }
+                        _ => tracing::debug!(conn = conn.0, "closed by the matchmaker: {reason:?}"),
                     }
                     self.open.remove(&conn);
                     self.t.close(conn);
                 }
-                Output::Timeout(at) => self.deadline = Some(at),
+                _ => {}
             }
         }
+        self.deadline = self.mm.poll_timeout();
     }
 
     fn stats_line(&mut self) {
@@ -404,7 +421,7 @@ impl Relay {
         let now = self.clock();
         let mut ended = 0usize;
         for &conn in &self.open {
-            if let Some(frame) = self.mm.end_frame(conn, now) {
+            if let Some(frame) = self.mm.end_frame(Endpoint::Remote(conn), now) {
                 if self.t.send(conn, Bytes::copy_from_slice(&frame)).is_ok() {
                     ended += 1;
                 }

@@ -29,8 +29,8 @@
 //! * **Commands**: [`Transport::send`], [`Transport::forward`] (send with backpressure on the
 //!   source), [`Transport::close`], [`Transport::pause_reading`] /
 //!   [`Transport::resume_reading`], [`Transport::dial`], [`Transport::listen`].
-//! * Connection ids are the core's [`ConnId`], so they can be fed straight into
-//!   `moneysocket_core::matchmaker`.
+//! * Connection ids are the core's [`ConnId`] (re-exported here), so they can be fed
+//!   straight into the core's state machines (`moneysocket_core::Endpoint::Remote`).
 //! * Binary frames only: text frames are logged and dropped. Pings are answered
 //!   (tungstenite queues the pong, the loop flushes it); idle connections are pinged and
 //!   eventually closed (see [`Config`]). No extension (permessage-deflate) is negotiated.
@@ -56,7 +56,7 @@ mod transport;
 
 pub use config::Config;
 pub use dial::{parse_ws_url, WsUrl};
-pub use moneysocket_core::matchmaker::ConnId;
+pub use moneysocket_core::ConnId;
 pub use transport::{Stats, Transport};
 pub use tungstenite::Bytes;
 
