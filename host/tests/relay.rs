@@ -610,7 +610,7 @@ fn our_client_sends_host_with_port() {
         }
         String::from_utf8(head).unwrap()
     });
-    let mut t = moneysocket_ws::Transport::new(moneysocket_ws::Config::default()).unwrap();
+    let mut t = moneysocket_ws::Transport::new(moneysocket_ws::TransportConfig::default()).unwrap();
     let mut backlog = std::collections::VecDeque::new();
     let id = t.dial(&format!("ws://localhost:{port}"), None).unwrap();
     let deadline = Instant::now() + IO_TIMEOUT;
@@ -656,7 +656,7 @@ fn our_client_pairs_through_the_relay_over_wss() {
         ],
     );
     let tls = moneysocket_ws::tls::client_config(Some(&c)).unwrap();
-    let mut t = moneysocket_ws::Transport::new(moneysocket_ws::Config::default()).unwrap();
+    let mut t = moneysocket_ws::Transport::new(moneysocket_ws::TransportConfig::default()).unwrap();
     let mut backlog = std::collections::VecDeque::new();
     let id = t
         .dial(

@@ -5,7 +5,7 @@
 use std::io::Write as _;
 use std::net::SocketAddr;
 
-use moneysocket_ws::{Config, Event, Transport};
+use moneysocket_ws::{Event, Transport, TransportConfig};
 
 use crate::relay::config::MAX_CONNECTIONS_CAP;
 use crate::relay::RelayConfig;
@@ -13,8 +13,8 @@ use crate::relay::RelayConfig;
 /// Transport settings of the echo server: the relay's (from its default config, so the
 /// baseline stays like-for-like), without the per-IP cap (load comes from one loopback
 /// address) and without keepalive timers.
-pub fn config() -> Result<Config, String> {
-    Ok(Config {
+pub fn config() -> Result<TransportConfig, String> {
+    Ok(TransportConfig {
         max_connections: MAX_CONNECTIONS_CAP,
         max_per_ip: 0,
         idle_timeout: None,

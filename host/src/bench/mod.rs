@@ -33,7 +33,7 @@ use moneysocket_core::frame::{self, FramePolicy};
 use moneysocket_core::message::{Body, Hex256, Message, MessageKind, Timestamp};
 use moneysocket_core::seed::{AesKey, SharedSeed};
 use moneysocket_core::uuid::Uuid;
-use moneysocket_ws::{Bytes, Config, ConnId, Event, Transport};
+use moneysocket_ws::{Bytes, ConnId, Event, Transport, TransportConfig};
 use rand_core::OsRng;
 use serde_json::json;
 
@@ -98,13 +98,13 @@ pub struct Outcome {
 
 /// Transport settings of the generator: no accept limits apply to dialing, no keepalive (the
 /// relay pings us, and pongs are answered by the transport).
-fn client_config() -> Config {
-    Config {
+fn client_config() -> TransportConfig {
+    TransportConfig {
         max_connections: 1 << 20,
         max_per_ip: 0,
         idle_timeout: None,
         ping_interval: None,
-        ..Config::default()
+        ..TransportConfig::default()
     }
 }
 

@@ -198,8 +198,8 @@ impl RelayConfig {
     }
 
     /// The transport limits.
-    pub fn transport(&self) -> Result<moneysocket_ws::Config, String> {
-        Ok(moneysocket_ws::Config {
+    pub fn transport(&self) -> Result<moneysocket_ws::TransportConfig, String> {
+        Ok(moneysocket_ws::TransportConfig {
             max_connections: self.max_connections,
             max_per_ip: self.max_per_ip,
             max_frame: self.max_frame,
@@ -209,7 +209,7 @@ impl RelayConfig {
             handshake_timeout: secs("handshake_timeout", self.handshake_timeout)?,
             idle_timeout: optional_secs("idle_timeout", self.idle_timeout)?,
             ping_interval: optional_secs("ping_interval", self.ping_interval)?,
-            ..moneysocket_ws::Config::default()
+            ..moneysocket_ws::TransportConfig::default()
         })
     }
 }

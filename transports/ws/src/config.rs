@@ -8,9 +8,9 @@ pub(crate) const WRITE_BATCH: usize = 16 * 1024;
 /// Limits and buffer sizes of a [`crate::Transport`]. The defaults suit Moneysocket's small
 /// messages (a few hundred bytes).
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct TransportConfig {
     /// Most connections at once, handshaking ones included (default 10,000). Further accepts
-    /// are refused with [`crate::Refusal::MaxConnections`].
+    /// are refused with [`crate::AcceptRefusal::MaxConnections`].
     pub max_connections: usize,
     /// Most accepted connections from one IP address (default 64; 0 = no limit).
     pub max_per_ip: usize,
@@ -45,9 +45,9 @@ pub struct Config {
     pub read_budget: usize,
 }
 
-impl Default for Config {
+impl Default for TransportConfig {
     fn default() -> Self {
-        Config {
+        TransportConfig {
             max_connections: 10_000,
             max_per_ip: 64,
             max_frame: 64 * 1024,
@@ -64,7 +64,7 @@ impl Default for Config {
     }
 }
 
-impl Config {
+impl TransportConfig {
     /// The tungstenite settings derived from these limits: small read buffer, frames written
     /// through promptly, bounded write buffer, `max_frame` for both message and frame size.
     pub(crate) fn websocket(&self) -> tungstenite::protocol::WebSocketConfig {

@@ -16,7 +16,7 @@ use tungstenite::{Bytes, Error as WsError, Message, WebSocket};
 
 use crate::dial::WsUrl;
 use crate::tls::{ClientConfig, ServerConfig, Stream};
-use crate::transport::Stats;
+use crate::transport::TransportStats;
 use crate::{CloseCause, ConnId, Event, Origin};
 
 /// Where a connection is in its life.
@@ -204,7 +204,7 @@ impl Conn {
         budget: usize,
         now: Instant,
         events: &mut Vec<Event>,
-        stats: &mut Stats,
+        stats: &mut TransportStats,
     ) -> Result<bool, CloseCause> {
         let Phase::Open(ws) = &mut self.phase else {
             return Ok(false);

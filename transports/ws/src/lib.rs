@@ -5,9 +5,9 @@
 //! This crate moves frames; it knows nothing about Moneysocket messages. The caller drives it:
 //!
 //! ```no_run
-//! use moneysocket_ws::{Config, Event, Transport};
+//! use moneysocket_ws::{TransportConfig, Event, Transport};
 //! # fn main() -> std::io::Result<()> {
-//! let mut t = Transport::new(Config::default())?;
+//! let mut t = Transport::new(TransportConfig::default())?;
 //! let addr = t.listen("127.0.0.1:0".parse().unwrap(), None)?;
 //! let mut events = Vec::new();
 //! loop {
@@ -33,13 +33,14 @@
 //!   straight into the core's state machines (`moneysocket_core::Endpoint::Remote`).
 //! * Binary frames only: text frames are logged and dropped. Pings are answered
 //!   (tungstenite queues the pong, the loop flushes it); idle connections are pinged and
-//!   eventually closed (see [`Config`]). No extension (permessage-deflate) is negotiated.
-//! * Frames larger than [`Config::max_frame`] close the offending connection
+//!   eventually closed (see [`TransportConfig`]). No extension (permessage-deflate) is
+//!   negotiated.
+//! * Frames larger than [`TransportConfig::max_frame`] close the offending connection
 //!   ([`CloseCause::Oversized`]).
 //! * Output is queued per connection. [`Transport::forward`] pauses reading the source while
-//!   the destination's queue is above [`Config::high_water`] and resumes it below
-//!   [`Config::low_water`]; a queue above [`Config::max_pending`] closes the destination
-//!   ([`CloseCause::Overflow`]).
+//!   the destination's queue is above [`TransportConfig::high_water`] and resumes it below
+//!   [`TransportConfig::low_water`]; a queue above [`TransportConfig::max_pending`] closes
+//!   the destination ([`CloseCause::Overflow`]).
 //!
 //! Only 64-bit targets are supported (mio tokens carry the id and a kind tag).
 #![forbid(unsafe_code)]
@@ -54,10 +55,10 @@ mod dial;
 pub mod tls;
 mod transport;
 
-pub use config::Config;
+pub use config::TransportConfig;
 pub use dial::{parse_ws_url, WsUrl};
 pub use moneysocket_core::ConnId;
-pub use transport::{Stats, Transport};
+pub use transport::{Transport, TransportStats};
 pub use tungstenite::Bytes;
 
 use std::net::SocketAddr;
@@ -104,7 +105,7 @@ pub enum Event {
         /// The remote address.
         peer: SocketAddr,
         /// Which limit.
-        reason: Refusal,
+        reason: AcceptRefusal,
     },
     /// A mio source the caller registered with a [`Transport::user_token`] is ready.
     User {
@@ -122,11 +123,11 @@ pub enum Event {
 pub enum CloseCause {
     /// The peer closed the websocket or the TCP connection.
     Remote,
-    /// A message or frame exceeded [`Config::max_frame`].
+    /// A message or frame exceeded [`TransportConfig::max_frame`].
     Oversized,
-    /// The pending output passed [`Config::max_pending`].
+    /// The pending output passed [`TransportConfig::max_pending`].
     Overflow,
-    /// Nothing was received for [`Config::idle_timeout`].
+    /// Nothing was received for [`TransportConfig::idle_timeout`].
     Idle,
     /// A dialed connection failed to connect or to complete its handshake.
     HandshakeFailed(String),
@@ -149,19 +150,19 @@ impl std::fmt::Display for CloseCause {
 
 /// Why an accept was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Refusal {
-    /// [`Config::max_connections`] reached.
+pub enum AcceptRefusal {
+    /// [`TransportConfig::max_connections`] reached.
     MaxConnections,
-    /// [`Config::max_per_ip`] reached for the peer's address.
+    /// [`TransportConfig::max_per_ip`] reached for the peer's address.
     MaxPerIp,
 }
 
-impl Refusal {
+impl AcceptRefusal {
     /// A short label (for metrics).
     pub fn label(self) -> &'static str {
         match self {
-            Refusal::MaxConnections => "max_connections",
-            Refusal::MaxPerIp => "max_per_ip",
+            AcceptRefusal::MaxConnections => "max_connections",
+            AcceptRefusal::MaxPerIp => "max_per_ip",
         }
     }
 }
@@ -171,8 +172,8 @@ impl Refusal {
 pub enum SendError {
     /// No open connection with that id (never existed, closed, or still handshaking).
     Unknown,
-    /// The queue passed [`Config::max_pending`]; the connection is being closed and a
-    /// [`Event::Closed`] with [`CloseCause::Overflow`] follows.
+    /// The queue passed [`TransportConfig::max_pending`]; the connection is being closed
+    /// and a [`Event::Closed`] with [`CloseCause::Overflow`] follows.
     Overflow,
 }
 

@@ -14,7 +14,7 @@ use tungstenite::Bytes;
 use crate::conn::{start_server, Conn, Phase};
 use crate::dial::parse_ws_url;
 use crate::tls::{ClientConfig, ServerConfig};
-use crate::{CloseCause, Config, ConnId, Event, Origin, Refusal, SendError};
+use crate::{AcceptRefusal, CloseCause, ConnId, Event, Origin, SendError, TransportConfig};
 
 /// Token kinds live above the 32-bit connection ids.
 const LISTENER: usize = 1 << 33;
@@ -31,7 +31,7 @@ fn later(now: Instant, d: Duration) -> Instant {
 
 /// Cumulative transport counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Stats {
+pub struct TransportStats {
     /// TCP connections accepted (before limits).
     pub accepted: u64,
     /// Accepts refused by `max_connections`.
@@ -66,7 +66,7 @@ struct Listener {
 
 /// One mio event loop serving many websockets. See the crate documentation.
 pub struct Transport {
-    config: Config,
+    config: TransportConfig,
     ws: WebSocketConfig,
     poll: Poll,
     mio_events: Events,
@@ -85,12 +85,12 @@ pub struct Transport {
     /// Closes decided outside `poll` (overflow in `send`), reported by the next `poll`.
     deferred: Vec<(ConnId, CloseCause)>,
     next_sweep: Instant,
-    stats: Stats,
+    stats: TransportStats,
 }
 
 impl Transport {
     /// A transport with no listener and no connection.
-    pub fn new(config: Config) -> io::Result<Self> {
+    pub fn new(config: TransportConfig) -> io::Result<Self> {
         Ok(Transport {
             ws: config.websocket(),
             config,
@@ -106,17 +106,17 @@ impl Transport {
             ready: Vec::new(),
             deferred: Vec::new(),
             next_sweep: Instant::now() + SWEEP,
-            stats: Stats::default(),
+            stats: TransportStats::default(),
         })
     }
 
     /// The configuration.
-    pub fn config(&self) -> &Config {
+    pub fn config(&self) -> &TransportConfig {
         &self.config
     }
 
     /// Counters.
-    pub fn stats(&self) -> Stats {
+    pub fn stats(&self) -> TransportStats {
         self.stats
     }
 
@@ -229,7 +229,8 @@ impl Transport {
     }
 
     /// Sends `data` on `to`, and pauses reading `from` while `to`'s pending output is above
-    /// [`Config::high_water`] (it resumes below [`Config::low_water`] or when `to` goes away).
+    /// [`TransportConfig::high_water`] (it resumes below [`TransportConfig::low_water`] or
+    /// when `to` goes away).
     pub fn forward(
         &mut self,
         from: ConnId,
@@ -260,8 +261,9 @@ impl Transport {
     }
 
     /// Closes `conn`: pending output is flushed, then a websocket close is sent, then the
-    /// socket is dropped (after the peer's close reply or [`Config::close_linger`]). No
-    /// [`Event::Closed`] follows. Unknown ids are ignored.
+    /// socket is dropped (after the peer's close reply or
+    /// [`TransportConfig::close_linger`]). No [`Event::Closed`] follows. Unknown ids are
+    /// ignored.
     pub fn close(&mut self, conn: ConnId) {
         let linger = self.config.close_linger;
         let Some(c) = self.conns.get_mut(&conn) else {
@@ -404,18 +406,18 @@ impl Transport {
             self.stats.accepted += 1;
             let ip = peer.ip();
             let reason = if self.conns.len() >= self.config.max_connections {
-                Some(Refusal::MaxConnections)
+                Some(AcceptRefusal::MaxConnections)
             } else if self.config.max_per_ip > 0
                 && self.per_ip.get(&ip).copied().unwrap_or(0) >= self.config.max_per_ip
             {
-                Some(Refusal::MaxPerIp)
+                Some(AcceptRefusal::MaxPerIp)
             } else {
                 None
             };
             if let Some(reason) = reason {
                 match reason {
-                    Refusal::MaxConnections => self.stats.refused_max_connections += 1,
-                    Refusal::MaxPerIp => self.stats.refused_max_per_ip += 1,
+                    AcceptRefusal::MaxConnections => self.stats.refused_max_connections += 1,
+                    AcceptRefusal::MaxPerIp => self.stats.refused_max_per_ip += 1,
                 }
                 drop(tcp);
                 events.push(Event::Refused { peer, reason });

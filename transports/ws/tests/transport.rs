@@ -5,7 +5,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use moneysocket_ws::{CloseCause, Config, ConnId, Event, SendError, Transport};
+use moneysocket_ws::{CloseCause, ConnId, Event, SendError, Transport, TransportConfig};
 use tungstenite::Message;
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -16,7 +16,7 @@ fn client(addr: SocketAddr) -> tungstenite::WebSocket<TcpStream> {
     tungstenite::client(format!("ws://{addr}/"), tcp).unwrap().0
 }
 
-fn server(config: Config) -> (Transport, SocketAddr) {
+fn server(config: TransportConfig) -> (Transport, SocketAddr) {
     let mut t = Transport::new(config).unwrap();
     let addr = t.listen("127.0.0.1:0".parse().unwrap(), None).unwrap();
     (t, addr)
@@ -43,7 +43,7 @@ fn run(t: &mut Transport, mut on: impl FnMut(&mut Transport, Event) -> bool) {
 
 #[test]
 fn text_frames_dropped_pings_answered_binary_echoed() {
-    let (mut t, addr) = server(Config::default());
+    let (mut t, addr) = server(TransportConfig::default());
     let h = thread::spawn(move || {
         let mut ws = client(addr);
         ws.send(Message::Text("ignored".into())).unwrap();
@@ -80,7 +80,7 @@ fn text_frames_dropped_pings_answered_binary_echoed() {
 fn forward_pauses_the_source_and_delivers_everything() {
     const FRAMES: usize = 1200;
     const SIZE: usize = 32 * 1024;
-    let (mut t, addr) = server(Config::default());
+    let (mut t, addr) = server(TransportConfig::default());
     let max_pending = t.config().max_pending;
     let (go_tx, go_rx) = mpsc::channel::<()>();
     // B says hello, then reads nothing until told to
@@ -168,10 +168,10 @@ fn forward_pauses_the_source_and_delivers_everything() {
 
 #[test]
 fn slow_reader_is_dropped_past_max_pending() {
-    let config = Config {
+    let config = TransportConfig {
         high_water: 64 * 1024,
         max_pending: 256 * 1024,
-        ..Config::default()
+        ..TransportConfig::default()
     };
     let (mut t, addr) = server(config);
     let (done_tx, done_rx) = mpsc::channel::<()>();
@@ -220,10 +220,10 @@ fn slow_reader_is_dropped_past_max_pending() {
 
 #[test]
 fn silent_peers_are_closed_live_ones_kept_by_pings() {
-    let config = Config {
+    let config = TransportConfig {
         idle_timeout: Some(Duration::from_millis(600)),
         ping_interval: Some(Duration::from_millis(100)),
-        ..Config::default()
+        ..TransportConfig::default()
     };
     let (mut t, addr) = server(config);
     let (stop_tx, stop_rx) = mpsc::channel::<()>();
@@ -292,9 +292,9 @@ fn silent_peers_are_closed_live_ones_kept_by_pings() {
 
 #[test]
 fn stalled_handshake_times_out_without_an_event() {
-    let config = Config {
+    let config = TransportConfig {
         handshake_timeout: Duration::from_millis(300),
-        ..Config::default()
+        ..TransportConfig::default()
     };
     let (mut t, addr) = server(config);
     let mut tcp = TcpStream::connect(addr).unwrap();
