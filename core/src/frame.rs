@@ -142,6 +142,49 @@ pub fn decrypt<'b>(key: &AesKey, frame: &[u8], buf: &'b mut [u8]) -> Result<&'b 
     Ok(&buf[..body_len])
 }
 
+/// Seals in place: `buf[IV_LEN..IV_LEN + text_len]` holds the plaintext; it is zero-padded,
+/// encrypted with a fresh IV from `rng` (written to `buf[..IV_LEN]`), and the frame length
+/// ([`sealed_len`]`(text_len)`) is returned. Saves the copy [`seal_with_rng`] makes.
+pub fn seal_in_place<R: RngCore + CryptoRng + ?Sized>(
+    key: &AesKey,
+    rng: &mut R,
+    buf: &mut [u8],
+    text_len: usize,
+) -> Result<usize, FrameError> {
+    let total = sealed_len(text_len);
+    let frame = buf.get_mut(..total).ok_or(FrameError::BufferTooSmall)?;
+    let (iv_part, body) = frame.split_at_mut(IV_LEN);
+    rng.fill_bytes(iv_part);
+    body[text_len..].fill(0);
+    let mut enc = Encryptor::new(
+        GenericArray::from_slice(&key.0),
+        GenericArray::from_slice(iv_part),
+    );
+    for block in body.chunks_exact_mut(BLOCK) {
+        enc.encrypt_block_mut(GenericArray::from_mut_slice(block));
+    }
+    Ok(total)
+}
+
+/// Decrypts a frame in place and removes its padding (the rule of [`open`]), returning the
+/// text: a sub-slice of `frame`. Saves the copy [`decrypt_unpadded`] makes.
+pub fn decrypt_in_place<'f>(key: &AesKey, frame: &'f mut [u8]) -> Result<&'f [u8], FrameError> {
+    let body_len = frame.len().saturating_sub(IV_LEN);
+    if frame.len() < IV_LEN || body_len == 0 || body_len % BLOCK != 0 {
+        return Err(FrameError::BadLength(body_len));
+    }
+    let (iv, body) = frame.split_at_mut(IV_LEN);
+    let mut dec = Decryptor::new(
+        GenericArray::from_slice(&key.0),
+        GenericArray::from_slice(iv),
+    );
+    for block in body.chunks_exact_mut(BLOCK) {
+        dec.decrypt_block_mut(GenericArray::from_mut_slice(block));
+    }
+    let padded: &[u8] = body;
+    Ok(strip_pkcs7(padded).unwrap_or_else(|| strip_zero_padding(padded)))
+}
+
 /// Removes every trailing NUL byte (what the Python and JavaScript peers do).
 pub fn strip_zero_padding(padded: &[u8]) -> &[u8] {
     let end = padded.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
@@ -292,6 +335,40 @@ pub fn send<'o, R: RngCore + CryptoRng + ?Sized>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn in_place_round_trip() {
+        struct Fixed;
+        impl RngCore for Fixed {
+            fn next_u32(&mut self) -> u32 {
+                7
+            }
+            fn next_u64(&mut self) -> u64 {
+                7
+            }
+            fn fill_bytes(&mut self, d: &mut [u8]) {
+                d.fill(7)
+            }
+            fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), rand_core::Error> {
+                d.fill(7);
+                Ok(())
+            }
+        }
+        impl CryptoRng for Fixed {}
+        let key = AesKey([3; 32]);
+        let text = br#"{"a": 1}"#;
+        let mut buf = [0u8; 64];
+        buf[IV_LEN..IV_LEN + text.len()].copy_from_slice(text);
+        let n = seal_in_place(&key, &mut Fixed, &mut buf, text.len()).unwrap();
+        let mut copy = [0u8; 64];
+        assert_eq!(seal(&key, [7; 16], text, &mut copy).unwrap(), &buf[..n]);
+        assert_eq!(decrypt_in_place(&key, &mut buf[..n]).unwrap(), text);
+        assert!(matches!(
+            decrypt_in_place(&key, &mut buf[..n - 1]),
+            Err(FrameError::BadLength(_))
+        ));
+        assert!(seal_in_place(&key, &mut Fixed, &mut buf[..20], text.len()).is_err());
+    }
 
     #[test]
     fn padding_rules() {

@@ -21,6 +21,8 @@ pub mod bolt11;
 pub mod conn;
 pub mod frame;
 pub mod hex;
+#[cfg(feature = "alloc")]
+pub mod host;
 pub mod json;
 pub mod matchmaker;
 pub mod message;

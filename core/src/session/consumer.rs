@@ -3,14 +3,14 @@
 
 use core::time::Duration;
 
-use heapless::{String, Vec};
+use heapless::Vec;
 use rand_core::{CryptoRng, RngCore};
 
-use super::link::{Link, LinkState, Received};
-use super::outbox::Outbox;
+use super::link::{end_reason, Link, LinkState, Polled, Received, Send};
+use super::store::{self, Span, TextStore};
 use super::{
-    lossy, CloseReason, Input, Output, Refusal, SessionError, DEFAULT_FRAME, DEFAULT_PENDING,
-    DEFAULT_QUEUE,
+    CloseReason, DefaultStore, FrameRefusal, SessionError, SessionInput, SessionOutput,
+    DEFAULT_MAX_FRAME, DEFAULT_PENDING, DEFAULT_QUEUE,
 };
 use crate::message::{Body, Message, MessageClass, MessageKind, Wad};
 use crate::seed::SharedSeed;
@@ -46,6 +46,9 @@ pub struct ConsumerConfig {
     /// Give up waiting for the peer at the relay after this long
     /// ([`CloseReason::RendezvousTimeout`]). Default `None` (as the reference).
     pub rendezvous_timeout: Option<Duration>,
+    /// Largest frame sent or accepted, in bytes (default [`DEFAULT_MAX_FRAME`], the
+    /// transport's default limit).
+    pub max_frame: usize,
 }
 
 impl Default for ConsumerConfig {
@@ -59,11 +62,12 @@ impl Default for ConsumerConfig {
             provider_retry: Some(Duration::from_secs(5)),
             handshake_timeout: None,
             rendezvous_timeout: None,
+            max_frame: DEFAULT_MAX_FRAME,
         }
     }
 }
 
-/// Which request a [`ConsumerEvent::RequestFailed`] is about.
+/// Which request a [`ConsumerEvent::RequestFailed`] (or a provider's request event) is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum RequestKind {
@@ -75,6 +79,7 @@ pub enum RequestKind {
 
 /// Why a request ended without an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum RequestFailure {
     /// No answer within [`ConsumerConfig::request_timeout`]. A late answer is ignored.
@@ -85,8 +90,8 @@ pub enum RequestFailure {
 }
 
 /// A `NOTIFY_PROVIDER` (handshake answer or later balance update).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProviderUpdate<const N: usize> {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderUpdate<'a> {
     /// `request_reference_uuid` as sent (not meaningful: see pitfall 15.29).
     pub reference: Option<Uuid>,
     /// The account behind the connection.
@@ -97,24 +102,25 @@ pub struct ProviderUpdate<const N: usize> {
     pub payee: bool,
     /// Balance available to the consumer, in msat (`None`: the wad is `null`).
     pub msats: Option<u64>,
-    text: Vec<u8, N>,
+    json: &'a [u8],
 }
 
-impl<const N: usize> ProviderUpdate<N> {
-    /// The full wad (asset code, name, ...), read from the stored message.
-    pub fn wad(&self) -> Option<Wad<'_>> {
-        Message::parse(&self.text).ok()?.provider_info()?.wad
+impl<'a> ProviderUpdate<'a> {
+    /// The full wad (asset code, name, ...), read from the message.
+    pub fn wad(&self) -> Option<Wad<'a>> {
+        Message::parse(self.json).ok()?.provider_info()?.wad
     }
 
     /// The message JSON as received (after decryption).
-    pub fn json(&self) -> &[u8] {
-        &self.text
+    pub fn json(&self) -> &'a [u8] {
+        self.json
     }
 }
 
-/// What a consumer session reports.
+/// What a consumer session reports. Texts borrow the session until its next poll.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ConsumerEvent<const N: usize> {
+#[non_exhaustive]
+pub enum ConsumerEvent<'a> {
     /// The relay has no peer for this beacon yet (`NOTIFY_RENDEZVOUS_NOT_READY`).
     WaitingForPeer,
     /// Paired with the peer; `REQUEST_PROVIDER` sent.
@@ -123,13 +129,13 @@ pub enum ConsumerEvent<const N: usize> {
     ProviderNotReady,
     /// Provider info: the handshake answer (the session is ready for requests from now
     /// on) and every later update, e.g. the balance after a payment.
-    Provider(ProviderUpdate<N>),
+    Provider(ProviderUpdate<'a>),
     /// The invoice for a [`Consumer::request_invoice`].
     Invoice {
         /// The request's uuid.
         request: Uuid,
         /// The BOLT11 invoice.
-        bolt11: String<N>,
+        bolt11: &'a str,
     },
     /// A preimage: the answer to [`Consumer::pay`] (`request` set) or news that an invoice
     /// of ours was paid (`request` is `None`).
@@ -144,7 +150,7 @@ pub enum ConsumerEvent<const N: usize> {
         /// The request it answers, if any.
         request: Option<Uuid>,
         /// The provider's text (a JSON text when the provider sent a non-string).
-        message: String<N>,
+        message: &'a str,
     },
     /// The answer to a keepalive ping.
     Pong {
@@ -163,9 +169,78 @@ pub enum ConsumerEvent<const N: usize> {
         reason: RequestFailure,
     },
     /// A received frame was dropped (the link stays up).
-    Refused(Refusal),
+    Refused(FrameRefusal),
     /// The session closed: close the transport. Outstanding requests were failed first.
     Closed(CloseReason),
+}
+
+/// A consumer event as queued: texts are spans of the session's store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Queued {
+    WaitingForPeer,
+    Paired,
+    ProviderNotReady,
+    Provider {
+        reference: Option<Uuid>,
+        account_uuid: Uuid,
+        payer: bool,
+        payee: bool,
+        msats: Option<u64>,
+        json: Span,
+    },
+    Invoice { request: Uuid, bolt11: Span },
+    Preimage { request: Option<Uuid>, preimage: [u8; 32] },
+    Error { request: Option<Uuid>, message: Span },
+    Pong { request: Uuid, rtt: Duration },
+    RequestFailed { request: Uuid, kind: RequestKind, reason: RequestFailure },
+    Refused(FrameRefusal),
+    Closed(CloseReason),
+}
+
+impl Queued {
+    fn resolve<B: TextStore>(self, store: &B) -> ConsumerEvent<'_> {
+        match self {
+            Queued::WaitingForPeer => ConsumerEvent::WaitingForPeer,
+            Queued::Paired => ConsumerEvent::Paired,
+            Queued::ProviderNotReady => ConsumerEvent::ProviderNotReady,
+            Queued::Provider {
+                reference,
+                account_uuid,
+                payer,
+                payee,
+                msats,
+                json,
+            } => ConsumerEvent::Provider(ProviderUpdate {
+                reference,
+                account_uuid,
+                payer,
+                payee,
+                msats,
+                json: store::bytes(store, json),
+            }),
+            Queued::Invoice { request, bolt11 } => ConsumerEvent::Invoice {
+                request,
+                bolt11: store::text(store, bolt11),
+            },
+            Queued::Preimage { request, preimage } => ConsumerEvent::Preimage { request, preimage },
+            Queued::Error { request, message } => ConsumerEvent::Error {
+                request,
+                message: store::text(store, message),
+            },
+            Queued::Pong { request, rtt } => ConsumerEvent::Pong { request, rtt },
+            Queued::RequestFailed {
+                request,
+                kind,
+                reason,
+            } => ConsumerEvent::RequestFailed {
+                request,
+                kind,
+                reason,
+            },
+            Queued::Refused(r) => ConsumerEvent::Refused(r),
+            Queued::Closed(r) => ConsumerEvent::Closed(r),
+        }
+    }
 }
 
 /// Consumer counters.
@@ -199,47 +274,49 @@ struct Pending {
     deadline: Instant,
 }
 
+/// The provider info last reported.
+#[derive(Debug, Clone, Copy)]
+struct Known {
+    account_uuid: Uuid,
+    payer: bool,
+    payee: bool,
+    msats: Option<u64>,
+}
+
 /// A consumer: rendezvous, provider handshake, invoice and pay requests, keepalive.
 ///
-/// `N`: frame/message buffer bytes, `Q`: output queue depth, `P`: outstanding requests.
-/// `Q` must exceed `P + 3` (checked at compile time).
+/// `B`: where texts wait for the drain ([`TextStore`]); `Q`: depth of each output queue;
+/// `P`: outstanding requests. `Q` must exceed `P + 3` (checked at compile time). Entropy
+/// and the frame buffer come with each call; nothing here is sized by the frame length.
 #[derive(Debug)]
-pub struct Consumer<
-    R,
-    const N: usize = DEFAULT_FRAME,
-    const Q: usize = DEFAULT_QUEUE,
-    const P: usize = DEFAULT_PENDING,
-> {
-    link: Link<R>,
+pub struct Consumer<B = DefaultStore, const Q: usize = DEFAULT_QUEUE, const P: usize = DEFAULT_PENDING>
+{
+    link: Link<B, Queued, Q>,
     config: ConsumerConfig,
-    scratch: [u8; N],
-    out: Outbox<ConsumerEvent<N>, N, Q>,
     phase: Phase,
     pending: Vec<Pending, P>,
     /// Phase deadline: rendezvous or handshake limit.
     phase_deadline: Option<Instant>,
     next_provider_request: Option<Instant>,
     next_ping: Option<Instant>,
-    /// Outstanding ping: uuid and when it was sent.
-    ping: Option<(Uuid, Instant)>,
+    /// Outstanding ping: when it was queued, and its uuid once sealed.
+    ping: Option<(Option<Uuid>, Instant)>,
     /// A pong arrived on this link: the pong deadline is armed.
     pong_seen: bool,
-    provider: Option<(Uuid, bool, bool, Option<u64>)>,
+    provider: Option<Known>,
     stats: ConsumerStats,
 }
 
-impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Consumer<R, N, Q, P> {
+impl<B: TextStore, const Q: usize, const P: usize> Consumer<B, Q, P> {
     const SIZES_OK: () = assert!(Q > P + 3, "Consumer needs Q > P + 3");
 
-    /// A consumer for the beacon's `seed`, idle until [`Input::Opened`].
-    pub fn new(seed: &SharedSeed, config: ConsumerConfig, rng: R) -> Self {
+    /// A consumer for the beacon's `seed`, idle until [`SessionInput::Opened`].
+    pub fn new(seed: &SharedSeed, config: ConsumerConfig) -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::SIZES_OK;
         Consumer {
-            link: Link::new(seed, config.unix_offset_ms, rng),
+            link: Link::new(seed, config.unix_offset_ms, config.max_frame),
             config,
-            scratch: [0; N],
-            out: Outbox::new(),
             phase: Phase::Idle,
             pending: Vec::new(),
             phase_deadline: None,
@@ -253,31 +330,85 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
     }
 
     /// Processes one input at `now`; then drain [`Consumer::poll_output`].
-    pub fn handle_input(&mut self, input: Input<'_>, now: Instant) {
+    pub fn handle_input(&mut self, input: SessionInput<'_>, now: Instant) {
+        self.link.now = now;
         match input {
-            Input::Opened => self.on_opened(now),
-            Input::Frame(bytes) => self.on_frame(bytes, now),
-            Input::Closed => self.close_with(CloseReason::TransportClosed),
-            Input::Timeout => {}
+            SessionInput::Opened => self.on_opened(now),
+            SessionInput::Frame(bytes) => self.on_frame(bytes, now),
+            SessionInput::Closed => self.close_with(CloseReason::TransportClosed),
+            SessionInput::Timeout => {}
         }
         self.on_timers(now);
-        self.out.touch();
     }
 
-    /// The next output; the last one of each drain is [`Output::Timeout`].
-    pub fn poll_output(&mut self) -> Option<Output<ConsumerEvent<N>, N>> {
-        if let Some(o) = self.out.pop() {
-            return Some(o);
+    /// The next output, until `None`: events, then frames sealed into `buf` (give it
+    /// [`ConsumerConfig::max_frame`] bytes) with entropy from `rng`.
+    #[must_use]
+    pub fn poll_output<'a, R: RngCore + CryptoRng + ?Sized>(
+        &'a mut self,
+        rng: &mut R,
+        buf: &'a mut [u8],
+    ) -> Option<SessionOutput<'a, ConsumerEvent<'a>>> {
+        match self.link.poll(&[], rng, buf)? {
+            Polled::Event(e) => Some(SessionOutput::Event(e.resolve(&self.link.text))),
+            Polled::Sealed { send, uuid, len } => {
+                if send == Send::Ping {
+                    if let Some((id @ None, _)) = &mut self.ping {
+                        *id = Some(uuid);
+                    }
+                }
+                Some(SessionOutput::Transmit(&buf[..len]))
+            }
         }
-        // The deadline is computed only at the end of a drain.
-        self.out
-            .take_deadline_report()
-            .then(|| Output::Timeout(self.next_deadline()))
+    }
+
+    /// Whether the next output is an event, and if so whether it is `Closed` (the host
+    /// acts on a close before it hands the event out).
+    #[cfg(feature = "alloc")]
+    pub(crate) fn peek_event(&self) -> Option<Option<CloseReason>> {
+        match self.link.front_event()? {
+            Queued::Closed(r) => Some(Some(*r)),
+            _ => Some(None),
+        }
+    }
+
+    /// When to call `handle_input(SessionInput::Timeout, now)` next (`None`: no deadline).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let mut d = self.phase_deadline;
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                d = Some(d.map_or(t, |d| d.min(t)));
+            }
+        };
+        match self.phase {
+            Phase::Handshake => consider(self.next_provider_request),
+            Phase::Ready => {
+                consider(
+                    self.ping
+                        .map(|(_, s)| s.saturating_add(self.config.pong_timeout)),
+                );
+                if self.ping.is_none() && self.config.ping_interval.is_some() {
+                    consider(self.next_ping);
+                }
+                for p in &self.pending {
+                    consider(Some(p.deadline));
+                }
+            }
+            Phase::Rendezvous => {}
+            Phase::Idle | Phase::Closed => return None,
+        }
+        d
     }
 
     /// Whether the provider handshake is done (requests can be sent).
     pub fn is_ready(&self) -> bool {
         self.phase == Phase::Ready
+    }
+
+    /// Whether the session is closed (a new [`SessionInput::Opened`] starts over).
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
     }
 
     /// The link's state.
@@ -286,18 +417,18 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
     }
 
     /// The rendezvous id this consumer asks for (lowercase hex).
-    pub fn rendezvous_id(&self) -> &str {
-        self.link.rendezvous_id().as_str()
+    pub fn rendezvous_id(&self) -> crate::message::Hex256 {
+        self.link.rendezvous_id()
     }
 
     /// The latest balance the provider reported, in msat.
     pub fn balance_msats(&self) -> Option<u64> {
-        self.provider.and_then(|p| p.3)
+        self.provider.and_then(|p| p.msats)
     }
 
     /// The latest provider info: account uuid, payer, payee.
     pub fn provider_account(&self) -> Option<(Uuid, bool, bool)> {
-        self.provider.map(|p| (p.0, p.1, p.2))
+        self.provider.map(|p| (p.account_uuid, p.payer, p.payee))
     }
 
     /// Number of requests waiting for an answer.
@@ -305,55 +436,64 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
         self.pending.len()
     }
 
-    /// Number of queued outputs.
+    /// Number of queued outputs (frames to seal and events).
     pub fn pending_outputs(&self) -> usize {
-        self.out.len()
+        self.link.queued()
     }
 
     /// Counters.
     pub fn stats(&self) -> ConsumerStats {
         let mut s = self.stats;
-        s.output_overflow = self.out.overflow;
+        s.output_overflow = self.link.overflow;
         s
     }
 
-    /// Asks the provider for an invoice of `msats`; returns the request's uuid. The answer
-    /// comes as [`ConsumerEvent::Invoice`], [`ConsumerEvent::Error`] or
+    /// Asks the provider for an invoice of `msats`; returns the request's uuid (drawn from
+    /// `rng`). The answer comes as [`ConsumerEvent::Invoice`], [`ConsumerEvent::Error`] or
     /// [`ConsumerEvent::RequestFailed`].
-    pub fn request_invoice(&mut self, msats: u64, now: Instant) -> Result<Uuid, SessionError> {
+    pub fn request_invoice<R: RngCore + CryptoRng + ?Sized>(
+        &mut self,
+        msats: u64,
+        now: Instant,
+        rng: &mut R,
+    ) -> Result<Uuid, SessionError> {
         if msats == 0 {
             return Err(SessionError::InvalidAmount);
         }
-        self.request(RequestKind::Invoice, now, |uuid, ts| {
-            Message::request_invoice(uuid, ts, msats)
-        })
+        self.check_request()?;
+        let uuid = Uuid::new_v4(rng);
+        self.queue_request(Send::RequestInvoice { uuid, msats }, uuid, RequestKind::Invoice, now);
+        Ok(uuid)
     }
 
     /// Asks the provider to pay `bolt11` (must start with `lnbc`, as v0 peers require);
-    /// returns the request's uuid. The answer comes as [`ConsumerEvent::Preimage`],
-    /// [`ConsumerEvent::Error`] or [`ConsumerEvent::RequestFailed`].
-    pub fn pay(&mut self, bolt11: &str, now: Instant) -> Result<Uuid, SessionError> {
+    /// returns the request's uuid (drawn from `rng`). The answer comes as
+    /// [`ConsumerEvent::Preimage`], [`ConsumerEvent::Error`] or
+    /// [`ConsumerEvent::RequestFailed`].
+    pub fn pay<R: RngCore + CryptoRng + ?Sized>(
+        &mut self,
+        bolt11: &str,
+        now: Instant,
+        rng: &mut R,
+    ) -> Result<Uuid, SessionError> {
         if !bolt11.starts_with("lnbc") {
             return Err(SessionError::NotBolt11);
         }
-        self.request(RequestKind::Pay, now, |uuid, ts| {
-            Message::request_pay(uuid, ts, bolt11)
-        })
+        self.check_request()?;
+        // The fields around the invoice in a REQUEST_PAY are under 256 bytes.
+        let span = self.link.store_outgoing(bolt11, 256)?;
+        let uuid = Uuid::new_v4(rng);
+        self.queue_request(Send::RequestPay { uuid, bolt11: span }, uuid, RequestKind::Pay, now);
+        Ok(uuid)
     }
 
     /// Closes the session ([`CloseReason::Local`]); outstanding requests fail.
     pub fn close(&mut self, now: Instant) {
-        let _ = now;
+        self.link.now = now;
         self.close_with(CloseReason::Local);
-        self.out.touch();
     }
 
-    fn request<'m>(
-        &mut self,
-        kind: RequestKind,
-        now: Instant,
-        build: impl FnOnce(Uuid, crate::message::Timestamp<'static>) -> Message<'m>,
-    ) -> Result<Uuid, SessionError> {
+    fn check_request(&self) -> Result<(), SessionError> {
         match self.phase {
             Phase::Ready => {}
             Phase::Closed => return Err(SessionError::Closed),
@@ -362,33 +502,24 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
         if self.pending.is_full() {
             return Err(SessionError::TooManyPending);
         }
-        if self.out.room() < 2 {
-            return Err(SessionError::QueueFull);
-        }
-        let uuid = self.link.uuid();
-        let frame = self.link.encode(&build(uuid, self.link.timestamp(now)))?;
-        self.out.transmit(frame);
+        self.link.can_send()
+    }
+
+    fn queue_request(&mut self, send: Send, uuid: Uuid, kind: RequestKind, now: Instant) {
+        self.link.now = now;
+        self.link.send(send);
         let _ = self.pending.push(Pending {
             uuid,
             kind,
             deadline: now.saturating_add(self.config.request_timeout),
         });
-        self.out.touch();
-        Ok(uuid)
     }
 
     fn on_opened(&mut self, now: Instant) {
         // A new transport replaces any previous one: its requests will not be answered.
         self.fail_pending();
         self.reset();
-        match self.link.open(now) {
-            Ok(f) => self.out.transmit(f),
-            Err(_) => {
-                // A REQUEST_RENDEZVOUS is ~250 bytes: only a tiny N gets here.
-                self.close_with(CloseReason::Local);
-                return;
-            }
-        }
+        self.link.open();
         self.phase = Phase::Rendezvous;
         self.phase_deadline = self
             .config
@@ -407,128 +538,157 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
     }
 
     fn send_provider_request(&mut self, now: Instant) {
-        let uuid = self.link.uuid();
-        let msg = Message::request_provider(uuid, self.link.timestamp(now));
-        self.out.send(&mut self.link, &msg);
+        self.link.send(Send::RequestProvider);
         self.next_provider_request = self
             .config
             .provider_retry
             .map(|d| now.saturating_add(interval(d)));
     }
 
-    fn on_frame(&mut self, bytes: &[u8], now: Instant) {
+    fn on_frame(&mut self, bytes: &mut [u8], now: Instant) {
         if matches!(self.phase, Phase::Idle | Phase::Closed) {
             self.stats.ignored_frames += 1;
             return;
         }
-        let incoming = Incoming::from(self.link.receive(bytes, &mut self.scratch));
-        let event = match incoming {
-            Incoming::Ignored => {
+        let received = self.link.receive(bytes);
+        let event = match received {
+            Received::Ignored => {
                 self.stats.ignored_frames += 1;
                 None
             }
-            Incoming::NotReady => Some(ConsumerEvent::WaitingForPeer),
-            Incoming::Paired => {
+            Received::NotReady => Some(Queued::WaitingForPeer),
+            Received::Paired => {
                 self.phase = Phase::Handshake;
                 self.phase_deadline = self.config.handshake_timeout.map(|d| now.saturating_add(d));
-                self.out.event(ConsumerEvent::Paired);
+                self.link.event(Queued::Paired);
                 self.send_provider_request(now);
                 None
             }
-            Incoming::End { was_paired } => {
-                self.close_with(if was_paired {
-                    CloseReason::PeerGone
-                } else {
-                    CloseReason::RendezvousRefused
-                });
+            Received::End { was_paired } => {
+                self.close_with(end_reason(was_paired));
                 None
             }
-            Incoming::Refused(r) => Some(ConsumerEvent::Refused(r)),
-            Incoming::Request => {
-                // Only consumers send requests: the peer is a consumer too.
-                self.close_with(CloseReason::WrongRole);
-                None
+            Received::Refused(r) => Some(Queued::Refused(r)),
+            Received::LenientError { reference, raw } => {
+                let text = store::push_chars(&mut self.link.text, raw.chars());
+                self.on_error(reference, text)
             }
-            Incoming::Provider(update) => self.on_provider(update, now),
-            Incoming::ProviderNotReady if self.phase == Phase::Handshake => {
-                Some(ConsumerEvent::ProviderNotReady)
-            }
-            Incoming::Pong(reference) if self.phase == Phase::Ready => {
-                match (self.ping, reference) {
-                    (Some((uuid, sent)), Some(r)) if r == uuid => {
-                        self.ping = None;
-                        self.pong_seen = true;
-                        Some(ConsumerEvent::Pong {
-                            request: uuid,
-                            rtt: now.saturating_duration_since(sent),
-                        })
-                    }
-                    _ => self.ignored(),
-                }
-            }
-            Incoming::Invoice(reference, bolt11) if self.phase == Phase::Ready => {
-                match reference.and_then(|r| self.take_pending(r, Some(RequestKind::Invoice))) {
-                    Some(p) => Some(ConsumerEvent::Invoice {
-                        request: p.uuid,
-                        bolt11,
-                    }),
-                    None => self.ignored(),
-                }
-            }
-            Incoming::Preimage(reference, preimage) if self.phase == Phase::Ready => {
-                match reference {
-                    None => Some(ConsumerEvent::Preimage {
-                        request: None,
-                        preimage,
-                    }),
-                    Some(r) if self.take_pending(r, Some(RequestKind::Pay)).is_some() => {
-                        Some(ConsumerEvent::Preimage {
-                            request: Some(r),
-                            preimage,
-                        })
-                    }
-                    Some(_) => self.ignored(),
-                }
-            }
-            Incoming::Error(reference, message) if self.phase == Phase::Ready => match reference {
-                None => Some(ConsumerEvent::Error {
-                    request: None,
-                    message,
-                }),
-                Some(r) if self.take_pending(r, None).is_some() => Some(ConsumerEvent::Error {
-                    request: Some(r),
-                    message,
-                }),
-                Some(_) => self.ignored(),
-            },
-            Incoming::ProviderNotReady => Some(unexpected(MessageKind::NotifyProviderNotReady)),
-            Incoming::Pong(_) => Some(unexpected(MessageKind::NotifyPong)),
-            Incoming::Invoice(..) => Some(unexpected(MessageKind::NotifyInvoice)),
-            Incoming::Preimage(..) => Some(unexpected(MessageKind::NotifyPreimage)),
-            Incoming::Error(..) => Some(unexpected(MessageKind::NotifyError)),
+            Received::Message(msg, text) => self.on_message(&msg, text, now),
         };
         if let Some(e) = event {
-            self.out.event(e);
+            self.link.event(e);
         }
     }
 
-    fn on_provider(&mut self, update: ProviderUpdate<N>, now: Instant) -> Option<ConsumerEvent<N>> {
-        self.provider = Some((
-            update.account_uuid,
-            update.payer,
-            update.payee,
-            update.msats,
-        ));
+    fn on_message(&mut self, msg: &Message<'_>, text: &[u8], now: Instant) -> Option<Queued> {
+        let reference = msg.reference_uuid();
+        let body = msg.body();
+        if body.kind().class() == MessageClass::Request {
+            // Only consumers send requests: the peer is a consumer too.
+            self.close_with(CloseReason::WrongRole);
+            return None;
+        }
+        let ready = self.phase == Phase::Ready;
+        match body {
+            Body::NotifyProvider(info) => {
+                let Ok(json) = store::push_bytes(&mut self.link.text, text) else {
+                    return Some(Queued::Refused(FrameRefusal::NoRoom));
+                };
+                let known = Known {
+                    account_uuid: info.account_uuid,
+                    payer: info.payer,
+                    payee: info.payee,
+                    msats: info.wad.map(|w| w.msats),
+                };
+                self.on_provider(known, now);
+                Some(Queued::Provider {
+                    reference,
+                    account_uuid: known.account_uuid,
+                    payer: known.payer,
+                    payee: known.payee,
+                    msats: known.msats,
+                    json,
+                })
+            }
+            Body::NotifyProviderNotReady if self.phase == Phase::Handshake => {
+                Some(Queued::ProviderNotReady)
+            }
+            Body::NotifyPong if ready => match (self.ping, reference) {
+                (Some((Some(uuid), sent)), Some(r)) if r == uuid => {
+                    self.ping = None;
+                    self.pong_seen = true;
+                    Some(Queued::Pong {
+                        request: uuid,
+                        rtt: now.saturating_duration_since(sent),
+                    })
+                }
+                _ => self.ignored(),
+            },
+            Body::NotifyInvoice { bolt11 } if ready => {
+                match reference.and_then(|r| self.take_pending(r, Some(RequestKind::Invoice))) {
+                    Some(p) => match store::push_chars(&mut self.link.text, bolt11.chars()) {
+                        Ok(bolt11) => Some(Queued::Invoice {
+                            request: p.uuid,
+                            bolt11,
+                        }),
+                        Err(_) => Some(Queued::Refused(FrameRefusal::NoRoom)),
+                    },
+                    None => self.ignored(),
+                }
+            }
+            Body::NotifyPreimage { preimage, .. } if ready => match reference {
+                None => Some(Queued::Preimage {
+                    request: None,
+                    preimage: preimage.to_bytes(),
+                }),
+                Some(r) if self.take_pending(r, Some(RequestKind::Pay)).is_some() => {
+                    Some(Queued::Preimage {
+                        request: Some(r),
+                        preimage: preimage.to_bytes(),
+                    })
+                }
+                Some(_) => self.ignored(),
+            },
+            Body::NotifyError { error_msg } if ready => {
+                let text = store::push_chars(&mut self.link.text, error_msg.chars());
+                self.on_error(reference, text)
+            }
+            b => Some(Queued::Refused(FrameRefusal::Unexpected(b.kind()))),
+        }
+    }
+
+    fn on_error(
+        &mut self,
+        reference: Option<Uuid>,
+        text: Result<Span, crate::sink::Overflow>,
+    ) -> Option<Queued> {
+        if self.phase != Phase::Ready {
+            return Some(Queued::Refused(FrameRefusal::Unexpected(
+                MessageKind::NotifyError,
+            )));
+        }
+        let request = match reference {
+            None => None,
+            Some(r) if self.take_pending(r, None).is_some() => Some(r),
+            Some(_) => return self.ignored(),
+        };
+        match text {
+            Ok(message) => Some(Queued::Error { request, message }),
+            Err(_) => Some(Queued::Refused(FrameRefusal::NoRoom)),
+        }
+    }
+
+    fn on_provider(&mut self, known: Known, now: Instant) {
+        self.provider = Some(known);
         if self.phase == Phase::Handshake {
             self.phase = Phase::Ready;
             self.phase_deadline = None;
             self.next_provider_request = None;
             self.next_ping = self.config.ping_interval.map(|_| now);
         }
-        Some(ConsumerEvent::Provider(update))
     }
 
-    fn ignored(&mut self) -> Option<ConsumerEvent<N>> {
+    fn ignored(&mut self) -> Option<Queued> {
         self.stats.ignored_answers += 1;
         None
     }
@@ -545,7 +705,7 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
     /// Every outstanding request fails with `LinkClosed`.
     fn fail_pending(&mut self) {
         for p in core::mem::take(&mut self.pending) {
-            self.out.event(ConsumerEvent::RequestFailed {
+            self.link.event(Queued::RequestFailed {
                 request: p.uuid,
                 kind: p.kind,
                 reason: RequestFailure::LinkClosed,
@@ -563,7 +723,7 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
         self.fail_pending();
         self.reset();
         if !idle || reason == CloseReason::Local {
-            self.out.event(ConsumerEvent::Closed(reason));
+            self.link.event(Queued::Closed(reason));
         }
     }
 
@@ -595,12 +755,12 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
                 self.stats.unanswered_pings += 1;
             }
         }
-        // Leave room for a Closed event and the deadline.
+        // Leave room for a Closed event.
         let mut i = 0;
-        while i < self.pending.len() && self.out.room() > 2 {
+        while i < self.pending.len() && self.link.room() > 1 {
             if now >= self.pending[i].deadline {
                 let p = self.pending.swap_remove(i);
-                self.out.event(ConsumerEvent::RequestFailed {
+                self.link.event(Queued::RequestFailed {
                     request: p.uuid,
                     kind: p.kind,
                     reason: RequestFailure::TimedOut,
@@ -610,110 +770,17 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize, const P: usize> Con
             }
         }
         if let (Some(every), Some(t)) = (self.config.ping_interval, self.next_ping) {
-            if now >= t && self.ping.is_none() && self.out.room() > 2 {
-                let uuid = self.link.uuid();
-                let msg = Message::request_ping(uuid, self.link.timestamp(now));
-                self.out.send(&mut self.link, &msg);
-                self.ping = Some((uuid, now));
+            if now >= t && self.ping.is_none() && self.link.room() > 1 {
+                self.link.send(Send::Ping);
+                self.ping = Some((None, now));
                 self.next_ping = Some(now.saturating_add(self::interval(every)));
             }
         }
-    }
-
-    fn next_deadline(&self) -> Option<Instant> {
-        let mut d = self.phase_deadline;
-        let mut consider = |t: Option<Instant>| {
-            if let Some(t) = t {
-                d = Some(d.map_or(t, |d| d.min(t)));
-            }
-        };
-        match self.phase {
-            Phase::Handshake => consider(self.next_provider_request),
-            Phase::Ready => {
-                consider(
-                    self.ping
-                        .map(|(_, s)| s.saturating_add(self.config.pong_timeout)),
-                );
-                if self.ping.is_none() && self.config.ping_interval.is_some() {
-                    consider(self.next_ping);
-                }
-                for p in &self.pending {
-                    consider(Some(p.deadline));
-                }
-            }
-            Phase::Rendezvous => {}
-            Phase::Idle | Phase::Closed => return None,
-        }
-        d
     }
 }
 
 /// Repeating intervals are at least 1 ms: a zero interval would make a timer due again at
 /// the same instant, forever.
-fn interval(d: Duration) -> Duration {
+pub(crate) fn interval(d: Duration) -> Duration {
     d.max(Duration::from_millis(1))
-}
-
-fn unexpected<const N: usize>(kind: MessageKind) -> ConsumerEvent<N> {
-    ConsumerEvent::Refused(Refusal::Unexpected(kind))
-}
-
-/// A received frame reduced to owned data, so that the session can act on it after the
-/// scratch buffer borrow ends.
-enum Incoming<const N: usize> {
-    Ignored,
-    NotReady,
-    Paired,
-    End { was_paired: bool },
-    Refused(Refusal),
-    Request,
-    Provider(ProviderUpdate<N>),
-    ProviderNotReady,
-    Pong(Option<Uuid>),
-    Invoice(Option<Uuid>, String<N>),
-    Preimage(Option<Uuid>, [u8; 32]),
-    Error(Option<Uuid>, String<N>),
-}
-
-impl<const N: usize> From<Received<'_>> for Incoming<N> {
-    fn from(r: Received<'_>) -> Self {
-        match r {
-            Received::Ignored => Incoming::Ignored,
-            Received::NotReady => Incoming::NotReady,
-            Received::Paired => Incoming::Paired,
-            Received::End { was_paired } => Incoming::End { was_paired },
-            Received::Refused(r) => Incoming::Refused(r),
-            Received::LenientError { reference, raw } => {
-                Incoming::Error(reference, lossy(raw.chars()))
-            }
-            Received::Message(msg, text) => from_message(&msg, text),
-        }
-    }
-}
-
-fn from_message<const N: usize>(msg: &Message<'_>, text: &[u8]) -> Incoming<N> {
-    let reference = msg.reference_uuid();
-    match msg.body() {
-        b if b.kind().class() == MessageClass::Request => Incoming::Request,
-        Body::NotifyProvider(info) => {
-            let mut stored = Vec::new();
-            // The frame fitted the N-byte scratch buffer, so its text fits N too.
-            let _ = stored.extend_from_slice(text);
-            Incoming::Provider(ProviderUpdate {
-                reference,
-                account_uuid: info.account_uuid,
-                payer: info.payer,
-                payee: info.payee,
-                msats: info.wad.map(|w| w.msats),
-                text: stored,
-            })
-        }
-        Body::NotifyProviderNotReady => Incoming::ProviderNotReady,
-        Body::NotifyPong => Incoming::Pong(reference),
-        Body::NotifyInvoice { bolt11 } => Incoming::Invoice(reference, lossy(bolt11.chars())),
-        Body::NotifyPreimage { preimage, .. } => Incoming::Preimage(reference, preimage.to_bytes()),
-        Body::NotifyError { error_msg } => Incoming::Error(reference, lossy(error_msg.chars())),
-        // Rendezvous kinds never reach here (the link handles them).
-        b => Incoming::Refused(Refusal::Unexpected(b.kind())),
-    }
 }

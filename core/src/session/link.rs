@@ -1,14 +1,18 @@
-//! The link: one socket end with a shared seed (outgoing rendezvous layer, 11.3, plus the
-//! frame crypto of section 6). Sessions embed it; it never queues anything itself.
+//! The link: the skeleton both sessions stand on. One socket end with a shared seed: the
+//! outgoing rendezvous layer (11.3), the frame crypto of section 6, the replay window, the
+//! queue of messages to send (small entries, sealed at poll time into the caller's buffer),
+//! the queue of events, and the text store behind both.
 
 use heapless::Deque;
 use rand_core::{CryptoRng, RngCore};
 
-use super::{Frame, Refusal, SessionError, REPLAY_WINDOW};
-use crate::frame::{self, FrameError};
+use super::store::{self, Span, TextStore};
+use super::{CloseReason, FrameRefusal, SessionError, REPLAY_WINDOW};
+use crate::frame::{self, FrameError, IV_LEN};
 use crate::json::{self, Value};
-use crate::message::{Body, Hex256, Message, MessageError, Timestamp};
+use crate::message::{Body, Hex256, Message, MessageError, MessageKind, Timestamp};
 use crate::seed::{AesKey, SharedSeed};
+use crate::sink::SliceSink;
 use crate::time::Instant;
 use crate::uuid::Uuid;
 
@@ -16,14 +20,32 @@ use crate::uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum LinkState {
-    /// No transport yet ([`Input::Opened`](super::Input::Opened) not seen).
+    /// No transport yet ([`SessionInput::Opened`](super::SessionInput::Opened) not seen).
     Idle,
     /// `REQUEST_RENDEZVOUS` sent, waiting for `NOTIFY_RENDEZVOUS`.
     Rendezvous,
     /// Paired with the peer: encrypted traffic flows.
     Paired,
-    /// Closed; a new [`Input::Opened`](super::Input::Opened) starts over.
+    /// Closed; a new [`SessionInput::Opened`](super::SessionInput::Opened) starts over.
     Closed,
+}
+
+/// A message waiting to be sealed. Texts live in the link's store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Send {
+    Rendezvous,
+    RequestProvider,
+    Ping,
+    Pong { reference: Uuid },
+    ProviderNotReady { reference: Uuid },
+    /// `NOTIFY_PROVIDER` from the provider's stored info (passed to `poll_transmit`).
+    ProviderInfo { reference: Option<Uuid> },
+    RequestInvoice { uuid: Uuid, msats: u64 },
+    RequestPay { uuid: Uuid, bolt11: Span },
+    Invoice { reference: Uuid, bolt11: Span },
+    Preimage { reference: Option<Uuid>, preimage: [u8; 32] },
+    Error { reference: Option<Uuid>, text: Span },
+    FixedError { reference: Option<Uuid>, text: &'static str },
 }
 
 /// What a received frame meant to the link.
@@ -49,31 +71,44 @@ pub(crate) enum Received<'s> {
         raw: &'s str,
     },
     /// Dropped, with the reason.
-    Refused(Refusal),
+    Refused(FrameRefusal),
     /// The link is not open; the frame was ignored.
     Ignored,
 }
 
-/// One socket end: keys, rendezvous state, replay window.
+/// One socket end: keys, rendezvous state, replay window, the two queues and their store.
 #[derive(Debug)]
-pub(crate) struct Link<R> {
+pub(crate) struct Link<B, E, const Q: usize> {
     key: AesKey,
-    rid: Hex256,
-    pub(crate) rng: R,
+    rid: [u8; 32],
     unix_offset_ms: u64,
+    max_frame: usize,
     state: LinkState,
+    /// The time of the last input or call (message timestamps at poll time).
+    pub(crate) now: Instant,
     seen: Deque<Uuid, REPLAY_WINDOW>,
+    sends: Deque<Send, Q>,
+    events: Deque<E, Q>,
+    pub(crate) text: B,
+    /// Outputs lost because the caller did not drain, or frames that did not fit the
+    /// caller's buffer (should stay 0).
+    pub(crate) overflow: u64,
 }
 
-impl<R: RngCore + CryptoRng> Link<R> {
-    pub(crate) fn new(seed: &SharedSeed, unix_offset_ms: u64, rng: R) -> Self {
+impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
+    pub(crate) fn new(seed: &SharedSeed, unix_offset_ms: u64, max_frame: usize) -> Self {
         Link {
             key: seed.v0_aes_key(),
-            rid: Hex256::from(&seed.v0_rendezvous_id()),
-            rng,
+            rid: seed.v0_rendezvous_id().0,
             unix_offset_ms,
+            max_frame,
             state: LinkState::Idle,
+            now: Instant::ZERO,
             seen: Deque::new(),
+            sends: Deque::new(),
+            events: Deque::new(),
+            text: B::default(),
+            overflow: 0,
         }
     }
 
@@ -86,62 +121,159 @@ impl<R: RngCore + CryptoRng> Link<R> {
     }
 
     /// The rendezvous id, lowercase hex.
-    pub(crate) fn rendezvous_id(&self) -> &Hex256 {
-        &self.rid
+    pub(crate) fn rendezvous_id(&self) -> Hex256 {
+        Hex256::from_bytes(&self.rid)
     }
 
-    pub(crate) fn uuid(&mut self) -> Uuid {
-        Uuid::new_v4(&mut self.rng)
+    /// Queued outputs (frames to seal and events).
+    pub(crate) fn queued(&self) -> usize {
+        self.sends.len() + self.events.len()
     }
 
-    pub(crate) fn timestamp(&self, now: Instant) -> Timestamp<'static> {
-        let ms = now.as_millis().saturating_add(self.unix_offset_ms);
+    /// Free slots in the fuller of the two queues.
+    pub(crate) fn room(&self) -> usize {
+        Q - self.sends.len().max(self.events.len())
+    }
+
+    /// A new transport opened: `REQUEST_RENDEZVOUS` goes first, before anything queued.
+    pub(crate) fn open(&mut self) {
+        self.state = LinkState::Rendezvous;
+        self.seen.clear();
+        self.sends.clear();
+        self.send(Send::Rendezvous);
+    }
+
+    /// The next event, without taking it.
+    #[cfg(feature = "alloc")]
+    pub(crate) fn front_event(&self) -> Option<&E> {
+        self.events.front()
+    }
+
+    pub(crate) fn send(&mut self, s: Send) {
+        if self.sends.push_back(s).is_err() {
+            self.overflow += 1;
+        }
+    }
+
+    pub(crate) fn event(&mut self, e: E) {
+        if self.events.push_back(e).is_err() {
+            self.overflow += 1;
+        }
+    }
+
+    /// Stores an outgoing text for a message whose frame must fit `max_frame`; `overhead`
+    /// is the rest of the message's JSON (its fields around the text) in bytes.
+    pub(crate) fn store_outgoing(&mut self, text: &str, overhead: usize) -> Result<Span, SessionError> {
+        // JSON escaping at most doubles ASCII control-free text; be exact enough: count it.
+        let mut escaped = crate::sink::CountingSink::default();
+        let _ = crate::message::Text::Plain(text).write_json(&mut escaped);
+        if frame::sealed_len(escaped.0.saturating_add(overhead)) > self.max_frame {
+            return Err(SessionError::TooLarge);
+        }
+        store::push_bytes(&mut self.text, text.as_bytes()).map_err(|_| SessionError::TooLarge)
+    }
+
+    /// Checks what app calls need: a paired link with room for one frame and one event.
+    pub(crate) fn can_send(&self) -> Result<(), SessionError> {
+        if self.room() < 2 {
+            return Err(SessionError::QueueFull);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn timestamp(&self) -> Timestamp<'static> {
+        let ms = self.now.as_millis().saturating_add(self.unix_offset_ms);
         Timestamp::from_micros(ms.saturating_mul(1_000))
     }
 
-    /// A new transport opened: the `REQUEST_RENDEZVOUS` frame to send first.
-    pub(crate) fn open<const N: usize>(&mut self, now: Instant) -> Result<Frame<N>, SessionError> {
-        self.state = LinkState::Rendezvous;
-        let uuid = self.uuid();
-        let msg = Message::request_rendezvous(uuid, self.timestamp(now), self.rid.clone());
-        self.encode(&msg)
+    /// Seals `s` into `buf` with a fresh uuid (returned with the frame length). `info` is
+    /// the provider's stored `NOTIFY_PROVIDER` template, for [`Send::ProviderInfo`].
+    fn seal<R: RngCore + CryptoRng + ?Sized>(
+        &self,
+        s: Send,
+        info: &[u8],
+        rng: &mut R,
+        buf: &mut [u8],
+    ) -> Result<(Uuid, usize), SessionError> {
+        let ts = self.timestamp();
+        let fresh = Uuid::new_v4(rng);
+        let text = |span| store::text(&self.text, span);
+        let template;
+        let msg = match s {
+            Send::Rendezvous => Message::request_rendezvous(fresh, ts, self.rendezvous_id()),
+            Send::RequestProvider => Message::request_provider(fresh, ts),
+            Send::Ping => Message::request_ping(fresh, ts),
+            Send::Pong { reference } => Message::notify_pong(fresh, Some(reference), ts),
+            Send::ProviderNotReady { reference } => {
+                Message::notify_provider_not_ready(fresh, Some(reference), ts)
+            }
+            Send::ProviderInfo { reference } => {
+                template = Message::parse(info).map_err(|_| SessionError::InvalidProviderInfo)?;
+                let info = *template
+                    .provider_info()
+                    .ok_or(SessionError::InvalidProviderInfo)?;
+                Message::notify_provider(fresh, reference, ts, info)
+            }
+            Send::RequestInvoice { uuid, msats } => Message::request_invoice(uuid, ts, msats),
+            Send::RequestPay { uuid, bolt11 } => Message::request_pay(uuid, ts, text(bolt11)),
+            Send::Invoice { reference, bolt11 } => {
+                Message::notify_invoice(fresh, Some(reference), ts, text(bolt11))
+            }
+            Send::Preimage {
+                reference,
+                preimage,
+            } => Message::notify_preimage(fresh, reference, ts, Hex256::from_bytes(&preimage), None),
+            Send::Error { reference, text: t } => {
+                Message::notify_error(fresh, reference, ts, text(t))
+            }
+            Send::FixedError { reference, text } => {
+                Message::notify_error(fresh, reference, ts, text)
+            }
+        };
+        let uuid = msg.uuid();
+        let len = self.encode(&msg, rng, buf)?;
+        Ok((uuid, len))
     }
 
-    /// Serialises `msg` into a frame: clear for rendezvous kinds, sealed otherwise.
-    pub(crate) fn encode<const N: usize>(
-        &mut self,
+    /// Serialises `msg` into `buf`: clear for rendezvous kinds, sealed in place otherwise.
+    fn encode<R: RngCore + CryptoRng + ?Sized>(
+        &self,
         msg: &Message<'_>,
-    ) -> Result<Frame<N>, SessionError> {
-        let mut text: Frame<N> = Frame::new();
-        msg.write_json(&mut text)
-            .map_err(|_| SessionError::TooLarge)?;
+        rng: &mut R,
+        buf: &mut [u8],
+    ) -> Result<usize, SessionError> {
+        let limit = buf.len().min(self.max_frame);
+        let buf = &mut buf[..limit];
         if msg.must_be_cleartext() {
-            return Ok(text);
+            let mut sink = SliceSink::new(buf);
+            msg.write_json(&mut sink)
+                .map_err(|_| SessionError::TooLarge)?;
+            return Ok(sink.len());
         }
-        let mut out: Frame<N> = Frame::new();
-        out.resize(frame::sealed_len(text.len()), 0)
+        let body = buf.get_mut(IV_LEN..).ok_or(SessionError::TooLarge)?;
+        let mut sink = SliceSink::new(body);
+        msg.write_json(&mut sink)
             .map_err(|_| SessionError::TooLarge)?;
-        frame::seal_with_rng(&self.key, &mut self.rng, &text, &mut out)
-            .map_err(|_| SessionError::TooLarge)?;
-        Ok(out)
+        let text_len = sink.len();
+        frame::seal_in_place(&self.key, rng, buf, text_len).map_err(|_| SessionError::TooLarge)
     }
 
-    /// Classifies, opens and validates a received frame. `scratch` holds decrypted text.
-    pub(crate) fn receive<'s>(&mut self, bytes: &'s [u8], scratch: &'s mut [u8]) -> Received<'s> {
+    /// Classifies, opens (in place) and validates a received frame.
+    pub(crate) fn receive<'s>(&mut self, bytes: &'s mut [u8]) -> Received<'s> {
         let paired = match self.state {
             LinkState::Rendezvous => false,
             LinkState::Paired => true,
             LinkState::Idle | LinkState::Closed => return Received::Ignored,
         };
-        if bytes.len() > scratch.len() {
-            return Received::Refused(Refusal::TooLarge(bytes.len()));
+        if bytes.len() > self.max_frame {
+            return Received::Refused(FrameRefusal::TooLarge(bytes.len()));
         }
         if frame::is_cleartext(bytes) {
             return self.receive_clear(bytes, paired);
         }
-        let text = match frame::decrypt_unpadded(&self.key, bytes, scratch) {
+        let text: &'s [u8] = match frame::decrypt_in_place(&self.key, bytes) {
             Ok(t) => t,
-            Err(e) => return Received::Refused(Refusal::Frame(e)),
+            Err(e) => return Received::Refused(FrameRefusal::Frame(e)),
         };
         let msg = match frame::parse_decrypted(text) {
             Ok(m) => m,
@@ -150,25 +282,25 @@ impl<R: RngCore + CryptoRng> Link<R> {
                     Some((uuid, reference, raw)) if self.fresh(uuid) => {
                         Received::LenientError { reference, raw }
                     }
-                    Some(_) => Received::Refused(Refusal::Replayed(
-                        crate::message::MessageKind::NotifyError,
-                    )),
-                    None => Received::Refused(Refusal::Frame(FrameError::Message(
+                    Some(_) => Received::Refused(FrameRefusal::Replayed(MessageKind::NotifyError)),
+                    None => Received::Refused(FrameRefusal::Frame(FrameError::Message(
                         MessageError::ErrorMsgType,
                     ))),
                 }
             }
-            Err(e) => return Received::Refused(Refusal::Frame(e)),
+            Err(e) => return Received::Refused(FrameRefusal::Frame(e)),
         };
         let kind = msg.kind();
         if kind.must_be_cleartext() {
-            return Received::Refused(Refusal::Frame(FrameError::EncryptedShouldBeClear(kind)));
+            return Received::Refused(FrameRefusal::Frame(FrameError::EncryptedShouldBeClear(
+                kind,
+            )));
         }
         if !self.fresh(msg.uuid()) {
-            return Received::Refused(Refusal::Replayed(kind));
+            return Received::Refused(FrameRefusal::Replayed(kind));
         }
         if !paired {
-            return Received::Refused(Refusal::Unexpected(kind));
+            return Received::Refused(FrameRefusal::Unexpected(kind));
         }
         Received::Message(msg, text)
     }
@@ -180,7 +312,7 @@ impl<R: RngCore + CryptoRng> Link<R> {
                 return if lenient_end(bytes) {
                     self.end(paired)
                 } else {
-                    Received::Refused(Refusal::Frame(FrameError::Message(e)))
+                    Received::Refused(FrameRefusal::Frame(FrameError::Message(e)))
                 }
             }
         };
@@ -191,11 +323,11 @@ impl<R: RngCore + CryptoRng> Link<R> {
                 Received::Paired
             }
             Body::NotifyRendezvousEnd { .. } => self.end(paired),
-            b if !b.kind().must_be_cleartext() => {
-                Received::Refused(Refusal::Frame(FrameError::ClearShouldBeEncrypted(b.kind())))
-            }
+            b if !b.kind().must_be_cleartext() => Received::Refused(FrameRefusal::Frame(
+                FrameError::ClearShouldBeEncrypted(b.kind()),
+            )),
             // REQUEST_RENDEZVOUS, or a repeated NOTIFY_RENDEZVOUS (a Python relay bug).
-            b => Received::Refused(Refusal::Unexpected(b.kind())),
+            b => Received::Refused(FrameRefusal::Unexpected(b.kind())),
         }
     }
 
@@ -217,7 +349,49 @@ impl<R: RngCore + CryptoRng> Link<R> {
     }
 }
 
-fn str_field<'a>(obj: &json::Object<'a>, key: &str, want: &str) -> bool {
+/// One drained item of a link, before the role turns it into its public output.
+pub(crate) enum Polled<E> {
+    /// A queued event.
+    Event(E),
+    /// A frame sealed into the caller's buffer: what it was, its uuid, its length.
+    Sealed { send: Send, uuid: Uuid, len: usize },
+}
+
+impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
+    /// Drains one item: events first (they report what already happened), then frames,
+    /// sealed now into `buf`. `info` is the provider's stored `NOTIFY_PROVIDER` template.
+    /// `None` once both queues are empty (the store is reset then).
+    pub(crate) fn poll<R: RngCore + CryptoRng + ?Sized>(
+        &mut self,
+        info: &[u8],
+        rng: &mut R,
+        buf: &mut [u8],
+    ) -> Option<Polled<E>> {
+        if let Some(e) = self.events.pop_front() {
+            return Some(Polled::Event(e));
+        }
+        while let Some(send) = self.sends.pop_front() {
+            match self.seal(send, info, rng, buf) {
+                Ok((uuid, len)) => return Some(Polled::Sealed { send, uuid, len }),
+                // Does not fit the caller's buffer: counted, and the next one is tried.
+                Err(_) => self.overflow += 1,
+            }
+        }
+        self.text.reset();
+        None
+    }
+}
+
+/// The close reason an `END` means.
+pub(crate) fn end_reason(was_paired: bool) -> CloseReason {
+    if was_paired {
+        CloseReason::PeerGone
+    } else {
+        CloseReason::RendezvousRefused
+    }
+}
+
+fn str_field(obj: &json::Object<'_>, key: &str, want: &str) -> bool {
     matches!(obj.get(key), Some(Value::String(s)) if s.eq_str(want))
 }
 

@@ -103,61 +103,60 @@
 
 mod consumer;
 mod link;
-mod outbox;
 mod provider;
+mod store;
 
 pub use consumer::{
     Consumer, ConsumerConfig, ConsumerEvent, ConsumerStats, ProviderUpdate, RequestFailure,
     RequestKind,
 };
 pub use link::LinkState;
-pub use provider::{Provider, ProviderConfig, ProviderEvent};
+pub use provider::{Provider, ProviderConfig, ProviderEvent, ProviderStats, NOT_READY_ERROR};
+pub use store::{DefaultStore, TextStore};
 
 use core::fmt;
 
 use crate::frame::FrameError;
 use crate::message::MessageKind;
-use crate::time::Instant;
 
-/// Default frame capacity in bytes (sealed frame or received message text).
-pub const DEFAULT_FRAME: usize = 2048;
-/// Default output queue depth.
-pub const DEFAULT_QUEUE: usize = 16;
-/// Default number of outstanding consumer requests.
+/// Default output queue depth (frames to send, and events, each).
+pub const DEFAULT_QUEUE: usize = 8;
+/// Default number of outstanding requests (a consumer's, or a provider's to answer).
 pub const DEFAULT_PENDING: usize = 8;
+/// Default largest frame a session sends or accepts, in bytes (the websocket transport's
+/// default `max_frame` too: one number from config to transport to session).
+pub const DEFAULT_MAX_FRAME: usize = 64 * 1024;
 /// How many recent message uuids a link remembers to refuse replays.
 pub const REPLAY_WINDOW: usize = 32;
 
-/// A frame (one WebSocket message payload) in a fixed buffer of `N` bytes.
-pub type Frame<const N: usize> = heapless::Vec<u8, N>;
-
 /// Something that happened on the transport below the session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Input<'a> {
+#[derive(Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionInput<'a> {
     /// The transport is open (WebSocket handshake done): the link sends `REQUEST_RENDEZVOUS`.
     Opened,
-    /// One whole binary WebSocket message arrived.
-    Frame(&'a [u8]),
+    /// One whole binary WebSocket message arrived. The session decrypts it in place (the
+    /// buffer is the caller's scratch; its contents are garbage afterwards).
+    Frame(&'a mut [u8]),
     /// The transport closed (either side, or it failed).
     Closed,
-    /// The last announced deadline has passed.
+    /// [`poll_timeout`](Consumer::poll_timeout)'s deadline has passed.
     Timeout,
 }
 
-/// Something the caller must do or may want to know, in order.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Output<E, const N: usize> {
-    /// Send this frame as one binary WebSocket message.
-    Transmit(Frame<N>),
-    /// An event for the application.
+/// What a session's `poll_output` yields, in order.
+#[derive(Debug, PartialEq)]
+#[non_exhaustive]
+pub enum SessionOutput<'a, E> {
+    /// Send this frame (sealed into the caller's buffer) as one binary WebSocket message.
+    Transmit(&'a [u8]),
+    /// An event for the application; texts borrow the session until the next poll.
     Event(E),
-    /// The last item of every drain: call `handle_input(Input::Timeout, now)` once
-    /// `now >=` this instant. `None`: no deadline (wait for input).
-    Timeout(Option<Instant>),
 }
 
 /// Why a session closed. When a session reports this, the caller closes the transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum CloseReason {
     /// The transport closed ([`Input::Closed`]).
@@ -201,32 +200,37 @@ impl fmt::Display for CloseReason {
 
 /// A received frame the session dropped, with the reason. The link stays up.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
+#[non_exhaustive]
+pub enum FrameRefusal {
     /// The frame did not open or validate (garbled or foreign ciphertext, invalid message,
     /// cleartext application message after rendezvous, encrypted rendezvous message).
     Frame(FrameError),
-    /// The frame is longer than the session's frame buffer.
+    /// The frame is longer than the session's `max_frame`.
     TooLarge(usize),
     /// A message with a uuid this link has already accepted (a replay).
     Replayed(MessageKind),
     /// A valid message that has no meaning in the current state (dropped, as the reference
     /// does).
     Unexpected(MessageKind),
+    /// Its text did not fit the session's text store (a bounded store on a device).
+    NoRoom,
 }
 
-impl fmt::Display for Refusal {
+impl fmt::Display for FrameRefusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Refusal::Frame(e) => write!(f, "frame refused: {e}"),
-            Refusal::TooLarge(n) => write!(f, "frame of {n} bytes exceeds the buffer"),
-            Refusal::Replayed(k) => write!(f, "replayed {}", k.name()),
-            Refusal::Unexpected(k) => write!(f, "unexpected {} in this state", k.name()),
+            FrameRefusal::Frame(e) => write!(f, "frame refused: {e}"),
+            FrameRefusal::TooLarge(n) => write!(f, "frame of {n} bytes exceeds the buffer"),
+            FrameRefusal::Replayed(k) => write!(f, "replayed {}", k.name()),
+            FrameRefusal::Unexpected(k) => write!(f, "unexpected {} in this state", k.name()),
+            FrameRefusal::NoRoom => f.write_str("no room for its text in the session store"),
         }
     }
 }
 
 /// Why an application call was refused. Nothing was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum SessionError {
     /// The session is not in a state that allows this (e.g. no provider info yet).
@@ -247,6 +251,9 @@ pub enum SessionError {
     InvalidProviderInfo,
     /// A preimage must be 32 bytes.
     InvalidPreimage,
+    /// The answer names no outstanding request of this session (unknown, already
+    /// answered, expired, or of the other kind).
+    UnknownRequest,
 }
 
 impl fmt::Display for SessionError {
@@ -261,20 +268,10 @@ impl fmt::Display for SessionError {
             SessionError::TooLarge => "message does not fit the frame buffer",
             SessionError::InvalidProviderInfo => "invalid provider info",
             SessionError::InvalidPreimage => "invalid preimage",
+            SessionError::UnknownRequest => "no such outstanding request",
         })
     }
 }
 
 #[cfg(feature = "std")]
 impl std::error::Error for SessionError {}
-
-/// Collects characters until the buffer is full (texts longer than `N` bytes are truncated).
-pub(crate) fn lossy<const N: usize>(chars: impl Iterator<Item = char>) -> heapless::String<N> {
-    let mut s = heapless::String::new();
-    for c in chars {
-        if s.push(c).is_err() {
-            break;
-        }
-    }
-    s
-}

@@ -2,15 +2,17 @@
 
 use core::time::Duration;
 
-use heapless::{String, Vec};
+use heapless::Vec;
 use rand_core::{CryptoRng, RngCore};
 
-use super::link::{Link, LinkState, Received};
-use super::outbox::Outbox;
+use super::consumer::{interval, RequestKind};
+use super::link::{end_reason, Link, LinkState, Polled, Received, Send};
+use super::store::{self, Span, TextStore};
 use super::{
-    lossy, CloseReason, Input, Output, Refusal, SessionError, DEFAULT_FRAME, DEFAULT_QUEUE,
+    CloseReason, DefaultStore, FrameRefusal, SessionError, SessionInput, SessionOutput,
+    DEFAULT_MAX_FRAME, DEFAULT_PENDING, DEFAULT_QUEUE,
 };
-use crate::message::{Body, Hex256, Message, MessageClass, ProviderInfo, Timestamp};
+use crate::message::{Body, Message, MessageClass, ProviderInfo, Timestamp};
 use crate::seed::SharedSeed;
 use crate::time::Instant;
 use crate::uuid::Uuid;
@@ -18,6 +20,9 @@ use crate::uuid::Uuid;
 /// The `error_msg` a provider answers to invoice or pay requests that arrive before its
 /// provider handshake completed (the reference silently drops them).
 pub const NOT_READY_ERROR: &str = "provider not ready";
+
+/// The `error_msg` a provider answers to a request beyond its outstanding-request limit.
+pub const TOO_MANY_REQUESTS_ERROR: &str = "too many outstanding requests";
 
 /// Provider tunables.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +34,13 @@ pub struct ProviderConfig {
     /// session closes with [`CloseReason::HandshakeTimeout`]. `None`: wait forever (as the
     /// reference). Default 30 s.
     pub consumer_timeout: Option<Duration>,
+    /// How long an invoice or pay request may stay unanswered: after it the request is
+    /// reported as [`ProviderEvent::RequestExpired`] and an answer is refused with
+    /// [`SessionError::UnknownRequest`] (the consumer gave up too). Default 120 s, the
+    /// consumer's default.
+    pub request_timeout: Duration,
+    /// Largest frame sent or accepted, in bytes (default [`DEFAULT_MAX_FRAME`]).
+    pub max_frame: usize,
 }
 
 impl Default for ProviderConfig {
@@ -36,13 +48,16 @@ impl Default for ProviderConfig {
         ProviderConfig {
             unix_offset_ms: 0,
             consumer_timeout: Some(Duration::from_secs(30)),
+            request_timeout: Duration::from_secs(120),
+            max_frame: DEFAULT_MAX_FRAME,
         }
     }
 }
 
-/// What a provider session reports.
+/// What a provider session reports. Texts borrow the session until its next poll.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ProviderEvent<const N: usize> {
+#[non_exhaustive]
+pub enum ProviderEvent<'a> {
     /// The relay has no peer for this beacon yet (`NOTIFY_RENDEZVOUS_NOT_READY`).
     WaitingForPeer,
     /// Paired with the peer; waiting for its `REQUEST_PROVIDER`.
@@ -53,7 +68,7 @@ pub enum ProviderEvent<const N: usize> {
     /// The consumer has the provider info: invoice and pay requests may follow.
     ConsumerReady,
     /// The consumer wants an invoice: answer with [`Provider::send_invoice`] or
-    /// [`Provider::send_error`].
+    /// [`Provider::send_error`] before [`ProviderConfig::request_timeout`].
     InvoiceRequested {
         /// The request's uuid (reference it in the answer).
         request: Uuid,
@@ -61,17 +76,75 @@ pub enum ProviderEvent<const N: usize> {
         msats: u64,
     },
     /// The consumer wants an invoice paid: answer with [`Provider::send_preimage`] or
-    /// [`Provider::send_error`].
+    /// [`Provider::send_error`] before [`ProviderConfig::request_timeout`].
     PayRequested {
         /// The request's uuid (reference it in the answer).
         request: Uuid,
         /// The invoice (starts with `lnbc`; not otherwise checked).
-        bolt11: String<N>,
+        bolt11: &'a str,
+    },
+    /// A request went unanswered for [`ProviderConfig::request_timeout`]; answers to it are
+    /// refused from now on. A payment still under way may complete: report it with an
+    /// unsolicited [`Provider::send_preimage`]`(None, ..)` and a balance update.
+    RequestExpired {
+        /// The request.
+        request: Uuid,
+        /// Invoice or pay.
+        kind: RequestKind,
+    },
+    /// The link closed with this request unanswered (reported for every outstanding request,
+    /// before [`ProviderEvent::Closed`]). A payment under way may still complete: record it.
+    RequestAbandoned {
+        /// The request.
+        request: Uuid,
+        /// Invoice or pay.
+        kind: RequestKind,
     },
     /// A received frame was dropped (the link stays up).
-    Refused(Refusal),
+    Refused(FrameRefusal),
     /// The session closed: close the transport.
     Closed(CloseReason),
+}
+
+/// A provider event as queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Queued {
+    WaitingForPeer,
+    Paired,
+    InfoRequested,
+    ConsumerReady,
+    InvoiceRequested { request: Uuid, msats: u64 },
+    PayRequested { request: Uuid, bolt11: Span },
+    RequestExpired { request: Uuid, kind: RequestKind },
+    RequestAbandoned { request: Uuid, kind: RequestKind },
+    Refused(FrameRefusal),
+    Closed(CloseReason),
+}
+
+impl Queued {
+    fn resolve<B: TextStore>(self, store: &B) -> ProviderEvent<'_> {
+        match self {
+            Queued::WaitingForPeer => ProviderEvent::WaitingForPeer,
+            Queued::Paired => ProviderEvent::Paired,
+            Queued::InfoRequested => ProviderEvent::InfoRequested,
+            Queued::ConsumerReady => ProviderEvent::ConsumerReady,
+            Queued::InvoiceRequested { request, msats } => {
+                ProviderEvent::InvoiceRequested { request, msats }
+            }
+            Queued::PayRequested { request, bolt11 } => ProviderEvent::PayRequested {
+                request,
+                bolt11: store::text(store, bolt11),
+            },
+            Queued::RequestExpired { request, kind } => {
+                ProviderEvent::RequestExpired { request, kind }
+            }
+            Queued::RequestAbandoned { request, kind } => {
+                ProviderEvent::RequestAbandoned { request, kind }
+            }
+            Queued::Refused(r) => ProviderEvent::Refused(r),
+            Queued::Closed(r) => ProviderEvent::Closed(r),
+        }
+    }
 }
 
 /// Provider counters.
@@ -82,6 +155,10 @@ pub struct ProviderStats {
     pub pongs: u64,
     /// Invoice or pay requests answered with [`NOT_READY_ERROR`].
     pub early_requests: u64,
+    /// Requests answered with [`TOO_MANY_REQUESTS_ERROR`].
+    pub refused_requests: u64,
+    /// Requests that expired unanswered.
+    pub expired_requests: u64,
     /// Frames received while closed or before the transport opened.
     pub ignored_frames: u64,
     /// Outputs lost because `poll_output` was not drained (should stay 0).
@@ -98,77 +175,115 @@ enum Phase {
     Closed,
 }
 
+#[derive(Debug, Clone, Copy)]
+struct Outstanding {
+    request: Uuid,
+    kind: RequestKind,
+    deadline: Instant,
+}
+
 /// A provider: rendezvous, provider handshake, answers to pings, invoice and pay requests
-/// surfaced to the application, unsolicited preimage and balance notifications.
+/// surfaced to the application and tracked until answered, expired or abandoned,
+/// unsolicited preimage and balance notifications.
 ///
-/// `N`: frame/message buffer bytes, `Q`: output queue depth (at least 4).
+/// `B`: where texts (and the provider info) are kept ([`TextStore`]); `Q`: depth of each
+/// output queue (at least 4); `P`: outstanding requests.
 #[derive(Debug)]
-pub struct Provider<R, const N: usize = DEFAULT_FRAME, const Q: usize = DEFAULT_QUEUE> {
-    link: Link<R>,
+pub struct Provider<B = DefaultStore, const Q: usize = DEFAULT_QUEUE, const P: usize = DEFAULT_PENDING>
+{
+    link: Link<B, Queued, Q>,
     config: ProviderConfig,
-    scratch: [u8; N],
-    out: Outbox<ProviderEvent<N>, N, Q>,
     phase: Phase,
     phase_deadline: Option<Instant>,
     /// The last request uuid seen (a delayed NOTIFY_PROVIDER references it, as the
     /// reference does).
     last_ref: Option<Uuid>,
-    /// The provider info, as the JSON of a template `NOTIFY_PROVIDER`.
-    info: Option<Vec<u8, N>>,
+    /// The provider info, as the JSON of a template `NOTIFY_PROVIDER` (empty: none).
+    info: B,
+    outstanding: Vec<Outstanding, P>,
     stats: ProviderStats,
 }
 
-impl<R: RngCore + CryptoRng, const N: usize, const Q: usize> Provider<R, N, Q> {
+impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
     const SIZES_OK: () = assert!(Q >= 4, "Provider needs Q >= 4");
 
-    /// A provider for the beacon's `seed`, idle until [`Input::Opened`].
-    pub fn new(seed: &SharedSeed, config: ProviderConfig, rng: R) -> Self {
+    /// A provider for the beacon's `seed`, idle until [`SessionInput::Opened`].
+    pub fn new(seed: &SharedSeed, config: ProviderConfig) -> Self {
         #[allow(clippy::let_unit_value)]
         let () = Self::SIZES_OK;
         Provider {
-            link: Link::new(seed, config.unix_offset_ms, rng),
+            link: Link::new(seed, config.unix_offset_ms, config.max_frame),
             config,
-            scratch: [0; N],
-            out: Outbox::new(),
             phase: Phase::Idle,
             phase_deadline: None,
             last_ref: None,
-            info: None,
+            info: B::default(),
+            outstanding: Vec::new(),
             stats: ProviderStats::default(),
         }
     }
 
     /// Processes one input at `now`; then drain [`Provider::poll_output`].
-    pub fn handle_input(&mut self, input: Input<'_>, now: Instant) {
+    pub fn handle_input(&mut self, input: SessionInput<'_>, now: Instant) {
+        self.link.now = now;
         match input {
-            Input::Opened => self.on_opened(now),
-            Input::Frame(bytes) => self.on_frame(bytes, now),
-            Input::Closed => self.close_with(CloseReason::TransportClosed),
-            Input::Timeout => {}
+            SessionInput::Opened => self.on_opened(now),
+            SessionInput::Frame(bytes) => self.on_frame(bytes, now),
+            SessionInput::Closed => self.close_with(CloseReason::TransportClosed),
+            SessionInput::Timeout => {}
         }
         if self.phase_deadline.is_some_and(|d| now >= d) {
             self.close_with(CloseReason::HandshakeTimeout);
         }
-        self.out.touch();
+        self.expire(now);
     }
 
-    /// The next output; the last one of each drain is [`Output::Timeout`].
-    pub fn poll_output(&mut self) -> Option<Output<ProviderEvent<N>, N>> {
-        if let Some(o) = self.out.pop() {
-            return Some(o);
+    /// The next output, until `None`: events, then frames sealed into `buf` (give it
+    /// [`ProviderConfig::max_frame`] bytes) with entropy from `rng`.
+    #[must_use]
+    pub fn poll_output<'a, R: RngCore + CryptoRng + ?Sized>(
+        &'a mut self,
+        rng: &mut R,
+        buf: &'a mut [u8],
+    ) -> Option<SessionOutput<'a, ProviderEvent<'a>>> {
+        match self.link.poll(self.info.bytes(), rng, buf)? {
+            Polled::Event(e) => Some(SessionOutput::Event(e.resolve(&self.link.text))),
+            Polled::Sealed { len, .. } => Some(SessionOutput::Transmit(&buf[..len])),
         }
-        let deadline = match self.phase {
+    }
+
+    /// Whether the next output is an event, and if so whether it is `Closed` (the host
+    /// acts on a close before it hands the event out).
+    #[cfg(feature = "alloc")]
+    pub(crate) fn peek_event(&self) -> Option<Option<CloseReason>> {
+        match self.link.front_event()? {
+            Queued::Closed(r) => Some(Some(*r)),
+            _ => Some(None),
+        }
+    }
+
+    /// When to call `handle_input(SessionInput::Timeout, now)` next (`None`: no deadline).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let phase = match self.phase {
             Phase::AwaitRequest => self.phase_deadline,
             _ => None,
         };
-        self.out
-            .take_deadline_report()
-            .then_some(Output::Timeout(deadline))
+        let requests = self.outstanding.iter().map(|o| o.deadline).min();
+        match (phase, requests) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Whether the consumer has received provider info.
     pub fn is_ready(&self) -> bool {
         self.phase == Phase::Ready
+    }
+
+    /// Whether the session is closed (a new [`SessionInput::Opened`] starts over).
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
     }
 
     /// The link's state.
@@ -177,19 +292,24 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize> Provider<R, N, Q> {
     }
 
     /// The rendezvous id this provider asks for (lowercase hex).
-    pub fn rendezvous_id(&self) -> &str {
-        self.link.rendezvous_id().as_str()
+    pub fn rendezvous_id(&self) -> crate::message::Hex256 {
+        self.link.rendezvous_id()
     }
 
-    /// Number of queued outputs.
+    /// Number of queued outputs (frames to seal and events).
     pub fn pending_outputs(&self) -> usize {
-        self.out.len()
+        self.link.queued()
+    }
+
+    /// Requests waiting for the application's answer.
+    pub fn outstanding_requests(&self) -> usize {
+        self.outstanding.len()
     }
 
     /// Counters.
     pub fn stats(&self) -> ProviderStats {
         let mut s = self.stats;
-        s.output_overflow = self.out.overflow;
+        s.output_overflow = self.link.overflow;
         s
     }
 
@@ -201,17 +321,21 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize> Provider<R, N, Q> {
         info: &ProviderInfo<'_>,
         now: Instant,
     ) -> Result<(), SessionError> {
+        self.link.now = now;
         let template = Message::notify_provider(
             Uuid::v4_from_bytes([0; 16]),
             None,
             Timestamp::from_secs(0),
             *info,
         );
-        let mut json: Vec<u8, N> = Vec::new();
+        let mut json = B::default();
         template
             .write_json(&mut json)
             .map_err(|_| SessionError::TooLarge)?;
-        if Message::parse(&json).is_err() {
+        if crate::frame::sealed_len(json.bytes().len() + 64) > self.config.max_frame {
+            return Err(SessionError::TooLarge);
+        }
+        if Message::parse(json.bytes()).is_err() {
             return Err(SessionError::InvalidProviderInfo);
         }
         let reference = match self.phase {
@@ -219,27 +343,26 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize> Provider<R, N, Q> {
             Phase::Ready => Some(None),
             _ => None,
         };
-        if reference.is_some() && self.out.room() < 3 {
+        if reference.is_some() && self.link.room() < 2 {
             return Err(SessionError::QueueFull);
         }
-        self.info = Some(json);
+        self.info = json;
         if let Some(reference) = reference {
-            self.send_info(reference, now)?;
+            self.link.send(Send::ProviderInfo { reference });
             if self.phase == Phase::WaitingForApp {
                 self.phase = Phase::Ready;
-                self.out.event(ProviderEvent::ConsumerReady);
+                self.link.event(Queued::ConsumerReady);
             }
         }
-        self.out.touch();
         Ok(())
     }
 
     /// Forgets the provider info: later `REQUEST_PROVIDER`s are told "not ready".
     pub fn clear_provider_info(&mut self) {
-        self.info = None;
+        self.info.reset();
     }
 
-    /// Answers an invoice request with `NOTIFY_INVOICE`.
+    /// Answers an outstanding invoice request with `NOTIFY_INVOICE`.
     pub fn send_invoice(
         &mut self,
         request: Uuid,
@@ -249,174 +372,254 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize> Provider<R, N, Q> {
         if !bolt11.starts_with("lnbc") {
             return Err(SessionError::NotBolt11);
         }
-        self.send_app(now, |uuid, ts| {
-            Message::notify_invoice(uuid, Some(request), ts, bolt11)
-        })
+        self.check_answer(request, Some(RequestKind::Invoice), now)?;
+        let span = self.link.store_outgoing(bolt11, 256)?;
+        self.answered(request);
+        self.link.send(Send::Invoice {
+            reference: request,
+            bolt11: span,
+        });
+        Ok(())
     }
 
-    /// Sends `NOTIFY_PREIMAGE`: the answer to a pay request (`request` set) or news that an
-    /// invoice was paid (`None`). `ext` is always `null`, as in v0.
+    /// Sends `NOTIFY_PREIMAGE`: the answer to an outstanding pay request (`request` set) or
+    /// news that an invoice was paid (`None`). `ext` is always `null`, as in v0.
     pub fn send_preimage(
         &mut self,
         request: Option<Uuid>,
         preimage: &[u8; 32],
         now: Instant,
     ) -> Result<(), SessionError> {
-        let hex = Hex256::from_bytes(preimage);
-        self.send_app(now, |uuid, ts| {
-            Message::notify_preimage(uuid, request, ts, hex, None)
-        })
+        match request {
+            Some(r) => {
+                self.check_answer(r, Some(RequestKind::Pay), now)?;
+                self.answered(r);
+            }
+            None => self.check_notify(now)?,
+        }
+        self.link.send(Send::Preimage {
+            reference: request,
+            preimage: *preimage,
+        });
+        Ok(())
     }
 
-    /// Sends `NOTIFY_ERROR` about `request` (or a general error with `None`).
+    /// Sends `NOTIFY_ERROR` answering an outstanding request (or a general error with
+    /// `None`).
     pub fn send_error(
         &mut self,
         request: Option<Uuid>,
         error: &str,
         now: Instant,
     ) -> Result<(), SessionError> {
-        self.send_app(now, |uuid, ts| {
-            Message::notify_error(uuid, request, ts, error)
-        })
+        match request {
+            Some(r) => self.check_answer(r, None, now)?,
+            None => self.check_notify(now)?,
+        }
+        let span = self.link.store_outgoing(error, 256)?;
+        if let Some(r) = request {
+            self.answered(r);
+        }
+        self.link.send(Send::Error {
+            reference: request,
+            text: span,
+        });
+        Ok(())
     }
 
-    /// Closes the session ([`CloseReason::Local`]).
+    /// Closes the session ([`CloseReason::Local`]); outstanding requests are abandoned.
     pub fn close(&mut self, now: Instant) {
-        let _ = now;
+        self.link.now = now;
         self.close_with(CloseReason::Local);
-        self.out.touch();
     }
 
-    fn send_app<'m>(
-        &mut self,
-        now: Instant,
-        build: impl FnOnce(Uuid, Timestamp<'static>) -> Message<'m>,
-    ) -> Result<(), SessionError> {
+    fn check_notify(&mut self, now: Instant) -> Result<(), SessionError> {
+        self.link.now = now;
         match self.phase {
             Phase::AwaitRequest | Phase::WaitingForApp | Phase::Ready => {}
             Phase::Closed => return Err(SessionError::Closed),
             Phase::Idle | Phase::Rendezvous => return Err(SessionError::NotReady),
         }
-        if self.out.room() < 2 {
-            return Err(SessionError::QueueFull);
+        self.link.can_send()
+    }
+
+    fn check_answer(
+        &mut self,
+        request: Uuid,
+        kind: Option<RequestKind>,
+        now: Instant,
+    ) -> Result<(), SessionError> {
+        self.check_notify(now)?;
+        self.expire(now);
+        let known = self
+            .outstanding
+            .iter()
+            .any(|o| o.request == request && kind.is_none_or(|k| k == o.kind));
+        if !known {
+            return Err(SessionError::UnknownRequest);
         }
-        let uuid = self.link.uuid();
-        let frame = self.link.encode(&build(uuid, self.link.timestamp(now)))?;
-        self.out.transmit(frame);
-        self.out.touch();
         Ok(())
     }
 
-    /// Sends `NOTIFY_PROVIDER` from the stored info.
-    fn send_info(&mut self, reference: Option<Uuid>, now: Instant) -> Result<(), SessionError> {
-        let Some(json) = &self.info else {
-            return Err(SessionError::NotReady);
-        };
-        let template = Message::parse(json).map_err(|_| SessionError::InvalidProviderInfo)?;
-        let info = *template
-            .provider_info()
-            .ok_or(SessionError::InvalidProviderInfo)?;
-        let uuid = self.link.uuid();
-        let msg = Message::notify_provider(uuid, reference, self.link.timestamp(now), info);
-        let frame = self.link.encode(&msg)?;
-        self.out.transmit(frame);
-        Ok(())
+    fn answered(&mut self, request: Uuid) {
+        self.outstanding.retain(|o| o.request != request);
+    }
+
+    /// Reports requests past their deadline (while there is room for the events).
+    fn expire(&mut self, now: Instant) {
+        let mut i = 0;
+        while i < self.outstanding.len() && self.link.room() > 1 {
+            if now >= self.outstanding[i].deadline {
+                let o = self.outstanding.swap_remove(i);
+                self.stats.expired_requests += 1;
+                self.link.event(Queued::RequestExpired {
+                    request: o.request,
+                    kind: o.kind,
+                });
+            } else {
+                i += 1;
+            }
+        }
     }
 
     fn on_opened(&mut self, now: Instant) {
+        let _ = now;
+        self.abandon_outstanding();
         self.phase_deadline = None;
         self.last_ref = None;
-        match self.link.open(now) {
-            Ok(f) => {
-                self.out.transmit(f);
-                self.phase = Phase::Rendezvous;
-            }
-            Err(_) => self.close_with(CloseReason::Local),
-        }
+        self.link.open();
+        self.phase = Phase::Rendezvous;
     }
 
-    fn on_frame(&mut self, bytes: &[u8], now: Instant) {
+    fn on_frame(&mut self, bytes: &mut [u8], now: Instant) {
         if matches!(self.phase, Phase::Idle | Phase::Closed) {
             self.stats.ignored_frames += 1;
             return;
         }
-        let incoming = Incoming::from(self.link.receive(bytes, &mut self.scratch));
-        let event = match incoming {
-            Incoming::Ignored => {
+        let event = match self.link.receive(bytes) {
+            Received::Ignored => {
                 self.stats.ignored_frames += 1;
                 None
             }
-            Incoming::NotReady => Some(ProviderEvent::WaitingForPeer),
-            Incoming::Paired => {
+            Received::NotReady => Some(Queued::WaitingForPeer),
+            Received::Paired => {
                 self.phase = Phase::AwaitRequest;
                 self.phase_deadline = self.config.consumer_timeout.map(|d| now.saturating_add(d));
-                Some(ProviderEvent::Paired)
+                Some(Queued::Paired)
             }
-            Incoming::End { was_paired } => {
-                self.close_with(if was_paired {
-                    CloseReason::PeerGone
-                } else {
-                    CloseReason::RendezvousRefused
-                });
+            Received::End { was_paired } => {
+                self.close_with(end_reason(was_paired));
                 None
             }
-            Incoming::Refused(r) => Some(ProviderEvent::Refused(r)),
-            Incoming::Notification => {
-                // Only providers send notifications: the peer is a provider too.
-                self.close_with(CloseReason::WrongRole);
-                None
-            }
-            Incoming::Ping(request) => {
-                self.last_ref = Some(request);
-                self.stats.pongs += 1;
-                let uuid = self.link.uuid();
-                let msg = Message::notify_pong(uuid, Some(request), self.link.timestamp(now));
-                self.out.send(&mut self.link, &msg);
-                None
-            }
-            Incoming::ProviderRequest(request) => self.on_provider_request(request, now),
-            Incoming::Invoice(request, msats) if self.phase == Phase::Ready => {
-                Some(ProviderEvent::InvoiceRequested { request, msats })
-            }
-            Incoming::Pay(request, bolt11) if self.phase == Phase::Ready => {
-                Some(ProviderEvent::PayRequested { request, bolt11 })
-            }
-            Incoming::Invoice(request, _) | Incoming::Pay(request, _) => {
-                self.stats.early_requests += 1;
-                let uuid = self.link.uuid();
-                let msg = Message::notify_error(
-                    uuid,
-                    Some(request),
-                    self.link.timestamp(now),
-                    NOT_READY_ERROR,
-                );
-                self.out.send(&mut self.link, &msg);
-                None
-            }
+            Received::Refused(r) => Some(Queued::Refused(r)),
+            Received::LenientError { .. } => self.wrong_role(),
+            Received::Message(msg, _) => self.on_message(&msg, now),
         };
         if let Some(e) = event {
-            self.out.event(e);
+            self.link.event(e);
         }
     }
 
-    fn on_provider_request(&mut self, request: Uuid, now: Instant) -> Option<ProviderEvent<N>> {
+    fn wrong_role(&mut self) -> Option<Queued> {
+        // Only providers send notifications: the peer is a provider too.
+        self.close_with(CloseReason::WrongRole);
+        None
+    }
+
+    fn on_message(&mut self, msg: &Message<'_>, now: Instant) -> Option<Queued> {
+        if msg.class() == MessageClass::Notification {
+            return self.wrong_role();
+        }
+        let request = msg.request_uuid()?;
+        match msg.body() {
+            Body::RequestPing => {
+                self.last_ref = Some(request);
+                self.stats.pongs += 1;
+                self.link.send(Send::Pong { reference: request });
+                None
+            }
+            Body::RequestProvider => self.on_provider_request(request),
+            Body::RequestInvoice { msats } if self.phase == Phase::Ready => {
+                self.track(request, RequestKind::Invoice, now)
+                    .then_some(Queued::InvoiceRequested {
+                        request,
+                        msats: *msats,
+                    })
+            }
+            Body::RequestPay { bolt11 } if self.phase == Phase::Ready => {
+                let Ok(span) = store::push_chars(&mut self.link.text, bolt11.chars()) else {
+                    self.refuse(request, TOO_MANY_REQUESTS_ERROR);
+                    return Some(Queued::Refused(FrameRefusal::NoRoom));
+                };
+                self.track(request, RequestKind::Pay, now)
+                    .then_some(Queued::PayRequested {
+                        request,
+                        bolt11: span,
+                    })
+            }
+            Body::RequestInvoice { .. } | Body::RequestPay { .. } => {
+                self.stats.early_requests += 1;
+                self.refuse(request, NOT_READY_ERROR);
+                None
+            }
+            b => Some(Queued::Refused(FrameRefusal::Unexpected(b.kind()))),
+        }
+    }
+
+    /// Starts tracking a request; false (and the consumer told) when too many are open.
+    fn track(&mut self, request: Uuid, kind: RequestKind, now: Instant) -> bool {
+        let deadline = now.saturating_add(interval(self.config.request_timeout));
+        if self
+            .outstanding
+            .push(Outstanding {
+                request,
+                kind,
+                deadline,
+            })
+            .is_err()
+        {
+            self.stats.refused_requests += 1;
+            self.refuse(request, TOO_MANY_REQUESTS_ERROR);
+            return false;
+        }
+        true
+    }
+
+    fn refuse(&mut self, request: Uuid, text: &'static str) {
+        self.link.send(Send::FixedError {
+            reference: Some(request),
+            text,
+        });
+    }
+
+    fn on_provider_request(&mut self, request: Uuid) -> Option<Queued> {
         self.last_ref = Some(request);
         self.phase_deadline = None;
-        if self.info.is_some() && self.send_info(Some(request), now).is_ok() {
+        if !self.info.bytes().is_empty() {
+            self.link.send(Send::ProviderInfo {
+                reference: Some(request),
+            });
             if self.phase == Phase::Ready {
                 return None;
             }
             self.phase = Phase::Ready;
-            return Some(ProviderEvent::ConsumerReady);
+            return Some(Queued::ConsumerReady);
         }
-        let uuid = self.link.uuid();
-        let msg = Message::notify_provider_not_ready(uuid, Some(request), self.link.timestamp(now));
-        self.out.send(&mut self.link, &msg);
+        self.link.send(Send::ProviderNotReady { reference: request });
         if self.phase == Phase::WaitingForApp {
             return None;
         }
         self.phase = Phase::WaitingForApp;
-        Some(ProviderEvent::InfoRequested)
+        Some(Queued::InfoRequested)
+    }
+
+    fn abandon_outstanding(&mut self) {
+        for o in core::mem::take(&mut self.outstanding) {
+            self.link.event(Queued::RequestAbandoned {
+                request: o.request,
+                kind: o.kind,
+            });
+        }
     }
 
     fn close_with(&mut self, reason: CloseReason) {
@@ -427,50 +630,9 @@ impl<R: RngCore + CryptoRng, const N: usize, const Q: usize> Provider<R, N, Q> {
         self.phase = Phase::Closed;
         self.phase_deadline = None;
         self.link.set_closed();
+        self.abandon_outstanding();
         if !idle || reason == CloseReason::Local {
-            self.out.event(ProviderEvent::Closed(reason));
-        }
-    }
-}
-
-/// A received frame reduced to owned data.
-enum Incoming<const N: usize> {
-    Ignored,
-    NotReady,
-    Paired,
-    End { was_paired: bool },
-    Refused(Refusal),
-    Notification,
-    Ping(Uuid),
-    ProviderRequest(Uuid),
-    Invoice(Uuid, u64),
-    Pay(Uuid, String<N>),
-}
-
-impl<const N: usize> From<Received<'_>> for Incoming<N> {
-    fn from(r: Received<'_>) -> Self {
-        match r {
-            Received::Ignored => Incoming::Ignored,
-            Received::NotReady => Incoming::NotReady,
-            Received::Paired => Incoming::Paired,
-            Received::End { was_paired } => Incoming::End { was_paired },
-            Received::Refused(r) => Incoming::Refused(r),
-            Received::LenientError { .. } => Incoming::Notification,
-            Received::Message(msg, _) => {
-                if msg.class() == MessageClass::Notification {
-                    return Incoming::Notification;
-                }
-                let Some(request) = msg.request_uuid() else {
-                    return Incoming::Notification;
-                };
-                match msg.body() {
-                    Body::RequestPing => Incoming::Ping(request),
-                    Body::RequestProvider => Incoming::ProviderRequest(request),
-                    Body::RequestInvoice { msats } => Incoming::Invoice(request, *msats),
-                    Body::RequestPay { bolt11 } => Incoming::Pay(request, lossy(bolt11.chars())),
-                    b => Incoming::Refused(Refusal::Unexpected(b.kind())),
-                }
-            }
+            self.link.event(Queued::Closed(reason));
         }
     }
 }

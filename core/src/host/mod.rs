@@ -1,0 +1,826 @@
+//! The session host: many consumer and provider sessions behind one sans-IO object, the way
+//! quinn-proto's endpoint holds its connections (`alloc` feature).
+//!
+//! The host owns the sessions, a [`Matchmaker`] (lazily, for accepted connections and
+//! listening sessions), one frame buffer and one RNG for all of them. The caller owns the
+//! transport and the clock:
+//!
+//! * [`SessionHost::handle_input`]`(`[`HostInput`]`, now)`: a connection opened, a frame
+//!   arrived, a connection closed, or the deadline passed;
+//! * [`SessionHost::poll_output`]`() -> Option<`[`HostOutput`]`>`: drain after every input
+//!   and every call: frames to send, frames to forward, connections to close, and events
+//!   of sessions (tagged with their [`SessionId`]);
+//! * [`SessionHost::poll_timeout`]: the earliest deadline of the matchmaker and of every
+//!   session (a plain query, kept in an ordered index: O(log n)).
+//!
+//! Sessions are placed in one of two ways:
+//!
+//! * **on a connection** the caller dialed ([`SessionHost::attach`]): the session's frames
+//!   go to that connection, its close closes it. Reconnecting is the caller's policy: dial
+//!   again and attach again (the session starts over on `Opened`).
+//! * **listening** ([`SessionHost::listen`]): the session waits in the host's matchmaker,
+//!   as an [`Endpoint::Local`] with its own id space, for a remote peer that connects to the
+//!   caller's listener with the same beacon (how a terminus serves its beacons, host-apps
+//!   §2.2), or for another listening session of this host. When its peer leaves it waits
+//!   again. Accepted connections that match no local session pair with each other: the
+//!   host is then a relay as well.
+//!
+//! Providers may belong to an account (its uuid): [`SessionHost::set_account_info`] sends a
+//! provider-info change to every session of the account.
+
+mod rng;
+mod types;
+
+pub use rng::HashRng;
+pub use types::{HostConfig, HostError, HostInput, HostOutput, HostStats, SessionEvent, SessionId};
+
+use alloc::boxed::Box;
+use alloc::collections::{BTreeMap, BTreeSet, VecDeque};
+use alloc::vec;
+use alloc::vec::Vec;
+
+use rand_core::{CryptoRng, RngCore};
+
+use crate::conn::{ConnId, Endpoint, LocalId};
+use crate::matchmaker::{Matchmaker, MatchmakerInput, MatchmakerOutput};
+use crate::message::ProviderInfo;
+use crate::seed::SharedSeed;
+use crate::session::{
+    CloseReason, Consumer, ConsumerConfig, Provider, ProviderConfig, SessionInput,
+    SessionOutput,
+};
+use crate::time::Instant;
+use crate::uuid::Uuid;
+
+/// A consumer as the host keeps it (texts on the heap only while they wait).
+pub type HostedConsumer = Consumer<Vec<u8>>;
+/// A provider as the host keeps it.
+pub type HostedProvider = Provider<Vec<u8>>;
+
+/// The host's matchmaker: up to `CONNS` endpoints (accepted connections plus listening
+/// sessions), on the heap.
+type Mm<const CONNS: usize> = Matchmaker<HashRng, CONNS, 64>;
+
+#[derive(Debug)]
+enum Role {
+    Consumer(HostedConsumer),
+    Provider(HostedProvider),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    Detached,
+    Conn(ConnId),
+    Listening,
+}
+
+#[derive(Debug)]
+struct Entry {
+    role: Role,
+    place: Place,
+    account: Option<Uuid>,
+    /// The deadline indexed in `deadlines`.
+    deadline: Option<Instant>,
+    /// In the ready queue.
+    ready: bool,
+}
+
+#[derive(Debug)]
+struct Slot {
+    generation: u32,
+    entry: Option<Entry>,
+}
+
+/// Work the host queued for the caller.
+#[derive(Debug)]
+enum Queued {
+    Transmit(ConnId, Vec<u8>),
+    Forward(ConnId, ConnId),
+    Close(ConnId),
+}
+
+/// Many sessions, one matchmaker, one buffer, one RNG. `CONNS` bounds the matchmaker's
+/// table (accepted connections plus listening sessions); size it about twice the peak.
+#[derive(Debug)]
+pub struct SessionHost<R, const CONNS: usize = 65_536> {
+    config: HostConfig,
+    rng: R,
+    now: Instant,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// Connections carrying a session.
+    by_conn: BTreeMap<ConnId, u32>,
+    /// Accepted connections (in the matchmaker).
+    accepted: BTreeSet<ConnId>,
+    accounts: BTreeMap<Uuid, Vec<u32>>,
+    deadlines: BTreeSet<(Instant, u32)>,
+    mm: Option<Box<Mm<CONNS>>>,
+    out: VecDeque<Queued>,
+    ready: VecDeque<u32>,
+    /// Listening sessions to put back in the matchmaker after their peer left.
+    rejoin: Vec<u32>,
+    buf: Vec<u8>,
+    stats: HostStats,
+}
+
+impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
+    /// An empty host; `rng` provides every session's entropy.
+    pub fn new(config: HostConfig, rng: R) -> Self {
+        SessionHost {
+            config,
+            rng,
+            now: Instant::ZERO,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_conn: BTreeMap::new(),
+            accepted: BTreeSet::new(),
+            accounts: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
+            mm: None,
+            out: VecDeque::new(),
+            ready: VecDeque::new(),
+            rejoin: Vec::new(),
+            buf: vec![0; config.max_frame.max(64)],
+            stats: HostStats::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HostConfig {
+        &self.config
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> HostStats {
+        let mut s = self.stats;
+        s.sessions = self.slots.len() - self.free.len();
+        s
+    }
+
+    /// The matchmaker's counters (zero until something was accepted or listens).
+    pub fn matchmaker_stats(&self) -> crate::matchmaker::MatchmakerStats {
+        self.mm.as_ref().map(|m| m.stats()).unwrap_or_default()
+    }
+
+    /// Adds a consumer for a beacon's seed, detached: [`attach`](Self::attach) or
+    /// [`listen`](Self::listen) it.
+    pub fn add_consumer(&mut self, seed: &SharedSeed, config: ConsumerConfig) -> SessionId {
+        self.insert(Role::Consumer(Consumer::new(seed, config)), None)
+    }
+
+    /// Adds a provider for a beacon's seed, detached, optionally serving `account` (see
+    /// [`set_account_info`](Self::set_account_info)).
+    pub fn add_provider(
+        &mut self,
+        seed: &SharedSeed,
+        config: ProviderConfig,
+        account: Option<Uuid>,
+    ) -> SessionId {
+        let id = self.insert(Role::Provider(Provider::new(seed, config)), account);
+        if let Some(a) = account {
+            self.accounts.entry(a).or_default().push(id.index);
+        }
+        id
+    }
+
+    /// Removes a session. If it runs on a connection, that connection is closed
+    /// (`HostOutput::Close`); if it listens, it leaves the matchmaker (a paired remote peer
+    /// gets `NOTIFY_RENDEZVOUS_END`). No event is reported for it any more.
+    pub fn remove(&mut self, id: SessionId, now: Instant) -> Result<(), HostError> {
+        self.now = now;
+        let i = self.index(id)?;
+        let Some(entry) = self.slots[i as usize].entry.take() else {
+            return Err(HostError::UnknownSession);
+        };
+        if let Some(d) = entry.deadline {
+            self.deadlines.remove(&(d, i));
+        }
+        if let Some(a) = entry.account {
+            if let Some(list) = self.accounts.get_mut(&a) {
+                list.retain(|&x| x != i);
+                if list.is_empty() {
+                    self.accounts.remove(&a);
+                }
+            }
+        }
+        match entry.place {
+            Place::Conn(c) => {
+                self.by_conn.remove(&c);
+                self.out.push_back(Queued::Close(c));
+            }
+            Place::Listening => self.matchmaker_input(MatchmakerInput::Closed(local(i))),
+            Place::Detached => {}
+        }
+        self.ready.retain(|&x| x != i);
+        self.rejoin.retain(|&x| x != i);
+        let slot = &mut self.slots[i as usize];
+        slot.generation = slot.generation.wrapping_add(1);
+        self.free.push(i);
+        Ok(())
+    }
+
+    /// Runs the session on `conn`, a connection the caller dialed to one of the beacon's
+    /// locations. The session opens on `HostInput::Opened(conn)` (or at once if the
+    /// caller says the connection is open already with `open = true`).
+    pub fn attach(
+        &mut self,
+        id: SessionId,
+        conn: ConnId,
+        open: bool,
+        now: Instant,
+    ) -> Result<(), HostError> {
+        self.now = now;
+        let i = self.index(id)?;
+        if self.by_conn.contains_key(&conn) || self.accepted.contains(&conn) {
+            return Err(HostError::ConnInUse);
+        }
+        let entry = self.entry_mut(i)?;
+        if entry.place != Place::Detached {
+            return Err(HostError::AlreadyPlaced);
+        }
+        entry.place = Place::Conn(conn);
+        self.by_conn.insert(conn, i);
+        if open {
+            self.session_input(i, SessionInput::Opened);
+        }
+        Ok(())
+    }
+
+    /// Takes the session off its connection (which the caller closes or has lost) without
+    /// telling the session; it stays held, detached, for a later [`attach`](Self::attach).
+    pub fn detach(&mut self, id: SessionId) -> Result<(), HostError> {
+        let i = self.index(id)?;
+        let entry = self.entry_mut(i)?;
+        match entry.place {
+            Place::Conn(c) => {
+                entry.place = Place::Detached;
+                self.by_conn.remove(&c);
+                Ok(())
+            }
+            Place::Listening => {
+                entry.place = Place::Detached;
+                self.matchmaker_input(MatchmakerInput::Closed(local(i)));
+                Ok(())
+            }
+            Place::Detached => Ok(()),
+        }
+    }
+
+    /// Puts the session in the host's matchmaker, waiting for a peer with the same beacon
+    /// on an accepted connection (or another listening session). It opens at once.
+    pub fn listen(&mut self, id: SessionId, now: Instant) -> Result<(), HostError> {
+        self.now = now;
+        let i = self.index(id)?;
+        let entry = self.entry_mut(i)?;
+        if entry.place != Place::Detached {
+            return Err(HostError::AlreadyPlaced);
+        }
+        entry.place = Place::Listening;
+        self.join(i);
+        Ok(())
+    }
+
+    /// The consumer behind `id`, to read its state.
+    pub fn consumer(&self, id: SessionId) -> Option<&HostedConsumer> {
+        match &self.entry(id)?.role {
+            Role::Consumer(c) => Some(c),
+            Role::Provider(_) => None,
+        }
+    }
+
+    /// The provider behind `id`, to read its state.
+    pub fn provider(&self, id: SessionId) -> Option<&HostedProvider> {
+        match &self.entry(id)?.role {
+            Role::Provider(p) => Some(p),
+            Role::Consumer(_) => None,
+        }
+    }
+
+    /// The sessions serving `account`.
+    pub fn account_sessions(&self, account: &Uuid) -> impl Iterator<Item = SessionId> + '_ {
+        self.accounts
+            .get(account)
+            .into_iter()
+            .flatten()
+            .map(|&i| SessionId {
+                index: i,
+                generation: self.slots[i as usize].generation,
+            })
+    }
+
+    /// [`Consumer::request_invoice`] on session `id`.
+    pub fn request_invoice(
+        &mut self,
+        id: SessionId,
+        msats: u64,
+        now: Instant,
+    ) -> Result<Uuid, HostError> {
+        self.with_consumer(id, now, |c, rng| c.request_invoice(msats, now, rng))
+    }
+
+    /// [`Consumer::pay`] on session `id`.
+    pub fn pay(&mut self, id: SessionId, bolt11: &str, now: Instant) -> Result<Uuid, HostError> {
+        self.with_consumer(id, now, |c, rng| c.pay(bolt11, now, rng))
+    }
+
+    /// [`Provider::set_provider_info`] on session `id`.
+    pub fn set_provider_info(
+        &mut self,
+        id: SessionId,
+        info: &ProviderInfo<'_>,
+        now: Instant,
+    ) -> Result<(), HostError> {
+        self.with_provider(id, now, |p| p.set_provider_info(info, now))
+    }
+
+    /// Sets the provider info of every session of `account` (each ready consumer gets it as
+    /// an update). Returns how many sessions took it; refusals are counted in
+    /// [`HostStats::fanout_refused`].
+    pub fn set_account_info(
+        &mut self,
+        account: &Uuid,
+        info: &ProviderInfo<'_>,
+        now: Instant,
+    ) -> usize {
+        self.now = now;
+        let members = self.accounts.get(account).cloned().unwrap_or_default();
+        let mut ok = 0;
+        for i in members {
+            let Some(Entry {
+                role: Role::Provider(p),
+                ..
+            }) = self.slots[i as usize].entry.as_mut()
+            else {
+                continue;
+            };
+            match p.set_provider_info(info, now) {
+                Ok(()) => ok += 1,
+                Err(_) => self.stats.fanout_refused += 1,
+            }
+            self.touched(i);
+        }
+        ok
+    }
+
+    /// [`Provider::send_invoice`] on session `id`.
+    pub fn send_invoice(
+        &mut self,
+        id: SessionId,
+        request: Uuid,
+        bolt11: &str,
+        now: Instant,
+    ) -> Result<(), HostError> {
+        self.with_provider(id, now, |p| p.send_invoice(request, bolt11, now))
+    }
+
+    /// [`Provider::send_preimage`] on session `id`.
+    pub fn send_preimage(
+        &mut self,
+        id: SessionId,
+        request: Option<Uuid>,
+        preimage: &[u8; 32],
+        now: Instant,
+    ) -> Result<(), HostError> {
+        self.with_provider(id, now, |p| p.send_preimage(request, preimage, now))
+    }
+
+    /// [`Provider::send_error`] on session `id`.
+    pub fn send_error(
+        &mut self,
+        id: SessionId,
+        request: Option<Uuid>,
+        error: &str,
+        now: Instant,
+    ) -> Result<(), HostError> {
+        self.with_provider(id, now, |p| p.send_error(request, error, now))
+    }
+
+    /// Closes session `id` ([`CloseReason::Local`]); it stays held (a listening session
+    /// leaves the matchmaker; an attached one closes its connection).
+    pub fn close(&mut self, id: SessionId, now: Instant) -> Result<(), HostError> {
+        self.now = now;
+        let i = self.index(id)?;
+        match &mut self.entry_mut(i)?.role {
+            Role::Consumer(c) => c.close(now),
+            Role::Provider(p) => p.close(now),
+        }
+        self.touched(i);
+        Ok(())
+    }
+
+    /// Processes one transport input at `now`; then drain [`poll_output`](Self::poll_output).
+    pub fn handle_input(&mut self, input: HostInput<'_>, now: Instant) {
+        self.now = now;
+        match input {
+            HostInput::Opened(conn) => match self.by_conn.get(&conn) {
+                Some(&i) => self.session_input(i, SessionInput::Opened),
+                None => {
+                    if self.accepted.insert(conn) {
+                        self.matchmaker_input(MatchmakerInput::Opened(Endpoint::Remote(conn)));
+                    }
+                }
+            },
+            HostInput::Frame(conn, bytes) => {
+                if let Some(&i) = self.by_conn.get(&conn) {
+                    self.deliver(i, bytes);
+                } else if self.accepted.contains(&conn) {
+                    self.matchmaker_frame(Endpoint::Remote(conn), bytes);
+                } else {
+                    self.stats.unknown_conn += 1;
+                }
+            }
+            HostInput::Closed(conn) => {
+                if let Some(i) = self.by_conn.remove(&conn) {
+                    if let Some(e) = self.slots[i as usize].entry.as_mut() {
+                        e.place = Place::Detached;
+                    }
+                    self.session_input(i, SessionInput::Closed);
+                } else if self.accepted.remove(&conn) {
+                    self.matchmaker_input(MatchmakerInput::Closed(Endpoint::Remote(conn)));
+                } else {
+                    self.stats.unknown_conn += 1;
+                }
+            }
+            HostInput::Timeout => self.on_timeout(now),
+        }
+    }
+
+    /// When to call `handle_input(HostInput::Timeout, now)` next (`None`: no deadline).
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let sessions = self.deadlines.first().map(|&(d, _)| d);
+        let mm = self.mm.as_ref().and_then(|m| m.poll_timeout());
+        match (sessions, mm) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The next thing to do, until `None`.
+    #[must_use]
+    pub fn poll_output(&mut self) -> Option<HostOutput<'_>> {
+        for i in core::mem::take(&mut self.rejoin) {
+            self.join(i);
+        }
+        loop {
+            if let Some(q) = self.out.pop_front() {
+                return Some(match q {
+                    Queued::Transmit(conn, frame) => HostOutput::Transmit { conn, frame },
+                    Queued::Forward(from, to) => HostOutput::Forward { from, to },
+                    Queued::Close(conn) => HostOutput::Close { conn },
+                });
+            }
+            let &i = self.ready.front()?;
+            let Some(e) = self.slots.get(i as usize).and_then(|s| s.entry.as_ref()) else {
+                self.ready.pop_front();
+                continue;
+            };
+            let next = match &e.role {
+                Role::Consumer(c) => c.peek_event(),
+                Role::Provider(p) => p.peek_event(),
+            };
+            match next {
+                Some(closed) => {
+                    if let Some(reason) = closed {
+                        self.on_closed(i, reason);
+                    }
+                    return self.take_event(i);
+                }
+                None => {
+                    if !self.step(i) {
+                        self.ready.pop_front();
+                        if let Some(e) = self.slots[i as usize].entry.as_mut() {
+                            e.ready = false;
+                        }
+                        self.reindex(i);
+                    }
+                }
+            }
+        }
+    }
+
+    // ---- internals ----
+
+    fn insert(&mut self, role: Role, account: Option<Uuid>) -> SessionId {
+        let entry = Entry {
+            role,
+            place: Place::Detached,
+            account,
+            deadline: None,
+            ready: false,
+        };
+        let index = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize].entry = Some(entry);
+                i
+            }
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    entry: Some(entry),
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        SessionId {
+            index,
+            generation: self.slots[index as usize].generation,
+        }
+    }
+
+    fn index(&self, id: SessionId) -> Result<u32, HostError> {
+        match self.slots.get(id.index as usize) {
+            Some(s) if s.generation == id.generation && s.entry.is_some() => Ok(id.index),
+            _ => Err(HostError::UnknownSession),
+        }
+    }
+
+    fn entry(&self, id: SessionId) -> Option<&Entry> {
+        let i = self.index(id).ok()?;
+        self.slots[i as usize].entry.as_ref()
+    }
+
+    fn entry_mut(&mut self, i: u32) -> Result<&mut Entry, HostError> {
+        self.slots
+            .get_mut(i as usize)
+            .and_then(|s| s.entry.as_mut())
+            .ok_or(HostError::UnknownSession)
+    }
+
+    fn with_consumer<T>(
+        &mut self,
+        id: SessionId,
+        now: Instant,
+        f: impl FnOnce(&mut HostedConsumer, &mut R) -> Result<T, crate::session::SessionError>,
+    ) -> Result<T, HostError> {
+        self.now = now;
+        let i = self.index(id)?;
+        let rng = &mut self.rng;
+        let r = match self.slots[i as usize].entry.as_mut().map(|e| &mut e.role) {
+            Some(Role::Consumer(c)) => f(c, rng).map_err(HostError::Session),
+            Some(Role::Provider(_)) => Err(HostError::WrongRole),
+            None => Err(HostError::UnknownSession),
+        };
+        self.touched(i);
+        r
+    }
+
+    fn with_provider<T>(
+        &mut self,
+        id: SessionId,
+        now: Instant,
+        f: impl FnOnce(&mut HostedProvider) -> Result<T, crate::session::SessionError>,
+    ) -> Result<T, HostError> {
+        self.now = now;
+        let i = self.index(id)?;
+        let r = match self.slots[i as usize].entry.as_mut().map(|e| &mut e.role) {
+            Some(Role::Provider(p)) => f(p).map_err(HostError::Session),
+            Some(Role::Consumer(_)) => Err(HostError::WrongRole),
+            None => Err(HostError::UnknownSession),
+        };
+        self.touched(i);
+        r
+    }
+
+    /// The session may have output or a new deadline: queue it for the drain.
+    fn touched(&mut self, i: u32) {
+        let Some(e) = self.slots.get_mut(i as usize).and_then(|s| s.entry.as_mut()) else {
+            return;
+        };
+        if !e.ready {
+            e.ready = true;
+            self.ready.push_back(i);
+        }
+        self.reindex(i);
+    }
+
+    /// Keeps `deadlines` in step with the session's own `poll_timeout`.
+    fn reindex(&mut self, i: u32) {
+        let Some(e) = self.slots.get_mut(i as usize).and_then(|s| s.entry.as_mut()) else {
+            return;
+        };
+        let d = match &e.role {
+            Role::Consumer(c) => c.poll_timeout(),
+            Role::Provider(p) => p.poll_timeout(),
+        };
+        if d != e.deadline {
+            if let Some(old) = e.deadline {
+                self.deadlines.remove(&(old, i));
+            }
+            if let Some(new) = d {
+                self.deadlines.insert((new, i));
+            }
+            e.deadline = d;
+        }
+    }
+
+    fn session_input(&mut self, i: u32, input: SessionInput<'_>) {
+        let now = self.now;
+        let Some(e) = self.slots.get_mut(i as usize).and_then(|s| s.entry.as_mut()) else {
+            return;
+        };
+        match &mut e.role {
+            Role::Consumer(c) => c.handle_input(input, now),
+            Role::Provider(p) => p.handle_input(input, now),
+        }
+        self.touched(i);
+    }
+
+    /// Hands a received frame to session `i` (copied into the host's buffer, where the
+    /// session decrypts it in place).
+    fn deliver(&mut self, i: u32, bytes: &[u8]) {
+        let Some(dst) = self.buf.get_mut(..bytes.len()) else {
+            self.stats.oversized += 1;
+            return;
+        };
+        dst.copy_from_slice(bytes);
+        self.stats.frames_in += 1;
+        let now = self.now;
+        let Some(e) = self.slots.get_mut(i as usize).and_then(|s| s.entry.as_mut()) else {
+            return;
+        };
+        let frame = SessionInput::Frame(dst);
+        match &mut e.role {
+            Role::Consumer(c) => c.handle_input(frame, now),
+            Role::Provider(p) => p.handle_input(frame, now),
+        }
+        self.touched(i);
+    }
+
+    fn on_timeout(&mut self, now: Instant) {
+        while let Some(&(d, i)) = self.deadlines.first() {
+            if d > now {
+                break;
+            }
+            self.deadlines.remove(&(d, i));
+            if let Some(e) = self.slots.get_mut(i as usize).and_then(|s| s.entry.as_mut()) {
+                e.deadline = None;
+            }
+            self.session_input(i, SessionInput::Timeout);
+        }
+        if self
+            .mm
+            .as_ref()
+            .and_then(|m| m.poll_timeout())
+            .is_some_and(|d| d <= now)
+        {
+            self.matchmaker_input(MatchmakerInput::Timeout);
+        }
+    }
+
+    fn matchmaker(&mut self) -> &mut Mm<CONNS> {
+        let rng = &mut self.rng;
+        let config = self.config.matchmaker;
+        self.mm
+            .get_or_insert_with(|| Box::new(Matchmaker::new(config, HashRng::from_rng(rng))))
+    }
+
+    /// A listening session enters the matchmaker and opens.
+    fn join(&mut self, i: u32) {
+        let listening = matches!(
+            self.slots.get(i as usize).and_then(|s| s.entry.as_ref()),
+            Some(Entry {
+                place: Place::Listening,
+                ..
+            })
+        );
+        if !listening {
+            return;
+        }
+        self.matchmaker_input(MatchmakerInput::Opened(local(i)));
+        self.session_input(i, SessionInput::Opened);
+    }
+
+    fn matchmaker_input(&mut self, input: MatchmakerInput<'_>) {
+        let now = self.now;
+        self.matchmaker().handle_input(input, now);
+        self.matchmaker_drain(None);
+    }
+
+    /// A frame from `from` into the matchmaker; forwards to local sessions are delivered
+    /// from `bytes`.
+    fn matchmaker_frame(&mut self, from: Endpoint, bytes: &[u8]) {
+        let now = self.now;
+        self.matchmaker()
+            .handle_input(MatchmakerInput::Frame(from, bytes), now);
+        self.matchmaker_drain(Some(bytes));
+    }
+
+    fn matchmaker_drain(&mut self, frame: Option<&[u8]>) {
+        while let Some(o) = self.mm.as_mut().and_then(|m| m.poll_output()) {
+            match o {
+                MatchmakerOutput::Transmit { to, frame: f } => match to {
+                    Endpoint::Remote(c) => self.out.push_back(Queued::Transmit(c, f.to_vec())),
+                    Endpoint::Local(l) => self.deliver(l.0, &f),
+                },
+                MatchmakerOutput::Forward { from, to } => {
+                    let Some(bytes) = frame else { continue };
+                    match (from, to) {
+                        (Endpoint::Remote(a), Endpoint::Remote(b)) => {
+                            self.out.push_back(Queued::Forward(a, b))
+                        }
+                        (_, Endpoint::Remote(b)) => {
+                            self.out.push_back(Queued::Transmit(b, bytes.to_vec()))
+                        }
+                        (_, Endpoint::Local(l)) => self.deliver(l.0, bytes),
+                    }
+                }
+                MatchmakerOutput::Close { endpoint, .. } => match endpoint {
+                    Endpoint::Remote(c) => {
+                        self.accepted.remove(&c);
+                        self.out.push_back(Queued::Close(c));
+                    }
+                    // Evicted (expired unpaired, or END sent after its peer left): the
+                    // session learns it from the transport's point of view.
+                    Endpoint::Local(l) => self.session_input(l.0, SessionInput::Closed),
+                },
+            }
+        }
+    }
+
+    /// Drains one frame of session `i` (whose next output is not an event) and routes it;
+    /// false once the session has nothing more.
+    fn step(&mut self, i: u32) -> bool {
+        let Some(e) = self.slots.get_mut(i as usize).and_then(|s| s.entry.as_mut()) else {
+            return false;
+        };
+        let place = e.place;
+        let (buf, rng) = (&mut self.buf, &mut self.rng);
+        let len = match &mut e.role {
+            Role::Consumer(c) => match c.poll_output(rng, buf) {
+                Some(SessionOutput::Transmit(f)) => f.len(),
+                Some(_) => return true,
+                None => return false,
+            },
+            Role::Provider(p) => match p.poll_output(rng, buf) {
+                Some(SessionOutput::Transmit(f)) => f.len(),
+                Some(_) => return true,
+                None => return false,
+            },
+        };
+        self.stats.frames_out += 1;
+        match place {
+            Place::Conn(c) => self
+                .out
+                .push_back(Queued::Transmit(c, self.buf[..len].to_vec())),
+            Place::Listening => {
+                let frame = self.buf[..len].to_vec();
+                self.matchmaker_frame(local(i), &frame);
+            }
+            // Not on any transport (closed, or removed from it): nowhere to go.
+            Place::Detached => {}
+        }
+        true
+    }
+
+    /// Pops session `i`'s next output, an event (checked by the caller with `peek_event`).
+    fn take_event(&mut self, i: u32) -> Option<HostOutput<'_>> {
+        let generation = self.slots.get(i as usize)?.generation;
+        let session = SessionId {
+            index: i,
+            generation,
+        };
+        let e = self.slots.get_mut(i as usize)?.entry.as_mut()?;
+        let (buf, rng) = (&mut self.buf, &mut self.rng);
+        let event = match &mut e.role {
+            Role::Consumer(c) => match c.poll_output(rng, buf)? {
+                SessionOutput::Event(ev) => SessionEvent::Consumer(ev),
+                _ => return None,
+            },
+            Role::Provider(p) => match p.poll_output(rng, buf)? {
+                SessionOutput::Event(ev) => SessionEvent::Provider(ev),
+                _ => return None,
+            },
+        };
+        Some(HostOutput::Event { session, event })
+    }
+
+    /// Session `i` reports it closed: close its connection, or put it back in the
+    /// matchmaker (a listening session waits for its next peer unless the app closed it).
+    fn on_closed(&mut self, i: u32, reason: CloseReason) {
+        let Some(e) = self.slots.get_mut(i as usize).and_then(|s| s.entry.as_mut()) else {
+            return;
+        };
+        match e.place {
+            Place::Conn(c) => {
+                e.place = Place::Detached;
+                self.by_conn.remove(&c);
+                self.out.push_back(Queued::Close(c));
+            }
+            Place::Listening => {
+                if reason == CloseReason::Local {
+                    e.place = Place::Detached;
+                } else {
+                    self.rejoin.push(i);
+                }
+                // Gone from the matchmaker already if it evicted the session; else now.
+                self.matchmaker_input(MatchmakerInput::Closed(local(i)));
+            }
+            Place::Detached => {}
+        }
+    }
+}
+
+fn local(i: u32) -> Endpoint {
+    Endpoint::Local(LocalId(i))
+}
