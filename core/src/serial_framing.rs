@@ -145,6 +145,18 @@ fn bump(counter: &mut u32, by: usize) {
     *counter = counter.saturating_add(u32::try_from(by).unwrap_or(u32::MAX));
 }
 
+/// Whole milliseconds of a gap, at least 1, saturating.
+const fn gap_ms(gap: Duration) -> u64 {
+    let ms = gap.as_millis();
+    if ms == 0 {
+        1
+    } else if ms > u64::MAX as u128 {
+        u64::MAX
+    } else {
+        ms as u64
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     /// Waiting for the first byte of a length.
@@ -209,17 +221,19 @@ impl<const N: usize> Decoder<N> {
     /// milliseconds; a zero gap counts as one millisecond). Choose it well above the longest
     /// pause a sender makes inside a frame, and above the longest time the caller may stall
     /// between reading two bytes (or call [`resume`](Self::resume) after such a stall).
+    ///
+    /// In a `static`, prefer [`new`](Self::new) then [`set_idle_gap`](Self::set_idle_gap) at
+    /// run time: an all-zero initial value keeps the `N`-byte buffer in `.bss` instead of
+    /// `.data` (flash plus a copy at boot).
     pub const fn with_idle_gap(gap: Duration) -> Self {
         let mut d = Self::new();
-        let ms = gap.as_millis();
-        d.idle_gap_ms = Some(if ms == 0 {
-            1
-        } else if ms > u64::MAX as u128 {
-            u64::MAX
-        } else {
-            ms as u64
-        });
+        d.idle_gap_ms = Some(gap_ms(gap));
         d
+    }
+
+    /// Sets or removes the idle gap (see [`with_idle_gap`](Self::with_idle_gap)).
+    pub fn set_idle_gap(&mut self, gap: Option<Duration>) {
+        self.idle_gap_ms = gap.map(gap_ms);
     }
 
     /// The bound: the longest frame body accepted.
@@ -656,7 +670,9 @@ mod tests {
         feed_all(&mut d, &[0x00, 0x02, b'a'], Instant(0));
         assert_eq!(d.idle_deadline(), None);
         assert_eq!(feed_all(&mut d, b"b", Instant(1_000_000)), frames(&[b"ab"]));
-        let mut d = Decoder::<8>::with_idle_gap(Duration::from_millis(50));
+        let mut d = Decoder::<8>::new();
+        d.set_idle_gap(Some(Duration::from_millis(50)));
+        assert_eq!(d.idle_gap(), Some(Duration::from_millis(50)));
         feed_all(&mut d, &[0x00, 0x02, b'a'], Instant(0));
         d.resume(Instant(500)); // the caller was busy; bytes waited in its buffer
         assert_eq!(feed_all(&mut d, b"b", Instant(510)), frames(&[b"ab"]));
