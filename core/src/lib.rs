@@ -27,6 +27,7 @@ pub mod json;
 pub mod matchmaker;
 pub mod message;
 pub mod seed;
+pub mod serial_framing;
 pub mod session;
 pub mod sink;
 pub mod time;

@@ -2,8 +2,9 @@
 //! to measure what the sans-IO `moneysocket_core::session::Consumer` costs in flash and RAM,
 //! and runnable on QEMU's lm3s6965evb.
 //!
-//! The UART carries length-prefixed frames (see [`framing`]): a host-side bridge relays them
-//! to and from a WebSocket connected to a Moneysocket relay. At boot the transport counts as
+//! The UART carries length-prefixed frames (`moneysocket_core::serial_framing`, see
+//! `docs/uart-framing.md`): a host-side bridge relays them to and from a WebSocket connected
+//! to a Moneysocket relay. At boot the transport counts as
 //! open; a zero-length frame from the host announces a new transport (reconnect), and the
 //! device sends a zero-length frame when the session closes. Once the provider handshake is
 //! done the firmware requests one invoice of [`DEMO_INVOICE_MSATS`].
@@ -14,7 +15,6 @@
 #![no_main]
 
 mod clock;
-mod framing;
 #[cfg(not(feature = "baseline"))]
 mod rng;
 mod uart;
@@ -22,10 +22,17 @@ mod uart;
 use cortex_m as _; // critical-section implementation (single core)
 use cortex_m_rt::{entry, exception};
 
-use framing::FrameReader;
+use core::convert::Infallible;
+use core::time::Duration;
+
+use moneysocket_core::serial_framing::{self, Decoded, Decoder};
 
 /// Frame/message buffer bytes, output queue depth, outstanding requests.
 const FRAME: usize = 1024;
+/// Silence after which a partial incoming frame is dropped (resynchronises after noise that
+/// looked like a valid length). Senders write a frame in one burst; the main loop calls
+/// `Decoder::resume` after its own stalls, so only silence on the line counts.
+const IDLE_GAP: Duration = Duration::from_millis(500);
 #[cfg(not(feature = "baseline"))]
 const QUEUE: usize = 8;
 #[cfg(not(feature = "baseline"))]
@@ -39,8 +46,8 @@ mod app {
     use moneysocket_core::session::{Consumer, ConsumerConfig, ConsumerEvent, Input, Output};
     use moneysocket_core::time::Instant;
 
-    use crate::framing::write_frame;
     use crate::rng::DemoRng;
+    use crate::send as write_frame;
     use crate::{FRAME, PENDING, QUEUE};
 
     /// The beacon's shared seed (hex). A real device would take it from provisioning.
@@ -141,7 +148,7 @@ mod app {
             App
         }
         pub fn on_frame(&mut self, frame: &[u8], _now: Instant) {
-            crate::framing::write_frame(frame);
+            crate::send(frame);
         }
         pub fn on_tick(&mut self, _now: Instant) {}
     }
@@ -157,11 +164,13 @@ fn main() -> ! {
     // `size_of::<DeviceConsumer>()` (the size report reads it with `llvm-nm -S`).
     static mut CONSUMER: core::mem::MaybeUninit<app::DeviceConsumer> =
         core::mem::MaybeUninit::uninit();
-    static mut READER: FrameReader<FRAME> = FrameReader::new();
+    // All-zero initial value: the frame buffer stays in .bss; the gap is set below.
+    static mut READER: Decoder<FRAME> = Decoder::new();
 
     let Some(mut cp) = cortex_m::Peripherals::take() else {
         halt()
     };
+    READER.set_idle_gap(Some(IDLE_GAP));
     clock::start(&mut cp.SYST);
     uart::init();
     // SAFETY: unmasking UART0's interrupt; its handler (`DefaultHandler` below) only touches
@@ -174,11 +183,18 @@ fn main() -> ! {
 
     loop {
         while let Some(b) = uart::read_byte() {
-            if let Some(frame) = READER.push(b) {
-                app.on_frame(frame, clock::now());
+            let now = clock::now();
+            match READER.push(b, now) {
+                Some(Decoded::Frame(frame)) => app.on_frame(frame, now),
+                Some(Decoded::Control) => app.on_frame(&[], now),
+                // Dropped bytes (counted in `READER.stats()`); the decoder has resynchronised.
+                // A board with a log would print the error's one-line `Display` here.
+                Some(Decoded::Error(_)) | None => {}
             }
         }
         app.on_tick(clock::now());
+        // Bytes that arrived while `on_tick` ran wait in the RX buffer: not line silence.
+        READER.resume(clock::now());
         // Sleep until the next interrupt (UART RX or the 1 ms tick). Checking with interrupts
         // masked avoids sleeping on a byte that arrived after the check.
         critical_section::with(|cs| {
@@ -199,6 +215,16 @@ unsafe fn DefaultHandler(irqn: i16) {
     if irqn == uart::IRQ as i16 {
         uart::on_interrupt();
     }
+}
+
+/// Sends one frame (an empty one is the control frame). A frame above [`FRAME`] bytes is not
+/// sent at all (the core's encoder refuses it rather than truncate); the session's frames are
+/// bounded by `FRAME`, so this does not happen.
+fn send(frame: &[u8]) {
+    let _ = serial_framing::write_frame(frame, FRAME, |bytes| {
+        uart::write_all(bytes);
+        Ok::<(), Infallible>(())
+    });
 }
 
 /// Stops here (bad setup or panic); a debugger shows where.
