@@ -46,8 +46,7 @@ use crate::matchmaker::{Matchmaker, MatchmakerInput, MatchmakerOutput};
 use crate::message::ProviderInfo;
 use crate::seed::SharedSeed;
 use crate::session::{
-    CloseReason, Consumer, ConsumerConfig, Provider, ProviderConfig, SessionInput,
-    SessionOutput,
+    CloseReason, Consumer, ConsumerConfig, Provider, ProviderConfig, SessionInput, SessionOutput,
 };
 use crate::time::Instant;
 use crate::uuid::Uuid;
@@ -584,7 +583,11 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
 
     /// The session may have output or a new deadline: queue it for the drain.
     fn touched(&mut self, i: u32) {
-        let Some(e) = self.slots.get_mut(i as usize).and_then(|s| s.entry.as_mut()) else {
+        let Some(e) = self
+            .slots
+            .get_mut(i as usize)
+            .and_then(|s| s.entry.as_mut())
+        else {
             return;
         };
         if !e.ready {
@@ -596,7 +599,11 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
 
     /// Keeps `deadlines` in step with the session's own `poll_timeout`.
     fn reindex(&mut self, i: u32) {
-        let Some(e) = self.slots.get_mut(i as usize).and_then(|s| s.entry.as_mut()) else {
+        let Some(e) = self
+            .slots
+            .get_mut(i as usize)
+            .and_then(|s| s.entry.as_mut())
+        else {
             return;
         };
         let d = match &e.role {
@@ -616,7 +623,11 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
 
     fn session_input(&mut self, i: u32, input: SessionInput<'_>) {
         let now = self.now;
-        let Some(e) = self.slots.get_mut(i as usize).and_then(|s| s.entry.as_mut()) else {
+        let Some(e) = self
+            .slots
+            .get_mut(i as usize)
+            .and_then(|s| s.entry.as_mut())
+        else {
             return;
         };
         match &mut e.role {
@@ -636,7 +647,11 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
         dst.copy_from_slice(bytes);
         self.stats.frames_in += 1;
         let now = self.now;
-        let Some(e) = self.slots.get_mut(i as usize).and_then(|s| s.entry.as_mut()) else {
+        let Some(e) = self
+            .slots
+            .get_mut(i as usize)
+            .and_then(|s| s.entry.as_mut())
+        else {
             return;
         };
         let frame = SessionInput::Frame(dst);
@@ -653,7 +668,11 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
                 break;
             }
             self.deadlines.remove(&(d, i));
-            if let Some(e) = self.slots.get_mut(i as usize).and_then(|s| s.entry.as_mut()) {
+            if let Some(e) = self
+                .slots
+                .get_mut(i as usize)
+                .and_then(|s| s.entry.as_mut())
+            {
                 e.deadline = None;
             }
             self.session_input(i, SessionInput::Timeout);
@@ -741,7 +760,11 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
     /// Drains one frame of session `i` (whose next output is not an event) and routes it;
     /// false once the session has nothing more.
     fn step(&mut self, i: u32) -> bool {
-        let Some(e) = self.slots.get_mut(i as usize).and_then(|s| s.entry.as_mut()) else {
+        let Some(e) = self
+            .slots
+            .get_mut(i as usize)
+            .and_then(|s| s.entry.as_mut())
+        else {
             return false;
         };
         let place = e.place;
@@ -798,7 +821,11 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
     /// Session `i` reports it closed: close its connection, or put it back in the
     /// matchmaker (a listening session waits for its next peer unless the app closed it).
     fn on_closed(&mut self, i: u32, reason: CloseReason) {
-        let Some(e) = self.slots.get_mut(i as usize).and_then(|s| s.entry.as_mut()) else {
+        let Some(e) = self
+            .slots
+            .get_mut(i as usize)
+            .and_then(|s| s.entry.as_mut())
+        else {
             return;
         };
         match e.place {
@@ -824,3 +851,6 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
 fn local(i: u32) -> Endpoint {
     Endpoint::Local(LocalId(i))
 }
+
+#[cfg(test)]
+mod tests;

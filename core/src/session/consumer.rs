@@ -188,11 +188,27 @@ pub(crate) enum Queued {
         msats: Option<u64>,
         json: Span,
     },
-    Invoice { request: Uuid, bolt11: Span },
-    Preimage { request: Option<Uuid>, preimage: [u8; 32] },
-    Error { request: Option<Uuid>, message: Span },
-    Pong { request: Uuid, rtt: Duration },
-    RequestFailed { request: Uuid, kind: RequestKind, reason: RequestFailure },
+    Invoice {
+        request: Uuid,
+        bolt11: Span,
+    },
+    Preimage {
+        request: Option<Uuid>,
+        preimage: [u8; 32],
+    },
+    Error {
+        request: Option<Uuid>,
+        message: Span,
+    },
+    Pong {
+        request: Uuid,
+        rtt: Duration,
+    },
+    RequestFailed {
+        request: Uuid,
+        kind: RequestKind,
+        reason: RequestFailure,
+    },
     Refused(FrameRefusal),
     Closed(CloseReason),
 }
@@ -289,8 +305,11 @@ struct Known {
 /// `P`: outstanding requests. `Q` must exceed `P + 3` (checked at compile time). Entropy
 /// and the frame buffer come with each call; nothing here is sized by the frame length.
 #[derive(Debug)]
-pub struct Consumer<B = DefaultStore, const Q: usize = DEFAULT_QUEUE, const P: usize = DEFAULT_PENDING>
-{
+pub struct Consumer<
+    B = DefaultStore,
+    const Q: usize = DEFAULT_QUEUE,
+    const P: usize = DEFAULT_PENDING,
+> {
     link: Link<B, Queued, Q>,
     config: ConsumerConfig,
     phase: Phase,
@@ -462,7 +481,12 @@ impl<B: TextStore, const Q: usize, const P: usize> Consumer<B, Q, P> {
         }
         self.check_request()?;
         let uuid = Uuid::new_v4(rng);
-        self.queue_request(Send::RequestInvoice { uuid, msats }, uuid, RequestKind::Invoice, now);
+        self.queue_request(
+            Send::RequestInvoice { uuid, msats },
+            uuid,
+            RequestKind::Invoice,
+            now,
+        );
         Ok(uuid)
     }
 
@@ -483,7 +507,12 @@ impl<B: TextStore, const Q: usize, const P: usize> Consumer<B, Q, P> {
         // The fields around the invoice in a REQUEST_PAY are under 256 bytes.
         let span = self.link.store_outgoing(bolt11, 256)?;
         let uuid = Uuid::new_v4(rng);
-        self.queue_request(Send::RequestPay { uuid, bolt11: span }, uuid, RequestKind::Pay, now);
+        self.queue_request(
+            Send::RequestPay { uuid, bolt11: span },
+            uuid,
+            RequestKind::Pay,
+            now,
+        );
         Ok(uuid)
     }
 

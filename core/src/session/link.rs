@@ -36,16 +36,40 @@ pub(crate) enum Send {
     Rendezvous,
     RequestProvider,
     Ping,
-    Pong { reference: Uuid },
-    ProviderNotReady { reference: Uuid },
+    Pong {
+        reference: Uuid,
+    },
+    ProviderNotReady {
+        reference: Uuid,
+    },
     /// `NOTIFY_PROVIDER` from the provider's stored info (passed to `poll_transmit`).
-    ProviderInfo { reference: Option<Uuid> },
-    RequestInvoice { uuid: Uuid, msats: u64 },
-    RequestPay { uuid: Uuid, bolt11: Span },
-    Invoice { reference: Uuid, bolt11: Span },
-    Preimage { reference: Option<Uuid>, preimage: [u8; 32] },
-    Error { reference: Option<Uuid>, text: Span },
-    FixedError { reference: Option<Uuid>, text: &'static str },
+    ProviderInfo {
+        reference: Option<Uuid>,
+    },
+    RequestInvoice {
+        uuid: Uuid,
+        msats: u64,
+    },
+    RequestPay {
+        uuid: Uuid,
+        bolt11: Span,
+    },
+    Invoice {
+        reference: Uuid,
+        bolt11: Span,
+    },
+    Preimage {
+        reference: Option<Uuid>,
+        preimage: [u8; 32],
+    },
+    Error {
+        reference: Option<Uuid>,
+        text: Span,
+    },
+    FixedError {
+        reference: Option<Uuid>,
+        text: &'static str,
+    },
 }
 
 /// What a received frame meant to the link.
@@ -163,7 +187,11 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
 
     /// Stores an outgoing text for a message whose frame must fit `max_frame`; `overhead`
     /// is the rest of the message's JSON (its fields around the text) in bytes.
-    pub(crate) fn store_outgoing(&mut self, text: &str, overhead: usize) -> Result<Span, SessionError> {
+    pub(crate) fn store_outgoing(
+        &mut self,
+        text: &str,
+        overhead: usize,
+    ) -> Result<Span, SessionError> {
         // JSON escaping at most doubles ASCII control-free text; be exact enough: count it.
         let mut escaped = crate::sink::CountingSink::default();
         let _ = crate::message::Text::Plain(text).write_json(&mut escaped);
@@ -222,7 +250,9 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
             Send::Preimage {
                 reference,
                 preimage,
-            } => Message::notify_preimage(fresh, reference, ts, Hex256::from_bytes(&preimage), None),
+            } => {
+                Message::notify_preimage(fresh, reference, ts, Hex256::from_bytes(&preimage), None)
+            }
             Send::Error { reference, text: t } => {
                 Message::notify_error(fresh, reference, ts, text(t))
             }

@@ -120,7 +120,7 @@ use crate::frame::FrameError;
 use crate::message::MessageKind;
 
 /// Default output queue depth (frames to send, and events, each).
-pub const DEFAULT_QUEUE: usize = 8;
+pub const DEFAULT_QUEUE: usize = 12;
 /// Default number of outstanding requests (a consumer's, or a provider's to answer).
 pub const DEFAULT_PENDING: usize = 8;
 /// Default largest frame a session sends or accepts, in bytes (the websocket transport's

@@ -189,8 +189,11 @@ struct Outstanding {
 /// `B`: where texts (and the provider info) are kept ([`TextStore`]); `Q`: depth of each
 /// output queue (at least 4); `P`: outstanding requests.
 #[derive(Debug)]
-pub struct Provider<B = DefaultStore, const Q: usize = DEFAULT_QUEUE, const P: usize = DEFAULT_PENDING>
-{
+pub struct Provider<
+    B = DefaultStore,
+    const Q: usize = DEFAULT_QUEUE,
+    const P: usize = DEFAULT_PENDING,
+> {
     link: Link<B, Queued, Q>,
     config: ProviderConfig,
     phase: Phase,
@@ -539,13 +542,12 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
                 None
             }
             Body::RequestProvider => self.on_provider_request(request),
-            Body::RequestInvoice { msats } if self.phase == Phase::Ready => {
-                self.track(request, RequestKind::Invoice, now)
-                    .then_some(Queued::InvoiceRequested {
-                        request,
-                        msats: *msats,
-                    })
-            }
+            Body::RequestInvoice { msats } if self.phase == Phase::Ready => self
+                .track(request, RequestKind::Invoice, now)
+                .then_some(Queued::InvoiceRequested {
+                    request,
+                    msats: *msats,
+                }),
             Body::RequestPay { bolt11 } if self.phase == Phase::Ready => {
                 let Ok(span) = store::push_chars(&mut self.link.text, bolt11.chars()) else {
                     self.refuse(request, TOO_MANY_REQUESTS_ERROR);
@@ -605,7 +607,8 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
             self.phase = Phase::Ready;
             return Some(Queued::ConsumerReady);
         }
-        self.link.send(Send::ProviderNotReady { reference: request });
+        self.link
+            .send(Send::ProviderNotReady { reference: request });
         if self.phase == Phase::WaitingForApp {
             return None;
         }
