@@ -481,7 +481,7 @@ pub fn run_load(o: LoadOptions) -> Result<Outcome, String> {
             return Err("--rate must be a positive number".into());
         }
     }
-    moneysocket_ws::parse_ws_url(&o.url)?;
+    moneysocket_ws::parse_ws_url(&o.url).map_err(|e| format!("--url {:?}: {e}", o.url))?;
     let frame_size = sealed_size(o.size);
     let mut pairs = Vec::with_capacity(o.pairs);
     for _ in 0..o.pairs {
@@ -742,7 +742,7 @@ pub fn run_load(o: LoadOptions) -> Result<Outcome, String> {
 
 /// Opens idle, unpaired connections and holds them.
 pub fn run_idle(o: IdleOptions) -> Result<Outcome, String> {
-    moneysocket_ws::parse_ws_url(&o.url)?;
+    moneysocket_ws::parse_ws_url(&o.url).map_err(|e| format!("--url {:?}: {e}", o.url))?;
     let mut t = Transport::new(client_config()).map_err(|e| format!("event loop: {e}"))?;
     let rss0 = o.server_pid.and_then(stats::rss_kib);
     let mut conns: HashMap<ConnId, IdleConn> = HashMap::new();

@@ -186,3 +186,6 @@ impl std::fmt::Display for SendError {
 }
 
 impl std::error::Error for SendError {}
+
+// Typed dial errors (kept apart from the re-exports above).
+pub use dial::DialError;
