@@ -27,7 +27,7 @@ pub mod echo;
 pub mod stats;
 
 use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use moneysocket_core::frame::{self, FramePolicy};
 use moneysocket_core::message::{Body, Hex256, Message, MessageKind, Timestamp};
@@ -109,10 +109,7 @@ fn client_config() -> Config {
 }
 
 fn now_timestamp() -> Timestamp<'static> {
-    let us = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-        .unwrap_or(0);
+    let us = u64::try_from(moneysocket_ws::unix_time().as_micros()).unwrap_or(u64::MAX);
     Timestamp::from_micros(us)
 }
 

@@ -4,10 +4,11 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::{mpsc, Arc};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use moneysocket_core::time::duration_millis;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::Bytes;
 
@@ -58,6 +59,20 @@ pub struct Stats {
     pub frames_out: u64,
     /// Bytes of frames queued for sending.
     pub bytes_out: u64,
+}
+
+/// Time since the Unix epoch on the system clock (zero if the clock is set before 1970). The
+/// one place std code of the workspace reads wall-clock time for protocol timestamps.
+pub fn unix_time() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+}
+
+/// [`unix_time`] in whole milliseconds: what `moneysocket_core::time::UnixClock::new` and the
+/// `unix_offset_ms` settings take.
+pub fn unix_time_ms() -> u64 {
+    duration_millis(unix_time())
 }
 
 /// A dial waiting for its host name to resolve (on a short-lived thread).
