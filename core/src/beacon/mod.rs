@@ -34,7 +34,7 @@ mod url;
 pub mod v0;
 pub mod v1;
 
-pub use url::UrlError;
+pub use url::{UrlError, WsUrlParts};
 
 pub(crate) use store::Store;
 
@@ -299,11 +299,20 @@ impl<'a> WebSocket<'a> {
         u16::try_from(self.port).ok()
     }
 
-    /// Writes the URL `ws[s]://host:port[/path]`.
+    /// Writes the URL `ws[s]://host:port[/path]` (an IPv6 host in brackets).
     pub fn url<W: fmt::Write + ?Sized>(&self, w: &mut W) -> fmt::Result {
         use fmt::Write as _;
         let scheme = if self.use_tls { "wss" } else { "ws" };
-        write!(WriteRef(&mut *w), "{scheme}://{}:{}", self.host, self.port)?;
+        if self.host.contains(':') {
+            write!(
+                WriteRef(&mut *w),
+                "{scheme}://[{}]:{}",
+                self.host,
+                self.port
+            )?;
+        } else {
+            write!(WriteRef(&mut *w), "{scheme}://{}:{}", self.host, self.port)?;
+        }
         if !self.path.is_empty() {
             w.write_char('/')?;
             w.write_str(self.path)?;
@@ -311,8 +320,8 @@ impl<'a> WebSocket<'a> {
         Ok(())
     }
 
-    /// Parses `ws://host[:port][/path]` or `wss://host[:port][/path]` (scheme in either case).
-    /// The result borrows `url`; the path comes back without leading slashes.
+    /// Parses `ws://host[:port][/path][?query]` or `wss://…` with [`WsUrlParts::parse`].
+    /// The result borrows `url`; the path (query included) comes back without leading slashes.
     pub fn parse_url(url: &'a str) -> Result<Self, UrlError> {
         url::parse(url)
     }

@@ -27,7 +27,7 @@ pub mod echo;
 pub mod stats;
 
 use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use moneysocket_core::frame::{self, FramePolicy};
 use moneysocket_core::message::{Body, Hex256, Message, MessageKind, Timestamp};
@@ -109,10 +109,7 @@ fn client_config() -> TransportConfig {
 }
 
 fn now_timestamp() -> Timestamp<'static> {
-    let us = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
-        .unwrap_or(0);
+    let us = u64::try_from(moneysocket_ws::unix_time().as_micros()).unwrap_or(u64::MAX);
     Timestamp::from_micros(us)
 }
 
@@ -481,7 +478,7 @@ pub fn run_load(o: LoadOptions) -> Result<Outcome, String> {
             return Err("--rate must be a positive number".into());
         }
     }
-    moneysocket_ws::parse_ws_url(&o.url)?;
+    moneysocket_ws::parse_ws_url(&o.url).map_err(|e| format!("--url {:?}: {e}", o.url))?;
     let frame_size = sealed_size(o.size);
     let mut pairs = Vec::with_capacity(o.pairs);
     for _ in 0..o.pairs {
@@ -742,7 +739,7 @@ pub fn run_load(o: LoadOptions) -> Result<Outcome, String> {
 
 /// Opens idle, unpaired connections and holds them.
 pub fn run_idle(o: IdleOptions) -> Result<Outcome, String> {
-    moneysocket_ws::parse_ws_url(&o.url)?;
+    moneysocket_ws::parse_ws_url(&o.url).map_err(|e| format!("--url {:?}: {e}", o.url))?;
     let mut t = Transport::new(client_config()).map_err(|e| format!("event loop: {e}"))?;
     let rss0 = o.server_pid.and_then(stats::rss_kib);
     let mut conns: HashMap<ConnId, IdleConn> = HashMap::new();

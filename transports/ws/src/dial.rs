@@ -1,5 +1,9 @@
 //! Client side: websocket URLs and the opening-handshake request.
 
+use std::fmt;
+use std::net::SocketAddr;
+
+use moneysocket_core::beacon::{UrlError, WsUrlParts};
 use tungstenite::handshake::client::{generate_key, Request};
 
 /// A parsed `ws://` or `wss://` URL.
@@ -44,69 +48,102 @@ impl WsUrl {
     }
 }
 
-/// Parses `ws://host[:port][/path]` or `wss://…` (IPv6 as `[::1]`). No user info.
-pub fn parse_ws_url(url: &str) -> Result<WsUrl, String> {
-    let (tls, rest) = if let Some(r) = strip_prefix_ci(url, "ws://") {
-        (false, r)
-    } else if let Some(r) = strip_prefix_ci(url, "wss://") {
-        (true, r)
-    } else {
-        return Err(format!("not a ws:// or wss:// URL: {url:?}"));
-    };
-    let (authority, path) = match rest.find(['/', '?']) {
-        Some(i) if rest.as_bytes()[i] == b'/' => (&rest[..i], rest[i..].to_owned()),
-        Some(i) => (&rest[..i], format!("/{}", &rest[i..])),
-        None => (rest, "/".to_owned()),
-    };
-    if authority.contains('@') {
-        return Err("user info in websocket URLs is not supported".into());
-    }
-    let (host, port) = if let Some(r) = authority.strip_prefix('[') {
-        let end = r.find(']').ok_or("unterminated IPv6 address")?;
-        let after = &r[end + 1..];
-        let port = match after.strip_prefix(':') {
-            Some(p) => Some(p),
-            None if after.is_empty() => None,
-            None => return Err(format!("bad authority {authority:?}")),
+impl From<WsUrlParts<'_>> for WsUrl {
+    /// The owned form. Bytes of the path and query that RFC 3986 does not allow there
+    /// (non-ASCII bytes and `"`, `<`, `>`, `\`, `^`, backtick, `{`, `|`, `}`) are
+    /// percent-encoded, as browsers do, so that the request line is valid; everything else
+    /// (existing `%XX` escapes included) is kept as written.
+    fn from(p: WsUrlParts<'_>) -> Self {
+        let mut path = String::with_capacity(p.path.len() + p.query.map_or(0, |q| q.len() + 1));
+        let mut push = |s: &str| {
+            for b in s.bytes() {
+                if b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b) {
+                    path.push(char::from(b));
+                } else {
+                    path.push_str(&format!("%{b:02X}"));
+                }
+            }
         };
-        (&r[..end], port)
-    } else {
-        match authority.rsplit_once(':') {
-            Some((h, p)) => (h, Some(p)),
-            None => (authority, None),
+        push(p.path);
+        if let Some(q) = p.query {
+            push("?");
+            push(q);
         }
-    };
-    if host.is_empty() {
-        return Err(format!("no host in {url:?}"));
+        WsUrl {
+            tls: p.tls,
+            host: p.host.to_owned(),
+            port: p.port,
+            path,
+        }
     }
-    let port = match port {
-        // digits only and not 0, as the beacon URL reader (`u16::from_str` takes "+80")
-        Some(p) => p
-            .parse::<u16>()
-            .ok()
-            .filter(|&n| n != 0 && p.bytes().all(|c| c.is_ascii_digit()))
-            .ok_or_else(|| format!("bad port {p:?}"))?,
-        None if tls => 443,
-        None => 80,
-    };
-    Ok(WsUrl {
-        tls,
-        host: host.to_owned(),
-        port,
-        path,
-    })
 }
 
-fn strip_prefix_ci<'a>(s: &'a str, prefix: &str) -> Option<&'a str> {
-    let head = s.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix)
-        .then(|| &s[prefix.len()..])
+/// Parses `ws://host[:port][/path][?query]` or `wss://…` with the core's parser
+/// ([`WsUrlParts::parse`]: IPv6 as `[::1]`, no user info, no fragment) into the owned form.
+pub fn parse_ws_url(url: &str) -> Result<WsUrl, UrlError> {
+    WsUrlParts::parse(url).map(WsUrl::from)
+}
+
+/// Why [`Transport::dial`](crate::Transport::dial) refused to start a connection. Failures
+/// after it returned an id (name resolution, connect, TLS, websocket handshake, timeout) come
+/// as [`Event::Closed`](crate::Event::Closed) with
+/// [`CloseCause::HandshakeFailed`](crate::CloseCause::HandshakeFailed) instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DialError {
+    /// The URL was refused.
+    BadUrl(UrlError),
+    /// A `wss://` URL without a TLS client configuration.
+    TlsConfigMissing,
+    /// The opening-handshake request could not be built from the URL.
+    Request(String),
+    /// Name resolution could not be started (no thread).
+    Resolve(String),
+    /// The TCP connect to an IP address failed at once.
+    Connect {
+        /// The address dialed.
+        addr: SocketAddr,
+        /// The operating system's error.
+        error: String,
+    },
+    /// The socket could not be registered with the event loop.
+    Register(String),
+}
+
+impl fmt::Display for DialError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DialError::BadUrl(e) => write!(f, "bad websocket URL: {e}"),
+            DialError::TlsConfigMissing => f.write_str("wss:// needs a TLS client configuration"),
+            DialError::Request(e) => write!(f, "handshake request: {e}"),
+            DialError::Resolve(e) => write!(f, "cannot start name resolution: {e}"),
+            DialError::Connect { addr, error } => write!(f, "connect {addr}: {error}"),
+            DialError::Register(e) => write!(f, "event loop registration: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for DialError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DialError::BadUrl(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<UrlError> for DialError {
+    fn from(e: UrlError) -> Self {
+        DialError::BadUrl(e)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    // The parsing cases live with the parser (moneysocket-core, beacon/url.rs); these check
+    // the owned form and the request built from it.
     #[test]
     fn urls() {
         let u = parse_ws_url("ws://relay.example:11060").unwrap();
@@ -117,14 +154,54 @@ mod tests {
         let u = parse_ws_url("ws://[::1]:9/x?y").unwrap();
         assert_eq!((u.host.as_str(), u.path.as_str()), ("::1", "/x?y"));
         assert_eq!(u.host_header(), "[::1]:9");
+        let u = parse_ws_url("wss://[2001:db8::1]").unwrap();
+        assert_eq!(u.host_header(), "[2001:db8::1]:443");
         assert_eq!(parse_ws_url("ws://h?q").unwrap().path, "/?q");
-        assert!(parse_ws_url("http://h").is_err());
-        assert!(parse_ws_url("ws://:80").is_err());
-        assert!(parse_ws_url("ws://h:99999").is_err());
-        assert!(parse_ws_url("ws://h:+80").is_err());
-        assert!(parse_ws_url("ws://h:0").is_err());
-        assert!(parse_ws_url("ws://u@h").is_err());
+        assert_eq!(parse_ws_url("ws://h/?").unwrap().path, "/?");
+        assert_eq!(
+            parse_ws_url("ws://h/\u{fc}?\u{e9}").unwrap().path,
+            "/%C3%BC?%C3%A9"
+        );
+        assert_eq!(
+            parse_ws_url("ws://h/{a}?b=<c>").unwrap().path,
+            "/%7Ba%7D?b=%3Cc%3E"
+        );
+        assert_eq!(parse_ws_url("http://h"), Err(UrlError::Scheme));
+        assert_eq!(parse_ws_url("ws://:80"), Err(UrlError::Host));
+        assert_eq!(parse_ws_url("ws://h:99999"), Err(UrlError::Port));
+        assert_eq!(parse_ws_url("ws://h:+80"), Err(UrlError::Port));
+        assert_eq!(parse_ws_url("ws://h:0"), Err(UrlError::Port));
+        assert_eq!(parse_ws_url("ws://u@h"), Err(UrlError::Host));
         let r = parse_ws_url("ws://h:1/").unwrap().request().unwrap();
         assert_eq!(r.headers()["Host"], "h:1");
+    }
+
+    #[test]
+    fn every_accepted_url_makes_a_request() {
+        for u in [
+            "ws://h/a/b?x=1&y=2",
+            "ws://[::1]:8080/x",
+            "wss://[2001:db8::1]",
+            "ws://h//a",
+            "ws://h/\u{fc}",
+            "ws://h/a%20b?c=%7B%7D",
+            "ws://h/{}|^`\"<>\\?{}|^`\"<>",
+        ] {
+            let url = parse_ws_url(u).unwrap();
+            let r = url.request();
+            assert!(r.is_ok(), "{u}: {r:?}");
+        }
+    }
+
+    #[test]
+    fn dial_errors_display() {
+        assert_eq!(
+            DialError::from(UrlError::Port).to_string(),
+            "bad websocket URL: invalid port in URL"
+        );
+        assert_eq!(
+            DialError::TlsConfigMissing.to_string(),
+            "wss:// needs a TLS client configuration"
+        );
     }
 }

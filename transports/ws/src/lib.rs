@@ -187,3 +187,7 @@ impl std::fmt::Display for SendError {
 }
 
 impl std::error::Error for SendError {}
+
+// Typed dial errors and the wall clock (kept apart from the re-exports above).
+pub use dial::DialError;
+pub use transport::{unix_time, unix_time_ms};

@@ -3,22 +3,25 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::{mpsc, Arc};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Registry, Token};
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use moneysocket_core::time::duration_millis;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::Bytes;
 
 use crate::conn::{start_server, Conn, Phase};
-use crate::dial::parse_ws_url;
+use crate::dial::{parse_ws_url, DialError, WsUrl};
 use crate::tls::{ClientConfig, ServerConfig};
 use crate::{AcceptRefusal, CloseCause, ConnId, Event, Origin, SendError, TransportConfig};
 
 /// Token kinds live above the 32-bit connection ids.
 const LISTENER: usize = 1 << 33;
 const USER: usize = 1 << 34;
+/// Wakes the loop when a name resolution finished.
+const WAKER: usize = 1 << 35;
 /// Timer granularity (handshake, idle, ping, linger).
 const SWEEP: Duration = Duration::from_millis(250);
 
@@ -58,6 +61,43 @@ pub struct TransportStats {
     pub bytes_out: u64,
 }
 
+/// Time since the Unix epoch on the system clock (zero if the clock is set before 1970). The
+/// one place std code of the workspace reads wall-clock time for protocol timestamps.
+pub fn unix_time() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+}
+
+/// [`unix_time`] in whole milliseconds: what `moneysocket_core::time::UnixClock::new` and the
+/// `unix_offset_ms` settings take.
+pub fn unix_time_ms() -> u64 {
+    duration_millis(unix_time())
+}
+
+/// A dial waiting for its host name to resolve (on a short-lived thread).
+struct Resolving {
+    /// Tells this dial's answer from a stale one for a reused id.
+    seq: u64,
+    url: WsUrl,
+    tls: Option<Arc<ClientConfig>>,
+    /// The dial's handshake deadline (resolution included).
+    deadline: Instant,
+    user_paused: bool,
+}
+
+/// A resolver thread's answer: id, sequence number, first address or the reason.
+type Resolved = (ConnId, u64, Result<SocketAddr, String>);
+
+/// Resolves `host` (blocking: runs on a resolver thread).
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("resolving {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("resolving {host}: no address"))
+}
+
 struct Listener {
     sock: TcpListener,
     addr: SocketAddr,
@@ -86,15 +126,24 @@ pub struct Transport {
     deferred: Vec<(ConnId, CloseCause)>,
     next_sweep: Instant,
     stats: TransportStats,
+    /// Dials whose host name is being resolved.
+    resolving: HashMap<ConnId, Resolving>,
+    next_seq: u64,
+    resolved_tx: mpsc::Sender<Resolved>,
+    resolved_rx: mpsc::Receiver<Resolved>,
+    waker: Arc<Waker>,
 }
 
 impl Transport {
     /// A transport with no listener and no connection.
     pub fn new(config: TransportConfig) -> io::Result<Self> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), Token(WAKER))?);
+        let (resolved_tx, resolved_rx) = mpsc::channel();
         Ok(Transport {
             ws: config.websocket(),
             config,
-            poll: Poll::new()?,
+            poll,
             mio_events: Events::with_capacity(1024),
             listeners: Vec::new(),
             conns: HashMap::new(),
@@ -107,6 +156,11 @@ impl Transport {
             deferred: Vec::new(),
             next_sweep: Instant::now() + SWEEP,
             stats: TransportStats::default(),
+            resolving: HashMap::new(),
+            next_seq: 0,
+            resolved_tx,
+            resolved_rx,
+            waker,
         })
     }
 
@@ -120,14 +174,14 @@ impl Transport {
         self.stats
     }
 
-    /// Connections in the table (handshaking and closing ones included).
+    /// Connections in the table (resolving, handshaking and closing ones included).
     pub fn len(&self) -> usize {
-        self.conns.len()
+        self.conns.len() + self.resolving.len()
     }
 
     /// Whether there is no connection.
     pub fn is_empty(&self) -> bool {
-        self.conns.is_empty()
+        self.conns.is_empty() && self.resolving.is_empty()
     }
 
     /// Listens on `addr` (`ws`, or `wss` with `tls`). Returns the bound address (useful with
@@ -156,24 +210,71 @@ impl Transport {
         }
     }
 
-    /// Dials `url` (`ws://host[:port][/path]` or `wss://…`, TLS with `tls`, required for
-    /// `wss`). The `Host` header always carries the port. Name resolution blocks. The id is
-    /// reported in [`Event::Opened`] once the handshake is done, or in [`Event::Closed`] with
-    /// [`CloseCause::HandshakeFailed`].
-    pub fn dial(&mut self, url: &str, tls: Option<Arc<ClientConfig>>) -> Result<ConnId, String> {
+    /// Dials `url` (`ws://host[:port][/path][?query]` or `wss://…`, parsed by
+    /// [`parse_ws_url`](crate::parse_ws_url); TLS with `tls`, required for `wss`). The `Host`
+    /// header always carries the port. Never blocks: an IP address is connected at once, a
+    /// host name is resolved on a short-lived thread and connected (first address) when the
+    /// answer reaches the loop. The id is reported in [`Event::Opened`] once the handshake is
+    /// done, or in [`Event::Closed`] with [`CloseCause::HandshakeFailed`] if resolution,
+    /// connect or handshake fail or [`Config::handshake_timeout`] passes first.
+    pub fn dial(&mut self, url: &str, tls: Option<Arc<ClientConfig>>) -> Result<ConnId, DialError> {
         let url = parse_ws_url(url)?;
         let tls = match (url.tls, tls) {
-            (true, None) => return Err("wss:// needs a TLS client configuration".into()),
+            (true, None) => return Err(DialError::TlsConfigMissing),
             (true, t) => t,
             (false, _) => None,
         };
-        let addr = (url.host.as_str(), url.port)
-            .to_socket_addrs()
-            .map_err(|e| format!("resolving {}: {e}", url.host))?
-            .next()
-            .ok_or_else(|| format!("{} has no address", url.host))?;
-        let mut tcp = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+        url.request().map_err(DialError::Request)?;
+        let now = Instant::now();
+        let deadline = later(now, self.config.handshake_timeout);
         let id = self.alloc_id();
+        if let Ok(ip) = url.host.parse::<IpAddr>() {
+            let addr = SocketAddr::new(ip, url.port);
+            self.connect(id, addr, url, tls, deadline, false)?;
+            return Ok(id);
+        }
+        self.next_seq += 1;
+        let seq = self.next_seq;
+        let (host, port) = (url.host.clone(), url.port);
+        let tx = self.resolved_tx.clone();
+        let waker = Arc::clone(&self.waker);
+        std::thread::Builder::new()
+            .name("ws-resolve".into())
+            .spawn(move || {
+                let r = resolve(&host, port);
+                // the loop may be gone (or the dial closed): nobody to tell
+                if tx.send((id, seq, r)).is_ok() {
+                    let _ = waker.wake();
+                }
+            })
+            .map_err(|e| DialError::Resolve(e.to_string()))?;
+        self.resolving.insert(
+            id,
+            Resolving {
+                seq,
+                url,
+                tls,
+                deadline,
+                user_paused: false,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Starts the TCP connect of dial `id` to `addr`.
+    fn connect(
+        &mut self,
+        id: ConnId,
+        addr: SocketAddr,
+        url: WsUrl,
+        tls: Option<Arc<ClientConfig>>,
+        deadline: Instant,
+        user_paused: bool,
+    ) -> Result<(), DialError> {
+        let mut tcp = TcpStream::connect(addr).map_err(|e| DialError::Connect {
+            addr,
+            error: e.to_string(),
+        })?;
         self.poll
             .registry()
             .register(
@@ -181,19 +282,44 @@ impl Transport {
                 Token(id.0 as usize),
                 Interest::READABLE | Interest::WRITABLE,
             )
-            .map_err(|e| e.to_string())?;
-        let now = Instant::now();
+            .map_err(|e| DialError::Register(e.to_string()))?;
         let mut c = Conn::new(
             id,
             Phase::Connecting { tcp, url, tls },
             addr,
             Origin::Dialed,
-            now,
-            later(now, self.config.handshake_timeout),
+            Instant::now(),
+            deadline,
         );
         c.announced = true;
+        c.user_paused = user_paused;
         self.conns.insert(id, c);
-        Ok(id)
+        Ok(())
+    }
+
+    /// Connects the dials whose names were resolved (answers of closed or timed-out dials are
+    /// dropped); a failure is reported as [`CloseCause::HandshakeFailed`].
+    fn take_resolved(&mut self, events: &mut Vec<Event>) {
+        while let Ok((id, seq, answer)) = self.resolved_rx.try_recv() {
+            if self.resolving.get(&id).is_none_or(|r| r.seq != seq) {
+                continue;
+            }
+            let Some(r) = self.resolving.remove(&id) else {
+                continue;
+            };
+            let host = r.url.host.clone();
+            let started = answer.and_then(|addr| {
+                self.connect(id, addr, r.url, r.tls, r.deadline, r.user_paused)
+                    .map_err(|e| e.to_string())
+            });
+            if let Err(reason) = started {
+                tracing::debug!(conn = id.0, "dial of {host} failed: {reason}");
+                events.push(Event::Closed {
+                    conn: id,
+                    cause: CloseCause::HandshakeFailed(reason),
+                });
+            }
+        }
     }
 
     /// Queues a binary frame on an open connection.
@@ -257,7 +383,10 @@ impl Transport {
 
     /// Bytes queued on `conn` and not yet handed to the socket layer.
     pub fn pending_output(&self, conn: ConnId) -> Option<usize> {
-        self.conns.get(&conn).map(|c| c.out_bytes)
+        match self.conns.get(&conn) {
+            Some(c) => Some(c.out_bytes),
+            None => self.resolving.contains_key(&conn).then_some(0),
+        }
     }
 
     /// Closes `conn`: pending output is flushed, then a websocket close is sent, then the
@@ -266,6 +395,9 @@ impl Transport {
     /// ignored.
     pub fn close(&mut self, conn: ConnId) {
         let linger = self.config.close_linger;
+        if self.resolving.remove(&conn).is_some() {
+            return;
+        }
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -287,6 +419,8 @@ impl Transport {
     pub fn pause_reading(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.user_paused = true;
+        } else if let Some(r) = self.resolving.get_mut(&conn) {
+            r.user_paused = true;
         }
     }
 
@@ -297,6 +431,8 @@ impl Transport {
             if !c.reading_paused() {
                 Self::retry(&mut self.again, c);
             }
+        } else if let Some(r) = self.resolving.get_mut(&conn) {
+            r.user_paused = false;
         }
     }
 
@@ -353,6 +489,7 @@ impl Transport {
             }
         }
         self.ready = ready;
+        self.take_resolved(events);
         let spare = std::mem::take(&mut self.again_spare);
         let mut again = std::mem::replace(&mut self.again, spare);
         for id in again.drain(..) {
@@ -380,7 +517,7 @@ impl Transport {
         loop {
             let id = ConnId(self.next_id);
             self.next_id = self.next_id.wrapping_add(1).max(1);
-            if !self.conns.contains_key(&id) {
+            if !self.conns.contains_key(&id) && !self.resolving.contains_key(&id) {
                 return id;
             }
         }
@@ -631,6 +768,16 @@ impl Transport {
         for (id, cause) in expired {
             self.remove(id, cause, events);
         }
+        self.resolving.retain(|&conn, r| {
+            let alive = now < r.deadline;
+            if !alive {
+                events.push(Event::Closed {
+                    conn,
+                    cause: CloseCause::HandshakeFailed(format!("timeout resolving {}", r.url.host)),
+                });
+            }
+            alive
+        });
         for id in idle {
             self.stats.closed_idle += 1;
             if let Some(c) = self.conns.get(&id) {
