@@ -216,7 +216,7 @@ impl Transport {
     /// host name is resolved on a short-lived thread and connected (first address) when the
     /// answer reaches the loop. The id is reported in [`Event::Opened`] once the handshake is
     /// done, or in [`Event::Closed`] with [`CloseCause::HandshakeFailed`] if resolution,
-    /// connect or handshake fail or [`Config::handshake_timeout`] passes first.
+    /// connect or handshake fail or [`TransportConfig::handshake_timeout`] passes first.
     pub fn dial(&mut self, url: &str, tls: Option<Arc<ClientConfig>>) -> Result<ConnId, DialError> {
         let url = parse_ws_url(url)?;
         let tls = match (url.tls, tls) {

@@ -4,7 +4,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use moneysocket_core::beacon::UrlError;
-use moneysocket_ws::{CloseCause, Config, ConnId, DialError, Event, Origin, Transport};
+use moneysocket_ws::{CloseCause, TransportConfig, ConnId, DialError, Event, Origin, Transport};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// No single poll may take much longer than its timeout: the loop never waits for a resolver.
@@ -42,7 +42,7 @@ fn handshake_failed(seen: &[Event], id: ConnId) -> Option<String> {
 
 #[test]
 fn dialing_localhost_reaches_a_local_listener() {
-    let mut t = Transport::new(Config::default()).unwrap();
+    let mut t = Transport::new(TransportConfig::default()).unwrap();
     // listen where the name resolves first (the dial connects to the first address)
     let local: SocketAddr = ("localhost", 0).to_socket_addrs().unwrap().next().unwrap();
     let addr = t.listen(local, None).unwrap();
@@ -77,7 +77,7 @@ fn dialing_localhost_reaches_a_local_listener() {
 
 #[test]
 fn unresolvable_name_fails_as_a_closed_event_without_blocking_the_loop() {
-    let mut t = Transport::new(Config::default()).unwrap();
+    let mut t = Transport::new(TransportConfig::default()).unwrap();
     let addr = t.listen("127.0.0.1:0".parse().unwrap(), None).unwrap();
     let started = Instant::now();
     let bad = t.dial("ws://nonexistent.invalid:1", None).unwrap();
@@ -109,7 +109,7 @@ fn refused_connect_to_an_ip_literal_is_a_closed_event() {
         .local_addr()
         .unwrap()
         .port();
-    let mut t = Transport::new(Config::default()).unwrap();
+    let mut t = Transport::new(TransportConfig::default()).unwrap();
     let id = t.dial(&format!("ws://127.0.0.1:{port}"), None).unwrap();
     let mut seen = Vec::new();
     run_until(&mut t, &mut seen, |s| handshake_failed(s, id).is_some());
@@ -117,7 +117,7 @@ fn refused_connect_to_an_ip_literal_is_a_closed_event() {
 
 #[test]
 fn closing_a_resolving_dial_is_silent() {
-    let mut t = Transport::new(Config::default()).unwrap();
+    let mut t = Transport::new(TransportConfig::default()).unwrap();
     let id = t.dial("ws://localhost:1", None).unwrap();
     t.close(id);
     assert!(t.is_empty());
@@ -130,7 +130,7 @@ fn closing_a_resolving_dial_is_silent() {
 
 #[test]
 fn dial_errors_are_typed() {
-    let mut t = Transport::new(Config::default()).unwrap();
+    let mut t = Transport::new(TransportConfig::default()).unwrap();
     assert_eq!(
         t.dial("http://h", None),
         Err(DialError::BadUrl(UrlError::Scheme))
@@ -156,7 +156,7 @@ fn dial_errors_are_typed() {
 
 #[test]
 fn ipv6_literal_is_dialed_without_resolution() {
-    let mut t = Transport::new(Config::default()).unwrap();
+    let mut t = Transport::new(TransportConfig::default()).unwrap();
     // IPv6 loopback may be unavailable in a sandbox; then there is nothing to check
     let Ok(addr) = t.listen("[::1]:0".parse().unwrap(), None) else {
         eprintln!("no IPv6 loopback: skipped");
