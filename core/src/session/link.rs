@@ -10,7 +10,8 @@ use super::store::{self, Span, TextStore};
 use super::{CloseReason, FrameRefusal, SessionError, REPLAY_WINDOW};
 use crate::frame::{self, FrameError, IV_LEN};
 use crate::json::{self, Value};
-use crate::message::{Body, Hex256, Message, MessageError, MessageKind, Timestamp};
+use super::rendezvous::{read_notice, str_field, RelayNotice};
+use crate::message::{Hex256, Message, MessageError, MessageKind, Timestamp};
 use crate::seed::{AesKey, SharedSeed};
 use crate::sink::SliceSink;
 use crate::time::Instant;
@@ -336,28 +337,21 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
     }
 
     fn receive_clear<'s>(&mut self, bytes: &'s [u8], paired: bool) -> Received<'s> {
-        let msg = match Message::parse(bytes) {
-            Ok(m) => m,
-            Err(e) => {
-                return if lenient_end(bytes) {
-                    self.end(paired)
-                } else {
-                    Received::Refused(FrameRefusal::Frame(FrameError::Message(e)))
-                }
-            }
-        };
-        match msg.body() {
-            Body::NotifyRendezvousNotReady { .. } if !paired => Received::NotReady,
-            Body::NotifyRendezvous { .. } if !paired => {
+        match read_notice(bytes) {
+            Ok((RelayNotice::NotReady, _)) if !paired => Received::NotReady,
+            Ok((RelayNotice::Paired, _)) if !paired => {
                 self.state = LinkState::Paired;
                 Received::Paired
             }
-            Body::NotifyRendezvousEnd { .. } => self.end(paired),
-            b if !b.kind().must_be_cleartext() => Received::Refused(FrameRefusal::Frame(
-                FrameError::ClearShouldBeEncrypted(b.kind()),
-            )),
-            // REQUEST_RENDEZVOUS, or a repeated NOTIFY_RENDEZVOUS (a Python relay bug).
-            b => Received::Refused(FrameRefusal::Unexpected(b.kind())),
+            Ok((RelayNotice::End, _)) => self.end(paired),
+            // A repeated NOTIFY_RENDEZVOUS (a Python relay bug) or a late NOT_READY.
+            Ok((RelayNotice::NotReady, _)) => {
+                Received::Refused(FrameRefusal::Unexpected(MessageKind::NotifyRendezvousNotReady))
+            }
+            Ok((_, _)) => {
+                Received::Refused(FrameRefusal::Unexpected(MessageKind::NotifyRendezvous))
+            }
+            Err(r) => Received::Refused(r),
         }
     }
 
@@ -421,10 +415,6 @@ pub(crate) fn end_reason(was_paired: bool) -> CloseReason {
     }
 }
 
-fn str_field(obj: &json::Object<'_>, key: &str, want: &str) -> bool {
-    matches!(obj.get(key), Some(Value::String(s)) if s.eq_str(want))
-}
-
 fn uuid_field(v: Option<Value<'_>>) -> Option<Option<Uuid>> {
     match v? {
         Value::Null => Some(None),
@@ -435,16 +425,6 @@ fn uuid_field(v: Option<Value<'_>>) -> Option<Option<Uuid>> {
         }
         _ => None,
     }
-}
-
-/// A `NOTIFY_RENDEZVOUS_END` that fails strict validation only because of a sender quirk
-/// (Go relays send `""` as its reference, pitfall 15.18).
-fn lenient_end(bytes: &[u8]) -> bool {
-    let Ok(Value::Object(obj)) = json::parse(bytes) else {
-        return false;
-    };
-    str_field(&obj, "message_class", "NOTIFICATION")
-        && str_field(&obj, "notification_name", "NOTIFY_RENDEZVOUS_END")
 }
 
 /// A `NOTIFY_ERROR` whose `error_msg` is JSON but not a string (pitfall 15.28): its

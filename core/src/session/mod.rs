@@ -1,44 +1,47 @@
 //! The endpoint state machines of Moneysocket v0 (wire reference sections 11.3, 11.6–11.8,
 //! 12 and 15): a [`Consumer`] and a [`Provider`], each running on its own link (one socket
-//! end with a shared seed), without sockets, clocks, threads or heap.
+//! end with a shared seed), without sockets, clocks, threads or heap. Both stand on one
+//! skeleton (rendezvous, frame crypto, replay window, output queues).
 //!
-//! Both offer the same small sans-IO API:
+//! Every state machine of the core (sessions, [`Matchmaker`](crate::matchmaker::Matchmaker),
+//! [`SessionHost`](crate::host::SessionHost)) has the same contract:
 //!
-//! * [`handle_input`](Consumer::handle_input)`(`[`Input`]`, now)`: the transport opened,
-//!   a frame (one whole WebSocket message) arrived, the transport closed, or the last
-//!   announced deadline passed;
-//! * [`poll_output`](Consumer::poll_output)`() -> Option<`[`Output`]`>`: drain after every
-//!   input and every app call. It yields frames to transmit and events in order, then,
-//!   last, `Output::Timeout(next deadline)` (`None`: no deadline), then `None`;
-//! * app-facing methods (`request_invoice`, `pay`, `send_invoice`, ...).
+//! * `handle_input(input, now)`: here [`SessionInput`]: the transport opened, a frame (one
+//!   whole WebSocket message, decrypted in place in the caller's buffer) arrived, the
+//!   transport closed, or the deadline passed;
+//! * `poll_output(..)`: drain after every input and every app call until `None`. A session
+//!   yields events first, then frames, which it seals only now, into the buffer the caller
+//!   passes (quinn's `poll_transmit(now, buf)`), with entropy from the RNG the caller passes
+//!   (nothing is owned per session);
+//! * `poll_timeout()`: a plain query, the next deadline (`None`: wait for input).
 //!
-//! The caller passes time as [`Instant`] (milliseconds on any monotonic clock) and entropy as
-//! a `RngCore + CryptoRng` owned by the session (request uuids and IVs). Frames, events and
-//! the output queue live in fixed buffers sized by const generics: `N` bytes per frame (and
-//! per received message), `Q` queued outputs, `P` outstanding consumer requests.
+//! A session keeps only small entries (what to send, what happened) and, while they wait,
+//! their texts in a [`TextStore`] of the caller's choice: a bounded `heapless::Vec` on a
+//! device, a `Vec<u8>` in a host (empty, holding no memory, when the session is idle).
+//! Events borrow those texts until the next poll.
 //!
-//! Close semantics: an [`Output::Event`] carrying `Closed` tells the caller to close the
-//! transport (if it is not closed already). After it the session ignores frames until the
-//! next [`Input::Opened`], which starts over on a new transport with the same seed
+//! Close semantics: an event carrying `Closed` tells the caller to close the transport (if
+//! it is not closed already). After it the session ignores frames until the next
+//! [`SessionInput::Opened`], which starts over on a new transport with the same seed
 //! (reconnection, 11.10).
 //!
-//! # Example: a consumer and a provider in memory
+//! Most applications hold sessions in a [`SessionHost`](crate::host::SessionHost) rather
+//! than driving them one by one.
 //!
-//! The two sessions are wired through the core's relay [`Matchmaker`](crate::matchmaker::Matchmaker),
-//! as they would be through a relay daemon.
+//! # Example: a consumer and a provider in one host
+//!
+//! Both listen in the host's matchmaker, which pairs them as a relay would (the wallet's
+//! shape: a consumer of one beacon and a provider of another in one loop).
 //!
 //! ```
-//! use moneysocket_core::matchmaker::{self, ConnId, Matchmaker};
+//! use moneysocket_core::host::{HostConfig, HostOutput, SessionEvent, SessionHost};
 //! use moneysocket_core::message::{ProviderInfo, Wad};
 //! use moneysocket_core::seed::SharedSeed;
-//! use moneysocket_core::session::{
-//!     Consumer, ConsumerConfig, ConsumerEvent, Input, Output, Provider, ProviderConfig,
-//!     ProviderEvent,
-//! };
+//! use moneysocket_core::session::{ConsumerConfig, ConsumerEvent, ProviderConfig, ProviderEvent};
 //! use moneysocket_core::time::Instant;
 //! use moneysocket_core::uuid::Uuid;
 //! # use rand_core::{CryptoRng, RngCore, impls};
-//! # #[derive(Clone)] struct Rng(u64);
+//! # struct Rng(u64);
 //! # impl RngCore for Rng {
 //! #     fn next_u32(&mut self) -> u32 { self.next_u64() as u32 }
 //! #     fn next_u64(&mut self) -> u64 { self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407); self.0 >> 11 }
@@ -48,62 +51,47 @@
 //! # impl CryptoRng for Rng {}
 //!
 //! let seed = SharedSeed::from_hex("000102030405060708090a0b0c0d0e0f").unwrap();
-//! let mut relay: Matchmaker<Rng, 4, 8> = Matchmaker::new(matchmaker::Config::default(), Rng(1));
-//! let mut consumer: Consumer<Rng> = Consumer::new(&seed, ConsumerConfig::default(), Rng(2));
-//! let mut provider: Provider<Rng> = Provider::new(&seed, ProviderConfig::default(), Rng(3));
-//! let info = ProviderInfo {
-//!     account_uuid: Uuid::v4_from_bytes([7; 16]),
-//!     payer: true,
-//!     payee: true,
-//!     wad: Some(Wad::bitcoin(50_000_000)),
-//! };
-//! provider.set_provider_info(&info, Instant(0)).unwrap();
-//!
-//! let (c, p) = (ConnId(0), ConnId(1));
+//! let account = Uuid::v4_from_bytes([7; 16]);
 //! let now = Instant(0);
-//! relay.handle_input(matchmaker::Input::Opened(p), now);
-//! relay.handle_input(matchmaker::Input::Opened(c), now);
-//! provider.handle_input(Input::Opened, now);
-//! consumer.handle_input(Input::Opened, now);
+//! let mut host: SessionHost<Rng, 64> = SessionHost::new(HostConfig::default(), Rng(1));
+//! let provider = host.add_provider(&seed, ProviderConfig::default(), Some(account));
+//! let info = ProviderInfo { account_uuid: account, payer: true, payee: true, wad: Some(Wad::bitcoin(50_000)) };
+//! host.set_provider_info(provider, &info, now).unwrap();
+//! let consumer = host.add_consumer(&seed, ConsumerConfig::default());
+//! host.listen(provider, now).unwrap();
+//! host.listen(consumer, now).unwrap();
 //!
-//! // Shuttle frames until everything is quiet, collecting the consumer's events.
-//! let mut consumer_events = Vec::new();
-//! let mut wires: Vec<(ConnId, Vec<u8>)> = Vec::new();
-//! for _round in 0..10 {
-//!     while let Some(o) = provider.poll_output() {
-//!         if let Output::Transmit(f) = o { wires.push((p, f.to_vec())) }
+//! // Drain: the two pair and complete the provider handshake.
+//! let mut asked = None;
+//! let mut invoice = None;
+//! for round in 0..2 {
+//!     if round == 1 {
+//!         host.request_invoice(consumer, 1_000, now).unwrap();
 //!     }
-//!     while let Some(o) = consumer.poll_output() {
-//!         match o {
-//!             Output::Transmit(f) => wires.push((c, f.to_vec())),
-//!             Output::Event(e) => consumer_events.push(e),
-//!             Output::Timeout(_) => {}
-//!         }
-//!     }
-//!     for (from, frame) in wires.drain(..) {
-//!         relay.handle_input(matchmaker::Input::Frame(from, &frame), now);
-//!         while let Some(o) = relay.poll_output() {
-//!             let (to, bytes) = match o {
-//!                 matchmaker::Output::Transmit { conn, frame } => (conn, frame.to_vec()),
-//!                 matchmaker::Output::Forward { to, .. } => (to, frame.clone()),
-//!                 _ => continue,
-//!             };
-//!             if to == c {
-//!                 consumer.handle_input(Input::Frame(&bytes), now);
-//!             } else {
-//!                 provider.handle_input(Input::Frame(&bytes), now);
+//!     while let Some(out) = host.poll_output() {
+//!         match out {
+//!             HostOutput::Event { event: SessionEvent::Provider(ProviderEvent::InvoiceRequested { request, msats }), .. } => {
+//!                 asked = Some((request, msats));
 //!             }
+//!             HostOutput::Event { event: SessionEvent::Consumer(ConsumerEvent::Invoice { bolt11, .. }), .. } => {
+//!                 invoice = Some(bolt11.to_owned());
+//!             }
+//!             _ => {}
+//!         }
+//!         if let Some((request, _)) = asked.take() {
+//!             // The app answers (a real one asks its Lightning node first).
+//!             host.send_invoice(provider, request, "lnbc10n1example", now).unwrap();
 //!         }
 //!     }
 //! }
-//! assert!(consumer_events.iter().any(|e| matches!(e,
-//!     ConsumerEvent::Provider(u) if u.msats == Some(50_000_000))));
-//! assert!(consumer.is_ready());
+//! assert_eq!(host.consumer(consumer).unwrap().balance_msats(), Some(50_000));
+//! assert_eq!(invoice.as_deref(), Some("lnbc10n1example"));
 //! ```
 
 mod consumer;
 mod link;
 mod provider;
+mod rendezvous;
 mod store;
 
 pub use consumer::{
@@ -112,6 +100,7 @@ pub use consumer::{
 };
 pub use link::LinkState;
 pub use provider::{Provider, ProviderConfig, ProviderEvent, ProviderStats, NOT_READY_ERROR};
+pub use rendezvous::{read_notice, RelayNotice};
 pub use store::{DefaultStore, TextStore};
 
 use core::fmt;

@@ -30,9 +30,10 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use moneysocket_core::frame::{self, FramePolicy};
-use moneysocket_core::message::{Body, Hex256, Message, MessageKind, Timestamp};
+use moneysocket_core::message::{Hex256, Message, MessageKind, Timestamp};
 use moneysocket_core::seed::{AesKey, SharedSeed};
 use moneysocket_core::uuid::Uuid;
+use moneysocket_core::session::{read_notice, RelayNotice};
 use moneysocket_ws::{Bytes, ConnId, Event, Transport, TransportConfig};
 use rand_core::OsRng;
 use serde_json::json;
@@ -353,40 +354,32 @@ impl Load {
 
     /// A frame before the pair is up: must be a rendezvous notification for our id.
     fn on_handshake(&mut self, i: usize, side: Side, data: &[u8]) {
-        let (kind, rid) = match Message::parse(data) {
-            Ok(m) => {
-                let rid = match m.body() {
-                    Body::NotifyRendezvous { rendezvous_id }
-                    | Body::NotifyRendezvousNotReady { rendezvous_id }
-                    | Body::NotifyRendezvousEnd { rendezvous_id } => Some(rendezvous_id.clone()),
-                    _ => None,
-                };
-                (m.kind(), rid)
-            }
+        let (notice, rid) = match read_notice(data) {
+            Ok(n) => n,
             Err(e) => {
-                self.fail(i, format!("unparsable frame before pairing: {e}"));
+                self.fail(i, format!("unexpected frame before pairing: {e}"));
                 return;
             }
         };
         if rid.as_ref() != Some(&self.pairs[i].rid) {
-            self.fail(i, format!("unexpected {} before pairing", kind.name()));
+            self.fail(i, format!("{notice:?} for another rendezvous id before pairing"));
             return;
         }
         let p = &mut self.pairs[i];
-        match (side, kind) {
-            (Side::A, MessageKind::NotifyRendezvousNotReady) if !p.a_not_ready => {
+        match (side, notice) {
+            (Side::A, RelayNotice::NotReady) if !p.a_not_ready => {
                 p.a_not_ready = true;
                 self.request_b(i);
             }
-            (Side::A, MessageKind::NotifyRendezvous) if p.a_not_ready && !p.a_paired => {
+            (Side::A, RelayNotice::Paired) if p.a_not_ready && !p.a_paired => {
                 p.a_paired = true;
             }
-            (Side::B, MessageKind::NotifyRendezvous) if p.b_requested && !p.b_paired => {
+            (Side::B, RelayNotice::Paired) if p.b_requested && !p.b_paired => {
                 p.b_paired = true;
             }
             (s, k) => {
                 let s = if s == Side::A { "A" } else { "B" };
-                self.fail(i, format!("side {s}: unexpected {} in handshake", k.name()));
+                self.fail(i, format!("side {s}: unexpected {k:?} in handshake"));
                 return;
             }
         }

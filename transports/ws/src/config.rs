@@ -50,7 +50,7 @@ impl Default for TransportConfig {
         TransportConfig {
             max_connections: 10_000,
             max_per_ip: 64,
-            max_frame: 64 * 1024,
+            max_frame: moneysocket_core::session::DEFAULT_MAX_FRAME,
             read_buffer: 4 * 1024,
             high_water: 64 * 1024,
             low_water: 16 * 1024,
