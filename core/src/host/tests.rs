@@ -1,6 +1,7 @@
 //! The host on its own: local sessions pairing through its matchmaker, a session on a
 //! connection, accepted connections relayed, deadlines, fan-out.
 
+extern crate std;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
@@ -272,3 +273,17 @@ fn provider_requests_are_abandoned_on_close() {
     );
     let _ = ConsumerEvent::Paired;
 }
+
+/// `cargo test -p moneysocket-core --lib host::tests::sizes -- --nocapture` prints them; the
+/// bound keeps an idle session's inline part from growing unnoticed.
+#[test]
+fn sizes() {
+    assert!(core::mem::size_of::<Slot>() <= 2048);
+    std::println!(
+        "consumer {} provider {} slot {}",
+        core::mem::size_of::<HostedConsumer>(),
+        core::mem::size_of::<HostedProvider>(),
+        core::mem::size_of::<Slot>()
+    );
+}
+

@@ -106,6 +106,20 @@ pub struct ProviderUpdate<'a> {
 }
 
 impl<'a> ProviderUpdate<'a> {
+    /// From the decrypted text of a `NOTIFY_PROVIDER` the link already validated.
+    fn read(json: &'a [u8]) -> Self {
+        let msg = Message::parse(json).ok();
+        let info = msg.as_ref().and_then(|m| m.provider_info());
+        ProviderUpdate {
+            reference: msg.as_ref().and_then(|m| m.reference_uuid()),
+            account_uuid: info.map_or(Uuid([0; 16]), |i| i.account_uuid),
+            payer: info.is_some_and(|i| i.payer),
+            payee: info.is_some_and(|i| i.payee),
+            msats: info.and_then(|i| i.wad.map(|w| w.msats)),
+            json,
+        }
+    }
+
     /// The full wad (asset code, name, ...), read from the message.
     pub fn wad(&self) -> Option<Wad<'a>> {
         Message::parse(self.json).ok()?.provider_info()?.wad
@@ -180,21 +194,18 @@ pub(crate) enum Queued {
     WaitingForPeer,
     Paired,
     ProviderNotReady,
+    /// The message text is in the store (read again at poll time: provider info is rare).
     Provider {
-        reference: Option<Uuid>,
-        account_uuid: Uuid,
-        payer: bool,
-        payee: bool,
-        msats: Option<u64>,
         json: Span,
     },
     Invoice {
         request: Uuid,
         bolt11: Span,
     },
+    /// The 32 bytes are in the store.
     Preimage {
         request: Option<Uuid>,
-        preimage: [u8; 32],
+        preimage: Span,
     },
     Error {
         request: Option<Uuid>,
@@ -202,48 +213,46 @@ pub(crate) enum Queued {
     },
     Pong {
         request: Uuid,
-        rtt: Duration,
+        rtt_ms: u32,
     },
     RequestFailed {
         request: Uuid,
         kind: RequestKind,
         reason: RequestFailure,
     },
-    Refused(FrameRefusal),
+    Refused,
     Closed(CloseReason),
 }
 
 impl Queued {
-    fn resolve<B: TextStore>(self, store: &B) -> ConsumerEvent<'_> {
+    fn resolve<'a, B: TextStore>(
+        self,
+        store: &'a B,
+        refusal: &mut Option<FrameRefusal>,
+    ) -> ConsumerEvent<'a> {
         match self {
             Queued::WaitingForPeer => ConsumerEvent::WaitingForPeer,
             Queued::Paired => ConsumerEvent::Paired,
             Queued::ProviderNotReady => ConsumerEvent::ProviderNotReady,
-            Queued::Provider {
-                reference,
-                account_uuid,
-                payer,
-                payee,
-                msats,
-                json,
-            } => ConsumerEvent::Provider(ProviderUpdate {
-                reference,
-                account_uuid,
-                payer,
-                payee,
-                msats,
-                json: store::bytes(store, json),
-            }),
+            Queued::Provider { json } => {
+                ConsumerEvent::Provider(ProviderUpdate::read(store::bytes(store, json)))
+            }
             Queued::Invoice { request, bolt11 } => ConsumerEvent::Invoice {
                 request,
                 bolt11: store::text(store, bolt11),
             },
-            Queued::Preimage { request, preimage } => ConsumerEvent::Preimage { request, preimage },
+            Queued::Preimage { request, preimage } => ConsumerEvent::Preimage {
+                request,
+                preimage: store::bytes(store, preimage).try_into().unwrap_or([0; 32]),
+            },
             Queued::Error { request, message } => ConsumerEvent::Error {
                 request,
                 message: store::text(store, message),
             },
-            Queued::Pong { request, rtt } => ConsumerEvent::Pong { request, rtt },
+            Queued::Pong { request, rtt_ms } => ConsumerEvent::Pong {
+                request,
+                rtt: Duration::from_millis(u64::from(rtt_ms)),
+            },
             Queued::RequestFailed {
                 request,
                 kind,
@@ -253,7 +262,9 @@ impl Queued {
                 kind,
                 reason,
             },
-            Queued::Refused(r) => ConsumerEvent::Refused(r),
+            Queued::Refused => {
+                ConsumerEvent::Refused(refusal.take().unwrap_or(FrameRefusal::NoRoom))
+            }
             Queued::Closed(r) => ConsumerEvent::Closed(r),
         }
     }
@@ -369,7 +380,9 @@ impl<B: TextStore, const Q: usize, const P: usize> Consumer<B, Q, P> {
         buf: &'a mut [u8],
     ) -> Option<SessionOutput<'a, ConsumerEvent<'a>>> {
         match self.link.poll(&[], rng, buf)? {
-            Polled::Event(e) => Some(SessionOutput::Event(e.resolve(&self.link.text))),
+            Polled::Event(e) => Some(SessionOutput::Event(
+                e.resolve(&self.link.text, &mut self.link.refusal),
+            )),
             Polled::Sealed { send, uuid, len } => {
                 if send == Send::Ping {
                     if let Some((id @ None, _)) = &mut self.ping {
@@ -597,7 +610,7 @@ impl<B: TextStore, const Q: usize, const P: usize> Consumer<B, Q, P> {
                 self.close_with(end_reason(was_paired));
                 None
             }
-            Received::Refused(r) => Some(Queued::Refused(r)),
+            Received::Refused(r) => self.refused(r),
             Received::LenientError { reference, raw } => {
                 let text = store::push_chars(&mut self.link.text, raw.chars());
                 self.on_error(reference, text)
@@ -621,7 +634,7 @@ impl<B: TextStore, const Q: usize, const P: usize> Consumer<B, Q, P> {
         match body {
             Body::NotifyProvider(info) => {
                 let Ok(json) = store::push_bytes(&mut self.link.text, text) else {
-                    return Some(Queued::Refused(FrameRefusal::NoRoom));
+                    return self.refused(FrameRefusal::NoRoom);
                 };
                 let known = Known {
                     account_uuid: info.account_uuid,
@@ -630,14 +643,7 @@ impl<B: TextStore, const Q: usize, const P: usize> Consumer<B, Q, P> {
                     msats: info.wad.map(|w| w.msats),
                 };
                 self.on_provider(known, now);
-                Some(Queued::Provider {
-                    reference,
-                    account_uuid: known.account_uuid,
-                    payer: known.payer,
-                    payee: known.payee,
-                    msats: known.msats,
-                    json,
-                })
+                Some(Queued::Provider { json })
             }
             Body::NotifyProviderNotReady if self.phase == Phase::Handshake => {
                 Some(Queued::ProviderNotReady)
@@ -648,7 +654,8 @@ impl<B: TextStore, const Q: usize, const P: usize> Consumer<B, Q, P> {
                     self.pong_seen = true;
                     Some(Queued::Pong {
                         request: uuid,
-                        rtt: now.saturating_duration_since(sent),
+                        rtt_ms: u32::try_from(now.as_millis().saturating_sub(sent.as_millis()))
+                            .unwrap_or(u32::MAX),
                     })
                 }
                 _ => self.ignored(),
@@ -660,29 +667,27 @@ impl<B: TextStore, const Q: usize, const P: usize> Consumer<B, Q, P> {
                             request: p.uuid,
                             bolt11,
                         }),
-                        Err(_) => Some(Queued::Refused(FrameRefusal::NoRoom)),
+                        Err(_) => self.refused(FrameRefusal::NoRoom),
                     },
                     None => self.ignored(),
                 }
             }
-            Body::NotifyPreimage { preimage, .. } if ready => match reference {
-                None => Some(Queued::Preimage {
-                    request: None,
-                    preimage: preimage.to_bytes(),
-                }),
-                Some(r) if self.take_pending(r, Some(RequestKind::Pay)).is_some() => {
-                    Some(Queued::Preimage {
-                        request: Some(r),
-                        preimage: preimage.to_bytes(),
-                    })
+            Body::NotifyPreimage { preimage, .. } if ready => {
+                let request = match reference {
+                    None => None,
+                    Some(r) if self.take_pending(r, Some(RequestKind::Pay)).is_some() => Some(r),
+                    Some(_) => return self.ignored(),
+                };
+                match store::push_bytes(&mut self.link.text, &preimage.to_bytes()) {
+                    Ok(preimage) => Some(Queued::Preimage { request, preimage }),
+                    Err(_) => self.refused(FrameRefusal::NoRoom),
                 }
-                Some(_) => self.ignored(),
-            },
+            }
             Body::NotifyError { error_msg } if ready => {
                 let text = store::push_chars(&mut self.link.text, error_msg.chars());
                 self.on_error(reference, text)
             }
-            b => Some(Queued::Refused(FrameRefusal::Unexpected(b.kind()))),
+            b => self.refused(FrameRefusal::Unexpected(b.kind())),
         }
     }
 
@@ -692,9 +697,7 @@ impl<B: TextStore, const Q: usize, const P: usize> Consumer<B, Q, P> {
         text: Result<Span, crate::sink::Overflow>,
     ) -> Option<Queued> {
         if self.phase != Phase::Ready {
-            return Some(Queued::Refused(FrameRefusal::Unexpected(
-                MessageKind::NotifyError,
-            )));
+            return self.refused(FrameRefusal::Unexpected(MessageKind::NotifyError));
         }
         let request = match reference {
             None => None,
@@ -703,7 +706,7 @@ impl<B: TextStore, const Q: usize, const P: usize> Consumer<B, Q, P> {
         };
         match text {
             Ok(message) => Some(Queued::Error { request, message }),
-            Err(_) => Some(Queued::Refused(FrameRefusal::NoRoom)),
+            Err(_) => self.refused(FrameRefusal::NoRoom),
         }
     }
 
@@ -740,6 +743,11 @@ impl<B: TextStore, const Q: usize, const P: usize> Consumer<B, Q, P> {
                 reason: RequestFailure::LinkClosed,
             });
         }
+    }
+
+    /// A `Refused` event for `r` (unless one is already waiting: then only counted).
+    fn refused(&mut self, r: FrameRefusal) -> Option<Queued> {
+        self.link.park_refusal(r).then_some(Queued::Refused)
     }
 
     fn close_with(&mut self, reason: CloseReason) {

@@ -6,11 +6,11 @@
 use heapless::Deque;
 use rand_core::{CryptoRng, RngCore};
 
+use super::rendezvous::{read_notice, str_field, RelayNotice};
 use super::store::{self, Span, TextStore};
 use super::{CloseReason, FrameRefusal, SessionError, REPLAY_WINDOW};
 use crate::frame::{self, FrameError, IV_LEN};
 use crate::json::{self, Value};
-use super::rendezvous::{read_notice, str_field, RelayNotice};
 use crate::message::{Hex256, Message, MessageError, MessageKind, Timestamp};
 use crate::seed::{AesKey, SharedSeed};
 use crate::sink::SliceSink;
@@ -59,9 +59,10 @@ pub(crate) enum Send {
         reference: Uuid,
         bolt11: Span,
     },
+    /// The 32 preimage bytes are in the store.
     Preimage {
         reference: Option<Uuid>,
-        preimage: [u8; 32],
+        preimage: Span,
     },
     Error {
         reference: Option<Uuid>,
@@ -69,8 +70,15 @@ pub(crate) enum Send {
     },
     FixedError {
         reference: Option<Uuid>,
-        text: &'static str,
+        text: FixedText,
     },
+}
+
+/// The provider's own error texts (one byte in the queue instead of a `&str`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FixedText {
+    NotReady,
+    TooManyRequests,
 }
 
 /// What a received frame meant to the link.
@@ -111,10 +119,15 @@ pub(crate) struct Link<B, E, const Q: usize> {
     state: LinkState,
     /// The time of the last input or call (message timestamps at poll time).
     pub(crate) now: Instant,
-    seen: Deque<Uuid, REPLAY_WINDOW>,
+    /// Recent message uuids, each folded to 64 bits (a v4 uuid has 122 random bits; the
+    /// only way to collide with one of the last 32 is a replay).
+    seen: Deque<u64, REPLAY_WINDOW>,
     sends: Deque<Send, Q>,
     events: Deque<E, Q>,
     pub(crate) text: B,
+    /// The refusal a queued `Refused` event reports (one at a time: refusals are
+    /// diagnostics, and a full slot counts the next ones in `overflow` instead).
+    pub(crate) refusal: Option<FrameRefusal>,
     /// Outputs lost because the caller did not drain, or frames that did not fit the
     /// caller's buffer (should stay 0).
     pub(crate) overflow: u64,
@@ -133,6 +146,7 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
             sends: Deque::new(),
             events: Deque::new(),
             text: B::default(),
+            refusal: None,
             overflow: 0,
         }
     }
@@ -252,12 +266,19 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
                 reference,
                 preimage,
             } => {
-                Message::notify_preimage(fresh, reference, ts, Hex256::from_bytes(&preimage), None)
+                let bytes: [u8; 32] = store::bytes(&self.text, preimage)
+                    .try_into()
+                    .map_err(|_| SessionError::InvalidPreimage)?;
+                Message::notify_preimage(fresh, reference, ts, Hex256::from_bytes(&bytes), None)
             }
             Send::Error { reference, text: t } => {
                 Message::notify_error(fresh, reference, ts, text(t))
             }
             Send::FixedError { reference, text } => {
+                let text = match text {
+                    FixedText::NotReady => super::provider::NOT_READY_ERROR,
+                    FixedText::TooManyRequests => super::provider::TOO_MANY_REQUESTS_ERROR,
+                };
                 Message::notify_error(fresh, reference, ts, text)
             }
         };
@@ -345,9 +366,9 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
             }
             Ok((RelayNotice::End, _)) => self.end(paired),
             // A repeated NOTIFY_RENDEZVOUS (a Python relay bug) or a late NOT_READY.
-            Ok((RelayNotice::NotReady, _)) => {
-                Received::Refused(FrameRefusal::Unexpected(MessageKind::NotifyRendezvousNotReady))
-            }
+            Ok((RelayNotice::NotReady, _)) => Received::Refused(FrameRefusal::Unexpected(
+                MessageKind::NotifyRendezvousNotReady,
+            )),
             Ok((_, _)) => {
                 Received::Refused(FrameRefusal::Unexpected(MessageKind::NotifyRendezvous))
             }
@@ -362,13 +383,26 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
 
     /// Records `uuid`; false if it was seen recently (replay).
     fn fresh(&mut self, uuid: Uuid) -> bool {
-        if self.seen.iter().any(|u| *u == uuid) {
+        let (a, b) = uuid.0.split_at(8);
+        let fold = u64::from_le_bytes(a.try_into().unwrap_or([0; 8]))
+            ^ u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+        if self.seen.iter().any(|u| *u == fold) {
             return false;
         }
         if self.seen.is_full() {
             self.seen.pop_front();
         }
-        let _ = self.seen.push_back(uuid);
+        let _ = self.seen.push_back(fold);
+        true
+    }
+
+    /// Parks a refusal for the next `Refused` event; `false` (counted) if one is parked.
+    pub(crate) fn park_refusal(&mut self, r: FrameRefusal) -> bool {
+        if self.refusal.is_some() {
+            self.overflow += 1;
+            return false;
+        }
+        self.refusal = Some(r);
         true
     }
 }

@@ -6,7 +6,7 @@ use heapless::Vec;
 use rand_core::{CryptoRng, RngCore};
 
 use super::consumer::{interval, RequestKind};
-use super::link::{end_reason, Link, LinkState, Polled, Received, Send};
+use super::link::{end_reason, FixedText, Link, LinkState, Polled, Received, Send};
 use super::store::{self, Span, TextStore};
 use super::{
     CloseReason, DefaultStore, FrameRefusal, SessionError, SessionInput, SessionOutput,
@@ -117,12 +117,16 @@ pub(crate) enum Queued {
     PayRequested { request: Uuid, bolt11: Span },
     RequestExpired { request: Uuid, kind: RequestKind },
     RequestAbandoned { request: Uuid, kind: RequestKind },
-    Refused(FrameRefusal),
+    Refused,
     Closed(CloseReason),
 }
 
 impl Queued {
-    fn resolve<B: TextStore>(self, store: &B) -> ProviderEvent<'_> {
+    fn resolve<'a, B: TextStore>(
+        self,
+        store: &'a B,
+        refusal: &mut Option<FrameRefusal>,
+    ) -> ProviderEvent<'a> {
         match self {
             Queued::WaitingForPeer => ProviderEvent::WaitingForPeer,
             Queued::Paired => ProviderEvent::Paired,
@@ -141,7 +145,9 @@ impl Queued {
             Queued::RequestAbandoned { request, kind } => {
                 ProviderEvent::RequestAbandoned { request, kind }
             }
-            Queued::Refused(r) => ProviderEvent::Refused(r),
+            Queued::Refused => {
+                ProviderEvent::Refused(refusal.take().unwrap_or(FrameRefusal::NoRoom))
+            }
             Queued::Closed(r) => ProviderEvent::Closed(r),
         }
     }
@@ -250,7 +256,9 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
         buf: &'a mut [u8],
     ) -> Option<SessionOutput<'a, ProviderEvent<'a>>> {
         match self.link.poll(self.info.bytes(), rng, buf)? {
-            Polled::Event(e) => Some(SessionOutput::Event(e.resolve(&self.link.text))),
+            Polled::Event(e) => Some(SessionOutput::Event(
+                e.resolve(&self.link.text, &mut self.link.refusal),
+            )),
             Polled::Sealed { len, .. } => Some(SessionOutput::Transmit(&buf[..len])),
         }
     }
@@ -400,9 +408,11 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
             }
             None => self.check_notify(now)?,
         }
+        let preimage =
+            store::push_bytes(&mut self.link.text, preimage).map_err(|_| SessionError::TooLarge)?;
         self.link.send(Send::Preimage {
             reference: request,
-            preimage: *preimage,
+            preimage,
         });
         Ok(())
     }
@@ -514,7 +524,7 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
                 self.close_with(end_reason(was_paired));
                 None
             }
-            Received::Refused(r) => Some(Queued::Refused(r)),
+            Received::Refused(r) => self.refused(r),
             Received::LenientError { .. } => self.wrong_role(),
             Received::Message(msg, _) => self.on_message(&msg, now),
         };
@@ -550,8 +560,8 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
                 }),
             Body::RequestPay { bolt11 } if self.phase == Phase::Ready => {
                 let Ok(span) = store::push_chars(&mut self.link.text, bolt11.chars()) else {
-                    self.refuse(request, TOO_MANY_REQUESTS_ERROR);
-                    return Some(Queued::Refused(FrameRefusal::NoRoom));
+                    self.refuse(request, FixedText::TooManyRequests);
+                    return self.refused(FrameRefusal::NoRoom);
                 };
                 self.track(request, RequestKind::Pay, now)
                     .then_some(Queued::PayRequested {
@@ -561,10 +571,10 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
             }
             Body::RequestInvoice { .. } | Body::RequestPay { .. } => {
                 self.stats.early_requests += 1;
-                self.refuse(request, NOT_READY_ERROR);
+                self.refuse(request, FixedText::NotReady);
                 None
             }
-            b => Some(Queued::Refused(FrameRefusal::Unexpected(b.kind()))),
+            b => self.refused(FrameRefusal::Unexpected(b.kind())),
         }
     }
 
@@ -581,13 +591,13 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
             .is_err()
         {
             self.stats.refused_requests += 1;
-            self.refuse(request, TOO_MANY_REQUESTS_ERROR);
+            self.refuse(request, FixedText::TooManyRequests);
             return false;
         }
         true
     }
 
-    fn refuse(&mut self, request: Uuid, text: &'static str) {
+    fn refuse(&mut self, request: Uuid, text: FixedText) {
         self.link.send(Send::FixedError {
             reference: Some(request),
             text,
@@ -623,6 +633,11 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
                 kind: o.kind,
             });
         }
+    }
+
+    /// A `Refused` event for `r` (unless one is already waiting: then only counted).
+    fn refused(&mut self, r: FrameRefusal) -> Option<Queued> {
+        self.link.park_refusal(r).then_some(Queued::Refused)
     }
 
     fn close_with(&mut self, reason: CloseReason) {

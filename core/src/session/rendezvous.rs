@@ -81,7 +81,10 @@ mod tests {
         let u = Uuid::v4_from_bytes([1; 16]);
         let ts = Timestamp::from_secs(1);
         let paired = write(Message::notify_rendezvous(u, Some(u), ts, rid.clone()));
-        assert_eq!(read_notice(&paired), Ok((RelayNotice::Paired, Some(rid.clone()))));
+        assert_eq!(
+            read_notice(&paired),
+            Ok((RelayNotice::Paired, Some(rid.clone())))
+        );
         let req = write(Message::request_rendezvous(u, ts, rid.clone()));
         assert_eq!(
             read_notice(&req),

@@ -32,8 +32,8 @@ use std::time::{Duration, Instant};
 use moneysocket_core::frame::{self, FramePolicy};
 use moneysocket_core::message::{Hex256, Message, MessageKind, Timestamp};
 use moneysocket_core::seed::{AesKey, SharedSeed};
-use moneysocket_core::uuid::Uuid;
 use moneysocket_core::session::{read_notice, RelayNotice};
+use moneysocket_core::uuid::Uuid;
 use moneysocket_ws::{Bytes, ConnId, Event, Transport, TransportConfig};
 use rand_core::OsRng;
 use serde_json::json;
@@ -362,7 +362,10 @@ impl Load {
             }
         };
         if rid.as_ref() != Some(&self.pairs[i].rid) {
-            self.fail(i, format!("{notice:?} for another rendezvous id before pairing"));
+            self.fail(
+                i,
+                format!("{notice:?} for another rendezvous id before pairing"),
+            );
             return;
         }
         let p = &mut self.pairs[i];

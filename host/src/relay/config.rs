@@ -69,7 +69,7 @@ impl Default for RelayConfig {
             stats_interval: 2.0,
             max_connections: 10_000,
             max_per_ip: 64,
-            max_frame: 64 * 1024,
+            max_frame: moneysocket_core::session::DEFAULT_MAX_FRAME,
             unpaired_timeout: 600.0,
             idle_timeout: 120.0,
             ping_interval: 30.0,

@@ -4,7 +4,7 @@ use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
 use moneysocket_core::beacon::UrlError;
-use moneysocket_ws::{CloseCause, TransportConfig, ConnId, DialError, Event, Origin, Transport};
+use moneysocket_ws::{CloseCause, ConnId, DialError, Event, Origin, Transport, TransportConfig};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
 /// No single poll may take much longer than its timeout: the loop never waits for a resolver.
