@@ -87,7 +87,8 @@ struct Entry {
 #[derive(Debug)]
 struct Slot {
     generation: u32,
-    entry: Option<Entry>,
+    /// Boxed: the table grows by doubling, and slack must not cost a whole session.
+    entry: Option<Box<Entry>>,
 }
 
 /// Work the host queued for the caller.
@@ -159,6 +160,26 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
     /// The matchmaker's counters (zero until something was accepted or listens).
     pub fn matchmaker_stats(&self) -> crate::matchmaker::MatchmakerStats {
         self.mm.as_ref().map(|m| m.stats()).unwrap_or_default()
+    }
+
+    /// Accepted connections open now (in the matchmaker).
+    pub fn accepted_len(&self) -> usize {
+        self.accepted.len()
+    }
+
+    /// The `NOTIFY_RENDEZVOUS_END` frame for an accepted, paired connection, for a caller
+    /// that shuts down and closes every connection itself (nothing changes in the host).
+    pub fn end_frame(
+        &mut self,
+        conn: ConnId,
+        now: Instant,
+    ) -> Option<crate::matchmaker::NotifyFrame> {
+        self.mm.as_mut()?.end_frame(Endpoint::Remote(conn), now)
+    }
+
+    /// Every accepted connection (for a shutdown that closes them all).
+    pub fn accepted(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.accepted.iter().copied()
     }
 
     /// Adds a consumer for a beacon's seed, detached: [`attach`](Self::attach) or
@@ -348,7 +369,7 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
             let Some(Entry {
                 role: Role::Provider(p),
                 ..
-            }) = self.slots[i as usize].entry.as_mut()
+            }) = self.slots[i as usize].entry.as_deref_mut()
             else {
                 continue;
             };
@@ -510,13 +531,13 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
         };
         let index = match self.free.pop() {
             Some(i) => {
-                self.slots[i as usize].entry = Some(entry);
+                self.slots[i as usize].entry = Some(Box::new(entry));
                 i
             }
             None => {
                 self.slots.push(Slot {
                     generation: 0,
-                    entry: Some(entry),
+                    entry: Some(Box::new(entry)),
                 });
                 (self.slots.len() - 1) as u32
             }
@@ -536,13 +557,13 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
 
     fn entry(&self, id: SessionId) -> Option<&Entry> {
         let i = self.index(id).ok()?;
-        self.slots[i as usize].entry.as_ref()
+        self.slots[i as usize].entry.as_deref()
     }
 
     fn entry_mut(&mut self, i: u32) -> Result<&mut Entry, HostError> {
         self.slots
             .get_mut(i as usize)
-            .and_then(|s| s.entry.as_mut())
+            .and_then(|s| s.entry.as_deref_mut())
             .ok_or(HostError::UnknownSession)
     }
 
@@ -697,7 +718,7 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
     /// A listening session enters the matchmaker and opens.
     fn join(&mut self, i: u32) {
         let listening = matches!(
-            self.slots.get(i as usize).and_then(|s| s.entry.as_ref()),
+            self.slots.get(i as usize).and_then(|s| s.entry.as_deref()),
             Some(Entry {
                 place: Place::Listening,
                 ..

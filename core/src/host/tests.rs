@@ -278,12 +278,11 @@ fn provider_requests_are_abandoned_on_close() {
 /// bound keeps an idle session's inline part from growing unnoticed.
 #[test]
 fn sizes() {
-    assert!(core::mem::size_of::<Slot>() <= 2048);
+    assert!(core::mem::size_of::<Entry>() <= 2048);
     std::println!(
-        "consumer {} provider {} slot {}",
+        "consumer {} provider {} entry {}",
         core::mem::size_of::<HostedConsumer>(),
         core::mem::size_of::<HostedProvider>(),
-        core::mem::size_of::<Slot>()
+        core::mem::size_of::<Entry>()
     );
 }
-

@@ -357,6 +357,7 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
         if reference.is_some() && self.link.room() < 2 {
             return Err(SessionError::QueueFull);
         }
+        json.compact();
         self.info = json;
         if let Some(reference) = reference {
             self.link.send(Send::ProviderInfo { reference });

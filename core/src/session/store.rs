@@ -12,6 +12,8 @@ pub trait TextStore: Sink + Default {
     fn bytes(&self) -> &[u8];
     /// Forgets everything (and gives memory back where that applies).
     fn reset(&mut self);
+    /// Gives back spare capacity (for a text kept long, like provider info).
+    fn compact(&mut self) {}
 }
 
 impl<const N: usize> TextStore for heapless::Vec<u8, N> {
@@ -30,6 +32,9 @@ impl TextStore for alloc::vec::Vec<u8> {
     }
     fn reset(&mut self) {
         *self = alloc::vec::Vec::new();
+    }
+    fn compact(&mut self) {
+        self.shrink_to_fit();
     }
 }
 
