@@ -44,9 +44,15 @@ symbols() {
   done
 }
 
-# The consumer's static slot has size_of::<Consumer<DemoRng, 1024, 8, 4>>() bytes.
-csz=$("$NM" -S -C "$OUT/consumer.elf" | awk '$4 ~ /__cortex_m_rt_main_trampoline::CONSUMER/ { print $2 }')
-echo "size_of::<Consumer<DemoRng, 1024, 8, 4>>() on thumbv7em: $((16#${csz:-0})) bytes (in .bss)"
+# The consumer's static slot has size_of::<DeviceConsumer>() bytes (src/main.rs: the text store,
+# QUEUE and PENDING); FRAME_BUF is the one frame buffer its frames are opened and sealed in.
+sym_size() {
+  local s
+  s=$("$NM" -S -C "$OUT/consumer.elf" | awk -v n="__cortex_m_rt_main_trampoline::$1" '$4 ~ n { print $2 }')
+  echo $((16#${s:-0}))
+}
+echo "size_of::<Consumer<heapless::Vec<u8, 1024>, 6, 2>>() on thumbv7em: $(sym_size CONSUMER) bytes (in .bss)"
+echo "frame buffer (FRAME_BUF): $(sym_size FRAME_BUF) bytes (in .bss)"
 
 # f64 formatting/parsing pulled in (costly on Cortex-M)?
 symbols "$OUT/consumer.elf" > "$OUT/consumer.symbols"

@@ -9,6 +9,13 @@
 //! device sends a zero-length frame when the session closes. Once the provider handshake is
 //! done the firmware requests one invoice of [`DEMO_INVOICE_MSATS`].
 //!
+//! Memory: the consumer (`Consumer<heapless::Vec<u8, FRAME>, 6, 2>`, see `app`) and its one
+//! frame buffer are statics; the app owns the RNG and passes it to each call that needs
+//! entropy. A received frame is copied from the UART decoder into the frame buffer and
+//! decrypted there in place; outgoing frames are sealed into the same buffer at poll time
+//! and written to the UART before the next poll. The main loop sleeps until the next
+//! interrupt and fires `SessionInput::Timeout` once `poll_timeout()`'s deadline has passed.
+//!
 //! With the `baseline` feature the same skeleton (UART driver, SysTick clock, frame loop)
 //! only echoes frames: the difference in size is the consumer's cost.
 #![no_std]
@@ -27,28 +34,26 @@ use core::time::Duration;
 
 use moneysocket_core::serial_framing::{self, Decoded, Decoder};
 
-/// Frame/message buffer bytes, output queue depth, outstanding requests.
+/// Largest frame on the UART and in the session (`ConsumerConfig::max_frame`), in bytes.
 const FRAME: usize = 1024;
 /// Silence after which a partial incoming frame is dropped (resynchronises after noise that
 /// looked like a valid length). Senders write a frame in one burst; the main loop calls
 /// `Decoder::resume` after its own stalls, so only silence on the line counts.
 const IDLE_GAP: Duration = Duration::from_millis(500);
-#[cfg(not(feature = "baseline"))]
-const QUEUE: usize = 8;
-#[cfg(not(feature = "baseline"))]
-const PENDING: usize = 4;
 
 #[cfg(not(feature = "baseline"))]
 mod app {
     use core::mem::MaybeUninit;
 
     use moneysocket_core::seed::SharedSeed;
-    use moneysocket_core::session::{Consumer, ConsumerConfig, ConsumerEvent, Input, Output};
+    use moneysocket_core::session::{
+        Consumer, ConsumerConfig, ConsumerEvent, SessionInput, SessionOutput,
+    };
     use moneysocket_core::time::Instant;
 
     use crate::rng::DemoRng;
     use crate::send as write_frame;
-    use crate::{FRAME, PENDING, QUEUE};
+    use crate::FRAME;
 
     /// The beacon's shared seed (hex). A real device would take it from provisioning.
     const SEED_HEX: &str = "000102030405060708090a0b0c0d0e0f";
@@ -56,76 +61,119 @@ mod app {
     /// Amount of the invoice requested once the provider is ready.
     pub const DEMO_INVOICE_MSATS: u64 = 1_000;
 
-    pub type DeviceConsumer = Consumer<DemoRng, FRAME, QUEUE, PENDING>;
+    /// Outstanding requests: the demo's one invoice request, plus room for one `pay`.
+    const PENDING: usize = 2;
+    /// Depth of each output queue (frames to seal, events). The core requires
+    /// `QUEUE > PENDING + 3`: on a close every outstanding request fails (`PENDING` events)
+    /// before `Closed`, and a drain follows every input, so the queues never hold more.
+    const QUEUE: usize = PENDING + 4;
+    /// Where received texts (provider info JSON, invoice, error text) wait for the drain. The
+    /// app drains after every input, so the store holds at most one frame's text, which is
+    /// shorter than `FRAME`: a received message never fails with `FrameRefusal::NoRoom`.
+    pub type TextStore = heapless::Vec<u8, FRAME>;
+
+    pub type DeviceConsumer = Consumer<TextStore, QUEUE, PENDING>;
+
+    /// One frame buffer: a received frame is copied here (the decoder keeps the next one in
+    /// its own buffer) and decrypted in place, and every outgoing frame is sealed here at
+    /// poll time, then written to the UART before the next poll.
+    pub type FrameBuf = [u8; FRAME];
 
     pub struct App {
         consumer: &'static mut DeviceConsumer,
+        buf: &'static mut FrameBuf,
+        /// The session draws request uuids and IVs from it on each call that needs entropy.
+        rng: DemoRng,
+        /// `poll_timeout()` after the last drain.
         deadline: Option<Instant>,
         invoice_requested: bool,
     }
 
     impl App {
-        /// Builds the consumer in `slot` (a static: the consumer does not sit on the stack).
-        pub fn new(slot: &'static mut MaybeUninit<DeviceConsumer>, rng_seed: u64) -> Self {
+        /// Builds the consumer in `slot` (a static: the consumer does not sit on the stack)
+        /// and opens the session: at boot the transport counts as open.
+        pub fn new(
+            slot: &'static mut MaybeUninit<DeviceConsumer>,
+            buf: &'static mut FrameBuf,
+            rng_seed: u64,
+            now: Instant,
+        ) -> Self {
             let Ok(seed) = SharedSeed::from_hex(SEED_HEX) else {
                 crate::halt()
             };
-            let consumer = slot.write(Consumer::new(
-                &seed,
-                ConsumerConfig::default(),
-                DemoRng::new(rng_seed),
-            ));
+            let config = ConsumerConfig {
+                max_frame: FRAME,
+                ..ConsumerConfig::default()
+            };
+            let consumer = slot.write(Consumer::new(&seed, config));
             let mut app = App {
                 consumer,
+                buf,
+                rng: DemoRng::new(rng_seed),
                 deadline: None,
                 invoice_requested: false,
             };
-            app.input(Input::Opened, Instant(0));
+            app.input(SessionInput::Opened, now);
             app
         }
 
+        /// A frame from the host; an empty one announces a new transport.
         pub fn on_frame(&mut self, frame: &[u8], now: Instant) {
             if frame.is_empty() {
                 // A new transport: forget the old one, start over with the same seed.
-                self.consumer.handle_input(Input::Closed, now);
-                self.drain(now);
+                self.input(SessionInput::Closed, now);
                 self.invoice_requested = false;
-                self.input(Input::Opened, now);
-            } else {
-                self.input(Input::Frame(frame), now);
+                self.input(SessionInput::Opened, now);
+                return;
             }
+            // The decoder's bound is FRAME, so this always fits.
+            let Some(bytes) = self.buf.get_mut(..frame.len()) else {
+                return;
+            };
+            bytes.copy_from_slice(frame);
+            self.consumer.handle_input(SessionInput::Frame(bytes), now);
+            self.settle(now);
         }
 
         pub fn on_tick(&mut self, now: Instant) {
             if self.deadline.is_some_and(|d| now >= d) {
-                self.input(Input::Timeout, now);
+                self.input(SessionInput::Timeout, now);
             }
         }
 
-        fn input(&mut self, input: Input<'_>, now: Instant) {
+        /// An input that carries no frame.
+        fn input(&mut self, input: SessionInput<'_>, now: Instant) {
             self.consumer.handle_input(input, now);
-            self.drain(now);
+            self.settle(now);
+        }
+
+        /// After an input: drain, request the demo invoice once the provider is ready, and
+        /// take the next deadline.
+        fn settle(&mut self, now: Instant) {
+            self.drain();
             if self.consumer.is_ready() && !self.invoice_requested {
                 self.invoice_requested = true;
                 if self
                     .consumer
-                    .request_invoice(DEMO_INVOICE_MSATS, now)
+                    .request_invoice(DEMO_INVOICE_MSATS, now, &mut self.rng)
                     .is_ok()
                 {
-                    self.drain(now);
+                    self.drain();
                 }
             }
+            self.deadline = self.consumer.poll_timeout();
         }
 
-        fn drain(&mut self, _now: Instant) {
-            while let Some(out) = self.consumer.poll_output() {
+        /// Writes every queued frame (sealed into `buf`) and acts on the events.
+        fn drain(&mut self) {
+            while let Some(out) = self.consumer.poll_output(&mut self.rng, &mut self.buf[..]) {
                 match out {
-                    Output::Transmit(frame) => write_frame(&frame),
-                    Output::Event(ConsumerEvent::Closed(_)) => write_frame(&[]),
+                    SessionOutput::Transmit(frame) => write_frame(frame),
+                    SessionOutput::Event(ConsumerEvent::Closed(_)) => write_frame(&[]),
                     // Invoice, Preimage, Provider (balance), Error, ...: an application
-                    // would act here (show the invoice, ...). The demo does not.
-                    Output::Event(_) => {}
-                    Output::Timeout(d) => self.deadline = d,
+                    // would act here (show the invoice, ...) before the next poll, while
+                    // the texts are borrowed. The demo does not.
+                    _ => {}
                 }
             }
         }
@@ -138,13 +186,19 @@ mod app {
 
     use moneysocket_core::time::Instant;
 
-    /// Stands in for the consumer's slot so both variants share one `main`.
+    /// Stand in for the consumer's slot and frame buffer so both variants share one `main`.
     pub type DeviceConsumer = ();
+    pub type FrameBuf = [u8; 0];
 
     pub struct App;
 
     impl App {
-        pub fn new(_slot: &'static mut MaybeUninit<DeviceConsumer>, _rng_seed: u64) -> Self {
+        pub fn new(
+            _slot: &'static mut MaybeUninit<DeviceConsumer>,
+            _buf: &'static mut FrameBuf,
+            _rng_seed: u64,
+            _now: Instant,
+        ) -> Self {
             App
         }
         pub fn on_frame(&mut self, frame: &[u8], _now: Instant) {
@@ -164,6 +218,8 @@ fn main() -> ! {
     // `size_of::<DeviceConsumer>()` (the size report reads it with `llvm-nm -S`).
     static mut CONSUMER: core::mem::MaybeUninit<app::DeviceConsumer> =
         core::mem::MaybeUninit::uninit();
+    // The session's frame buffer (received frames decrypted in place, outgoing ones sealed).
+    static mut FRAME_BUF: app::FrameBuf = [0; core::mem::size_of::<app::FrameBuf>()];
     // All-zero initial value: the frame buffer stays in .bss; the gap is set below.
     static mut READER: Decoder<FRAME> = Decoder::new();
 
@@ -179,7 +235,7 @@ fn main() -> ! {
 
     // Not secure, see `rng`: a constant mixed with the SysTick counter.
     let rng_seed = 0x6d6f_6e65_7973_6f63 ^ u64::from(cortex_m::peripheral::SYST::get_current());
-    let mut app = app::App::new(CONSUMER, rng_seed);
+    let mut app = app::App::new(CONSUMER, FRAME_BUF, rng_seed, clock::now());
 
     loop {
         while let Some(b) = uart::read_byte() {
