@@ -660,15 +660,28 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
                     }
                 }
                 Out::Event(session, event) => {
+                    let mut stop = false;
                     if let Some(link) = self.links.get_mut(&session) {
                         if event.is_ready() {
                             link.delay = self.config.backoff.initial;
                         }
                         if let Some(r) = event.closed() {
                             link.closed = Some(r);
+                            // closed by the application through `host_mut()` while not on a
+                            // connection: no `Close` follows, stop dialing here
+                            stop = r == CloseReason::Local
+                                && !matches!(link.state, LinkState::Up { .. });
                         }
                     }
                     self.pending.push(DriverEvent::Session { session, event });
+                    if stop {
+                        self.disconnect(session);
+                        self.pending.push(DriverEvent::Disconnected {
+                            session,
+                            cause: Disconnect::SessionClosed(CloseReason::Local),
+                            retry_in: None,
+                        });
+                    }
                 }
             }
         }

@@ -298,7 +298,7 @@ fn consumer_reconnects_with_backoff_when_the_listener_comes_back() {
     // exponential: the delays grow (jitter draws from [d/2, d])
     assert!(retries[0] <= Duration::from_millis(250), "{retries:?}");
     assert!(
-        retries.last().unwrap() > &Duration::from_millis(250),
+        retries.last().unwrap() >= &Duration::from_millis(250),
         "{retries:?}"
     );
 
@@ -422,4 +422,90 @@ fn provider_requests_unknown_expired_and_abandoned_over_sockets() {
     // The payment completed afterwards: the answer is refused (record it instead).
     assert!(server.send_preimage(p, Some(r2), &[9; 32]).is_err());
     let _ = Disconnect::ConnectionClosed(None);
+}
+
+#[test]
+fn failed_dials_try_the_next_address_back_off_and_stop_on_disconnect() {
+    // a port nobody listens on (bound, then closed)
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut d = driver();
+    let c = d.add_consumer(&seed(31), ConsumerConfig::default());
+    d.connect(c, ["not a url".to_string(), url(closed)])
+        .unwrap();
+    assert_eq!(
+        d.connect(c, ["ws://127.0.0.1:1"]),
+        Err(moneysocket_driver::ConnectError::AlreadyConnecting)
+    );
+    let mut events = Vec::new();
+    let mut seen = Vec::new();
+    let until = deadline(10);
+    while seen.len() < 4 {
+        check(until, "four failed dials");
+        d.poll(&mut events, STEP).unwrap();
+        for ev in events.drain(..) {
+            if let DriverEvent::Disconnected {
+                cause, retry_in, ..
+            } = ev
+            {
+                seen.push((cause, retry_in.unwrap()));
+            }
+        }
+    }
+    // the bad URL is refused at once and the next address dialed at once; after a round of
+    // failures the driver waits
+    assert!(
+        matches!(seen[0], (Disconnect::DialRefused(_), Duration::ZERO)),
+        "{seen:?}"
+    );
+    assert!(
+        matches!(seen[1].0, Disconnect::ConnectionClosed(Some(_))),
+        "{seen:?}"
+    );
+    assert!(seen[1].1 > Duration::ZERO && seen[1].1 <= Duration::from_millis(250));
+    assert!(
+        matches!(seen[2], (Disconnect::DialRefused(_), Duration::ZERO)),
+        "{seen:?}"
+    );
+    assert!(seen[3].1 >= Duration::from_millis(250), "{seen:?}");
+    assert!(d.disconnect(c));
+    assert_eq!(d.link_state(c), None);
+    let quiet = Instant::now();
+    while quiet.elapsed() < Duration::from_millis(700) {
+        d.poll(&mut events, STEP).unwrap();
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, DriverEvent::Disconnected { .. })),
+            "{events:?}"
+        );
+        events.clear();
+    }
+}
+
+#[test]
+fn job_results_and_panics_come_back_as_events() {
+    let mut d = driver();
+    let a = d.spawn(|| 7u32).unwrap();
+    let b = d
+        .spawn(|| -> u32 { panic!("payment failed hard") })
+        .unwrap();
+    let mut got = HashMap::new();
+    let until = deadline(10);
+    let mut events = Vec::new();
+    while got.len() < 2 {
+        check(until, "two jobs");
+        d.poll(&mut events, Some(Duration::from_millis(50)))
+            .unwrap();
+        for ev in events.drain(..) {
+            if let DriverEvent::Job { job, result } = ev {
+                got.insert(job, result);
+            }
+        }
+    }
+    assert_eq!(got.remove(&a).unwrap().unwrap().take::<u32>().unwrap(), 7);
+    let panicked = got.remove(&b).unwrap().unwrap_err();
+    assert_eq!(panicked.0.as_deref(), Some("payment failed hard"));
 }
