@@ -286,3 +286,61 @@ fn sizes() {
         core::mem::size_of::<Entry>()
     );
 }
+
+#[test]
+fn a_custom_wad_reaches_the_consumer_intact() {
+    use crate::json::Num;
+    use crate::message::Text;
+    let mut h = Host::new(HostConfig::default(), Rng(8));
+    let account = Uuid::v4_from_bytes([2; 16]);
+    let now = Instant(0);
+    let wad = Wad {
+        msats: 123_456,
+        asset_stable: true,
+        asset_units: Num::U64(12),
+        code: Text::Plain("USD"),
+        countries: Some(Text::Plain("US")),
+        decimals: Some(2),
+        iso_num: Some(Num::U64(840)),
+        name: Some(Text::Plain("US Dollar")),
+        symbol: Some(Text::Plain("$")),
+    };
+    let info = ProviderInfo {
+        account_uuid: account,
+        payer: false,
+        payee: true,
+        wad: Some(wad),
+    };
+    let p = h.add_provider(&seed(3), ProviderConfig::default(), Some(account));
+    h.set_provider_info(p, &info, now).unwrap();
+    let c = h.add_consumer(&seed(3), ConsumerConfig::default());
+    h.listen(p, now).unwrap();
+    h.listen(c, now).unwrap();
+    let mut seen = None;
+    while let Some(o) = h.poll_output() {
+        if let HostOutput::Event {
+            event: SessionEvent::Consumer(ConsumerEvent::Provider(u)),
+            ..
+        } = o
+        {
+            let w = u.wad().unwrap();
+            seen = Some((
+                u.account_uuid,
+                u.payer,
+                u.msats,
+                w.code.to_string(),
+                w.symbol.map(|s| s.to_string()),
+            ));
+        }
+    }
+    assert_eq!(
+        seen,
+        Some((
+            account,
+            false,
+            Some(123_456),
+            "USD".into(),
+            Some("$".into())
+        ))
+    );
+}

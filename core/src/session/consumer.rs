@@ -379,7 +379,7 @@ impl<B: TextStore, const Q: usize, const P: usize> Consumer<B, Q, P> {
         rng: &mut R,
         buf: &'a mut [u8],
     ) -> Option<SessionOutput<'a, ConsumerEvent<'a>>> {
-        match self.link.poll(&[], rng, buf)? {
+        match self.link.poll(None, rng, buf)? {
             Polled::Event(e) => Some(SessionOutput::Event(
                 e.resolve(&self.link.text, &mut self.link.refusal),
             )),

@@ -11,7 +11,7 @@ use super::store::{self, Span, TextStore};
 use super::{CloseReason, FrameRefusal, SessionError, REPLAY_WINDOW};
 use crate::frame::{self, FrameError, IV_LEN};
 use crate::json::{self, Value};
-use crate::message::{Hex256, Message, MessageError, MessageKind, Timestamp};
+use crate::message::{Hex256, Message, MessageError, MessageKind, ProviderInfo, Timestamp};
 use crate::seed::{AesKey, SharedSeed};
 use crate::sink::SliceSink;
 use crate::time::Instant;
@@ -182,6 +182,11 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
         self.send(Send::Rendezvous);
     }
 
+    /// Whether the next frame to seal is a `NOTIFY_PROVIDER` (it needs the provider info).
+    pub(crate) fn info_next(&self) -> bool {
+        self.events.is_empty() && matches!(self.sends.front(), Some(Send::ProviderInfo { .. }))
+    }
+
     /// The next event, without taking it.
     #[cfg(feature = "alloc")]
     pub(crate) fn front_event(&self) -> Option<&E> {
@@ -234,14 +239,13 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
     fn seal<R: RngCore + CryptoRng + ?Sized>(
         &self,
         s: Send,
-        info: &[u8],
+        info: Option<ProviderInfo<'_>>,
         rng: &mut R,
         buf: &mut [u8],
     ) -> Result<(Uuid, usize), SessionError> {
         let ts = self.timestamp();
         let fresh = Uuid::new_v4(rng);
         let text = |span| store::text(&self.text, span);
-        let template;
         let msg = match s {
             Send::Rendezvous => Message::request_rendezvous(fresh, ts, self.rendezvous_id()),
             Send::RequestProvider => Message::request_provider(fresh, ts),
@@ -251,10 +255,7 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
                 Message::notify_provider_not_ready(fresh, Some(reference), ts)
             }
             Send::ProviderInfo { reference } => {
-                template = Message::parse(info).map_err(|_| SessionError::InvalidProviderInfo)?;
-                let info = *template
-                    .provider_info()
-                    .ok_or(SessionError::InvalidProviderInfo)?;
+                let info = info.ok_or(SessionError::InvalidProviderInfo)?;
                 Message::notify_provider(fresh, reference, ts, info)
             }
             Send::RequestInvoice { uuid, msats } => Message::request_invoice(uuid, ts, msats),
@@ -421,7 +422,7 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
     /// `None` once both queues are empty (the store is reset then).
     pub(crate) fn poll<R: RngCore + CryptoRng + ?Sized>(
         &mut self,
-        info: &[u8],
+        info: Option<ProviderInfo<'_>>,
         rng: &mut R,
         buf: &mut [u8],
     ) -> Option<Polled<E>> {

@@ -12,7 +12,7 @@ use super::{
     CloseReason, DefaultStore, FrameRefusal, SessionError, SessionInput, SessionOutput,
     DEFAULT_MAX_FRAME, DEFAULT_PENDING, DEFAULT_QUEUE,
 };
-use crate::message::{Body, Message, MessageClass, ProviderInfo, Timestamp};
+use crate::message::{Body, Message, MessageClass, ProviderInfo, Timestamp, Wad};
 use crate::seed::SharedSeed;
 use crate::time::Instant;
 use crate::uuid::Uuid;
@@ -181,6 +181,42 @@ enum Phase {
     Closed,
 }
 
+/// Provider info as kept between `set_provider_info` and the `NOTIFY_PROVIDER`s it feeds.
+#[derive(Debug, Clone, Copy)]
+struct Info {
+    account_uuid: Uuid,
+    payer: bool,
+    payee: bool,
+    wad: StoredWad,
+}
+
+/// Most wads are the reference's plain bitcoin wad: kept as its msats; any other as JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StoredWad {
+    Null,
+    Bitcoin(u64),
+    Json,
+}
+
+/// The provider info to send, from its stored form.
+fn info_view<B: TextStore>(info: Option<Info>, wad_json: &B) -> Option<ProviderInfo<'_>> {
+    let i = info?;
+    let wad = match i.wad {
+        StoredWad::Null => None,
+        StoredWad::Bitcoin(msats) => Some(Wad::bitcoin(msats)),
+        StoredWad::Json => match crate::json::parse(wad_json.bytes()) {
+            Ok(crate::json::Value::Object(o)) => Some(Wad::from_object(o).ok()?),
+            _ => return None,
+        },
+    };
+    Some(ProviderInfo {
+        account_uuid: i.account_uuid,
+        payer: i.payer,
+        payee: i.payee,
+        wad,
+    })
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Outstanding {
     request: Uuid,
@@ -207,8 +243,10 @@ pub struct Provider<
     /// The last request uuid seen (a delayed NOTIFY_PROVIDER references it, as the
     /// reference does).
     last_ref: Option<Uuid>,
-    /// The provider info, as the JSON of a template `NOTIFY_PROVIDER` (empty: none).
-    info: B,
+    /// The provider info (`None`: not set), its wad stored compactly.
+    info: Option<Info>,
+    /// The wad's JSON when it is not a plain bitcoin wad.
+    wad_json: B,
     outstanding: Vec<Outstanding, P>,
     stats: ProviderStats,
 }
@@ -226,7 +264,8 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
             phase: Phase::Idle,
             phase_deadline: None,
             last_ref: None,
-            info: B::default(),
+            info: None,
+            wad_json: B::default(),
             outstanding: Vec::new(),
             stats: ProviderStats::default(),
         }
@@ -255,7 +294,12 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
         rng: &mut R,
         buf: &'a mut [u8],
     ) -> Option<SessionOutput<'a, ProviderEvent<'a>>> {
-        match self.link.poll(self.info.bytes(), rng, buf)? {
+        let info = if self.link.info_next() {
+            info_view(self.info, &self.wad_json)
+        } else {
+            None
+        };
+        match self.link.poll(info, rng, buf)? {
             Polled::Event(e) => Some(SessionOutput::Event(
                 e.resolve(&self.link.text, &mut self.link.refusal),
             )),
@@ -339,14 +383,35 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
             Timestamp::from_secs(0),
             *info,
         );
-        let mut json = B::default();
+        let mut counting = crate::sink::CountingSink::default();
         template
-            .write_json(&mut json)
+            .write_json(&mut counting)
             .map_err(|_| SessionError::TooLarge)?;
-        if crate::frame::sealed_len(json.bytes().len() + 64) > self.config.max_frame {
+        if crate::frame::sealed_len(counting.0 + 64) > self.config.max_frame {
             return Err(SessionError::TooLarge);
         }
-        if Message::parse(json.bytes()).is_err() {
+        if let Some(w) = &info.wad {
+            w.validate()
+                .map_err(|_| SessionError::InvalidProviderInfo)?;
+        }
+        let mut wad_json = B::default();
+        let wad = match info.wad {
+            None => StoredWad::Null,
+            Some(w) if w == Wad::bitcoin(w.msats) => StoredWad::Bitcoin(w.msats),
+            Some(w) => {
+                w.write_json(&mut wad_json)
+                    .map_err(|_| SessionError::TooLarge)?;
+                wad_json.compact();
+                StoredWad::Json
+            }
+        };
+        let stored = Info {
+            account_uuid: info.account_uuid,
+            payer: info.payer,
+            payee: info.payee,
+            wad,
+        };
+        if info_view(Some(stored), &wad_json).is_none() {
             return Err(SessionError::InvalidProviderInfo);
         }
         let reference = match self.phase {
@@ -357,8 +422,8 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
         if reference.is_some() && self.link.room() < 2 {
             return Err(SessionError::QueueFull);
         }
-        json.compact();
-        self.info = json;
+        self.info = Some(stored);
+        self.wad_json = wad_json;
         if let Some(reference) = reference {
             self.link.send(Send::ProviderInfo { reference });
             if self.phase == Phase::WaitingForApp {
@@ -371,7 +436,8 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
 
     /// Forgets the provider info: later `REQUEST_PROVIDER`s are told "not ready".
     pub fn clear_provider_info(&mut self) {
-        self.info.reset();
+        self.info = None;
+        self.wad_json.reset();
     }
 
     /// Answers an outstanding invoice request with `NOTIFY_INVOICE`.
@@ -608,7 +674,7 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
     fn on_provider_request(&mut self, request: Uuid) -> Option<Queued> {
         self.last_ref = Some(request);
         self.phase_deadline = None;
-        if !self.info.bytes().is_empty() {
+        if self.info.is_some() {
             self.link.send(Send::ProviderInfo {
                 reference: Some(request),
             });
