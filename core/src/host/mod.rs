@@ -561,10 +561,25 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
     }
 
     fn entry_mut(&mut self, i: u32) -> Result<&mut Entry, HostError> {
-        self.slots
-            .get_mut(i as usize)
-            .and_then(|s| s.entry.as_deref_mut())
-            .ok_or(HostError::UnknownSession)
+        slot_mut(&mut self.slots, i).ok_or(HostError::UnknownSession)
+    }
+
+    /// Runs an app call on session `id`'s role, then queues it for the drain.
+    fn with_role<T>(
+        &mut self,
+        id: SessionId,
+        now: Instant,
+        f: impl FnOnce(&mut Role, &mut R) -> Result<T, HostError>,
+    ) -> Result<T, HostError> {
+        self.now = now;
+        let i = self.index(id)?;
+        let rng = &mut self.rng;
+        let r = match self.slots[i as usize].entry.as_deref_mut() {
+            Some(e) => f(&mut e.role, rng),
+            None => Err(HostError::UnknownSession),
+        };
+        self.touched(i);
+        r
     }
 
     fn with_consumer<T>(
@@ -573,16 +588,10 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
         now: Instant,
         f: impl FnOnce(&mut HostedConsumer, &mut R) -> Result<T, crate::session::SessionError>,
     ) -> Result<T, HostError> {
-        self.now = now;
-        let i = self.index(id)?;
-        let rng = &mut self.rng;
-        let r = match self.slots[i as usize].entry.as_mut().map(|e| &mut e.role) {
-            Some(Role::Consumer(c)) => f(c, rng).map_err(HostError::Session),
-            Some(Role::Provider(_)) => Err(HostError::WrongRole),
-            None => Err(HostError::UnknownSession),
-        };
-        self.touched(i);
-        r
+        self.with_role(id, now, |role, rng| match role {
+            Role::Consumer(c) => f(c, rng).map_err(HostError::Session),
+            Role::Provider(_) => Err(HostError::WrongRole),
+        })
     }
 
     fn with_provider<T>(
@@ -591,24 +600,15 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
         now: Instant,
         f: impl FnOnce(&mut HostedProvider) -> Result<T, crate::session::SessionError>,
     ) -> Result<T, HostError> {
-        self.now = now;
-        let i = self.index(id)?;
-        let r = match self.slots[i as usize].entry.as_mut().map(|e| &mut e.role) {
-            Some(Role::Provider(p)) => f(p).map_err(HostError::Session),
-            Some(Role::Consumer(_)) => Err(HostError::WrongRole),
-            None => Err(HostError::UnknownSession),
-        };
-        self.touched(i);
-        r
+        self.with_role(id, now, |role, _| match role {
+            Role::Provider(p) => f(p).map_err(HostError::Session),
+            Role::Consumer(_) => Err(HostError::WrongRole),
+        })
     }
 
     /// The session may have output or a new deadline: queue it for the drain.
     fn touched(&mut self, i: u32) {
-        let Some(e) = self
-            .slots
-            .get_mut(i as usize)
-            .and_then(|s| s.entry.as_mut())
-        else {
+        let Some(e) = slot_mut(&mut self.slots, i) else {
             return;
         };
         if !e.ready {
@@ -620,11 +620,7 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
 
     /// Keeps `deadlines` in step with the session's own `poll_timeout`.
     fn reindex(&mut self, i: u32) {
-        let Some(e) = self
-            .slots
-            .get_mut(i as usize)
-            .and_then(|s| s.entry.as_mut())
-        else {
+        let Some(e) = slot_mut(&mut self.slots, i) else {
             return;
         };
         let d = match &e.role {
@@ -644,11 +640,7 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
 
     fn session_input(&mut self, i: u32, input: SessionInput<'_>) {
         let now = self.now;
-        let Some(e) = self
-            .slots
-            .get_mut(i as usize)
-            .and_then(|s| s.entry.as_mut())
-        else {
+        let Some(e) = slot_mut(&mut self.slots, i) else {
             return;
         };
         match &mut e.role {
@@ -668,11 +660,7 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
         dst.copy_from_slice(bytes);
         self.stats.frames_in += 1;
         let now = self.now;
-        let Some(e) = self
-            .slots
-            .get_mut(i as usize)
-            .and_then(|s| s.entry.as_mut())
-        else {
+        let Some(e) = slot_mut(&mut self.slots, i) else {
             return;
         };
         let frame = SessionInput::Frame(dst);
@@ -689,11 +677,7 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
                 break;
             }
             self.deadlines.remove(&(d, i));
-            if let Some(e) = self
-                .slots
-                .get_mut(i as usize)
-                .and_then(|s| s.entry.as_mut())
-            {
+            if let Some(e) = slot_mut(&mut self.slots, i) {
                 e.deadline = None;
             }
             self.session_input(i, SessionInput::Timeout);
@@ -781,11 +765,7 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
     /// Drains one frame of session `i` (whose next output is not an event) and routes it;
     /// false once the session has nothing more.
     fn step(&mut self, i: u32) -> bool {
-        let Some(e) = self
-            .slots
-            .get_mut(i as usize)
-            .and_then(|s| s.entry.as_mut())
-        else {
+        let Some(e) = slot_mut(&mut self.slots, i) else {
             return false;
         };
         let place = e.place;
@@ -842,11 +822,7 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
     /// Session `i` reports it closed: close its connection, or put it back in the
     /// matchmaker (a listening session waits for its next peer unless the app closed it).
     fn on_closed(&mut self, i: u32, reason: CloseReason) {
-        let Some(e) = self
-            .slots
-            .get_mut(i as usize)
-            .and_then(|s| s.entry.as_mut())
-        else {
+        let Some(e) = slot_mut(&mut self.slots, i) else {
             return;
         };
         match e.place {
@@ -867,6 +843,13 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
             Place::Detached => {}
         }
     }
+}
+
+/// The entry in slot `i`, if a session lives there.
+fn slot_mut(slots: &mut [Slot], i: u32) -> Option<&mut Entry> {
+    slots
+        .get_mut(i as usize)
+        .and_then(|s| s.entry.as_deref_mut())
 }
 
 fn local(i: u32) -> Endpoint {

@@ -5,34 +5,13 @@ extern crate std;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use rand_core::{impls, CryptoRng, RngCore};
-
 use super::*;
 use crate::message::Wad;
 use crate::session::{ConsumerEvent, ProviderEvent, SessionError};
 
-#[derive(Clone)]
-struct Rng(u64);
-impl RngCore for Rng {
-    fn next_u32(&mut self) -> u32 {
-        self.next_u64() as u32
-    }
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn fill_bytes(&mut self, d: &mut [u8]) {
-        impls::fill_bytes_via_next(self, d)
-    }
-    fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), rand_core::Error> {
-        self.fill_bytes(d);
-        Ok(())
-    }
-}
-impl CryptoRng for Rng {}
+#[path = "../../tests/support/test_rng.rs"]
+mod test_rng;
+use test_rng::TestRng as Rng;
 
 type Host = SessionHost<Rng, 1024>;
 
