@@ -797,3 +797,25 @@ fn too_many_outstanding_requests_are_answered_with_an_error() {
     assert_eq!(w.p(p).stats().refused_requests, 1);
     assert_eq!(w.p(p).outstanding_requests(), 8);
 }
+
+#[test]
+fn the_host_fires_each_deadline_once_per_timeout_even_at_the_end_of_time() {
+    // At u64::MAX every saturated deadline is due again as soon as it is set: a consumer
+    // whose provider never pongs re-arms its ping, gives up on it, and so on. One
+    // `HostInput::Timeout` must still return.
+    let mut w = World::new();
+    let c = w.consumer(&seed(25));
+    w.connect(c).unwrap();
+    let rid = w.c(c).rendezvous_id();
+    let paired = format!(
+        r#"{{"timestamp": 1.0, "protocol": "Moneysocket", "protocol_version": "0.0.0", "message_class": "NOTIFICATION", "notification_uuid": "9a4d1b0e-5b86-4b71-9d56-0c8a0d8f5a11", "request_reference_uuid": null, "notification_name": "NOTIFY_RENDEZVOUS", "rendezvous_id": "{rid}"}}"#
+    );
+    w.inject(c, paired.as_bytes());
+    let provider = r#"{"timestamp": 1.0, "protocol": "Moneysocket", "protocol_version": "0.0.0", "message_class": "NOTIFICATION", "notification_uuid": "9a4d1b0e-5b86-4b71-9d56-0c8a0d8f5a12", "request_reference_uuid": null, "notification_name": "NOTIFY_PROVIDER", "account_uuid": "9a4d1b0e-5b86-4b71-9d56-0c8a0d8f5a13", "payer": true, "payee": false, "wad": null}"#;
+    w.inject(c, &seal_for(25, provider));
+    assert!(w.c(c).is_ready());
+    w.now = Instant(u64::MAX);
+    w.input(CLIENT, HostInput::Timeout);
+    w.fire_due();
+    assert!(w.c(c).is_ready());
+}

@@ -663,10 +663,15 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
     }
 
     fn on_timeout(&mut self, now: Instant) {
-        while let Some(&(d, i)) = self.deadlines.first() {
-            if d > now {
-                break;
-            }
+        // Each due session hears one Timeout per call: a session whose deadline stays due
+        // (saturated at the end of time) would otherwise be fired again forever.
+        let due: Vec<(Instant, u32)> = self
+            .deadlines
+            .iter()
+            .take_while(|&&(d, _)| d <= now)
+            .copied()
+            .collect();
+        for (d, i) in due {
             self.deadlines.remove(&(d, i));
             if let Some(e) = self
                 .slots
