@@ -819,3 +819,22 @@ fn the_host_fires_each_deadline_once_per_timeout_even_at_the_end_of_time() {
     w.fire_due();
     assert!(w.c(c).is_ready());
 }
+
+#[test]
+fn a_listening_session_does_not_spin_with_a_zero_unpaired_timeout() {
+    // Found by the sessions fuzz target: the matchmaker expired the listening provider at
+    // once, the host put it back at once, and its deadline was due again at that instant.
+    let mut w = World::with_relay(HostConfig {
+        matchmaker: MatchmakerConfig {
+            unpaired_timeout: Duration::ZERO,
+            unix_offset_ms: 0,
+        },
+        ..HostConfig::default()
+    });
+    let p = w.add_provider(RELAY, &seed(26), ProviderConfig::default(), Some(&info(1)));
+    w.listen(p).unwrap();
+    w.fire_due();
+    assert!(w.next_deadline().unwrap() > w.now);
+    w.advance(1);
+    assert_eq!(w.p(p).link_state(), LinkState::Rendezvous);
+}

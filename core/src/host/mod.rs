@@ -694,7 +694,12 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
 
     fn matchmaker(&mut self) -> &mut Mm<CONNS> {
         let rng = &mut self.rng;
-        let config = self.config.matchmaker;
+        let mut config = self.config.matchmaker;
+        // A listening session the matchmaker expires rejoins at once: with a zero timeout
+        // it would be due again at the same instant, forever (as zero session intervals).
+        config.unpaired_timeout = config
+            .unpaired_timeout
+            .max(core::time::Duration::from_millis(1));
         self.mm
             .get_or_insert_with(|| Box::new(Matchmaker::new(config, HashRng::from_rng(rng))))
     }
