@@ -78,6 +78,18 @@ fn seal_for(seed_n: u8, text: &str) -> Vec<u8> {
         .to_vec()
 }
 
+/// A hand-made peer for consumer `c` (seed `seed_n`): the relay pairs it, a provider answers
+/// the handshake, and then stays silent (its pings reach nobody).
+fn fake_silent_provider(w: &mut World, c: S, seed_n: u8) {
+    let rid = w.c(c).rendezvous_id();
+    let paired = format!(
+        r#"{{"timestamp": 1.0, "protocol": "Moneysocket", "protocol_version": "0.0.0", "message_class": "NOTIFICATION", "notification_uuid": "9a4d1b0e-5b86-4b71-9d56-0c8a0d8f5a11", "request_reference_uuid": null, "notification_name": "NOTIFY_RENDEZVOUS", "rendezvous_id": "{rid}"}}"#
+    );
+    w.inject(c, paired.as_bytes());
+    let provider = r#"{"timestamp": 1.0, "protocol": "Moneysocket", "protocol_version": "0.0.0", "message_class": "NOTIFICATION", "notification_uuid": "9a4d1b0e-5b86-4b71-9d56-0c8a0d8f5a12", "request_reference_uuid": null, "notification_name": "NOTIFY_PROVIDER", "account_uuid": "9a4d1b0e-5b86-4b71-9d56-0c8a0d8f5a13", "payer": true, "payee": false, "wad": null}"#;
+    w.inject(c, &seal_for(seed_n, provider));
+}
+
 #[test]
 fn happy_path() {
     let mut w = World::new();
@@ -541,15 +553,7 @@ fn provider_that_never_pongs_is_tolerated_unless_strict() {
         };
         let c = w.add_consumer(CLIENT, &seed(17), config);
         w.connect(c).unwrap();
-        let rid = w.c(c).rendezvous_id();
-        // A hand-made peer: the relay pairs us, a provider answers the handshake, and then
-        // stays silent (our pings reach nobody).
-        let paired = format!(
-            r#"{{"timestamp": 1.0, "protocol": "Moneysocket", "protocol_version": "0.0.0", "message_class": "NOTIFICATION", "notification_uuid": "9a4d1b0e-5b86-4b71-9d56-0c8a0d8f5a11", "request_reference_uuid": null, "notification_name": "NOTIFY_RENDEZVOUS", "rendezvous_id": "{rid}"}}"#
-        );
-        w.inject(c, paired.as_bytes());
-        let provider = r#"{"timestamp": 1.0, "protocol": "Moneysocket", "protocol_version": "0.0.0", "message_class": "NOTIFICATION", "notification_uuid": "9a4d1b0e-5b86-4b71-9d56-0c8a0d8f5a12", "request_reference_uuid": null, "notification_name": "NOTIFY_PROVIDER", "account_uuid": "9a4d1b0e-5b86-4b71-9d56-0c8a0d8f5a13", "payer": true, "payee": false, "wad": null}"#;
-        w.inject(c, &seal_for(17, provider));
+        fake_silent_provider(&mut w, c, 17);
         assert!(w.c(c).is_ready());
         assert_eq!(w.c(c).balance_msats(), None);
         w.advance(120);
@@ -806,13 +810,7 @@ fn the_host_fires_each_deadline_once_per_timeout_even_at_the_end_of_time() {
     let mut w = World::new();
     let c = w.consumer(&seed(25));
     w.connect(c).unwrap();
-    let rid = w.c(c).rendezvous_id();
-    let paired = format!(
-        r#"{{"timestamp": 1.0, "protocol": "Moneysocket", "protocol_version": "0.0.0", "message_class": "NOTIFICATION", "notification_uuid": "9a4d1b0e-5b86-4b71-9d56-0c8a0d8f5a11", "request_reference_uuid": null, "notification_name": "NOTIFY_RENDEZVOUS", "rendezvous_id": "{rid}"}}"#
-    );
-    w.inject(c, paired.as_bytes());
-    let provider = r#"{"timestamp": 1.0, "protocol": "Moneysocket", "protocol_version": "0.0.0", "message_class": "NOTIFICATION", "notification_uuid": "9a4d1b0e-5b86-4b71-9d56-0c8a0d8f5a12", "request_reference_uuid": null, "notification_name": "NOTIFY_PROVIDER", "account_uuid": "9a4d1b0e-5b86-4b71-9d56-0c8a0d8f5a13", "payer": true, "payee": false, "wad": null}"#;
-    w.inject(c, &seal_for(25, provider));
+    fake_silent_provider(&mut w, c, 25);
     assert!(w.c(c).is_ready());
     w.now = Instant(u64::MAX);
     w.input(CLIENT, HostInput::Timeout);
