@@ -1,54 +1,47 @@
-//! A consumer, a provider and the relay matchmaker driven by a fuzz-chosen script: sockets
-//! opening and closing, arbitrary and structurally valid frames (clear, sealed with the
-//! right key, sealed with a wrong one), replays and corruptions of transmitted frames, app
-//! calls, and clock jumps up to the end of time. Frames the sessions transmit are routed
-//! through the matchmaker as the in-memory harness does (core/tests/sessions.rs), so real
-//! pairing, handshakes and requests happen.
+//! A consumer and a provider in the simulated world of core/tests/support/world.rs (the
+//! harness of the session tests), driven by a fuzz-chosen script: connections opening,
+//! closing and dropping, raw relay connections, arbitrary and structurally valid frames
+//! (clear, sealed with the right key, sealed with a wrong one), replays and corruptions of
+//! frames seen on the wire, app calls, and clock jumps up to the end of time. The provider
+//! is attached to its own connection or listens on the relay's host (the terminus shape).
 //!
-//! After every input the outputs are drained and checked: queue bounds, no overflow, the
-//! deadline comes last, a bounded number of events, every consumer request answered at most
-//! once (checked against a model of the outstanding requests), and no busy-looping deadline.
+//! The world checks after every drain: bounded queues, no lost outputs, a bounded number of
+//! events, closed sessions hold no requests, no busy-looping deadline, no livelock. Here:
+//! every consumer request is answered at most once and the provider's outstanding requests
+//! follow their model (asked, answered once, expired or abandoned), and a rendezvous limit
+//! never passes unnoticed.
 #![no_main]
 
-use std::collections::VecDeque;
 use std::time::Duration;
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use moneysocket_core::frame;
+use moneysocket_core::host::{HostConfig, HostError, HostInput};
 use moneysocket_core::json::Num;
-use moneysocket_core::matchmaker::{self, ConnId, Matchmaker};
+use moneysocket_core::matchmaker::MatchmakerConfig;
 use moneysocket_core::message::{Hex256, Message, ProviderInfo, Text, Timestamp, Wad};
 use moneysocket_core::seed::{AesKey, SharedSeed};
-use moneysocket_core::session::{
-    Consumer, ConsumerConfig, ConsumerEvent, Input, Output, Provider, ProviderConfig, ProviderEvent,
-};
+use moneysocket_core::session::{ConsumerConfig, LinkState, ProviderConfig};
 use moneysocket_core::time::Instant;
 use moneysocket_core::uuid::Uuid;
 
 #[path = "../../core/tests/support/test_rng.rs"]
 mod test_rng;
+#[path = "../../core/tests/support/world.rs"]
+mod world;
+
 use test_rng::TestRng;
+use world::{Ev, World, CLIENT, RELAY, S};
 
-const N: usize = 1024;
-const CQ: usize = 8;
-const CP: usize = 4;
-const PQ: usize = 6;
-const CONNS: usize = 8;
-const MQ: usize = 16;
-
-type C = Consumer<TestRng, N, CQ, CP>;
-type P = Provider<TestRng, N, PQ>;
-type Mm = Matchmaker<TestRng, CONNS, MQ>;
-
-/// Most events one session input may produce (requests failing, a close, one more).
-const MAX_EVENTS: usize = CP + 4;
-/// Frames delivered per operation before we call it a livelock.
+/// Deliveries per settle before we call it a livelock.
 const SETTLE_BUDGET: usize = 400;
-/// Frames kept for replay.
-const HISTORY: usize = 64;
 /// Known uuids kept for references.
 const KNOWN: usize = 32;
+/// Raw relay connections at most.
+const RAW_CONNS: usize = 6;
+/// Largest message the script builds.
+const MAX_TEXT: usize = 4096;
 
 // ---------------------------------------------------------------------------------------
 // The script.
@@ -63,6 +56,8 @@ struct Script {
 struct Setup {
     /// The provider's seed differs from the consumer's (never pairs through the relay).
     other_provider_seed: bool,
+    /// The provider listens on the relay's host instead of dialing it.
+    provider_listens: bool,
     ping_interval: Option<Dur>,
     strict_pong: bool,
     pong_timeout: Dur,
@@ -71,9 +66,10 @@ struct Setup {
     handshake_timeout: Option<Dur>,
     rendezvous_timeout: Option<Dur>,
     consumer_timeout: Option<Dur>,
+    provider_request_timeout: Dur,
     unpaired_timeout: Dur,
     unix_offset: Dur,
-    /// Frames transmitted by the sessions reach the relay at once (else `Pump`/`Settle`).
+    /// What is in flight is delivered after every operation (else `Pump`/`Settle`).
     auto_settle: bool,
     /// The provider starts with this info.
     info: Option<InfoSpec>,
@@ -111,21 +107,23 @@ enum Party {
 enum Target {
     Consumer,
     Provider,
-    /// The matchmaker, as if from this connection (0..8).
+    /// The relay, as if from one of the world's connections.
     Relay(u8),
 }
 
 #[derive(Debug, Arbitrary)]
 enum Op {
-    /// Opens a socket for the party (relay `Opened` + session `Opened`) on connection `conn`.
-    Connect(Party, u8),
-    /// Only the session hears `Opened` (no relay connection).
+    /// The party dials the relay (a listening provider listens again).
+    Connect(Party),
+    /// Only the party's host hears `Opened` again on its connection.
     SessionOpened(Party),
-    /// Only the session hears `Closed`.
+    /// Only the party's host hears `Closed`.
     SessionClosed(Party),
-    /// The party's socket drops: both the relay and the session hear `Closed`.
+    /// The party's connection drops: both ends hear `Closed`.
     Drop(Party),
-    RelayOpened(u8),
+    /// A connection only the relay sees.
+    RelayOpened,
+    /// The relay hears `Closed` on one of the world's connections.
     RelayClosed(u8),
     RelayTimeout,
     SessionTimeout(Party),
@@ -134,17 +132,16 @@ enum Op {
     Replay(Target, u8),
     Corrupt(Target, u8, u16, u8),
     Advance(Jump, bool),
-    /// Delivers up to n in-flight frames to the relay.
+    /// Delivers up to n frames in flight.
     Pump(u8),
     Settle,
-    /// Loses every in-flight frame.
+    /// Loses everything in flight.
     Lose,
     RequestInvoice(u64),
     Pay(Bolt11),
     ConsumerClose,
     ProviderClose,
     SetInfo(InfoSpec),
-    ClearInfo,
     SendInvoice(UuidChoice, Bolt11),
     SendPreimage(Option<UuidChoice>, [u8; 32]),
     SendError(Option<UuidChoice>, String),
@@ -306,48 +303,31 @@ impl InfoSpec {
 }
 
 // ---------------------------------------------------------------------------------------
-// The world.
+// The run: the world, and the models it is checked against.
 
-struct Endpoint {
-    conn: ConnId,
-    /// The relay knows this party's connection.
-    connected: bool,
-    deadline: Option<Instant>,
-}
-
-struct World {
-    now: Instant,
-    consumer: Box<C>,
-    provider: Box<P>,
-    relay: Mm,
-    relay_deadline: Option<Instant>,
-    ends: [Endpoint; 2],
-    auto_settle: bool,
-    /// Frames on their way to the relay, from a connection.
-    in_flight: VecDeque<(ConnId, Vec<u8>)>,
-    history: VecDeque<Vec<u8>>,
-    known: VecDeque<Uuid>,
-    /// The model: consumer requests not answered yet.
+struct Run {
+    w: World,
+    c: S,
+    p: S,
+    /// The provider listens on the relay's host.
+    listens: bool,
+    /// Consumer requests not answered yet.
     outstanding: Vec<Uuid>,
+    /// Provider requests not answered, expired or abandoned yet (as many times as asked).
+    asked: Vec<Uuid>,
+    known: Vec<Uuid>,
+    last_request: Option<Uuid>,
     key: AesKey,
     wrong_key: AesKey,
     rid: Hex256,
     rng: TestRng,
     rendezvous_timeout: Option<Duration>,
-    last_request: Option<Uuid>,
     /// When the consumer last heard `Opened`.
     consumer_opened: Option<Instant>,
 }
 
-fn idx(p: Party) -> usize {
-    match p {
-        Party::Consumer => 0,
-        Party::Provider => 1,
-    }
-}
-
-impl World {
-    fn new(s: &Setup) -> World {
+impl Run {
+    fn new(s: &Setup) -> Run {
         let seed = SharedSeed(*b"fuzz-sessions-01");
         let pseed = if s.other_provider_seed {
             SharedSeed(*b"fuzz-sessions-02")
@@ -365,66 +345,55 @@ impl World {
             provider_retry: s.provider_retry.map(Dur::get),
             handshake_timeout: s.handshake_timeout.map(Dur::get),
             rendezvous_timeout: s.rendezvous_timeout.map(Dur::get),
+            ..ConsumerConfig::default()
         };
         let pconfig = ProviderConfig {
             unix_offset_ms: offset,
             consumer_timeout: s.consumer_timeout.map(Dur::get),
+            request_timeout: s.provider_request_timeout.get(),
+            ..ProviderConfig::default()
         };
-        let mconfig = matchmaker::Config {
-            unpaired_timeout: s.unpaired_timeout.get(),
-            unix_offset_ms: offset,
-        };
-        let now = Instant(s.start);
-        let mut w = World {
-            now,
-            consumer: Box::new(Consumer::new(&seed, cconfig, TestRng(1))),
-            provider: Box::new(Provider::new(&pseed, pconfig, TestRng(2))),
-            relay: Matchmaker::new(mconfig, TestRng(3)),
-            relay_deadline: None,
-            ends: [
-                Endpoint {
-                    conn: ConnId(0),
-                    connected: false,
-                    deadline: None,
-                },
-                Endpoint {
-                    conn: ConnId(1),
-                    connected: false,
-                    deadline: None,
-                },
-            ],
-            auto_settle: s.auto_settle,
-            in_flight: VecDeque::new(),
-            history: VecDeque::new(),
-            known: VecDeque::new(),
+        let mut w = World::with_relay(HostConfig {
+            matchmaker: MatchmakerConfig {
+                unpaired_timeout: s.unpaired_timeout.get(),
+                unix_offset_ms: offset,
+            },
+            ..HostConfig::default()
+        });
+        w.now = Instant(s.start);
+        w.auto_settle = s.auto_settle;
+        w.settle_budget = SETTLE_BUDGET;
+        let c = w.add_consumer(CLIENT, &seed, cconfig);
+        let ph = if s.provider_listens { RELAY } else { CLIENT };
+        let p = w.add_provider(ph, &pseed, pconfig, None);
+        let mut run = Run {
+            w,
+            c,
+            p,
+            listens: s.provider_listens,
             outstanding: Vec::new(),
+            asked: Vec::new(),
+            known: Vec::new(),
+            last_request: None,
             key: seed.v0_aes_key(),
             wrong_key: SharedSeed(*b"fuzz-sessions-03").v0_aes_key(),
             rid: Hex256::from(&seed.v0_rendezvous_id()),
             rng: TestRng(4),
             rendezvous_timeout: cconfig.rendezvous_timeout,
             consumer_opened: None,
-            last_request: None,
         };
         if let Some(info) = &s.info {
-            let r = w.provider.set_provider_info(&info.info(), now);
-            w.drain_app(Party::Provider, r.is_ok());
+            let _ = run.w.set_info(p, &info.info());
         }
-        w
+        run.observe();
+        run
     }
 
     fn remember(&mut self, u: Uuid) {
         if self.known.len() == KNOWN {
-            self.known.pop_front();
+            self.known.remove(0);
         }
-        self.known.push_back(u);
-    }
-
-    fn record(&mut self, f: &[u8]) {
-        if self.history.len() == HISTORY {
-            self.history.pop_front();
-        }
-        self.history.push_back(f.to_vec());
+        self.known.push(u);
     }
 
     fn uuid(&mut self, c: UuidChoice) -> Uuid {
@@ -452,182 +421,50 @@ impl World {
         }
     }
 
-    fn check_bounds(&self) {
-        self.check_queues();
+    fn party(&self, p: Party) -> S {
+        match p {
+            Party::Consumer => self.c,
+            Party::Provider => self.p,
+        }
+    }
+
+    // -- the models ------------------------------------------------------------------
+
+    /// Takes the sessions' events into the models, then compares the models with the
+    /// sessions.
+    fn observe(&mut self) {
+        self.take_events();
+        self.compare();
+    }
+
+    fn take_events(&mut self) {
+        for e in self.w.events(self.c) {
+            if debug() {
+                eprintln!("    consumer: {e:?}");
+            }
+            self.consumer_event(e);
+        }
+        for e in self.w.events(self.p) {
+            if debug() {
+                eprintln!("    provider: {e:?}");
+            }
+            self.provider_event(e);
+        }
+    }
+
+    fn compare(&self) {
         assert_eq!(
-            self.consumer.pending_requests(),
+            self.w.c(self.c).pending_requests(),
             self.outstanding.len(),
             "consumer's outstanding requests differ from the model: {:?}",
             self.outstanding
         );
-    }
-
-    /// Bounds that hold even with outputs not drained yet.
-    fn check_queues(&self) {
-        assert!(self.consumer.pending_outputs() <= CQ);
-        assert!(self.provider.pending_outputs() <= PQ);
-        assert!(self.consumer.pending_requests() <= CP);
         assert_eq!(
-            self.consumer.stats().output_overflow,
-            0,
-            "consumer overflow"
+            self.w.p(self.p).outstanding_requests(),
+            self.asked.len(),
+            "provider's outstanding requests differ from the model: {:?}",
+            self.asked
         );
-        assert_eq!(
-            self.provider.stats().output_overflow,
-            0,
-            "provider overflow"
-        );
-        assert!(self.relay.len() <= CONNS);
-        assert!(self.relay.pending_outputs() <= MQ);
-        let st = self.relay.stats();
-        assert_eq!(st.output_overflow, 0, "relay overflow");
-        assert_eq!(st.encode_failures, 0, "relay encode failure");
-        if self.consumer.is_ready() {
-            assert_eq!(
-                self.consumer.link_state(),
-                moneysocket_core::session::LinkState::Paired
-            );
-        }
-    }
-
-    // -- sessions --------------------------------------------------------------------
-
-    fn session_input(&mut self, p: Party, input: Input<'_>) {
-        let now = self.now;
-        if p == Party::Consumer && input == Input::Opened {
-            self.consumer_opened = Some(now);
-            // A reopened consumer fails its outstanding requests (RequestFailed, checked
-            // by the request model in `check_bounds`).
-        }
-        match p {
-            Party::Consumer => self.consumer.handle_input(input, now),
-            Party::Provider => self.provider.handle_input(input, now),
-        }
-        let n = self.drain(p);
-        assert!(
-            n > 0,
-            "{p:?}: a drain after an input must end with a deadline"
-        );
-        self.unbusy(p);
-    }
-
-    /// After an app call: a refused call may leave nothing to drain; an accepted one ends
-    /// with the deadline.
-    fn drain_app(&mut self, p: Party, accepted: bool) {
-        let n = self.drain(p);
-        if accepted {
-            assert!(
-                n > 0,
-                "{p:?}: an accepted app call must announce the deadline"
-            );
-        }
-        self.unbusy(p);
-    }
-
-    /// A session that announces a deadline already due must make progress when told so:
-    /// a few `Timeout`s at the same instant end with a later deadline (or none).
-    fn unbusy(&mut self, p: Party) {
-        for _ in 0..8 {
-            match self.ends[idx(p)].deadline {
-                Some(d) if d <= self.now => {}
-                _ => return,
-            }
-            // At the end of time nothing can be later: accept a due deadline there.
-            if self.now.0 == u64::MAX {
-                return;
-            }
-            self.ends[idx(p)].deadline = None;
-            let now = self.now;
-            match p {
-                Party::Consumer => self.consumer.handle_input(Input::Timeout, now),
-                Party::Provider => self.provider.handle_input(Input::Timeout, now),
-            }
-            self.drain(p);
-        }
-        panic!(
-            "{p:?} busy-loops: deadline {:?} stays due at {:?}",
-            self.ends[idx(p)].deadline,
-            self.now
-        );
-    }
-
-    /// Drains one session fully; returns the number of outputs.
-    fn drain(&mut self, p: Party) -> usize {
-        self.check_queues();
-        let mut outputs = 0;
-        let mut events = 0;
-        let mut timeout_seen = false;
-        let mut close = false;
-        loop {
-            let (frame, deadline) = match p {
-                Party::Consumer => match self.consumer.poll_output() {
-                    None => break,
-                    Some(o) => {
-                        assert!(!timeout_seen, "output after the deadline: {o:?}");
-                        match o {
-                            Output::Transmit(f) => {
-                                assert!(f.len() <= N);
-                                (Some(f.to_vec()), None)
-                            }
-                            Output::Timeout(d) => (None, Some(d)),
-                            Output::Event(e) => {
-                                events += 1;
-                                close |= matches!(e, ConsumerEvent::Closed(_));
-                                self.consumer_event(&e);
-                                (None, None)
-                            }
-                        }
-                    }
-                },
-                Party::Provider => match self.provider.poll_output() {
-                    None => break,
-                    Some(o) => {
-                        assert!(!timeout_seen, "output after the deadline: {o:?}");
-                        match o {
-                            Output::Transmit(f) => {
-                                assert!(f.len() <= N);
-                                (Some(f.to_vec()), None)
-                            }
-                            Output::Timeout(d) => (None, Some(d)),
-                            Output::Event(e) => {
-                                events += 1;
-                                close |= matches!(e, ProviderEvent::Closed(_));
-                                self.provider_event(&e);
-                                (None, None)
-                            }
-                        }
-                    }
-                },
-            };
-            outputs += 1;
-            if let Some(d) = deadline {
-                timeout_seen = true;
-                self.ends[idx(p)].deadline = d;
-            }
-            if let Some(f) = frame {
-                self.record(&f);
-                let e = &self.ends[idx(p)];
-                if e.connected {
-                    self.in_flight.push_back((e.conn, f));
-                }
-            }
-        }
-        assert!(
-            outputs == 0 || timeout_seen,
-            "{p:?}: drain did not end with Output::Timeout"
-        );
-        assert!(events <= MAX_EVENTS, "{p:?}: {events} events for one input");
-        self.check_bounds();
-        if p == Party::Consumer && close {
-            assert!(!self.consumer.is_ready());
-            assert_eq!(self.consumer.pending_requests(), 0);
-        }
-        if close && self.ends[idx(p)].connected {
-            self.ends[idx(p)].connected = false;
-            let conn = self.ends[idx(p)].conn;
-            self.relay_input(matchmaker::Input::Closed(conn));
-        }
-        outputs
     }
 
     fn answer(&mut self, r: Uuid, what: &str) {
@@ -639,236 +476,109 @@ impl World {
         self.outstanding.swap_remove(i);
     }
 
-    fn consumer_event(&mut self, e: &ConsumerEvent<N>) {
-        if debug() {
-            eprintln!(
-                "    consumer event {e:?} (pending {})",
-                self.consumer.pending_requests()
-            );
-        }
+    fn consumer_event(&mut self, e: Ev) {
         match e {
-            ConsumerEvent::Invoice { request, .. } => self.answer(*request, "invoice"),
-            ConsumerEvent::Preimage {
+            Ev::Invoice { request, .. } => self.answer(request, "invoice"),
+            Ev::Preimage {
                 request: Some(r), ..
-            } => self.answer(*r, "preimage"),
-            ConsumerEvent::Error {
+            } => self.answer(r, "preimage"),
+            Ev::Error {
                 request: Some(r), ..
-            } => self.answer(*r, "error"),
-            ConsumerEvent::RequestFailed { request, .. } => self.answer(*request, "failure"),
-            ConsumerEvent::Pong { request, rtt } => {
+            } => self.answer(r, "error"),
+            Ev::RequestFailed { request, .. } => self.answer(request, "failure"),
+            Ev::Pong { request, rtt } => {
                 assert!(u64::try_from(rtt.as_millis()).is_ok());
-                self.remember(*request);
+                self.remember(request);
             }
-            ConsumerEvent::Provider(u) => {
+            Ev::Provider(u) => {
                 let _ = u.wad();
                 if let Some(r) = u.reference {
                     self.remember(r);
                 }
             }
-            ConsumerEvent::Closed(_) => {
-                assert!(
-                    self.outstanding.is_empty(),
-                    "closed with requests still outstanding: {:?}",
-                    self.outstanding
-                );
-            }
+            Ev::Closed(_) => assert!(
+                self.outstanding.is_empty(),
+                "closed with requests still outstanding: {:?}",
+                self.outstanding
+            ),
+            Ev::Other(e) => panic!("unknown consumer event {e}"),
             _ => {}
         }
     }
 
-    fn provider_event(&mut self, e: &ProviderEvent<N>) {
-        if debug() {
-            eprintln!("    provider event {e:?}");
-        }
+    fn provider_event(&mut self, e: Ev) {
         match e {
-            ProviderEvent::InvoiceRequested { request, msats } => {
-                assert!(*msats > 0);
-                self.remember(*request);
-                self.last_request = Some(*request);
+            Ev::InvoiceRequested { request, msats } => {
+                assert!(msats > 0);
+                self.asked(request);
             }
-            ProviderEvent::PayRequested { request, bolt11 } => {
+            Ev::PayRequested { request, bolt11 } => {
                 assert!(bolt11.starts_with("lnbc"));
-                self.remember(*request);
-                self.last_request = Some(*request);
+                self.asked(request);
             }
+            Ev::RequestExpired { request, .. } | Ev::RequestAbandoned { request, .. } => {
+                let i = self
+                    .asked
+                    .iter()
+                    .position(|u| *u == request)
+                    .unwrap_or_else(|| panic!("{request:?} ended but was never asked"));
+                self.asked.swap_remove(i);
+            }
+            Ev::Closed(_) => assert!(
+                self.asked.is_empty(),
+                "provider closed with requests not abandoned: {:?}",
+                self.asked
+            ),
+            Ev::Other(e) => panic!("unknown provider event {e}"),
             _ => {}
         }
     }
 
-    // -- relay -----------------------------------------------------------------------
-
-    fn party_of(&self, conn: ConnId) -> Option<Party> {
-        [Party::Consumer, Party::Provider]
-            .into_iter()
-            .find(|p| self.ends[idx(*p)].connected && self.ends[idx(*p)].conn == conn)
+    fn asked(&mut self, request: Uuid) {
+        self.remember(request);
+        self.last_request = Some(request);
+        self.asked.push(request);
     }
 
-    fn relay_input(&mut self, input: matchmaker::Input<'_>) {
-        let frame = match input {
-            matchmaker::Input::Frame(_, f) => f.to_vec(),
-            _ => Vec::new(),
-        };
-        let is_timeout = matches!(input, matchmaker::Input::Timeout);
-        self.relay.handle_input(input, self.now);
-        self.check_queues();
-        let mut deliveries = Vec::new();
-        let mut outputs = 0;
-        while let Some(o) = self.relay.poll_output() {
-            outputs += 1;
-            assert!(outputs <= MQ, "relay yields more than its queue");
-            match o {
-                matchmaker::Output::Transmit { conn, frame } => {
-                    self.record(&frame);
-                    deliveries.push((conn, Some(frame.to_vec())))
-                }
-                matchmaker::Output::Forward { to, .. } => {
-                    deliveries.push((to, Some(frame.clone())))
-                }
-                matchmaker::Output::Close { conn, .. } => deliveries.push((conn, None)),
-                matchmaker::Output::Timeout(d) => self.relay_deadline = Some(d),
-            }
-        }
-        if !is_timeout {
-            // A non-timeout input queues at most END + Close (or two notifications) and
-            // the deadline.
-            assert!(outputs <= 3, "relay: {outputs} outputs for one input");
-        }
-        for (conn, f) in deliveries {
-            let Some(p) = self.party_of(conn) else {
-                continue;
-            };
-            match f {
-                Some(f) => self.session_input(p, Input::Frame(&f)),
-                None => {
-                    self.ends[idx(p)].connected = false;
-                    self.session_input(p, Input::Closed);
-                }
-            }
-        }
-        self.check_bounds();
+    /// An app call of `s`, then its events (nothing delivered in between), then settle.
+    fn app<T>(
+        &mut self,
+        s: S,
+        f: impl FnOnce(&mut world::Host, moneysocket_core::host::SessionId, Instant) -> T,
+    ) -> T {
+        let auto = self.w.auto_settle;
+        self.w.auto_settle = false;
+        let r = self.w.call(s, f);
+        self.w.auto_settle = auto;
+        self.take_events();
+        r
     }
 
-    /// Fires the relay's timeout while it is due (it may announce a leftover as due at once).
-    fn relay_timeout(&mut self) {
-        for _ in 0..CONNS + 2 {
-            self.relay_deadline = None;
-            self.relay_input(matchmaker::Input::Timeout);
-            match self.relay_deadline {
-                Some(d) if d <= self.now && self.now.0 != u64::MAX => {}
-                _ => return,
-            }
-        }
-        panic!(
-            "relay busy-loops: deadline {:?} stays due at {:?} ({} conns)",
-            self.relay_deadline,
-            self.now,
-            self.relay.len()
-        );
-    }
-
-    fn pump(&mut self, n: usize) {
-        for _ in 0..n {
-            let Some((conn, f)) = self.in_flight.pop_front() else {
-                return;
-            };
-            // A frame from a socket that has closed since is lost with it.
-            if self.party_of(conn).is_some() {
-                self.relay_input(matchmaker::Input::Frame(conn, &f));
-            }
-        }
-    }
-
-    fn settle(&mut self) {
-        // At the end of time (see below) a short budget keeps executions fast.
-        let mut budget = if self.now.0 == u64::MAX {
-            16
-        } else {
-            SETTLE_BUDGET
-        };
-        while !self.in_flight.is_empty() {
-            if budget == 0 && self.now.0 == u64::MAX {
-                // At the end of time every saturated deadline is due on each input, so a
-                // retry (REQUEST_PROVIDER answered "not ready", a ping answered at once) can
-                // repeat forever. Not a realistic clock; drop what is in flight.
-                self.in_flight.clear();
-                return;
-            }
+    /// The provider accepted an answer to `request`: it was asked and is answered now.
+    fn answered(&mut self, request: Option<Uuid>, r: &Result<(), HostError>) {
+        if let (Some(u), Ok(())) = (request, r) {
             assert!(
-                budget > 0,
-                "no quiescence: {} frames in flight",
-                self.in_flight.len()
+                self.asked.contains(&u),
+                "answer to {u:?} accepted, never asked or already done: {:?}",
+                self.asked
             );
-            budget -= 1;
-            self.pump(1);
+            self.asked.retain(|a| *a != u);
         }
     }
 
-    /// Fires every due deadline once (a late caller).
-    fn fire_due(&mut self) {
-        if self.relay_deadline.is_some_and(|d| d <= self.now) {
-            self.relay_timeout();
-        }
-        for p in [Party::Consumer, Party::Provider] {
-            if self.ends[idx(p)].deadline.is_some_and(|d| d <= self.now) {
-                self.ends[idx(p)].deadline = None;
-                self.session_input(p, Input::Timeout);
-            }
-        }
-    }
-
-    fn next_deadline(&self) -> Option<Instant> {
-        self.ends
-            .iter()
-            .filter_map(|e| e.deadline)
-            .chain(self.relay_deadline)
-            .min()
-    }
-
-    fn advance(&mut self, j: Jump, stepwise: bool) {
-        let target = match j {
-            Jump::Millis(m) => Instant(self.now.0.saturating_add(m.into())),
-            Jump::Secs(s) => Instant(self.now.0.saturating_add(u64::from(s) * 1000)),
-            Jump::Raw(ms) => Instant(self.now.0.saturating_add(ms)),
-            Jump::NearEnd(x) => Instant((u64::MAX - u64::from(x)).max(self.now.0)),
-            Jump::NextDeadline => self.next_deadline().unwrap_or(self.now).max(self.now),
-        };
-        if stepwise {
-            // Visit every deadline on the way, as a punctual caller would.
-            for _ in 0..32 {
-                let Some(t) = self.next_deadline().filter(|d| *d <= target) else {
-                    break;
-                };
-                self.now = self.now.max(t);
-                self.fire_due();
-                self.settle_if_auto();
-            }
-        }
-        self.now = target;
-        self.fire_due();
-        self.check_timers();
-    }
-
-    /// After the caller fired every announced deadline: no configured limit has passed
-    /// unnoticed.
+    /// After the caller fired every due deadline: no configured limit has passed unnoticed.
     fn check_timers(&self) {
-        use moneysocket_core::session::LinkState;
         // `rendezvous_timeout` must be announced and fire on time (it once was not).
         if let (Some(limit), Some(opened)) = (self.rendezvous_timeout, self.consumer_opened) {
-            if self.consumer.link_state() == LinkState::Rendezvous {
+            if self.w.c(self.c).link_state() == LinkState::Rendezvous {
                 assert!(
-                    self.now < opened.saturating_add(limit),
+                    self.w.now < opened.saturating_add(limit),
                     "consumer still waiting for the rendezvous at {:?}: opened at {opened:?}, \
                      limit {limit:?}, announced deadline {:?}",
-                    self.now,
-                    self.ends[0].deadline
+                    self.w.now,
+                    self.w.c(self.c).poll_timeout()
                 );
             }
-        }
-    }
-
-    fn settle_if_auto(&mut self) {
-        if self.auto_settle {
-            self.settle();
         }
     }
 
@@ -876,11 +586,14 @@ impl World {
 
     fn deliver(&mut self, t: Target, f: &[u8]) {
         match t {
-            Target::Consumer => self.session_input(Party::Consumer, Input::Frame(f)),
-            Target::Provider => self.session_input(Party::Provider, Input::Frame(f)),
-            Target::Relay(c) => {
-                let conn = ConnId(u32::from(c) % CONNS as u32);
-                self.relay_input(matchmaker::Input::Frame(conn, f));
+            Target::Consumer => self.w.inject(self.c, f),
+            Target::Provider => self.w.inject(self.p, f),
+            Target::Relay(i) => {
+                let conns = self.w.conn_ids();
+                if !conns.is_empty() {
+                    let conn = conns[usize::from(i) % conns.len()];
+                    self.w.inject_relay(conn, f);
+                }
             }
         }
     }
@@ -938,7 +651,7 @@ impl World {
             }
         };
         let text = msg.to_json_string().into_bytes();
-        if text.len() > 4 * N {
+        if text.len() > MAX_TEXT {
             return None;
         }
         let (key, iv) = match enc {
@@ -951,59 +664,61 @@ impl World {
         Some(sealed.to_vec())
     }
 
+    fn wire_frame(&self, i: u8) -> Option<Vec<u8>> {
+        let n = self.w.wire.len();
+        (n > 0).then(|| self.w.wire[usize::from(i) % n].clone())
+    }
+
     // -- the script ----------------------------------------------------------------------
 
     fn step(&mut self, op: &Op) {
         if debug() {
-            eprintln!("at {:?}: {op:?}", self.now);
+            eprintln!("at {:?}: {op:?}", self.w.now);
         }
+        let (c, p) = (self.c, self.p);
         match op {
-            Op::Connect(p, c) => {
-                let conn = ConnId(u32::from(*c) % CONNS as u32);
-                let other = &self.ends[1 - idx(*p)];
-                if other.connected && other.conn == conn {
-                    return;
-                }
-                let me = &mut self.ends[idx(*p)];
-                if me.connected {
-                    return;
-                }
-                me.conn = conn;
-                me.connected = true;
-                self.relay_input(matchmaker::Input::Opened(conn));
-                // The relay may have refused it (table full): then the socket is gone.
-                if self.ends[idx(*p)].connected {
-                    self.session_input(*p, Input::Opened);
+            Op::Connect(Party::Provider) if self.listens => {
+                let _ = self.w.listen(p);
+            }
+            Op::Connect(party) => {
+                if self.w.connect(self.party(*party)).is_ok() && *party == Party::Consumer {
+                    self.consumer_opened = Some(self.w.now);
                 }
             }
-            Op::SessionOpened(p) => self.session_input(*p, Input::Opened),
-            Op::SessionClosed(p) => self.session_input(*p, Input::Closed),
-            Op::Drop(p) => {
-                let e = &mut self.ends[idx(*p)];
-                if e.connected {
-                    e.connected = false;
-                    let conn = e.conn;
-                    self.relay_input(matchmaker::Input::Closed(conn));
-                }
-                self.session_input(*p, Input::Closed);
-            }
-            Op::RelayOpened(c) => {
-                let conn = ConnId(u32::from(*c) % CONNS as u32);
-                if self.party_of(conn).is_none() {
-                    self.relay_input(matchmaker::Input::Opened(conn));
+            Op::SessionOpened(party) => {
+                let s = self.party(*party);
+                if self.w.attached(s) {
+                    if *party == Party::Consumer {
+                        self.consumer_opened = Some(self.w.now);
+                    }
+                    self.w.reopen(s);
                 }
             }
-            Op::RelayClosed(c) => {
-                let conn = ConnId(u32::from(*c) % CONNS as u32);
-                if let Some(p) = self.party_of(conn) {
-                    // The party's socket: the session hears it too.
-                    self.step(&Op::Drop(p));
-                } else {
-                    self.relay_input(matchmaker::Input::Closed(conn));
+            Op::SessionClosed(party) => {
+                let s = self.party(*party);
+                if let (true, Some(conn)) = (self.w.attached(s), self.w.conn(s)) {
+                    let (h, _) = self.w.id(s);
+                    self.w.input(h, HostInput::Closed(conn));
                 }
             }
-            Op::RelayTimeout => self.relay_timeout(),
-            Op::SessionTimeout(p) => self.session_input(*p, Input::Timeout),
+            Op::Drop(party) => self.w.drop_socket(self.party(*party)),
+            Op::RelayOpened => {
+                if self.w.conn_ids().len() < 2 * RAW_CONNS {
+                    self.w.raw_conn();
+                }
+            }
+            Op::RelayClosed(i) => {
+                let conns = self.w.conn_ids();
+                if !conns.is_empty() {
+                    let conn = conns[usize::from(*i) % conns.len()];
+                    self.w.input(RELAY, HostInput::Closed(conn));
+                }
+            }
+            Op::RelayTimeout => self.w.input(RELAY, HostInput::Timeout),
+            Op::SessionTimeout(party) => {
+                let (h, _) = self.w.id(self.party(*party));
+                self.w.input(h, HostInput::Timeout);
+            }
             Op::Raw(t, bytes) => self.deliver(*t, bytes),
             Op::Valid(t, m, enc) => {
                 if let Some(f) = self.build(m, *enc) {
@@ -1011,14 +726,12 @@ impl World {
                 }
             }
             Op::Replay(t, i) => {
-                if !self.history.is_empty() {
-                    let f = self.history[usize::from(*i) % self.history.len()].clone();
+                if let Some(f) = self.wire_frame(*i) {
                     self.deliver(*t, &f);
                 }
             }
             Op::Corrupt(t, i, pos, x) => {
-                if !self.history.is_empty() {
-                    let mut f = self.history[usize::from(*i) % self.history.len()].clone();
+                if let Some(mut f) = self.wire_frame(*i) {
                     if !f.is_empty() {
                         let n = f.len();
                         f[usize::from(*pos) % n] ^= x | 1;
@@ -1026,60 +739,63 @@ impl World {
                     self.deliver(*t, &f);
                 }
             }
-            Op::Advance(j, stepwise) => self.advance(*j, *stepwise),
-            Op::Pump(n) => self.pump(usize::from(*n)),
-            Op::Settle => self.settle(),
-            Op::Lose => self.in_flight.clear(),
+            Op::Advance(j, stepwise) => {
+                let now = self.w.now;
+                let target = match j {
+                    Jump::Millis(m) => Instant(now.0.saturating_add((*m).into())),
+                    Jump::Secs(s) => Instant(now.0.saturating_add(u64::from(*s) * 1000)),
+                    Jump::Raw(ms) => Instant(now.0.saturating_add(*ms)),
+                    Jump::NearEnd(x) => Instant((u64::MAX - u64::from(*x)).max(now.0)),
+                    Jump::NextDeadline => self.w.next_deadline().unwrap_or(now).max(now),
+                };
+                // A punctual caller visits the deadlines on the way; a late one does not.
+                self.w.advance_to(target, if *stepwise { 32 } else { 0 });
+                self.observe();
+                self.check_timers();
+            }
+            Op::Pump(n) => self.w.pump(usize::from(*n)),
+            Op::Settle => self.w.settle(),
+            Op::Lose => self.w.lose(),
             Op::RequestInvoice(msats) => {
-                let r = self.consumer.request_invoice(*msats, self.now);
-                if debug() {
-                    eprintln!("    -> {r:?}, pending {}", self.consumer.pending_requests());
-                }
-                if let Ok(u) = r {
+                if let Ok(u) = self.app(c, |h, id, now| h.request_invoice(id, *msats, now)) {
                     self.outstanding.push(u);
                     self.remember(u);
                 }
-                self.drain_app(Party::Consumer, r.is_ok());
             }
             Op::Pay(b) => {
-                let r = self.consumer.pay(&b.text(), self.now);
-                if let Ok(u) = r {
+                let b = b.text();
+                if let Ok(u) = self.app(c, |h, id, now| h.pay(id, &b, now)) {
                     self.outstanding.push(u);
                     self.remember(u);
                 }
-                self.drain_app(Party::Consumer, r.is_ok());
             }
             Op::ConsumerClose => {
-                self.consumer.close(self.now);
-                self.drain_app(Party::Consumer, true);
+                let _ = self.app(c, |h, id, now| h.close(id, now));
             }
             Op::ProviderClose => {
-                self.provider.close(self.now);
-                self.drain_app(Party::Provider, true);
+                let _ = self.app(p, |h, id, now| h.close(id, now));
             }
             Op::SetInfo(info) => {
-                let r = self.provider.set_provider_info(&info.info(), self.now);
-                self.drain_app(Party::Provider, r.is_ok());
+                let _ = self.app(p, |h, id, now| h.set_provider_info(id, &info.info(), now));
             }
-            Op::ClearInfo => self.provider.clear_provider_info(),
             Op::SendInvoice(u, b) => {
-                let u = self.uuid(*u);
-                let r = self.provider.send_invoice(u, &b.text(), self.now);
-                self.drain_app(Party::Provider, r.is_ok());
+                let (u, b) = (self.uuid(*u), b.text());
+                let r = self.app(p, |h, id, now| h.send_invoice(id, u, &b, now));
+                self.answered(Some(u), &r);
             }
             Op::SendPreimage(u, pre) => {
-                let u = u.map(|u| self.uuid(u));
-                let r = self.provider.send_preimage(u, pre, self.now);
-                self.drain_app(Party::Provider, r.is_ok());
+                let u = self.opt_uuid(*u);
+                let r = self.app(p, |h, id, now| h.send_preimage(id, u, pre, now));
+                self.answered(u, &r);
             }
             Op::SendError(u, s) => {
-                let u = u.map(|u| self.uuid(u));
-                let r = self.provider.send_error(u, s, self.now);
-                self.drain_app(Party::Provider, r.is_ok());
+                let u = self.opt_uuid(*u);
+                let r = self.app(p, |h, id, now| h.send_error(id, u, s, now));
+                self.answered(u, &r);
             }
         }
-        self.settle_if_auto();
-        self.check_bounds();
+        self.w.settle_if_auto();
+        self.observe();
     }
 }
 
@@ -1090,10 +806,13 @@ fn debug() -> bool {
 }
 
 fuzz_target!(|script: Script| {
-    let mut w = World::new(&script.setup);
-    for op in script.ops.iter().take(256) {
-        w.step(op);
+    if debug() {
+        eprintln!("{:?}", script.setup);
     }
-    w.settle();
-    w.check_bounds();
+    let mut run = Run::new(&script.setup);
+    for op in script.ops.iter().take(256) {
+        run.step(op);
+    }
+    run.w.settle();
+    run.observe();
 });

@@ -672,10 +672,15 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
     }
 
     fn on_timeout(&mut self, now: Instant) {
-        while let Some(&(d, i)) = self.deadlines.first() {
-            if d > now {
-                break;
-            }
+        // Each due session hears one Timeout per call: a session whose deadline stays due
+        // (saturated at the end of time) would otherwise be fired again forever.
+        let due: Vec<(Instant, u32)> = self
+            .deadlines
+            .iter()
+            .take_while(|&&(d, _)| d <= now)
+            .copied()
+            .collect();
+        for (d, i) in due {
             self.deadlines.remove(&(d, i));
             if let Some(e) = slot_mut(&mut self.slots, i) {
                 e.deadline = None;
@@ -694,7 +699,12 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
 
     fn matchmaker(&mut self) -> &mut Mm<CONNS> {
         let rng = &mut self.rng;
-        let config = self.config.matchmaker;
+        let mut config = self.config.matchmaker;
+        // A listening session the matchmaker expires rejoins at once: with a zero timeout
+        // it would be due again at the same instant, forever (as zero session intervals).
+        config.unpaired_timeout = config
+            .unpaired_timeout
+            .max(core::time::Duration::from_millis(1));
         self.mm
             .get_or_insert_with(|| Box::new(Matchmaker::new(config, HashRng::from_rng(rng))))
     }
