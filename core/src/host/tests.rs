@@ -233,7 +233,7 @@ fn provider_requests_are_abandoned_on_close() {
     let d = drain(&mut h);
     let abandoned = alloc::format!(
         "{:?}",
-        ProviderEvent::RequestAbandoned {
+        ProviderEvent::<&str>::RequestAbandoned {
             request: r,
             kind: crate::session::RequestKind::Pay
         }
@@ -250,7 +250,6 @@ fn provider_requests_are_abandoned_on_close() {
         h.send_preimage(p, Some(r), &[0; 32], now),
         Err(HostError::Session(SessionError::NotReady))
     );
-    let _ = ConsumerEvent::Paired;
 }
 
 /// `cargo test -p moneysocket-core --lib host::tests::sizes -- --nocapture` prints them; the

@@ -1,5 +1,7 @@
 //! The session host's vocabulary: handles, inputs, outputs, errors, configuration, counters.
 
+use alloc::borrow::ToOwned;
+use alloc::string::String;
 use alloc::vec::Vec;
 use core::fmt;
 
@@ -39,14 +41,46 @@ pub enum HostInput<'a> {
     Timeout,
 }
 
-/// What a session reports, by role.
+/// What a session reports, by role. `S` is the text type: `&str` borrowed from the host
+/// until its next poll, or `String` after [`SessionEvent::into_owned`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum SessionEvent<'a> {
+pub enum SessionEvent<S> {
     /// From a consumer session.
-    Consumer(ConsumerEvent<'a>),
+    Consumer(ConsumerEvent<S>),
     /// From a provider session.
-    Provider(ProviderEvent<'a>),
+    Provider(ProviderEvent<S>),
+}
+
+impl<S> SessionEvent<S> {
+    /// The close reason, if this is a session's `Closed`.
+    pub fn closed(&self) -> Option<crate::session::CloseReason> {
+        match self {
+            SessionEvent::Consumer(ConsumerEvent::Closed(r))
+            | SessionEvent::Provider(ProviderEvent::Closed(r)) => Some(*r),
+            _ => None,
+        }
+    }
+
+    /// Whether the session just became ready (a consumer's provider info, a provider's
+    /// `ConsumerReady`).
+    pub fn is_ready(&self) -> bool {
+        matches!(
+            self,
+            SessionEvent::Consumer(ConsumerEvent::Provider(_))
+                | SessionEvent::Provider(ProviderEvent::ConsumerReady)
+        )
+    }
+}
+
+impl SessionEvent<&str> {
+    /// An owned copy, to keep past the next poll.
+    pub fn into_owned(self) -> SessionEvent<String> {
+        match self {
+            SessionEvent::Consumer(e) => SessionEvent::Consumer(e.map_text(str::to_owned)),
+            SessionEvent::Provider(e) => SessionEvent::Provider(e.map_text(str::to_owned)),
+        }
+    }
 }
 
 /// Something the caller must do or may want to know, in order. Drain
@@ -80,7 +114,7 @@ pub enum HostOutput<'a> {
         /// The session.
         session: SessionId,
         /// What happened.
-        event: SessionEvent<'a>,
+        event: SessionEvent<&'a str>,
     },
 }
 

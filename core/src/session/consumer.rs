@@ -89,9 +89,10 @@ pub enum RequestFailure {
     LinkClosed,
 }
 
-/// A `NOTIFY_PROVIDER` (handshake answer or later balance update).
+/// A `NOTIFY_PROVIDER` (handshake answer or later balance update). `S` is the JSON text:
+/// `&str` borrowed from the session, or an owned `String` ([`ConsumerEvent::map_text`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ProviderUpdate<'a> {
+pub struct ProviderUpdate<S> {
     /// `request_reference_uuid` as sent (not meaningful: see pitfall 15.29).
     pub reference: Option<Uuid>,
     /// The account behind the connection.
@@ -102,13 +103,13 @@ pub struct ProviderUpdate<'a> {
     pub payee: bool,
     /// Balance available to the consumer, in msat (`None`: the wad is `null`).
     pub msats: Option<u64>,
-    json: &'a [u8],
+    json: S,
 }
 
-impl<'a> ProviderUpdate<'a> {
+impl<'a> ProviderUpdate<&'a str> {
     /// From the decrypted text of a `NOTIFY_PROVIDER` the link already validated.
-    fn read(json: &'a [u8]) -> Self {
-        let msg = Message::parse(json).ok();
+    fn read(json: &'a str) -> Self {
+        let msg = Message::parse(json.as_bytes()).ok();
         let info = msg.as_ref().and_then(|m| m.provider_info());
         ProviderUpdate {
             reference: msg.as_ref().and_then(|m| m.reference_uuid()),
@@ -119,22 +120,42 @@ impl<'a> ProviderUpdate<'a> {
             json,
         }
     }
+}
 
+impl<S: AsRef<str>> ProviderUpdate<S> {
     /// The full wad (asset code, name, ...), read from the message.
-    pub fn wad(&self) -> Option<Wad<'a>> {
-        Message::parse(self.json).ok()?.provider_info()?.wad
+    pub fn wad(&self) -> Option<Wad<'_>> {
+        Message::parse(self.json.as_ref().as_bytes())
+            .ok()?
+            .provider_info()?
+            .wad
     }
 
     /// The message JSON as received (after decryption).
-    pub fn json(&self) -> &'a [u8] {
-        self.json
+    pub fn json(&self) -> &str {
+        self.json.as_ref()
     }
 }
 
-/// What a consumer session reports. Texts borrow the session until its next poll.
+impl<S> ProviderUpdate<S> {
+    /// The same update with its text mapped (e.g. `str::to_owned`).
+    pub fn map_text<T>(self, f: impl FnOnce(S) -> T) -> ProviderUpdate<T> {
+        ProviderUpdate {
+            reference: self.reference,
+            account_uuid: self.account_uuid,
+            payer: self.payer,
+            payee: self.payee,
+            msats: self.msats,
+            json: f(self.json),
+        }
+    }
+}
+
+/// What a consumer session reports. `S` is the text type: `&str` borrowed from the session
+/// until its next poll, or an owned `String` after [`ConsumerEvent::map_text`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ConsumerEvent<'a> {
+pub enum ConsumerEvent<S> {
     /// The relay has no peer for this beacon yet (`NOTIFY_RENDEZVOUS_NOT_READY`).
     WaitingForPeer,
     /// Paired with the peer; `REQUEST_PROVIDER` sent.
@@ -143,13 +164,13 @@ pub enum ConsumerEvent<'a> {
     ProviderNotReady,
     /// Provider info: the handshake answer (the session is ready for requests from now
     /// on) and every later update, e.g. the balance after a payment.
-    Provider(ProviderUpdate<'a>),
+    Provider(ProviderUpdate<S>),
     /// The invoice for a [`Consumer::request_invoice`].
     Invoice {
         /// The request's uuid.
         request: Uuid,
         /// The BOLT11 invoice.
-        bolt11: &'a str,
+        bolt11: S,
     },
     /// A preimage: the answer to [`Consumer::pay`] (`request` set) or news that an invoice
     /// of ours was paid (`request` is `None`).
@@ -164,7 +185,7 @@ pub enum ConsumerEvent<'a> {
         /// The request it answers, if any.
         request: Option<Uuid>,
         /// The provider's text (a JSON text when the provider sent a non-string).
-        message: &'a str,
+        message: S,
     },
     /// The answer to a keepalive ping.
     Pong {
@@ -186,6 +207,42 @@ pub enum ConsumerEvent<'a> {
     Refused(FrameRefusal),
     /// The session closed: close the transport. Outstanding requests were failed first.
     Closed(CloseReason),
+}
+
+impl<S> ConsumerEvent<S> {
+    /// The same event with its texts mapped, e.g. `event.map_text(str::to_owned)` to keep
+    /// it past the next poll.
+    pub fn map_text<T>(self, mut f: impl FnMut(S) -> T) -> ConsumerEvent<T> {
+        match self {
+            ConsumerEvent::WaitingForPeer => ConsumerEvent::WaitingForPeer,
+            ConsumerEvent::Paired => ConsumerEvent::Paired,
+            ConsumerEvent::ProviderNotReady => ConsumerEvent::ProviderNotReady,
+            ConsumerEvent::Provider(u) => ConsumerEvent::Provider(u.map_text(f)),
+            ConsumerEvent::Invoice { request, bolt11 } => ConsumerEvent::Invoice {
+                request,
+                bolt11: f(bolt11),
+            },
+            ConsumerEvent::Preimage { request, preimage } => {
+                ConsumerEvent::Preimage { request, preimage }
+            }
+            ConsumerEvent::Error { request, message } => ConsumerEvent::Error {
+                request,
+                message: f(message),
+            },
+            ConsumerEvent::Pong { request, rtt } => ConsumerEvent::Pong { request, rtt },
+            ConsumerEvent::RequestFailed {
+                request,
+                kind,
+                reason,
+            } => ConsumerEvent::RequestFailed {
+                request,
+                kind,
+                reason,
+            },
+            ConsumerEvent::Refused(r) => ConsumerEvent::Refused(r),
+            ConsumerEvent::Closed(r) => ConsumerEvent::Closed(r),
+        }
+    }
 }
 
 /// A consumer event as queued: texts are spans of the session's store.
@@ -229,13 +286,13 @@ impl Queued {
         self,
         store: &'a B,
         refusal: &mut Option<FrameRefusal>,
-    ) -> ConsumerEvent<'a> {
+    ) -> ConsumerEvent<&'a str> {
         match self {
             Queued::WaitingForPeer => ConsumerEvent::WaitingForPeer,
             Queued::Paired => ConsumerEvent::Paired,
             Queued::ProviderNotReady => ConsumerEvent::ProviderNotReady,
             Queued::Provider { json } => {
-                ConsumerEvent::Provider(ProviderUpdate::read(store::bytes(store, json)))
+                ConsumerEvent::Provider(ProviderUpdate::read(store::text(store, json)))
             }
             Queued::Invoice { request, bolt11 } => ConsumerEvent::Invoice {
                 request,
@@ -378,7 +435,7 @@ impl<B: TextStore, const Q: usize, const P: usize> Consumer<B, Q, P> {
         &'a mut self,
         rng: &mut R,
         buf: &'a mut [u8],
-    ) -> Option<SessionOutput<'a, ConsumerEvent<'a>>> {
+    ) -> Option<SessionOutput<'a, ConsumerEvent<&'a str>>> {
         match self.link.poll(None, rng, buf)? {
             Polled::Event(e) => Some(SessionOutput::Event(
                 e.resolve(&self.link.text, &mut self.link.refusal),

@@ -54,10 +54,11 @@ impl Default for ProviderConfig {
     }
 }
 
-/// What a provider session reports. Texts borrow the session until its next poll.
+/// What a provider session reports. `S` is the text type: `&str` borrowed from the session
+/// until its next poll, or an owned `String` after [`ProviderEvent::map_text`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ProviderEvent<'a> {
+pub enum ProviderEvent<S> {
     /// The relay has no peer for this beacon yet (`NOTIFY_RENDEZVOUS_NOT_READY`).
     WaitingForPeer,
     /// Paired with the peer; waiting for its `REQUEST_PROVIDER`.
@@ -81,7 +82,7 @@ pub enum ProviderEvent<'a> {
         /// The request's uuid (reference it in the answer).
         request: Uuid,
         /// The invoice (starts with `lnbc`; not otherwise checked).
-        bolt11: &'a str,
+        bolt11: S,
     },
     /// A request went unanswered for [`ProviderConfig::request_timeout`]; answers to it are
     /// refused from now on. A payment still under way may complete: report it with an
@@ -106,6 +107,34 @@ pub enum ProviderEvent<'a> {
     Closed(CloseReason),
 }
 
+impl<S> ProviderEvent<S> {
+    /// The same event with its text mapped, e.g. `event.map_text(str::to_owned)` to keep it
+    /// past the next poll.
+    pub fn map_text<T>(self, f: impl FnOnce(S) -> T) -> ProviderEvent<T> {
+        match self {
+            ProviderEvent::WaitingForPeer => ProviderEvent::WaitingForPeer,
+            ProviderEvent::Paired => ProviderEvent::Paired,
+            ProviderEvent::InfoRequested => ProviderEvent::InfoRequested,
+            ProviderEvent::ConsumerReady => ProviderEvent::ConsumerReady,
+            ProviderEvent::InvoiceRequested { request, msats } => {
+                ProviderEvent::InvoiceRequested { request, msats }
+            }
+            ProviderEvent::PayRequested { request, bolt11 } => ProviderEvent::PayRequested {
+                request,
+                bolt11: f(bolt11),
+            },
+            ProviderEvent::RequestExpired { request, kind } => {
+                ProviderEvent::RequestExpired { request, kind }
+            }
+            ProviderEvent::RequestAbandoned { request, kind } => {
+                ProviderEvent::RequestAbandoned { request, kind }
+            }
+            ProviderEvent::Refused(r) => ProviderEvent::Refused(r),
+            ProviderEvent::Closed(r) => ProviderEvent::Closed(r),
+        }
+    }
+}
+
 /// A provider event as queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Queued {
@@ -126,7 +155,7 @@ impl Queued {
         self,
         store: &'a B,
         refusal: &mut Option<FrameRefusal>,
-    ) -> ProviderEvent<'a> {
+    ) -> ProviderEvent<&'a str> {
         match self {
             Queued::WaitingForPeer => ProviderEvent::WaitingForPeer,
             Queued::Paired => ProviderEvent::Paired,
@@ -293,7 +322,7 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
         &'a mut self,
         rng: &mut R,
         buf: &'a mut [u8],
-    ) -> Option<SessionOutput<'a, ProviderEvent<'a>>> {
+    ) -> Option<SessionOutput<'a, ProviderEvent<&'a str>>> {
         let info = if self.link.info_next() {
             info_view(self.info, &self.wad_json)
         } else {

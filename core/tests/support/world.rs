@@ -123,8 +123,8 @@ impl Update {
     }
 }
 
-impl From<&SessionEvent<'_>> for Ev {
-    fn from(e: &SessionEvent<'_>) -> Ev {
+impl From<&SessionEvent<&str>> for Ev {
+    fn from(e: &SessionEvent<&str>) -> Ev {
         match e {
             SessionEvent::Consumer(e) => match e {
                 ConsumerEvent::WaitingForPeer => Ev::WaitingForPeer,
@@ -136,7 +136,7 @@ impl From<&SessionEvent<'_>> for Ev {
                     payer: u.payer,
                     payee: u.payee,
                     msats: u.msats,
-                    json: u.json().to_vec(),
+                    json: u.json().as_bytes().to_vec(),
                 }),
                 ConsumerEvent::Invoice { request, bolt11 } => Ev::Invoice {
                     request: *request,

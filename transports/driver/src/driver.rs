@@ -642,7 +642,7 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
                 Some(HostOutput::Forward { from, to }) => Out::Forward(from, to),
                 Some(HostOutput::Close { conn }) => Out::Close(conn),
                 Some(HostOutput::Event { session, event }) => {
-                    Out::Event(session, SessionEvent::from_host(&event))
+                    Out::Event(session, event.into_owned())
                 }
                 Some(_) => continue,
             };
