@@ -263,46 +263,84 @@ pub enum FramePolicy {
 
 /// A received frame, opened and validated.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Received<'a> {
     /// The message.
     pub message: Message<'a>,
     /// Whether it arrived encrypted.
     pub encrypted: bool,
+    /// The message's JSON text: the frame itself, or the decrypted text.
+    pub text: &'a [u8],
 }
 
-/// Classifies, opens and validates one received frame.
+/// Classifies, opens and validates one received frame: the one receive path (the sessions'
+/// link uses it too).
 ///
 /// `key` is `None` at an end that has no seed (a relay): ciphertext then fails with
-/// [`FrameError::NoSeed`]. `buf` receives the decrypted text and must be at least as long
-/// as the frame. Rendezvous kinds must be cleartext; other kinds must be ciphertext once
-/// `policy` is [`FramePolicy::Paired`].
-pub fn receive<'b>(
+/// [`FrameError::NoSeed`]. Ciphertext is decrypted in place (`frame` holds the padded text
+/// afterwards, also when the message does not validate). Rendezvous
+/// kinds must be cleartext; other kinds must be ciphertext once `policy` is
+/// [`FramePolicy::Paired`]. A frame is parsed once.
+pub fn receive_in_place<'b>(
     key: Option<&AesKey>,
     policy: FramePolicy,
-    frame: &'b [u8],
-    buf: &'b mut [u8],
+    frame: &'b mut [u8],
 ) -> Result<Received<'b>, FrameError> {
-    if is_cleartext(frame) {
-        let message = Message::parse(frame)?;
+    let clear = is_cleartext(frame);
+    receive_classified(key, policy, frame, clear).map_err(|(e, _)| e)
+}
+
+/// [`receive_in_place`] for a frame already classified by [`is_cleartext`]. An error comes
+/// with the frame's text as far as it got (the cleartext frame, or the decrypted text), for
+/// readers that look again at a message that did not validate.
+pub(crate) fn receive_classified<'b>(
+    key: Option<&AesKey>,
+    policy: FramePolicy,
+    frame: &'b mut [u8],
+    clear: bool,
+) -> Result<Received<'b>, (FrameError, &'b [u8])> {
+    if clear {
+        let frame: &'b [u8] = frame;
+        let message = Message::parse(frame).map_err(|e| (e.into(), frame))?;
         let kind = message.kind();
         if policy == FramePolicy::Paired && !kind.must_be_cleartext() {
-            return Err(FrameError::ClearShouldBeEncrypted(kind));
+            return Err((FrameError::ClearShouldBeEncrypted(kind), frame));
         }
         return Ok(Received {
             message,
             encrypted: false,
+            text: frame,
         });
     }
-    let key = key.ok_or(FrameError::NoSeed)?;
-    let message = parse_decrypted(decrypt_unpadded(key, frame, buf)?)?;
+    let Some(key) = key else {
+        return Err((FrameError::NoSeed, &[]));
+    };
+    let text = decrypt_in_place(key, frame).map_err(|e| (e, &[][..]))?;
+    let message = parse_decrypted(text).map_err(|e| (e, text))?;
     let kind = message.kind();
     if kind.must_be_cleartext() {
-        return Err(FrameError::EncryptedShouldBeClear(kind));
+        return Err((FrameError::EncryptedShouldBeClear(kind), text));
     }
     Ok(Received {
         message,
         encrypted: true,
+        text,
     })
+}
+
+/// [`receive_in_place`] for a frame the caller cannot modify: it is copied into `buf` (at
+/// least as long as the frame) first.
+pub fn receive<'b>(
+    key: Option<&AesKey>,
+    policy: FramePolicy,
+    frame: &[u8],
+    buf: &'b mut [u8],
+) -> Result<Received<'b>, FrameError> {
+    let copy = buf
+        .get_mut(..frame.len())
+        .ok_or(FrameError::BufferTooSmall)?;
+    copy.copy_from_slice(frame);
+    receive_in_place(key, policy, copy)
 }
 
 /// Serialises a message into a frame: cleartext JSON for the rendezvous kinds or when

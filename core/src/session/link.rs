@@ -6,12 +6,12 @@
 use heapless::Deque;
 use rand_core::{CryptoRng, RngCore};
 
-use super::rendezvous::{read_notice, str_field, RelayNotice};
+use super::rendezvous::{lenient_end, str_field};
 use super::store::{self, Span, TextStore};
 use super::{CloseReason, FrameRefusal, SessionError, REPLAY_WINDOW};
-use crate::frame::{self, FrameError, IV_LEN};
+use crate::frame::{self, FrameError, FramePolicy, IV_LEN};
 use crate::json::{self, Value};
-use crate::message::{Hex256, Message, MessageError, MessageKind, ProviderInfo, Timestamp};
+use crate::message::{Body, Hex256, Message, MessageError, MessageKind, ProviderInfo, Timestamp};
 use crate::seed::{AesKey, SharedSeed};
 use crate::sink::SliceSink;
 use crate::time::Instant;
@@ -311,7 +311,10 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
         frame::seal_in_place(&self.key, rng, buf, text_len).map_err(|_| SessionError::TooLarge)
     }
 
-    /// Classifies, opens (in place) and validates a received frame.
+    /// Classifies, opens (in place) and validates a received frame, through the one
+    /// receive path ([`frame::receive_in_place`]); then the link's own rules: rendezvous
+    /// notices, the replay window, the two lenient readings (Go's END, the terminus' error
+    /// array).
     pub(crate) fn receive<'s>(&mut self, bytes: &'s mut [u8]) -> Received<'s> {
         let paired = match self.state {
             LinkState::Rendezvous => false,
@@ -321,17 +324,25 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
         if bytes.len() > self.max_frame {
             return Received::Refused(FrameRefusal::TooLarge(bytes.len()));
         }
-        if frame::is_cleartext(bytes) {
-            return self.receive_clear(bytes, paired);
-        }
-        let text: &'s [u8] = match frame::decrypt_in_place(&self.key, bytes) {
-            Ok(t) => t,
-            Err(e) => return Received::Refused(FrameRefusal::Frame(e)),
-        };
-        let msg = match frame::parse_decrypted(text) {
-            Ok(m) => m,
-            Err(FrameError::Message(MessageError::ErrorMsgType)) if paired => {
-                return match lenient_error(text) {
+        let clear = frame::is_cleartext(bytes);
+        // Only the rendezvous kinds may come in clear, before and after pairing: a relay
+        // must not inject application messages.
+        let policy = FramePolicy::Paired;
+        match frame::receive_classified(Some(&self.key), policy, bytes, clear) {
+            Ok(r) if !r.encrypted => self.notice(&r.message, paired),
+            Ok(r) => {
+                let kind = r.message.kind();
+                if !self.fresh(r.message.uuid()) {
+                    return Received::Refused(FrameRefusal::Replayed(kind));
+                }
+                if !paired {
+                    return Received::Refused(FrameRefusal::Unexpected(kind));
+                }
+                Received::Message(r.message, r.text)
+            }
+            Err((FrameError::Message(_), text)) if clear && lenient_end(text) => self.end(paired),
+            Err((FrameError::Message(MessageError::ErrorMsgType), text)) if !clear && paired => {
+                match lenient_error(text) {
                     Some((uuid, reference, raw)) if self.fresh(uuid) => {
                         Received::LenientError { reference, raw }
                     }
@@ -341,39 +352,22 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
                     ))),
                 }
             }
-            Err(e) => return Received::Refused(FrameRefusal::Frame(e)),
-        };
-        let kind = msg.kind();
-        if kind.must_be_cleartext() {
-            return Received::Refused(FrameRefusal::Frame(FrameError::EncryptedShouldBeClear(
-                kind,
-            )));
+            Err((e, _)) => Received::Refused(FrameRefusal::Frame(e)),
         }
-        if !self.fresh(msg.uuid()) {
-            return Received::Refused(FrameRefusal::Replayed(kind));
-        }
-        if !paired {
-            return Received::Refused(FrameRefusal::Unexpected(kind));
-        }
-        Received::Message(msg, text)
     }
 
-    fn receive_clear<'s>(&mut self, bytes: &'s [u8], paired: bool) -> Received<'s> {
-        match read_notice(bytes) {
-            Ok((RelayNotice::NotReady, _)) if !paired => Received::NotReady,
-            Ok((RelayNotice::Paired, _)) if !paired => {
+    /// A cleartext rendezvous message from the relay.
+    fn notice<'s>(&mut self, msg: &Message<'_>, paired: bool) -> Received<'s> {
+        match msg.body() {
+            Body::NotifyRendezvousNotReady { .. } if !paired => Received::NotReady,
+            Body::NotifyRendezvous { .. } if !paired => {
                 self.state = LinkState::Paired;
                 Received::Paired
             }
-            Ok((RelayNotice::End, _)) => self.end(paired),
-            // A repeated NOTIFY_RENDEZVOUS (a Python relay bug) or a late NOT_READY.
-            Ok((RelayNotice::NotReady, _)) => Received::Refused(FrameRefusal::Unexpected(
-                MessageKind::NotifyRendezvousNotReady,
-            )),
-            Ok((_, _)) => {
-                Received::Refused(FrameRefusal::Unexpected(MessageKind::NotifyRendezvous))
-            }
-            Err(r) => Received::Refused(r),
+            Body::NotifyRendezvousEnd { .. } => self.end(paired),
+            // REQUEST_RENDEZVOUS, a repeated NOTIFY_RENDEZVOUS (a Python relay bug), a late
+            // NOT_READY.
+            b => Received::Refused(FrameRefusal::Unexpected(b.kind())),
         }
     }
 

@@ -50,7 +50,7 @@ pub fn read_notice(frame: &[u8]) -> Result<(RelayNotice, Option<Hex256>), FrameR
 
 /// A `NOTIFY_RENDEZVOUS_END` that fails strict validation only because of a sender quirk
 /// (Go relays send `""` as its reference, pitfall 15.18).
-fn lenient_end(bytes: &[u8]) -> bool {
+pub(crate) fn lenient_end(bytes: &[u8]) -> bool {
     let Ok(Value::Object(obj)) = json::parse(bytes) else {
         return false;
     };
