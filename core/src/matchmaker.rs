@@ -68,7 +68,7 @@ use rand_core::{CryptoRng, RngCore};
 
 use crate::conn::Endpoint;
 use crate::message::{Body, Hex256, Message, Timestamp};
-use crate::time::Instant;
+use crate::time::{Instant, UnixClock};
 use crate::uuid::Uuid;
 
 /// Capacity of a frame originated by the matchmaker (a rendezvous notification is about 330
@@ -808,8 +808,7 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
     }
 
     fn timestamp(&self, now: Instant) -> Timestamp<'static> {
-        let ms = now.as_millis().saturating_add(self.config.unix_offset_ms);
-        Timestamp::from_micros(ms.saturating_mul(1_000))
+        Timestamp::at(UnixClock::from_offset_ms(self.config.unix_offset_ms), now)
     }
 
     fn transmit(&mut self, to: Endpoint, msg: &Message<'_>) {

@@ -274,6 +274,11 @@ impl<'a> Timestamp<'a> {
         Timestamp(TsRepr::Micros(us))
     }
 
+    /// The Unix time of `at` on the caller's clock (`clock` maps it), to the millisecond.
+    pub fn at(clock: crate::time::UnixClock, at: crate::time::Instant) -> Self {
+        Timestamp::from_micros(clock.unix_ms(at).saturating_mul(1_000))
+    }
+
     /// From whole seconds since the epoch (printed as `S.0`).
     pub fn from_secs(secs: u64) -> Self {
         Timestamp(TsRepr::Micros(secs.saturating_mul(1_000_000)))

@@ -14,7 +14,7 @@ use crate::json::{self, Value};
 use crate::message::{Body, Hex256, Message, MessageError, MessageKind, ProviderInfo, Timestamp};
 use crate::seed::{AesKey, SharedSeed};
 use crate::sink::SliceSink;
-use crate::time::Instant;
+use crate::time::{Instant, UnixClock};
 use crate::uuid::Uuid;
 
 /// Where a link is in its life.
@@ -230,8 +230,7 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
     }
 
     pub(crate) fn timestamp(&self) -> Timestamp<'static> {
-        let ms = self.now.as_millis().saturating_add(self.unix_offset_ms);
-        Timestamp::from_micros(ms.saturating_mul(1_000))
+        Timestamp::at(UnixClock::from_offset_ms(self.unix_offset_ms), self.now)
     }
 
     /// Seals `s` into `buf` with a fresh uuid (returned with the frame length). `info` is
