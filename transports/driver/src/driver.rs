@@ -162,7 +162,10 @@ pub struct Driver<Io: FrameIo = WsIo, const CONNS: usize = DEFAULT_CONNS> {
 
 impl<const CONNS: usize> Driver<WsIo, CONNS> {
     /// A driver over a new websocket transport with these limits.
-    pub fn new(config: DriverConfig, transport: TransportConfig) -> io::Result<Self> {
+    /// The frame cap is one number: the transport's `max_frame` becomes the host's, and
+    /// every session's is held to it ([`Driver::add_consumer`], [`Driver::add_provider`]).
+    pub fn new(mut config: DriverConfig, transport: TransportConfig) -> io::Result<Self> {
+        config.host.max_frame = transport.max_frame;
         Self::with_io(WsIo::new(transport)?, config)
     }
 
@@ -239,14 +242,17 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
         &mut self.io
     }
 
-    /// Adds a consumer (its `unix_offset_ms` set to the driver's clock), detached:
+    /// Adds a consumer (its `unix_offset_ms` set to the driver's clock, its `max_frame` held
+    /// to the host's), detached:
     /// [`connect`](Self::connect) or [`listen_session`](Self::listen_session) it.
     pub fn add_consumer(&mut self, seed: &SharedSeed, mut config: ConsumerConfig) -> SessionId {
         config.unix_offset_ms = self.clock.offset_ms();
+        config.max_frame = config.max_frame.min(self.host.config().max_frame);
         self.host.add_consumer(seed, config)
     }
 
-    /// Adds a provider (its `unix_offset_ms` set to the driver's clock), detached.
+    /// Adds a provider (its `unix_offset_ms` set to the driver's clock, its `max_frame` held
+    /// to the host's), detached.
     pub fn add_provider(
         &mut self,
         seed: &SharedSeed,
@@ -254,6 +260,7 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
         account: Option<Uuid>,
     ) -> SessionId {
         config.unix_offset_ms = self.clock.offset_ms();
+        config.max_frame = config.max_frame.min(self.host.config().max_frame);
         self.host.add_provider(seed, config, account)
     }
 
