@@ -42,7 +42,7 @@ use alloc::vec::Vec;
 use rand_core::{CryptoRng, RngCore};
 
 use crate::conn::{ConnId, Endpoint, LocalId};
-use crate::matchmaker::{Matchmaker, MatchmakerInput, MatchmakerOutput};
+use crate::matchmaker::{Eviction, Matchmaker, MatchmakerInput, MatchmakerOutput};
 use crate::message::ProviderInfo;
 use crate::seed::SharedSeed;
 use crate::session::{
@@ -96,7 +96,8 @@ struct Slot {
 enum Queued {
     Transmit(ConnId, Vec<u8>),
     Forward(ConnId, ConnId),
-    Close(ConnId),
+    /// With the matchmaker's reason when it evicted an accepted connection.
+    Close(ConnId, Option<Eviction>),
 }
 
 /// Many sessions, one matchmaker, one buffer, one RNG. `CONNS` bounds the matchmaker's
@@ -121,6 +122,8 @@ pub struct SessionHost<R, const CONNS: usize = 65_536> {
     rejoin: Vec<u32>,
     buf: Vec<u8>,
     stats: HostStats,
+    /// The matchmaker's reason for the `Close` last returned by `poll_output`.
+    last_eviction: Option<Eviction>,
 }
 
 impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
@@ -142,6 +145,7 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
             rejoin: Vec::new(),
             buf: vec![0; config.max_frame.max(64)],
             stats: HostStats::default(),
+            last_eviction: None,
         }
     }
 
@@ -175,6 +179,13 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
         now: Instant,
     ) -> Option<crate::matchmaker::NotifyFrame> {
         self.mm.as_mut()?.end_frame(Endpoint::Remote(conn), now)
+    }
+
+    /// Why the matchmaker closed the accepted connection of the [`HostOutput::Close`] that
+    /// [`poll_output`](Self::poll_output) returned last (for a relay's logs); `None` when
+    /// that connection carried a session, or before any `Close`.
+    pub fn last_eviction(&self) -> Option<Eviction> {
+        self.last_eviction
     }
 
     /// Every accepted connection (for a shutdown that closes them all).
@@ -226,7 +237,7 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
         match entry.place {
             Place::Conn(c) => {
                 self.by_conn.remove(&c);
-                self.out.push_back(Queued::Close(c));
+                self.out.push_back(Queued::Close(c, None));
             }
             Place::Listening => self.matchmaker_input(MatchmakerInput::Closed(local(i))),
             Place::Detached => {}
@@ -487,7 +498,10 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
                 return Some(match q {
                     Queued::Transmit(conn, frame) => HostOutput::Transmit { conn, frame },
                     Queued::Forward(from, to) => HostOutput::Forward { from, to },
-                    Queued::Close(conn) => HostOutput::Close { conn },
+                    Queued::Close(conn, why) => {
+                        self.last_eviction = why;
+                        HostOutput::Close { conn }
+                    }
                 });
             }
             let &i = self.ready.front()?;
@@ -751,6 +765,7 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
                     let Some(bytes) = frame else { continue };
                     match (from, to) {
                         (Endpoint::Remote(a), Endpoint::Remote(b)) => {
+                            self.stats.bytes_forwarded += bytes.len() as u64;
                             self.out.push_back(Queued::Forward(a, b))
                         }
                         (_, Endpoint::Remote(b)) => {
@@ -759,10 +774,10 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
                         (_, Endpoint::Local(l)) => self.deliver(l.0, bytes),
                     }
                 }
-                MatchmakerOutput::Close { endpoint, .. } => match endpoint {
+                MatchmakerOutput::Close { endpoint, reason } => match endpoint {
                     Endpoint::Remote(c) => {
                         self.accepted.remove(&c);
-                        self.out.push_back(Queued::Close(c));
+                        self.out.push_back(Queued::Close(c, Some(reason)));
                     }
                     // Evicted (expired unpaired, or END sent after its peer left): the
                     // session learns it from the transport's point of view.
@@ -839,7 +854,7 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
             Place::Conn(c) => {
                 e.place = Place::Detached;
                 self.by_conn.remove(&c);
-                self.out.push_back(Queued::Close(c));
+                self.out.push_back(Queued::Close(c, None));
             }
             Place::Listening => {
                 if reason == CloseReason::Local {

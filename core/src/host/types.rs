@@ -191,4 +191,7 @@ pub struct HostStats {
     pub oversized: u64,
     /// Provider-info updates of an account that a session refused (queue full).
     pub fanout_refused: u64,
+    /// Bytes of the frames relayed between two accepted connections
+    /// ([`HostOutput::Forward`]; the matchmaker counts the frames).
+    pub bytes_forwarded: u64,
 }

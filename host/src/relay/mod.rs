@@ -1,53 +1,41 @@
-//! The relay daemon: the core's sans-IO [`Matchmaker`] driven by the mio websocket
-//! transport. Pairs connections by rendezvous id and forwards frames byte for byte.
+//! The relay daemon: policy around the std driver (`moneysocket-driver`), whose session host,
+//! holding no session, is a relay: accepted connections are paired by rendezvous id in its
+//! matchmaker and frames are forwarded byte for byte. This module adds the configuration,
+//! logs, the metrics endpoint, signals, the status line and the graceful shutdown.
 
 pub mod config;
 mod metrics;
 
-use std::collections::HashSet;
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use moneysocket_core::matchmaker::{
-    Eviction, Matchmaker, MatchmakerConfig, MatchmakerInput, MatchmakerOutput,
+use moneysocket_core::host::HostConfig;
+use moneysocket_core::matchmaker::MatchmakerConfig;
+use moneysocket_driver::{
+    ConnectionClosed, Disconnect, Driver, DriverConfig, DriverEvent, Eviction, WsIo,
 };
-use moneysocket_core::time::{duration_millis, Instant};
-use moneysocket_core::Endpoint;
-use moneysocket_ws::{tls, Bytes, CloseCause, ConnId, Event, Transport};
-use rand_core::OsRng;
+use moneysocket_ws::{tls, Bytes, CloseCause, Transport};
 
 pub use config::RelayConfig;
 use config::MAX_CONNECTIONS_CAP;
 use metrics::Metrics;
 
-/// The matchmaker's output queue (outputs per input are at most 2; a timeout round fills it).
-const QUEUE: usize = 64;
 /// The matchmaker's table: twice the connection cap, so its hash probes stay short. Its
-/// tables live on the heap (core's `alloc` feature), touched as slots are used.
+/// tables live on the heap, touched as slots are used.
 const TABLE: usize = 2 * MAX_CONNECTIONS_CAP;
-type Mm = Matchmaker<OsRng, TABLE, QUEUE>;
+type RelayDriver = Driver<WsIo, TABLE>;
 
-/// User-token number of the signal pipe.
+/// User-token number of the signal pipe (the metrics server takes 0 and 16..32).
 const SIGNAL_N: usize = 1;
 /// Time given to flush END notifications and close handshakes at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 struct Relay {
     cfg: RelayConfig,
-    t: Transport,
-    mm: Box<Mm>,
-    start: std::time::Instant,
-    /// The loop's clock, read once per poll round (the matchmaker counts milliseconds).
-    now: Instant,
-    /// When the matchmaker next wants `Timeout` (its `poll_timeout` after the last input).
-    deadline: Option<Instant>,
-    /// Connections the matchmaker knows (opened and not yet closed).
-    open: HashSet<ConnId>,
+    driver: RelayDriver,
     metrics: Option<Metrics>,
     signals: Option<mio::net::UnixStream>,
-    /// Bytes of forwarded frames (the matchmaker counts frames, not bytes).
-    bytes_forwarded: u64,
     /// Interval of the status log line (`None`: off).
     stats_every: Option<Duration>,
     last_stats: (usize, usize, usize),
@@ -68,19 +56,32 @@ fn run_loop(cfg: RelayConfig) -> Result<(), String> {
         (Some(c), Some(k)) => Some(tls::server_config(c, k, cfg.tls_chain.as_deref())?),
         _ => None,
     };
-    let mut t = Transport::new(cfg.transport()?).map_err(|e| format!("event loop: {e}"))?;
+    let config = DriverConfig {
+        host: HostConfig {
+            // the driver sets the matchmaker's Unix offset from its clock
+            matchmaker: MatchmakerConfig {
+                unpaired_timeout: cfg.unpaired_timeout()?,
+                ..MatchmakerConfig::default()
+            },
+            max_frame: cfg.max_frame,
+        },
+        ..DriverConfig::default()
+    };
+    let mut driver: RelayDriver =
+        Driver::new(config, cfg.transport()?).map_err(|e| format!("event loop: {e}"))?;
     let want = SocketAddr::new(cfg.bind, cfg.port);
-    let addr = t
+    let addr = driver
         .listen(want, tls.clone())
         .map_err(|e| format!("listening on {want}: {e}"))?;
     let scheme = if tls.is_some() { "wss" } else { "ws" };
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening at: {scheme}://{addr}");
     tracing::info!("listening at: {scheme}://{addr}");
+    let t = driver.io().transport();
     let metrics = match cfg.metrics {
         Some(m) => {
             let (metrics, local) =
-                Metrics::bind(m, &t).map_err(|e| format!("metrics on {m}: {e}"))?;
+                Metrics::bind(m, t).map_err(|e| format!("metrics on {m}: {e}"))?;
             let _ = writeln!(stdout, "metrics at: http://{local}/metrics");
             tracing::info!("metrics at: http://{local}/metrics");
             Some(metrics)
@@ -88,39 +89,20 @@ fn run_loop(cfg: RelayConfig) -> Result<(), String> {
         None => None,
     };
     let _ = stdout.flush();
-    let signals = match signal_pipe(&t) {
+    let signals = match signal_pipe(t) {
         Ok(s) => Some(s),
         Err(e) => {
             tracing::warn!("no signal handling: {e}");
             None
         }
     };
-    // The loop's clock starts now; notifications carry Unix time = offset + loop clock.
-    let start = std::time::Instant::now();
-    let unix_offset_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(duration_millis)
-        .unwrap_or(0);
     let stats_every = (cfg.stats_interval > 0.0)
         .then(|| Duration::try_from_secs_f64(cfg.stats_interval).unwrap_or(Duration::MAX));
-    let mm = Box::new(Matchmaker::new(
-        MatchmakerConfig {
-            unpaired_timeout: cfg.unpaired_timeout()?,
-            unix_offset_ms,
-        },
-        OsRng,
-    ));
     let mut relay = Relay {
         cfg,
-        t,
-        mm,
-        start,
-        now: Instant::ZERO,
-        deadline: None,
-        open: HashSet::new(),
+        driver,
         metrics,
         signals,
-        bytes_forwarded: 0,
         stats_every,
         last_stats: (0, 0, 0),
         next_stats: std::time::Instant::now(),
@@ -174,29 +156,18 @@ fn init_logging(cfg: &RelayConfig) -> Result<(), String> {
 }
 
 impl Relay {
-    fn clock(&self) -> Instant {
-        Instant(duration_millis(self.start.elapsed()))
-    }
-
+    /// The driver's loop; this only reacts to what it reports.
     fn serve(&mut self) -> Result<(), String> {
         let mut events = Vec::new();
         while !self.shutdown {
-            let now = self.clock();
-            let timeout = self.deadline.map(|d| d.saturating_duration_since(now));
-            self.t
-                .poll(&mut events, timeout)
+            self.driver
+                .poll(&mut events, None)
                 .map_err(|e| format!("poll: {e}"))?;
-            self.now = self.clock();
             for ev in events.drain(..) {
                 self.on_event(ev);
             }
-            if let Some(d) = self.deadline {
-                if self.now >= d {
-                    self.input(MatchmakerInput::Timeout, None);
-                }
-            }
             if let Some(m) = &mut self.metrics {
-                m.sweep(&self.t);
+                m.sweep(self.driver.io().transport());
             }
             self.stats_line();
         }
@@ -204,38 +175,47 @@ impl Relay {
         Ok(())
     }
 
-    fn on_event(&mut self, ev: Event) {
+    fn on_event(&mut self, ev: DriverEvent) {
         match ev {
-            Event::Opened { conn, peer, .. } => {
-                if self.cfg.log_client_ips {
-                    tracing::debug!(conn = conn.0, %peer, "connection open");
-                } else {
-                    tracing::debug!(conn = conn.0, "connection open");
+            DriverEvent::Accepted { conn, peer } => {
+                match peer.filter(|_| self.cfg.log_client_ips) {
+                    Some(peer) => tracing::debug!(conn = conn.0, %peer, "connection open"),
+                    None => tracing::debug!(conn = conn.0, "connection open"),
                 }
-                self.open.insert(conn);
-                self.input(MatchmakerInput::Opened(Endpoint::Remote(conn)), None);
             }
-            Event::Frame { conn, data } => self.input(
-                MatchmakerInput::Frame(Endpoint::Remote(conn), &data),
-                Some(&data),
-            ),
-            Event::Closed { conn, cause } => {
-                tracing::debug!(conn = conn.0, "connection closed: {cause}");
-                if matches!(cause, CloseCause::Oversized | CloseCause::Overflow) {
-                    tracing::info!(conn = conn.0, "connection dropped: {cause}");
+            DriverEvent::AcceptedClosed { conn, cause } => match cause {
+                Disconnect::ConnectionClosed(error) => {
+                    let cause = error
+                        .as_deref()
+                        .and_then(|e| e.downcast_ref::<ConnectionClosed>())
+                        .map(|c| c.0.clone())
+                        .unwrap_or(CloseCause::Remote);
+                    tracing::debug!(conn = conn.0, "connection closed: {cause}");
+                    if matches!(cause, CloseCause::Oversized | CloseCause::Overflow) {
+                        tracing::info!(conn = conn.0, "connection dropped: {cause}");
+                    }
                 }
-                self.open.remove(&conn);
-                self.input(MatchmakerInput::Closed(Endpoint::Remote(conn)), None);
-            }
-            Event::Refused { peer, reason } => {
+                Disconnect::Evicted(reason) => match reason {
+                    Eviction::AlreadyPaired => {
+                        tracing::info!(conn = conn.0, "refused: rendezvous id already paired")
+                    }
+                    Eviction::Full => tracing::warn!(conn = conn.0, "refused: table full"),
+                    Eviction::UnpairedExpired => {
+                        tracing::debug!(conn = conn.0, "unpaired wait expired")
+                    }
+                    Eviction::PeerGone => tracing::debug!(conn = conn.0, "peer gone: END sent"),
+                    _ => tracing::debug!(conn = conn.0, "closed by the matchmaker: {reason:?}"),
+                },
+                _ => tracing::debug!(conn = conn.0, "connection closed: {cause:?}"),
+            },
+            DriverEvent::Refused { peer, reason } => {
                 // debug only: a flood must not flood the log (the transport counts them)
-                if self.cfg.log_client_ips {
-                    tracing::debug!(%peer, "connection refused: {}", reason.label());
-                } else {
-                    tracing::debug!("connection refused: {}", reason.label());
+                match peer.filter(|_| self.cfg.log_client_ips) {
+                    Some(peer) => tracing::debug!(%peer, "connection refused: {reason}"),
+                    None => tracing::debug!("connection refused: {reason}"),
                 }
             }
-            Event::User { n, .. } if n == SIGNAL_N => {
+            DriverEvent::User { n, .. } if n == SIGNAL_N => {
                 if let Some(s) = &mut self.signals {
                     let mut buf = [0u8; 64];
                     while matches!(std::io::Read::read(s, &mut buf), Ok(n) if n > 0) {}
@@ -243,63 +223,17 @@ impl Relay {
                 tracing::info!("signal received: shutting down");
                 self.shutdown = true;
             }
-            Event::User { n, .. } => {
+            DriverEvent::User { n, .. } => {
                 if let Some(mut m) = self.metrics.take() {
                     if Metrics::owns(n) {
-                        m.ready(n, &self.t, &|| self.render_metrics());
+                        m.ready(n, self.driver.io().transport(), &|| self.render_metrics());
                     }
                     self.metrics = Some(m);
                 }
             }
+            // the relay holds no session, dials nothing and spawns no job
+            _ => {}
         }
-    }
-
-    /// Feeds one input to the matchmaker, carries out its outputs and takes its next
-    /// deadline. `data` is the frame of a `MatchmakerInput::Frame` (shared, so forwarding
-    /// does not copy it).
-    fn input(&mut self, input: MatchmakerInput<'_>, data: Option<&Bytes>) {
-        self.mm.handle_input(input, self.now);
-        // The relay opens only `Endpoint::Remote`s, so outputs name no local endpoint.
-        while let Some(out) = self.mm.poll_output() {
-            match out {
-                MatchmakerOutput::Transmit { to, frame } => {
-                    let Endpoint::Remote(conn) = to else { continue };
-                    // A failed send means the connection is already going away.
-                    let _ = self.t.send(conn, Bytes::copy_from_slice(&frame));
-                }
-                MatchmakerOutput::Forward { from, to } => {
-                    let (Endpoint::Remote(from), Endpoint::Remote(to)) = (from, to) else {
-                        continue;
-                    };
-                    if let Some(d) = data {
-                        self.bytes_forwarded += d.len() as u64;
-                        let _ = self.t.forward(from, to, d.clone());
-                    }
-                }
-                MatchmakerOutput::Close { endpoint, reason } => {
-                    let Endpoint::Remote(conn) = endpoint else {
-                        continue;
-                    };
-                    match reason {
-                        Eviction::AlreadyPaired => {
-                            tracing::info!(conn = conn.0, "refused: rendezvous id already paired")
-                        }
-                        Eviction::Full => tracing::warn!(conn = conn.0, "refused: table full"),
-                        Eviction::UnpairedExpired => {
-                            tracing::debug!(conn = conn.0, "unpaired wait expired")
-                        }
-                        Eviction::PeerGone => {
-                            tracing::debug!(conn = conn.0, "peer gone: END sent")
-                        }
-                        _ => tracing::debug!(conn = conn.0, "closed by the matchmaker: {reason:?}"),
-                    }
-                    self.open.remove(&conn);
-                    self.t.close(conn);
-                }
-                _ => {}
-            }
-        }
-        self.deadline = self.mm.poll_timeout();
     }
 
     fn stats_line(&mut self) {
@@ -313,8 +247,12 @@ impl Relay {
         self.next_stats = now
             .checked_add(every)
             .unwrap_or(now + Duration::from_secs(86_400));
-        let s = self.mm.stats();
-        let cur = (self.t.len(), s.unregistered + s.waiting, s.pairs);
+        let s = self.driver.host().matchmaker_stats();
+        let cur = (
+            self.driver.io().transport().len(),
+            s.unregistered + s.waiting,
+            s.pairs,
+        );
         if cur != self.last_stats {
             self.last_stats = cur;
             tracing::info!("connections/unpaired/pairs: {}/{}/{}", cur.0, cur.1, cur.2);
@@ -322,8 +260,10 @@ impl Relay {
     }
 
     fn render_metrics(&self) -> String {
-        let s = self.mm.stats();
-        let ts = self.t.stats();
+        let s = self.driver.host().matchmaker_stats();
+        let hs = self.driver.host().stats();
+        let t = self.driver.io().transport();
+        let ts = t.stats();
         let mut o = String::new();
         let mut put = |name: &str, kind: &str, help: &str, rows: &[(&str, u64)]| {
             o.push_str(&format!("# HELP moneysocket_relay_{name} {help}\n"));
@@ -336,7 +276,7 @@ impl Relay {
             "connections",
             "gauge",
             "Websocket connections (handshaking and closing included).",
-            &[("", self.t.len() as u64)],
+            &[("", t.len() as u64)],
         );
         put(
             "unpaired",
@@ -369,7 +309,7 @@ impl Relay {
             "bytes_forwarded_total",
             "counter",
             "Bytes forwarded between partners.",
-            &[("", self.bytes_forwarded)],
+            &[("", hs.bytes_forwarded)],
         );
         put(
             "refusals_total",
@@ -416,28 +356,30 @@ impl Relay {
 
     /// Stops accepting, sends NOTIFY_RENDEZVOUS_END to every paired connection, closes all
     /// connections and waits a little for the frames to leave.
-    fn graceful_shutdown(&mut self, events: &mut Vec<Event>) {
-        self.t.stop_listening();
-        let now = self.clock();
+    fn graceful_shutdown(&mut self, events: &mut Vec<DriverEvent>) {
+        let d = &mut self.driver;
+        let now = d.now();
+        let open: Vec<_> = d.host().accepted().collect();
+        let t = d.io_mut().transport_mut();
+        t.stop_listening();
         let mut ended = 0usize;
-        for &conn in &self.open {
-            if let Some(frame) = self.mm.end_frame(Endpoint::Remote(conn), now) {
-                if self.t.send(conn, Bytes::copy_from_slice(&frame)).is_ok() {
+        for &conn in &open {
+            // the host keeps the pairs as they are: the relay closes everything itself
+            if let Some(frame) = d.host_mut().end_frame(conn, now) {
+                let t = d.io_mut().transport_mut();
+                if t.send(conn, Bytes::copy_from_slice(&frame)).is_ok() {
                     ended += 1;
                 }
             }
         }
-        for conn in self.open.drain() {
-            self.t.close(conn);
+        let t = d.io_mut().transport_mut();
+        for &conn in &open {
+            t.close(conn);
         }
         tracing::info!("shutdown: END sent to {ended} paired connections");
         let until = std::time::Instant::now() + SHUTDOWN_GRACE;
-        while !self.t.is_empty() && std::time::Instant::now() < until {
-            if self
-                .t
-                .poll(events, Some(Duration::from_millis(50)))
-                .is_err()
-            {
+        while !d.io().transport().is_empty() && std::time::Instant::now() < until {
+            if d.poll(events, Some(Duration::from_millis(50))).is_err() {
                 break;
             }
             events.clear();

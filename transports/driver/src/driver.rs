@@ -466,8 +466,10 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
         }
         let mut io_events = std::mem::take(&mut self.io_events);
         self.io.poll_io(&mut io_events, wait)?;
+        // one clock reading per round of I/O events (as the host counts milliseconds)
+        let now = self.now();
         for ev in io_events.drain(..) {
-            self.on_io(ev);
+            self.on_io(ev, now);
         }
         self.io_events = io_events;
         let now = self.now();
@@ -520,12 +522,15 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
 
     // ---- internals ----
 
-    fn on_io(&mut self, ev: IoEvent<Io::Frame>) {
-        let now = self.now();
+    fn on_io(&mut self, ev: IoEvent<Io::Frame>, now: Instant) {
         match ev {
             IoEvent::Opened(conn) => match self.by_conn.get(&conn).copied() {
                 Some(session) => self.opened(session, conn, now),
                 None => {
+                    self.pending.push(DriverEvent::Accepted {
+                        conn,
+                        peer: self.io.peer_addr(conn),
+                    });
                     self.host.handle_input(HostInput::Opened(conn), now);
                     self.drain(None);
                 }
@@ -540,15 +545,36 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
                 let dialing = session
                     .and_then(|s| self.links.get(&s))
                     .is_some_and(|l| matches!(l.state, LinkState::Dialing { .. }));
+                let Some(s) = session else {
+                    // an accepted connection: reported before what its close causes (the
+                    // END to its partner)
+                    self.pending.push(DriverEvent::AcceptedClosed {
+                        conn,
+                        cause: Disconnect::ConnectionClosed(error),
+                    });
+                    self.host.handle_input(HostInput::Closed(conn), now);
+                    self.drain(None);
+                    return;
+                };
                 if !dialing {
                     self.host.handle_input(HostInput::Closed(conn), now);
                     self.drain(None);
                 }
-                if let Some(s) = session {
-                    self.link_down(s, Disconnect::ConnectionClosed(error), dialing);
-                }
+                self.link_down(s, Disconnect::ConnectionClosed(error), dialing);
             }
             IoEvent::Woken => {}
+            IoEvent::User {
+                n,
+                readable,
+                writable,
+            } => self.pending.push(DriverEvent::User {
+                n,
+                readable,
+                writable,
+            }),
+            IoEvent::Refused { peer, reason } => {
+                self.pending.push(DriverEvent::Refused { peer, reason })
+            }
         }
     }
 
@@ -662,8 +688,16 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
                 }
                 Out::Close(conn) => {
                     self.io.close(conn);
-                    if let Some(session) = self.by_conn.remove(&conn) {
-                        self.session_left(session);
+                    match self.by_conn.remove(&conn) {
+                        Some(session) => self.session_left(session),
+                        None => {
+                            if let Some(reason) = self.host.last_eviction() {
+                                self.pending.push(DriverEvent::AcceptedClosed {
+                                    conn,
+                                    cause: Disconnect::Evicted(reason),
+                                });
+                            }
+                        }
                     }
                 }
                 Out::Event(session, event) => {

@@ -1,9 +1,11 @@
 //! What [`Driver::poll`](crate::Driver::poll) reports: owned copies of the host's session
 //! events, connection changes of dialing sessions, and finished jobs.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use moneysocket_core::host::SessionId;
+use moneysocket_core::matchmaker::Eviction;
 use moneysocket_core::session::CloseReason;
 use moneysocket_core::ConnId;
 
@@ -49,6 +51,41 @@ pub enum DriverEvent {
         /// Its result, or the panic.
         result: Result<JobOutput, JobPanicked>,
     },
+    /// A connection a remote peer opened (accepted on the listener) is open; it went to the
+    /// host's matchmaker.
+    Accepted {
+        /// The connection.
+        conn: ConnId,
+        /// The remote address, if the I/O knows it ([`FrameIo::peer_addr`](crate::FrameIo::peer_addr)).
+        peer: Option<SocketAddr>,
+    },
+    /// An accepted connection is gone: it failed or its peer closed it
+    /// ([`Disconnect::ConnectionClosed`]), or the host's matchmaker closed it
+    /// ([`Disconnect::Evicted`]).
+    AcceptedClosed {
+        /// The connection.
+        conn: ConnId,
+        /// Why.
+        cause: Disconnect,
+    },
+    /// A remote peer's connection was refused at once because of a limit of the I/O.
+    Refused {
+        /// The remote address, if known.
+        peer: Option<SocketAddr>,
+        /// Which limit (for [`WsIo`](crate::WsIo): `max_connections` or `max_per_ip`).
+        reason: &'static str,
+    },
+    /// A source the application registered with the I/O is ready (for [`WsIo`](crate::WsIo):
+    /// with `Transport::user_token(n)` in `driver.io().transport().registry()`; any `n` but
+    /// [`WAKE_SOURCE`](crate::WAKE_SOURCE), the driver's own).
+    User {
+        /// The application's source number.
+        n: usize,
+        /// Readable.
+        readable: bool,
+        /// Writable.
+        writable: bool,
+    },
 }
 
 /// Why a dialing session is without a connection.
@@ -65,6 +102,9 @@ pub enum Disconnect {
     /// The host refused to place the session on the opened connection (the session was
     /// placed elsewhere meanwhile); the driver stops dialing it.
     Attach(moneysocket_core::host::HostError),
+    /// The host's matchmaker closed an accepted connection (only in
+    /// [`DriverEvent::AcceptedClosed`]).
+    Evicted(Eviction),
 }
 
 /// A session's event, owned (texts copied out of the host): the core's event types with

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use moneysocket_core::ConnId;
 use moneysocket_ws::tls::{ClientConfig, ServerConfig};
-use moneysocket_ws::{CloseCause, Event, Transport, TransportConfig};
+use moneysocket_ws::{CloseCause, Event, Origin, Transport, TransportConfig};
 
 /// Why a connection failed or a dial was refused, as the frame I/O reports it (downcast to
 /// the I/O's own error type: for [`WsIo`], [`moneysocket_ws::DialError`] or
@@ -30,6 +30,25 @@ pub enum IoEvent<F> {
     Closed(ConnId, Option<IoError>),
     /// A [`FrameIo::waker`] was woken.
     Woken,
+    /// A source the caller registered with the I/O itself (for [`WsIo`]: in the transport's
+    /// mio registry with [`Transport::user_token`]`(n)`) is ready. The driver passes it on as
+    /// [`DriverEvent::User`](crate::DriverEvent::User).
+    User {
+        /// The caller's source number.
+        n: usize,
+        /// Readable.
+        readable: bool,
+        /// Writable.
+        writable: bool,
+    },
+    /// A remote peer's connection was refused at once because of a limit (it never opened;
+    /// the I/O counts these). Passed on as [`DriverEvent::Refused`](crate::DriverEvent::Refused).
+    Refused {
+        /// The remote address, if the I/O has one.
+        peer: Option<SocketAddr>,
+        /// Which limit (a short label, e.g. `max_per_ip`).
+        reason: &'static str,
+    },
 }
 
 /// Frames in, frames out: what the driver needs from a transport. Implemented by [`WsIo`]
@@ -68,6 +87,14 @@ pub trait FrameIo {
     /// A handle that ends a [`poll_io`](Self::poll_io) early from any thread (it then reports
     /// [`IoEvent::Woken`]). Called once by the driver.
     fn waker(&mut self) -> io::Result<Waker>;
+
+    /// The remote address of `conn`, if the I/O knows it. The driver asks for connections
+    /// reported [`IoEvent::Opened`] by the last [`poll_io`](Self::poll_io) that it did not
+    /// dial (accepted ones). The default knows none.
+    fn peer_addr(&self, conn: ConnId) -> Option<SocketAddr> {
+        let _ = conn;
+        None
+    }
 }
 
 /// A websocket connection ended: the transport's cause, as an error.
@@ -82,8 +109,9 @@ impl std::fmt::Display for ConnectionClosed {
 
 impl std::error::Error for ConnectionClosed {}
 
-/// The user-source number of the wake socket in the transport's mio registry.
-const WAKE_SOURCE: usize = 0xffff_fffe;
+/// The user-source number of the wake socket in the transport's mio registry (the caller's
+/// own sources take other numbers: [`IoEvent::User`]).
+pub const WAKE_SOURCE: usize = 0xffff_fffe;
 
 /// [`FrameIo`] over the websocket [`Transport`], plus the client TLS configuration its dials
 /// use (`wss://`; the webpki roots unless set).
@@ -92,6 +120,8 @@ pub struct WsIo {
     client_tls: Option<Arc<ClientConfig>>,
     events: Vec<Event>,
     wake: Option<WakeSocket>,
+    /// Remote addresses of the connections opened in the last `poll_io` (for `peer_addr`).
+    opened: Vec<(ConnId, SocketAddr)>,
 }
 
 /// Wakes the mio loop with a datagram on a loopback UDP socket registered as a user source
@@ -132,6 +162,7 @@ impl WsIo {
             client_tls: None,
             events: Vec::new(),
             wake: None,
+            opened: Vec::new(),
         }
     }
 
@@ -154,8 +185,10 @@ impl WsIo {
         &self.transport
     }
 
-    /// The transport, to call it directly (e.g. `stop_listening`). Do not close or send on
-    /// connections the driver's host runs.
+    /// The transport, to call it directly (e.g. `stop_listening`, or to register the
+    /// caller's own mio sources with [`Transport::user_token`]: any number but
+    /// [`WAKE_SOURCE`]). Do not close or send on connections the driver's host runs (a
+    /// relay shutting down may: it closes them all).
     pub fn transport_mut(&mut self) -> &mut Transport {
         &mut self.transport
     }
@@ -175,9 +208,15 @@ impl FrameIo for WsIo {
         timeout: Option<Duration>,
     ) -> io::Result<()> {
         self.transport.poll(&mut self.events, timeout)?;
+        self.opened.clear();
         for ev in self.events.drain(..) {
             match ev {
-                Event::Opened { conn, .. } => events.push(IoEvent::Opened(conn)),
+                Event::Opened { conn, peer, origin } => {
+                    if matches!(origin, Origin::Accepted(_)) {
+                        self.opened.push((conn, peer));
+                    }
+                    events.push(IoEvent::Opened(conn))
+                }
                 Event::Frame { conn, data } => events.push(IoEvent::Frame(conn, data)),
                 Event::Closed { conn, cause } => {
                     let cause: IoError = Arc::new(ConnectionClosed(cause));
@@ -191,8 +230,20 @@ impl FrameIo for WsIo {
                     }
                     events.push(IoEvent::Woken);
                 }
-                // accept refusals are counted in the transport's stats
-                _ => {}
+                Event::User {
+                    n,
+                    readable,
+                    writable,
+                } => events.push(IoEvent::User {
+                    n,
+                    readable,
+                    writable,
+                }),
+                // also counted in the transport's stats
+                Event::Refused { peer, reason } => events.push(IoEvent::Refused {
+                    peer: Some(peer),
+                    reason: reason.label(),
+                }),
             }
         }
         Ok(())
@@ -220,6 +271,13 @@ impl FrameIo for WsIo {
 
     fn close(&mut self, conn: ConnId) {
         self.transport.close(conn)
+    }
+
+    fn peer_addr(&self, conn: ConnId) -> Option<SocketAddr> {
+        self.opened
+            .iter()
+            .find(|&&(c, _)| c == conn)
+            .map(|&(_, peer)| peer)
     }
 
     fn waker(&mut self) -> io::Result<Waker> {

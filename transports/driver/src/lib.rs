@@ -40,8 +40,9 @@ pub use driver::{Backoff, ConnectError, Driver, DriverConfig, LinkState, DEFAULT
 pub use event::{
     ConsumerEvent, Disconnect, DriverEvent, ProviderEvent, ProviderUpdate, SessionEvent,
 };
-pub use io::{ConnectionClosed, FrameIo, IoError, IoEvent, WsIo};
+pub use io::{ConnectionClosed, FrameIo, IoError, IoEvent, WsIo, WAKE_SOURCE};
 pub use jobs::{JobId, JobOutput, JobPanicked, SpawnError};
 
 pub use moneysocket_core::host::{HostConfig, HostError, SessionId};
+pub use moneysocket_core::matchmaker::Eviction;
 pub use moneysocket_core::ConnId;
