@@ -337,7 +337,7 @@ impl Load {
                 };
                 self.fail(i, format!("connection closed: {cause}"));
             }
-            Event::Refused { .. } | Event::User { .. } => {}
+            _ => {}
         }
     }
 
@@ -887,14 +887,13 @@ fn idle_event(
             let Some(slot) = conns.get_mut(&conn) else {
                 return;
             };
-            let kind = Message::parse(&data).map(|m| m.kind());
-            match (kind, &slot) {
-                (Ok(MessageKind::NotifyRendezvousNotReady), IdleConn::Requested) => {
+            match (read_notice(&data), &slot) {
+                (Ok((RelayNotice::NotReady, _)), IdleConn::Requested) => {
                     *slot = IdleConn::Waiting;
                     *waiting += 1;
                 }
-                (Ok(k), _) => errors.add(format!("unexpected {}", k.name())),
-                (Err(e), _) => errors.add(format!("unparsable frame: {e}")),
+                (Ok((n, _)), _) => errors.add(format!("unexpected {n:?}")),
+                (Err(e), _) => errors.add(format!("unexpected frame: {e}")),
             }
         }
         Event::Closed { conn, cause } => {
@@ -905,6 +904,6 @@ fn idle_event(
             }
             errors.add(format!("connection closed: {cause}"));
         }
-        Event::Refused { .. } | Event::User { .. } => {}
+        _ => {}
     }
 }

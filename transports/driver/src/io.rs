@@ -244,6 +244,8 @@ impl FrameIo for WsIo {
                     peer: Some(peer),
                     reason: reason.label(),
                 }),
+                // a newer transport's event this driver does not know
+                _ => {}
             }
         }
         Ok(())

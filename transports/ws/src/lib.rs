@@ -65,6 +65,7 @@ use std::net::SocketAddr;
 
 /// How a connection came to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Origin {
     /// Accepted on a listener (the listener's local address).
     Accepted(SocketAddr),
@@ -74,6 +75,7 @@ pub enum Origin {
 
 /// Something that happened in the transport.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// A websocket finished its opening handshake.
     Opened {
@@ -120,6 +122,7 @@ pub enum Event {
 
 /// Why a connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CloseCause {
     /// The peer closed the websocket or the TCP connection.
     Remote,
@@ -150,6 +153,7 @@ impl std::fmt::Display for CloseCause {
 
 /// Why an accept was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum AcceptRefusal {
     /// [`TransportConfig::max_connections`] reached.
     MaxConnections,
@@ -169,6 +173,7 @@ impl AcceptRefusal {
 
 /// Why a [`Transport::send`] or [`Transport::forward`] did not queue the frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SendError {
     /// No open connection with that id (never existed, closed, or still handshaking).
     Unknown,
