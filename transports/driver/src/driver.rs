@@ -99,7 +99,7 @@ impl std::error::Error for ConnectError {}
 
 /// Where a dialing session stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LinkState {
+pub enum DialState {
     /// A dial of address `address` is under way on `conn`.
     Dialing {
         /// The connection being opened.
@@ -129,7 +129,7 @@ struct Link {
     /// Addresses tried in this round without success.
     failed: usize,
     delay: Duration,
-    state: LinkState,
+    state: DialState,
     /// The session's last `Closed` reason (set before the host's `Close` output).
     closed: Option<CloseReason>,
 }
@@ -298,7 +298,7 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
                 next: 0,
                 failed: 0,
                 delay: self.config.backoff.initial,
-                state: LinkState::Waiting { until: self.now() },
+                state: DialState::Waiting { until: self.now() },
                 closed: None,
             },
         );
@@ -323,23 +323,23 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
             return false;
         };
         match link.state {
-            LinkState::Dialing { conn, .. } => {
+            DialState::Dialing { conn, .. } => {
                 self.by_conn.remove(&conn);
                 self.io.close(conn);
             }
-            LinkState::Up { conn, .. } => {
+            DialState::Up { conn, .. } => {
                 self.by_conn.remove(&conn);
                 let now = self.now();
                 // the host closes the connection (its Close output, sent by the next poll)
                 let _ = self.host.close(session, now);
             }
-            LinkState::Waiting { .. } => {}
+            DialState::Waiting { .. } => {}
         }
         true
     }
 
     /// Where a session placed with [`connect`](Self::connect) stands.
-    pub fn link_state(&self, session: SessionId) -> Option<LinkState> {
+    pub fn dial_state(&self, session: SessionId) -> Option<DialState> {
         self.links.get(&session).map(|l| l.state)
     }
 
@@ -457,7 +457,7 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
             limit(d.saturating_duration_since(now));
         }
         for l in self.links.values() {
-            if let LinkState::Waiting { until } = l.state {
+            if let DialState::Waiting { until } = l.state {
                 limit(until.saturating_duration_since(now));
             }
         }
@@ -480,7 +480,7 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
         let due: Vec<SessionId> = self
             .links
             .iter()
-            .filter(|(_, l)| matches!(l.state, LinkState::Waiting { until } if until <= now))
+            .filter(|(_, l)| matches!(l.state, DialState::Waiting { until } if until <= now))
             .map(|(&s, _)| s)
             .collect();
         for s in due {
@@ -544,7 +544,7 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
                 let session = self.by_conn.remove(&conn);
                 let dialing = session
                     .and_then(|s| self.links.get(&s))
-                    .is_some_and(|l| matches!(l.state, LinkState::Dialing { .. }));
+                    .is_some_and(|l| matches!(l.state, DialState::Dialing { .. }));
                 let Some(s) = session else {
                     // an accepted connection: reported before what its close causes (the
                     // END to its partner)
@@ -586,7 +586,7 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
         let address = link.next;
         match self.host.attach(session, conn, true, now) {
             Ok(()) => {
-                link.state = LinkState::Up { conn, address };
+                link.state = DialState::Up { conn, address };
                 link.failed = 0;
                 link.closed = None;
                 self.pending.push(DriverEvent::Connected {
@@ -618,7 +618,7 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
             let address = link.next;
             match self.io.dial(&link.addresses[address]) {
                 Ok(conn) => {
-                    link.state = LinkState::Dialing { conn, address };
+                    link.state = DialState::Dialing { conn, address };
                     self.by_conn.insert(conn, session);
                     return;
                 }
@@ -654,7 +654,7 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
             link.failed = 0;
             jittered(&mut link.delay, self.config.backoff)
         };
-        link.state = LinkState::Waiting {
+        link.state = DialState::Waiting {
             until: now.saturating_add(retry),
         };
         self.pending.push(DriverEvent::Disconnected {
@@ -711,7 +711,7 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
                             // closed by the application through `host_mut()` while not on a
                             // connection: no `Close` follows, stop dialing here
                             stop = r == CloseReason::Local
-                                && !matches!(link.state, LinkState::Up { .. });
+                                && !matches!(link.state, DialState::Up { .. });
                         }
                     }
                     self.pending.push(DriverEvent::Session { session, event });

@@ -36,7 +36,7 @@ mod event;
 mod io;
 mod jobs;
 
-pub use driver::{Backoff, ConnectError, Driver, DriverConfig, LinkState, DEFAULT_CONNS};
+pub use driver::{Backoff, ConnectError, DialState, Driver, DriverConfig, DEFAULT_CONNS};
 pub use event::{
     ConsumerEvent, Disconnect, DriverEvent, ProviderEvent, ProviderUpdate, SessionEvent,
 };

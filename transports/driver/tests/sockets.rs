@@ -321,8 +321,8 @@ fn consumer_reconnects_with_backoff_when_the_listener_comes_back() {
     assert!(client.host().consumer(c).unwrap().is_ready());
     assert_eq!(connected, 1);
     assert!(matches!(
-        client.link_state(c),
-        Some(moneysocket_driver::LinkState::Up { address: 0, .. })
+        client.dial_state(c),
+        Some(moneysocket_driver::DialState::Up { address: 0, .. })
     ));
 }
 
@@ -471,7 +471,7 @@ fn failed_dials_try_the_next_address_back_off_and_stop_on_disconnect() {
     );
     assert!(seen[3].1 >= Duration::from_millis(250), "{seen:?}");
     assert!(d.disconnect(c));
-    assert_eq!(d.link_state(c), None);
+    assert_eq!(d.dial_state(c), None);
     let quiet = Instant::now();
     while quiet.elapsed() < Duration::from_millis(700) {
         d.poll(&mut events, STEP).unwrap();
