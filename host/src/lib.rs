@@ -1,0 +1,4 @@
+//! The parts of the `moneysocket` binary that tests and other tools link: the terminus
+//! (its Lightning backend, ledger and control interface).
+
+pub mod terminus;

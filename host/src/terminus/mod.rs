@@ -1,0 +1,4 @@
+//! The terminus: accounts on a durable ledger, served as Moneysocket providers, paying and
+//! receiving through a Lightning [`node::Node`].
+
+pub mod node;
