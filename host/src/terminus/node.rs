@@ -36,6 +36,9 @@ pub struct InvoiceRequest {
     pub memo: String,
     /// SHA-256 of a long description, written instead of the memo.
     pub description_hash: Option<[u8; 32]>,
+    /// The preimage to use (the terminus draws it, so that it can settle an invoice
+    /// between two of its accounts without the node); `None`: the node draws one.
+    pub preimage: Option<Preimage>,
 }
 
 /// An invoice the node created.
