@@ -761,7 +761,9 @@ fn requests_are_abandoned_on_close_by_a_listening_provider() {
             .count()
             == 2
     );
-    // The answers are refused now; the provider waits for its next consumer.
+    // The answers are refused now; the provider waits for its next consumer (from the
+    // host's next input on: it asks for one at once).
+    w.advance(0);
     assert_eq!(
         w.send_preimage(p, Some(pay), &[3; 32]),
         refused_answer(SessionError::NotReady)

@@ -82,6 +82,11 @@ struct Entry {
     deadline: Option<Instant>,
     /// In the ready queue.
     ready: bool,
+    /// Closed by the app: its last frames (answers) still go out, then its connection
+    /// closes or it leaves the matchmaker.
+    closing: bool,
+    /// Removed by the app: drained (its last events reported), then freed.
+    removing: bool,
 }
 
 #[derive(Debug)]
@@ -195,7 +200,8 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
 
     /// Adds a consumer for a beacon's seed, detached: [`attach`](Self::attach) or
     /// [`listen`](Self::listen) it.
-    pub fn add_consumer(&mut self, seed: &SharedSeed, config: ConsumerConfig) -> SessionId {
+    pub fn add_consumer(&mut self, seed: &SharedSeed, mut config: ConsumerConfig) -> SessionId {
+        config.max_frame = config.max_frame.min(self.config.max_frame);
         self.insert(Role::Consumer(Consumer::new(seed, config)), None)
     }
 
@@ -204,9 +210,10 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
     pub fn add_provider(
         &mut self,
         seed: &SharedSeed,
-        config: ProviderConfig,
+        mut config: ProviderConfig,
         account: Option<Uuid>,
     ) -> SessionId {
+        config.max_frame = config.max_frame.min(self.config.max_frame);
         let id = self.insert(Role::Provider(Provider::new(seed, config)), account);
         if let Some(a) = account {
             self.accounts.entry(a).or_default().push(id.index);
@@ -214,14 +221,29 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
         id
     }
 
-    /// Removes a session. If it runs on a connection, that connection is closed
-    /// (`HostOutput::Close`); if it listens, it leaves the matchmaker (a paired remote peer
-    /// gets `NOTIFY_RENDEZVOUS_END`). No event is reported for it any more.
+    /// Removes a session: it is closed ([`CloseReason::Local`]), its last events (requests
+    /// abandoned, `Closed`) and frames still come out of the next drain, then its connection
+    /// is closed (`HostOutput::Close`) or it leaves the matchmaker (a paired remote peer
+    /// gets `NOTIFY_RENDEZVOUS_END`), and the handle is gone. App calls on it fail from now.
     pub fn remove(&mut self, id: SessionId, now: Instant) -> Result<(), HostError> {
         self.now = now;
         let i = self.index(id)?;
-        let Some(entry) = self.slots[i as usize].entry.take() else {
-            return Err(HostError::UnknownSession);
+        let e = self.entry_mut(i)?;
+        e.removing = true;
+        match &mut e.role {
+            Role::Consumer(c) => c.close(now),
+            Role::Provider(p) => p.close(now),
+        }
+        self.rejoin.retain(|&x| x != i);
+        self.touched(i);
+        Ok(())
+    }
+
+    /// Frees slot `i` once its session is drained: its connection or matchmaker place is
+    /// let go, its indexes cleaned.
+    fn free(&mut self, i: u32) {
+        let Some(entry) = self.slots.get_mut(i as usize).and_then(|s| s.entry.take()) else {
+            return;
         };
         if let Some(d) = entry.deadline {
             self.deadlines.remove(&(d, i));
@@ -247,7 +269,23 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
         let slot = &mut self.slots[i as usize];
         slot.generation = slot.generation.wrapping_add(1);
         self.free.push(i);
-        Ok(())
+    }
+
+    /// A session closed by the app has sent its last frames: close its connection or take
+    /// it out of the matchmaker.
+    fn finish_close(&mut self, i: u32) {
+        let Some(e) = slot_mut(&mut self.slots, i) else {
+            return;
+        };
+        e.closing = false;
+        match core::mem::replace(&mut e.place, Place::Detached) {
+            Place::Conn(c) => {
+                self.by_conn.remove(&c);
+                self.out.push_back(Queued::Close(c, None));
+            }
+            Place::Listening => self.matchmaker_input(MatchmakerInput::Closed(local(i))),
+            Place::Detached => {}
+        }
     }
 
     /// Runs the session on `conn`, a connection the caller dialed to one of the beacon's
@@ -307,8 +345,11 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
             return Err(HostError::AlreadyPlaced);
         }
         entry.place = Place::Listening;
-        self.join(i);
-        Ok(())
+        if self.join(i) {
+            Ok(())
+        } else {
+            Err(HostError::MatchmakerFull)
+        }
     }
 
     /// The consumer behind `id`, to read its state.
@@ -431,9 +472,26 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
     pub fn close(&mut self, id: SessionId, now: Instant) -> Result<(), HostError> {
         self.now = now;
         let i = self.index(id)?;
-        match &mut self.entry_mut(i)?.role {
-            Role::Consumer(c) => c.close(now),
-            Role::Provider(p) => p.close(now),
+        let e = self.entry_mut(i)?;
+        let already = match &mut e.role {
+            Role::Consumer(c) => {
+                let was = c.is_closed();
+                c.close(now);
+                was
+            }
+            Role::Provider(p) => {
+                let was = p.is_closed();
+                p.close(now);
+                was
+            }
+        };
+        // Closed already (its peer left) and waiting to rejoin: it stays out.
+        if already && self.rejoin.contains(&i) {
+            self.rejoin.retain(|&x| x != i);
+            if let Some(e) = slot_mut(&mut self.slots, i) {
+                e.place = Place::Detached;
+            }
+            self.matchmaker_input(MatchmakerInput::Closed(local(i)));
         }
         self.touched(i);
         Ok(())
@@ -442,6 +500,11 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
     /// Processes one transport input at `now`; then drain [`poll_output`](Self::poll_output).
     pub fn handle_input(&mut self, input: HostInput<'_>, now: Instant) {
         self.now = now;
+        // Listening sessions whose peer left wait again (not inside a drain: a drain must
+        // end even when two of them keep meeting).
+        for i in core::mem::take(&mut self.rejoin) {
+            self.join(i);
+        }
         match input {
             HostInput::Opened(conn) => match self.by_conn.get(&conn) {
                 Some(&i) => self.session_input(i, SessionInput::Opened),
@@ -479,6 +542,9 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
     /// When to call `handle_input(HostInput::Timeout, now)` next (`None`: no deadline).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
+        if !self.rejoin.is_empty() {
+            return Some(self.now);
+        }
         let sessions = self.deadlines.first().map(|&(d, _)| d);
         let mm = self.mm.as_ref().and_then(|m| m.poll_timeout());
         match (sessions, mm) {
@@ -490,9 +556,6 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
     /// The next thing to do, until `None`.
     #[must_use]
     pub fn poll_output(&mut self) -> Option<HostOutput<'_>> {
-        for i in core::mem::take(&mut self.rejoin) {
-            self.join(i);
-        }
         loop {
             if let Some(q) = self.out.pop_front() {
                 return Some(match q {
@@ -523,10 +586,21 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
                 None => {
                     if !self.step(i) {
                         self.ready.pop_front();
-                        if let Some(e) = self.slots[i as usize].entry.as_mut() {
-                            e.ready = false;
+                        let (closing, removing) = match slot_mut(&mut self.slots, i) {
+                            Some(e) => {
+                                e.ready = false;
+                                (e.closing, e.removing)
+                            }
+                            None => (false, false),
+                        };
+                        if closing {
+                            self.finish_close(i);
                         }
-                        self.reindex(i);
+                        if removing {
+                            self.free(i);
+                        } else {
+                            self.reindex(i);
+                        }
                     }
                 }
             }
@@ -542,6 +616,8 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
             account,
             deadline: None,
             ready: false,
+            closing: false,
+            removing: false,
         };
         let index = match self.free.pop() {
             Some(i) => {
@@ -564,7 +640,12 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
 
     fn index(&self, id: SessionId) -> Result<u32, HostError> {
         match self.slots.get(id.index as usize) {
-            Some(s) if s.generation == id.generation && s.entry.is_some() => Ok(id.index),
+            Some(s)
+                if s.generation == id.generation
+                    && s.entry.as_ref().is_some_and(|e| !e.removing) =>
+            {
+                Ok(id.index)
+            }
             _ => Err(HostError::UnknownSession),
         }
     }
@@ -723,20 +804,27 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
             .get_or_insert_with(|| Box::new(Matchmaker::new(config, HashRng::from_rng(rng))))
     }
 
-    /// A listening session enters the matchmaker and opens.
-    fn join(&mut self, i: u32) {
-        let listening = matches!(
-            self.slots.get(i as usize).and_then(|s| s.entry.as_deref()),
-            Some(Entry {
-                place: Place::Listening,
-                ..
-            })
-        );
-        if !listening {
-            return;
+    /// A listening session enters the matchmaker and opens; false if the matchmaker is
+    /// full (the session is then detached).
+    fn join(&mut self, i: u32) -> bool {
+        let listening = |slots: &[Slot]| {
+            matches!(
+                slots.get(i as usize).and_then(|s| s.entry.as_deref()),
+                Some(Entry {
+                    place: Place::Listening,
+                    ..
+                })
+            )
+        };
+        if !listening(&self.slots) {
+            return false;
         }
         self.matchmaker_input(MatchmakerInput::Opened(local(i)));
+        if !listening(&self.slots) {
+            return false;
+        }
         self.session_input(i, SessionInput::Opened);
+        true
     }
 
     fn matchmaker_input(&mut self, input: MatchmakerInput<'_>) {
@@ -778,6 +866,13 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
                     Endpoint::Remote(c) => {
                         self.accepted.remove(&c);
                         self.out.push_back(Queued::Close(c, Some(reason)));
+                    }
+                    // The table is full: the session cannot listen.
+                    Endpoint::Local(l) if reason == Eviction::Full => {
+                        self.stats.listen_refused += 1;
+                        if let Some(e) = slot_mut(&mut self.slots, l.0) {
+                            e.place = Place::Detached;
+                        }
                     }
                     // Evicted (expired unpaired, or END sent after its peer left): the
                     // session learns it from the transport's point of view.
@@ -844,22 +939,35 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
         Some(HostOutput::Event { session, event })
     }
 
-    /// Session `i` reports it closed: close its connection, or put it back in the
-    /// matchmaker (a listening session waits for its next peer unless the app closed it).
+    /// Session `i` reports it closed. Closed by the app: its last frames still go out, then
+    /// its connection closes or it leaves the matchmaker. Otherwise a session on a
+    /// connection closes it, and a listening session waits for its next peer, unless its
+    /// peer played the same role or never completed the handshake (it would meet that peer
+    /// again at once): then it stops listening.
     fn on_closed(&mut self, i: u32, reason: CloseReason) {
         let Some(e) = slot_mut(&mut self.slots, i) else {
             return;
         };
+        if reason == CloseReason::Local {
+            e.closing = e.place != Place::Detached;
+            return;
+        }
         match e.place {
+            // The transport is gone already; a newer connection may be attached by now.
+            Place::Conn(_) if reason == CloseReason::TransportClosed => {}
             Place::Conn(c) => {
                 e.place = Place::Detached;
                 self.by_conn.remove(&c);
                 self.out.push_back(Queued::Close(c, None));
             }
             Place::Listening => {
-                if reason == CloseReason::Local {
+                if matches!(
+                    reason,
+                    CloseReason::WrongRole | CloseReason::HandshakeTimeout
+                ) {
                     e.place = Place::Detached;
-                } else {
+                    self.stats.listen_stopped += 1;
+                } else if !e.removing {
                     self.rejoin.push(i);
                 }
                 // Gone from the matchmaker already if it evicted the session; else now.

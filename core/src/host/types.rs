@@ -131,6 +131,8 @@ pub enum HostError {
     AlreadyPlaced,
     /// The connection already carries another session, or is an accepted one.
     ConnInUse,
+    /// The host's matchmaker is full: the session cannot listen.
+    MatchmakerFull,
     /// The session refused the call.
     Session(SessionError),
 }
@@ -142,6 +144,7 @@ impl fmt::Display for HostError {
             HostError::WrongRole => f.write_str("the session plays the other role"),
             HostError::AlreadyPlaced => f.write_str("the session is already placed"),
             HostError::ConnInUse => f.write_str("the connection is already in use"),
+            HostError::MatchmakerFull => f.write_str("the host's matchmaker is full"),
             HostError::Session(e) => write!(f, "{e}"),
         }
     }
@@ -191,6 +194,11 @@ pub struct HostStats {
     pub oversized: u64,
     /// Provider-info updates of an account that a session refused (queue full).
     pub fanout_refused: u64,
+    /// Listening sessions the full matchmaker turned away.
+    pub listen_refused: u64,
+    /// Listening sessions that stopped listening because their peer played the same role
+    /// or never completed the handshake (they would meet it again at once).
+    pub listen_stopped: u64,
     /// Bytes of the frames relayed between two accepted connections
     /// ([`HostOutput::Forward`]; the matchmaker counts the frames).
     pub bytes_forwarded: u64,

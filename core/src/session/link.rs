@@ -175,9 +175,10 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
     }
 
     /// A new transport opened: `REQUEST_RENDEZVOUS` goes first, before anything queued.
+    /// The replay window is kept: the key is the same on the new transport, so a frame
+    /// captured on the old one must still be refused.
     pub(crate) fn open(&mut self) {
         self.state = LinkState::Rendezvous;
-        self.seen.clear();
         self.sends.clear();
         self.send(Send::Rendezvous);
     }
@@ -378,8 +379,12 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
     /// Records `uuid`; false if it was seen recently (replay).
     fn fresh(&mut self, uuid: Uuid) -> bool {
         let (a, b) = uuid.0.split_at(8);
-        let fold = u64::from_le_bytes(a.try_into().unwrap_or([0; 8]))
-            ^ u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+        let lo = u64::from_le_bytes(a.try_into().unwrap_or([0; 8]));
+        let hi = u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
+        // A mixing fold (a plain XOR of the halves maps patterned uuids together).
+        let mut fold = lo.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ hi.rotate_left(31);
+        fold = (fold ^ (fold >> 29)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        fold ^= fold >> 32;
         if self.seen.iter().any(|u| *u == fold) {
             return false;
         }

@@ -498,14 +498,14 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
         now: Instant,
     ) -> Result<(), SessionError> {
         match request {
-            Some(r) => {
-                self.check_answer(r, Some(RequestKind::Pay), now)?;
-                self.answered(r);
-            }
+            Some(r) => self.check_answer(r, Some(RequestKind::Pay), now)?,
             None => self.check_notify(now)?,
         }
         let preimage =
             store::push_bytes(&mut self.link.text, preimage).map_err(|_| SessionError::TooLarge)?;
+        if let Some(r) = request {
+            self.answered(r);
+        }
         self.link.send(Send::Preimage {
             reference: request,
             preimage,
@@ -676,6 +676,10 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
 
     /// Starts tracking a request; false (and the consumer told) when too many are open.
     fn track(&mut self, request: Uuid, kind: RequestKind, now: Instant) -> bool {
+        if self.outstanding.iter().any(|o| o.request == request) {
+            // Asked twice (a replay past the window): the first one is being answered.
+            return false;
+        }
         let deadline = now.saturating_add(interval(self.config.request_timeout));
         if self
             .outstanding
@@ -748,5 +752,94 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
         if !idle || reason == CloseReason::Local {
             self.link.event(Queued::Closed(reason));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame;
+    use crate::message::Hex256;
+
+    struct Zero;
+    impl RngCore for Zero {
+        fn next_u32(&mut self) -> u32 {
+            0
+        }
+        fn next_u64(&mut self) -> u64 {
+            0
+        }
+        fn fill_bytes(&mut self, d: &mut [u8]) {
+            d.fill(0x5a)
+        }
+        fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), rand_core::Error> {
+            d.fill(0x5a);
+            Ok(())
+        }
+    }
+    impl CryptoRng for Zero {}
+
+    fn sealed(seed: &SharedSeed, msg: &Message<'_>) -> heapless::Vec<u8, 512> {
+        let mut text: heapless::Vec<u8, 512> = heapless::Vec::new();
+        msg.write_json(&mut text).unwrap();
+        let mut out = [0u8; 512];
+        let n = frame::seal(&seed.v0_aes_key(), [1; 16], &text, &mut out)
+            .unwrap()
+            .len();
+        heapless::Vec::from_slice(&out[..n]).unwrap()
+    }
+
+    /// A bounded store that cannot take the preimage must not forget the request.
+    #[test]
+    fn a_preimage_that_does_not_fit_leaves_the_request_open() {
+        let seed = SharedSeed::from_hex("0f0e0d0c0b0a09080706050403020100").unwrap();
+        let mut p: Provider<heapless::Vec<u8, 64>, 12, 8> =
+            Provider::new(&seed, ProviderConfig::default());
+        let now = Instant(0);
+        let info = ProviderInfo {
+            account_uuid: Uuid::v4_from_bytes([1; 16]),
+            payer: true,
+            payee: true,
+            wad: Some(Wad::bitcoin(1)),
+        };
+        p.set_provider_info(&info, now).unwrap();
+        let mut buf = [0u8; 2048];
+        let mut drain = |p: &mut Provider<heapless::Vec<u8, 64>, 12, 8>| {
+            let mut n = 0;
+            while p.poll_output(&mut Zero, &mut buf).is_some() {
+                n += 1;
+            }
+            n
+        };
+        p.handle_input(SessionInput::Opened, now);
+        drain(&mut p);
+        let rid = Hex256::from_bytes(&seed.v0_rendezvous_id().0);
+        let u = |b: u8| Uuid::v4_from_bytes([b; 16]);
+        let mut paired: heapless::Vec<u8, 512> = heapless::Vec::new();
+        Message::notify_rendezvous(u(2), Some(u(3)), Timestamp::from_secs(1), rid)
+            .write_json(&mut paired)
+            .unwrap();
+        p.handle_input(SessionInput::Frame(&mut paired), now);
+        let mut rp = sealed(
+            &seed,
+            &Message::request_provider(u(4), Timestamp::from_secs(1)),
+        );
+        p.handle_input(SessionInput::Frame(&mut rp), now);
+        drain(&mut p);
+        assert!(p.is_ready());
+        // A 40-character invoice waits in the 64-byte store until drained.
+        let bolt11 = "lnbc1qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq";
+        let mut pay = sealed(
+            &seed,
+            &Message::request_pay(u(5), Timestamp::from_secs(1), bolt11),
+        );
+        p.handle_input(SessionInput::Frame(&mut pay), now);
+        assert_eq!(p.outstanding_requests(), 1);
+        assert_eq!(
+            p.send_preimage(Some(u(5)), &[9; 32], now),
+            Err(SessionError::TooLarge)
+        );
+        drain(&mut p);
+        assert_eq!(p.send_preimage(Some(u(5)), &[9; 32], now), Ok(()));
     }
 }

@@ -132,6 +132,9 @@ struct Link {
     state: DialState,
     /// The session's last `Closed` reason (set before the host's `Close` output).
     closed: Option<CloseReason>,
+    /// The session became ready on its current connection (else the address counts as
+    /// failed when the connection ends, and the next one is tried).
+    ready: bool,
 }
 
 /// What the host said, owned, so the driver can act on it with `&mut self`.
@@ -300,6 +303,7 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
                 delay: self.config.backoff.initial,
                 state: DialState::Waiting { until: self.now() },
                 closed: None,
+                ready: false,
             },
         );
         self.dial(session);
@@ -327,14 +331,15 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
                 self.by_conn.remove(&conn);
                 self.io.close(conn);
             }
+            // the host closes the connection (its Close output, sent by the next poll)
             DialState::Up { conn, .. } => {
                 self.by_conn.remove(&conn);
-                let now = self.now();
-                // the host closes the connection (its Close output, sent by the next poll)
-                let _ = self.host.close(session, now);
             }
             DialState::Waiting { .. } => {}
         }
+        // In every state the session closes (`Closed(Local)` comes out of the next poll).
+        let now = self.now();
+        let _ = self.host.close(session, now);
         true
     }
 
@@ -589,6 +594,7 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
                 link.state = DialState::Up { conn, address };
                 link.failed = 0;
                 link.closed = None;
+                link.ready = false;
                 self.pending.push(DriverEvent::Connected {
                     session,
                     conn,
@@ -619,6 +625,7 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
             match self.io.dial(&link.addresses[address]) {
                 Ok(conn) => {
                     link.state = DialState::Dialing { conn, address };
+                    link.ready = false;
                     self.by_conn.insert(conn, session);
                     return;
                 }
@@ -640,17 +647,28 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
             return false;
         };
         let n = link.addresses.len();
-        let retry = if failed_dial {
+        // A connection that never got the session ready counts as a failed address.
+        let failed = failed_dial || !link.ready;
+        link.ready = false;
+        let mut at_once = false;
+        let retry = if failed {
             link.failed += 1;
             link.next = (link.next + 1) % n;
-            if link.failed < n {
+            if link.failed < n && failed_dial {
+                at_once = true;
                 Duration::ZERO
+            } else if link.failed < n {
+                // it connected, then failed: the next address, after the shortest pause
+                jittered(
+                    &mut self.config.backoff.initial.clone(),
+                    self.config.backoff,
+                )
             } else {
                 link.failed = 0;
                 jittered(&mut link.delay, self.config.backoff)
             }
         } else {
-            // it was up: start over at the same address after a pause
+            // it was up and ready: start over at the same address after a pause
             link.failed = 0;
             jittered(&mut link.delay, self.config.backoff)
         };
@@ -662,7 +680,8 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
             cause,
             retry_in: Some(retry),
         });
-        retry.is_zero() && failed_dial
+        // Only untried addresses are dialed at once: a zero backoff must not spin.
+        at_once
     }
 
     /// Drains the host into the I/O and `pending`. `frame`: the last frame fed, for
@@ -705,6 +724,7 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
                     if let Some(link) = self.links.get_mut(&session) {
                         if event.is_ready() {
                             link.delay = self.config.backoff.initial;
+                            link.ready = true;
                         }
                         if let Some(r) = event.closed() {
                             link.closed = Some(r);

@@ -131,6 +131,17 @@ struct WakeSocket {
     flag: Arc<WakeFlag>,
 }
 
+/// Empties the wake socket, then clears the flag, in that order: a wake that comes in
+/// between (`between`, for tests) finds the flag still set and sends nothing, but its job
+/// result is collected in this round anyway; the other order would swallow that wake's
+/// datagram and leave the flag set with nothing in flight, silencing every later wake.
+fn take_wakes(w: &WakeSocket, between: impl FnOnce()) {
+    let mut b = [0u8; 8];
+    while w.rx.recv(&mut b).is_ok() {}
+    between();
+    w.flag.pending.store(false, Ordering::Release);
+}
+
 struct WakeFlag {
     pending: AtomicBool,
     tx: UdpSocket,
@@ -142,7 +153,7 @@ impl Wake for WakeFlag {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        // one datagram per batch of wakes; the loop clears the flag before it drains
+        // one datagram per batch of wakes; the loop clears the flag after it drains
         if !self.pending.swap(true, Ordering::AcqRel) {
             let _ = self.tx.send(&[1]);
         }
@@ -224,9 +235,7 @@ impl FrameIo for WsIo {
                 }
                 Event::User { n, .. } if n == WAKE_SOURCE => {
                     if let Some(w) = &self.wake {
-                        w.flag.pending.store(false, Ordering::Release);
-                        let mut b = [0u8; 8];
-                        while w.rx.recv(&mut b).is_ok() {}
+                        take_wakes(w, || {});
                     }
                     events.push(IoEvent::Woken);
                 }
@@ -306,5 +315,53 @@ impl FrameIo for WsIo {
             flag: Arc::clone(&flag),
         });
         Ok(Waker::from(flag))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wake_socket() -> WakeSocket {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_nonblocking(true).unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        tx.connect(rx.local_addr().unwrap()).unwrap();
+        WakeSocket {
+            rx: mio::net::UdpSocket::from_std(rx),
+            flag: Arc::new(WakeFlag {
+                pending: AtomicBool::new(false),
+                tx,
+            }),
+        }
+    }
+
+    fn datagram_arrives(w: &WakeSocket) -> bool {
+        let mut b = [0u8; 8];
+        for _ in 0..200 {
+            if w.rx.recv(&mut b).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        false
+    }
+
+    /// A wake that lands while the loop takes the previous ones must not silence the
+    /// wakes after it.
+    #[test]
+    fn a_wake_during_the_take_does_not_silence_later_wakes() {
+        let w = wake_socket();
+        let flag = Arc::clone(&w.flag);
+        flag.wake_by_ref();
+        assert!(datagram_arrives(&w));
+        flag.wake_by_ref(); // flag still set: no datagram
+        take_wakes(&w, || flag.wake_by_ref());
+        // Later wakes reach the loop.
+        flag.wake_by_ref();
+        assert!(
+            datagram_arrives(&w),
+            "the wake was lost: the loop would sleep"
+        );
     }
 }

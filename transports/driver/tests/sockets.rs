@@ -509,3 +509,63 @@ fn job_results_and_panics_come_back_as_events() {
     let panicked = got.remove(&b).unwrap().unwrap_err();
     assert_eq!(panicked.0.as_deref(), Some("payment failed hard"));
 }
+
+#[test]
+fn a_zero_backoff_does_not_spin_on_refused_dials() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let config = DriverConfig {
+            backoff: moneysocket_driver::Backoff {
+                initial: Duration::ZERO,
+                max: Duration::ZERO,
+            },
+            ..DriverConfig::default()
+        };
+        let mut d: Driver = Driver::new(config, TransportConfig::default()).unwrap();
+        let c = d.add_consumer(&seed(41), ConsumerConfig::default());
+        // Every address is refused by the I/O at once.
+        let _ = d.connect(c, ["not a url", "neither is this"]);
+        let mut events = Vec::new();
+        d.poll(&mut events, Some(Duration::from_millis(1))).unwrap();
+        let _ = tx.send(events.len());
+    });
+    let n = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("connect or poll spun forever");
+    assert!(n >= 2);
+}
+
+#[test]
+fn an_address_that_never_gets_the_session_ready_is_left_for_the_next() {
+    // The first location is a plain websocket server that accepts and closes at once.
+    let mut bad = moneysocket_ws::Transport::new(TransportConfig::default()).unwrap();
+    let bad_addr = bad.listen("127.0.0.1:0".parse().unwrap(), None).unwrap();
+    let mut good = driver();
+    let good_addr = listener(&mut good);
+    let account = Uuid::v4_from_bytes([6; 16]);
+    listening_provider(&mut good, 51, account, 777);
+    let mut d = driver();
+    let c = d.add_consumer(&seed(51), ConsumerConfig::default());
+    d.connect(c, [url(bad_addr), url(good_addr)]).unwrap();
+    let mut events = Vec::new();
+    let mut bad_events = Vec::new();
+    let until = deadline(10);
+    loop {
+        check(until, "the consumer to reach the second location");
+        bad.poll(&mut bad_events, Some(Duration::from_millis(1)))
+            .unwrap();
+        for ev in bad_events.drain(..) {
+            if let moneysocket_ws::Event::Opened { conn, .. } = ev {
+                bad.close(conn);
+            }
+        }
+        good.poll(&mut events, STEP).unwrap();
+        events.clear();
+        d.poll(&mut events, STEP).unwrap();
+        events.clear();
+        if d.host().consumer(c).is_some_and(|x| x.is_ready()) {
+            break;
+        }
+    }
+    assert_eq!(d.host().consumer(c).unwrap().balance_msats(), Some(777));
+}
