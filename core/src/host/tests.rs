@@ -465,8 +465,8 @@ fn an_answer_queued_before_close_still_goes_out() {
     relay.handle_input(HostInput::Opened(pc), now);
     relay.handle_input(HostInput::Opened(conn), now);
     let shuttle = |h: &mut SessionHost<Rng, 64>,
-                       client: &mut SessionHost<Rng, 64>,
-                       relay: &mut SessionHost<Rng, 64>| {
+                   client: &mut SessionHost<Rng, 64>,
+                   relay: &mut SessionHost<Rng, 64>| {
         let mut got = Vec::new();
         for _ in 0..6 {
             let (a, _) = drain_n(h, 1000);
