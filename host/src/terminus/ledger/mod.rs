@@ -20,6 +20,8 @@
 //! accounts. Internal transfers (an account paying an invoice of another account of this
 //! terminus) move money between two balances and touch none of these totals.
 
+#![deny(missing_docs)]
+
 mod import;
 mod schema;
 #[cfg(test)]
