@@ -8,8 +8,9 @@
 //! With the `secp256k1` crate feature, [`Invoice::recover_payee`] and [`VerifiedInvoice`]
 //! check the signature and yield the payee's public key.
 //!
-//! Writing ([`UnsignedInvoice::write`], module [`write`]) needs no allocation either: it
-//! writes into a [`Sink`](crate::sink::Sink) and takes the signature from a caller's closure.
+//! Writing ([`UnsignedInvoice::write`], module [`write`](mod@write)) needs no allocation
+//! either: it writes into a [`Sink`](crate::sink::Sink) and takes the signature from a
+//! caller's closure.
 //!
 //! Storage is bounded: an [`Invoice`] is about 2 KiB (a tagged field holds at most 1023 5-bit
 //! groups, so the description, the metadata and the feature vector are each at most 639 or

@@ -68,7 +68,7 @@ pub enum WriteError {
         bit: usize,
     },
     /// An even (required) feature bit readers do not know (see
-    /// [`KNOWN_FEATURE_BITS`](super::KNOWN_FEATURE_BITS)).
+    /// [`KNOWN_FEATURE_BITS`]).
     UnknownRequiredFeature {
         /// The bit number.
         bit: usize,
