@@ -2,3 +2,4 @@
 //! receiving through a Lightning [`node::Node`].
 
 pub mod node;
+pub mod simnode;
