@@ -1,4 +1,4 @@
-//! A BOLT 11 invoice reader: network, amount, timestamp, payment hash and secret,
+//! A BOLT 11 invoice reader and writer: network, amount, timestamp, payment hash and secret,
 //! description or its hash, payment metadata, expiry, `min_final_cltv_expiry_delta`, payee
 //! node id, feature bits and the 65-byte recoverable signature.
 //!
@@ -7,6 +7,10 @@
 //! tagged field, and computes the hash the signature commits to ([`Invoice::signing_hash`]).
 //! With the `secp256k1` crate feature, [`Invoice::recover_payee`] and [`VerifiedInvoice`]
 //! check the signature and yield the payee's public key.
+//!
+//! Writing ([`UnsignedInvoice::write`], module [`write`](mod@write)) needs no allocation
+//! either: it writes into a [`Sink`](crate::sink::Sink) and takes the signature from a
+//! caller's closure.
 //!
 //! Storage is bounded: an [`Invoice`] is about 2 KiB (a tagged field holds at most 1023 5-bit
 //! groups, so the description, the metadata and the feature vector are each at most 639 or
@@ -24,6 +28,10 @@
 //! - Field data must be padded with zero bits, as writers MUST do; other padding is rejected.
 //! - Unknown even feature bits are rejected, unknown odd ones kept but ignored (see
 //!   [`KNOWN_FEATURE_BITS`]); `basic_mpp` without `payment_secret` is rejected.
+
+pub mod write;
+
+pub use write::{DescriptionRef, UnsignedInvoice, WriteError, DEFAULT_FEATURES};
 
 use crate::bech::{self, BechError, Checked};
 use core::fmt;
