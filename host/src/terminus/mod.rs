@@ -1,4 +1,5 @@
 //! The terminus: accounts on a durable ledger, served as Moneysocket providers, paying and
 //! receiving through a Lightning [`node::Node`].
 
+pub mod config;
 pub mod node;
