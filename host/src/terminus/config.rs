@@ -354,9 +354,11 @@ impl TerminusConfig {
                 }
             }
         }
-        let mut c = TerminusConfig::default();
-        c.data_dir = ini.get("App", "AccountPersistDir").map(PathBuf::from);
-        c.log_dir = ini.get("App", "LogDir").map(PathBuf::from);
+        let mut c = TerminusConfig {
+            data_dir: ini.get("App", "AccountPersistDir").map(PathBuf::from),
+            log_dir: ini.get("App", "LogDir").map(PathBuf::from),
+            ..TerminusConfig::default()
+        };
 
         // [Listen]
         let l = &mut c.listen;

@@ -2,4 +2,5 @@
 //! receiving through a Lightning [`node::Node`].
 
 pub mod config;
+pub mod control;
 pub mod node;
