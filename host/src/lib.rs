@@ -1,4 +1,6 @@
 //! The parts of the `moneysocket` binary that tests and other tools link: the terminus
 //! (its Lightning backend, ledger and control interface).
 
+pub mod http;
+pub mod ini;
 pub mod terminus;

@@ -46,6 +46,13 @@ enum Command {
     Bolt11(cmd::bolt11::Bolt11Cmd),
     /// Run the relay daemon (pairs peers by rendezvous id, forwards frames).
     Relay(cmd::relay::RelayArgs),
+    /// Control a running terminus: accounts, listen/connect, deposits (see its --help).
+    #[command(
+        name = "terminus-cli",
+        long_about = cmd::terminus_cli::LONG_ABOUT,
+        after_long_help = cmd::terminus_cli::AFTER_HELP
+    )]
+    TerminusCli(cmd::terminus_cli::TerminusCliArgs),
     /// Load generator for v0 relays (and its baseline echo server).
     #[command(subcommand)]
     Bench(cmd::bench::BenchCmd),
@@ -61,6 +68,7 @@ fn main() -> ExitCode {
         Command::ProviderInfo(c) => cmd::wad::run_provider_info(c),
         Command::Bolt11(c) => cmd::bolt11::run(c),
         Command::Relay(a) => cmd::relay::run(a),
+        Command::TerminusCli(a) => cmd::terminus_cli::run(a),
         Command::Bench(c) => cmd::bench::run(c),
     };
     match result {

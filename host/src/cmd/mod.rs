@@ -6,6 +6,7 @@ pub mod bolt11;
 pub mod frame;
 pub mod relay;
 pub mod seed;
+pub mod terminus_cli;
 pub mod wad;
 
 /// What a command prints on success, or why it failed.

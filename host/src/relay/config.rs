@@ -4,6 +4,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use moneysocket_host::ini::Ini;
 use serde::Deserialize;
 
 /// Everything the relay daemon reads from its config file (all keys optional).
@@ -114,13 +115,11 @@ impl RelayConfig {
     /// are true only as the literal `True` (as in Python); `None` means absent. Other keys
     /// and sections are ignored with the defaults kept for everything else.
     pub fn from_ini(text: &str) -> Result<Self, String> {
-        let kv = parse_ini_section(text, "Relay")?;
-        let get = |k: &str| {
-            kv.iter()
-                .find(|(key, _)| key.eq_ignore_ascii_case(k))
-                .map(|(_, v)| v.as_str())
-                .filter(|v| *v != "None" && !v.is_empty())
-        };
+        let ini = Ini::parse(text)?;
+        if !ini.has_section("Relay") {
+            return Err("no [Relay] section".into());
+        }
+        let get = |k: &str| ini.get("Relay", k);
         let mut c = RelayConfig::default();
         if let Some(b) = get("ListenBind") {
             c.bind = match b.parse() {
@@ -139,14 +138,14 @@ impl RelayConfig {
                 .parse()
                 .map_err(|_| format!("ListenPort: not a port: {p:?}"))?;
         }
-        if get("UseTLS") == Some("True") {
+        if ini.is_true("Relay", "UseTLS") {
             c.tls_cert = Some(
                 get("CertFile")
                     .ok_or("UseTLS = True needs CertFile")?
                     .into(),
             );
             c.tls_key = Some(get("CertKey").ok_or("UseTLS = True needs CertKey")?.into());
-            if get("SelfSignedCert") != Some("True") {
+            if !ini.is_true("Relay", "SelfSignedCert") {
                 c.tls_chain = get("CertChainFile").map(PathBuf::from);
             }
         }
@@ -218,36 +217,6 @@ fn looks_like_relay_ini(text: &str) -> bool {
     text.lines()
         .map(str::trim)
         .any(|l| l.eq_ignore_ascii_case("[relay]"))
-}
-
-/// The `key = value` (or `key: value`) pairs of one INI section, Python ConfigParser style:
-/// `#` and `;` comment lines, keys case-insensitive, values trimmed. Indented continuation
-/// lines are not supported (the relay's keys never use them).
-fn parse_ini_section(text: &str, section: &str) -> Result<Vec<(String, String)>, String> {
-    let mut current: Option<String> = None;
-    let mut found = false;
-    let mut out = Vec::new();
-    for (n, raw) in text.lines().enumerate() {
-        let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            current = Some(name.trim().to_owned());
-            found |= name.trim() == section;
-            continue;
-        }
-        let Some(i) = line.find(['=', ':']) else {
-            return Err(format!("line {}: expected key = value", n + 1));
-        };
-        if current.as_deref() == Some(section) {
-            out.push((line[..i].trim().to_owned(), line[i + 1..].trim().to_owned()));
-        }
-    }
-    if !found {
-        return Err(format!("no [{section}] section"));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use metrics::Metrics;
 const TABLE: usize = 2 * MAX_CONNECTIONS_CAP;
 type RelayDriver = Driver<WsIo, TABLE>;
 
-/// User-token number of the signal pipe (the metrics server takes 0 and 16..32).
+/// User-token number of the signal pipe (the metrics server takes 16..33).
 const SIGNAL_N: usize = 1;
 /// Time given to flush END notifications and close handshakes at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
