@@ -413,8 +413,12 @@ impl Node for SimNode {
     fn create_invoice(&self, req: &InvoiceRequest) -> Result<CreatedInvoice, NodeError> {
         let amount = NonZeroU64::new(req.msats)
             .ok_or_else(|| NodeError::Other("invoice amount must be positive".to_owned()))?;
-        let mut preimage = [0u8; 32];
-        OsRng.fill_bytes(&mut preimage);
+        // The caller's preimage (the terminus draws its own), else a fresh random one.
+        let preimage = req.preimage.unwrap_or_else(|| {
+            let mut p = [0u8; 32];
+            OsRng.fill_bytes(&mut p);
+            p
+        });
         let mut secret = [0u8; 32];
         OsRng.fill_bytes(&mut secret);
         let hash: PaymentHash = Sha256::digest(preimage).into();

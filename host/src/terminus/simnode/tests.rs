@@ -50,6 +50,7 @@ fn request(msats: u64, expiry_secs: u64) -> InvoiceRequest {
         expiry: Duration::from_secs(expiry_secs),
         memo: "coffee".to_owned(),
         description_hash: None,
+        preimage: None,
     }
 }
 
@@ -564,4 +565,20 @@ fn corrupt_files_are_refused() {
     fs::write(dir.join(KEY_FILE), format!("{}\n", "11".repeat(32))).unwrap();
     let err = SimNode::open(&dir, config()).unwrap_err();
     assert!(err.to_string().contains("not of this node's key"), "{err}");
+}
+
+#[test]
+fn an_invoice_uses_the_callers_preimage() {
+    let tmp = TempDir::new();
+    let (_net, _clock, a, _b) = network(&tmp);
+    let preimage = [0x42; 32];
+    let inv = a
+        .create_invoice(&InvoiceRequest {
+            preimage: Some(preimage),
+            ..request(5_000, 600)
+        })
+        .unwrap();
+    assert_eq!(inv.payment_hash, <[u8; 32]>::from(Sha256::digest(preimage)));
+    let paid = a.pay(&inv.bolt11, 10_000, Duration::from_secs(5)).unwrap();
+    assert_eq!(paid.preimage, preimage);
 }
