@@ -312,6 +312,9 @@ pub struct NewInvoice<'a> {
     pub msats: u64,
     /// Unix seconds after which it cannot be paid.
     pub expires_at: u64,
+    /// Its preimage, when the terminus drew it (then the invoice can be settled between two
+    /// accounts of this terminus, [`LedgerTx::internal_transfer`]).
+    pub preimage: Option<Preimage>,
 }
 
 /// Where an outgoing payment stands in the ledger.
@@ -449,6 +452,8 @@ pub struct Transfer {
     pub amount_msat: u64,
     /// The REQUEST_INVOICE uuid the invoice answered (for the payee's NOTIFY_PREIMAGE).
     pub invoice_request_uuid: Option<String>,
+    /// The preimage (given, or the one stored with the invoice).
+    pub preimage: Option<Preimage>,
 }
 
 /// The kinds of receipt. The session kinds are the Python terminus's (the terminus appends

@@ -96,6 +96,7 @@ fn invoice<'a>(account: &'a str, hash: PaymentHash, msats: u64, uuid: &'a str) -
         payment_hash: hash,
         msats,
         expires_at: T0 / 1000 + 3600,
+        preimage: None,
     }
 }
 
@@ -890,6 +891,7 @@ mod prop {
                             account: &name, request_uuid: Some(&u), bolt11: "lnbcrt1x",
                             payment_hash: h(hsh), msats: m,
                             expires_at: t.load(Ordering::Relaxed) / 1000 + 3600,
+                            preimage: None,
                         })
                     }
                     Op::Settle(hsh, m) => {
@@ -930,4 +932,23 @@ mod prop {
             }
         }
     }
+}
+
+#[test]
+fn an_internal_transfer_reveals_the_invoices_stored_preimage() {
+    let dir = TempDir::new();
+    let (mut l, _t) = open(&dir);
+    let payer = l.create_account(None, 50_000, 0).unwrap().name;
+    let payee = l.create_account(None, 0, 0).unwrap().name;
+    let preimage = [0x11; 32];
+    let hash = [0x22; 32];
+    l.record_invoice(&NewInvoice {
+        preimage: Some(preimage),
+        ..invoice(&payee, hash, 20_000, "req-inv")
+    })
+    .unwrap();
+    let t = l.internal_transfer(&payer, "req-pay", &hash, None).unwrap();
+    assert_eq!(t.preimage, Some(preimage));
+    assert_eq!(t.payee.balance_msat, 20_000);
+    assert!(l.check().unwrap().ok());
 }

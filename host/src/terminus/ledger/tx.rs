@@ -368,8 +368,8 @@ impl<'a> LedgerTx<'a> {
             cap_ok(c, &a, inv.msats, now)?;
             c.execute(
                 "INSERT INTO invoices(payment_hash, account_id, bolt11, msats, state, created_ms,
-                                      expires_at, request_uuid)
-                 VALUES (?1, ?2, ?3, ?4, 'open', ?5, ?6, ?7)",
+                                      expires_at, request_uuid, preimage)
+                 VALUES (?1, ?2, ?3, ?4, 'open', ?5, ?6, ?7, ?8)",
                 params![
                     &inv.payment_hash[..],
                     a.id,
@@ -377,7 +377,8 @@ impl<'a> LedgerTx<'a> {
                     inv.msats,
                     now,
                     inv.expires_at.min(i64::MAX as u64),
-                    inv.request_uuid
+                    inv.request_uuid,
+                    inv.preimage.map(|p| p.to_vec())
                 ],
             )?;
             Ok(())
@@ -677,7 +678,12 @@ impl<'a> LedgerTx<'a> {
             let to_bal = credit(to.balance, amount)?;
             set_balance(c, to.id, to_bal)?;
             let from_bal = if to.id == from.id { to_bal } else { from.balance - amount };
-            let pre = preimage.map(|p| p.to_vec());
+            let stored: Option<Vec<u8>> = c.query_row(
+                "SELECT preimage FROM invoices WHERE payment_hash = ?1",
+                [&invoice_hash[..]],
+                |r| r.get(0),
+            )?;
+            let pre = preimage.map(|p| p.to_vec()).or(stored);
             c.execute(
                 "UPDATE invoices SET state = 'settled', settled_ms = ?2, amt_paid_msat = ?3,
                         preimage = ?4, internal = 1
@@ -724,6 +730,7 @@ impl<'a> LedgerTx<'a> {
                 payee: balance_of(&to, to_bal),
                 amount_msat: amount,
                 invoice_request_uuid: inv.request_uuid,
+                preimage: pre.and_then(|p| <[u8; 32]>::try_from(p.as_slice()).ok()),
             })
         })
     }
