@@ -5,6 +5,7 @@
 
 mod bench;
 mod cmd;
+mod daemon;
 mod relay;
 
 use clap::{Parser, Subcommand};
@@ -46,6 +47,9 @@ enum Command {
     Bolt11(cmd::bolt11::Bolt11Cmd),
     /// Run the relay daemon (pairs peers by rendezvous id, forwards frames).
     Relay(cmd::relay::RelayArgs),
+    /// Run the terminus: accounts on a durable ledger served as Moneysocket providers,
+    /// on a simulated Lightning node (control it with terminus-cli).
+    Terminus(cmd::terminus::TerminusArgs),
     /// Control a running terminus: accounts, listen/connect, deposits (see its --help).
     #[command(
         name = "terminus-cli",
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         Command::ProviderInfo(c) => cmd::wad::run_provider_info(c),
         Command::Bolt11(c) => cmd::bolt11::run(c),
         Command::Relay(a) => cmd::relay::run(a),
+        Command::Terminus(a) => cmd::terminus::run(a),
         Command::TerminusCli(a) => cmd::terminus_cli::run(a),
         Command::Bench(c) => cmd::bench::run(c),
     };

@@ -15,7 +15,7 @@ use moneysocket_core::matchmaker::MatchmakerConfig;
 use moneysocket_driver::{
     ConnectionClosed, Disconnect, Driver, DriverConfig, DriverEvent, Eviction, WsIo,
 };
-use moneysocket_ws::{tls, Bytes, CloseCause, Transport};
+use moneysocket_ws::{tls, Bytes, CloseCause};
 
 pub use config::RelayConfig;
 use config::MAX_CONNECTIONS_CAP;
@@ -47,7 +47,11 @@ struct Relay {
 /// `metrics at: http://addr/metrics`) on stdout once bound.
 pub fn run(cfg: RelayConfig) -> Result<(), String> {
     cfg.validate()?;
-    init_logging(&cfg)?;
+    crate::daemon::init_logging(
+        &cfg.log_level()?,
+        cfg.log_dir.as_deref(),
+        "moneysocket-relay.log",
+    )?;
     run_loop(cfg)
 }
 
@@ -89,7 +93,7 @@ fn run_loop(cfg: RelayConfig) -> Result<(), String> {
         None => None,
     };
     let _ = stdout.flush();
-    let signals = match signal_pipe(t) {
+    let signals = match crate::daemon::signal_pipe(t.registry(), SIGNAL_N) {
         Ok(s) => Some(s),
         Err(e) => {
             tracing::warn!("no signal handling: {e}");
@@ -109,50 +113,6 @@ fn run_loop(cfg: RelayConfig) -> Result<(), String> {
         shutdown: false,
     };
     relay.serve()
-}
-
-/// SIGTERM and SIGINT write a byte into a socket pair whose read end wakes the loop.
-fn signal_pipe(t: &Transport) -> std::io::Result<mio::net::UnixStream> {
-    let (r, w) = std::os::unix::net::UnixStream::pair()?;
-    r.set_nonblocking(true)?;
-    w.set_nonblocking(true)?;
-    signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, w.try_clone()?)?;
-    signal_hook::low_level::pipe::register(signal_hook::consts::SIGINT, w)?;
-    let mut r = mio::net::UnixStream::from_std(r);
-    t.registry().register(
-        &mut r,
-        Transport::user_token(SIGNAL_N),
-        mio::Interest::READABLE,
-    )?;
-    Ok(r)
-}
-
-fn init_logging(cfg: &RelayConfig) -> Result<(), String> {
-    let level = cfg.log_level()?;
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_target(false);
-    let r = match &cfg.log_dir {
-        Some(dir) => {
-            let path = dir.join("moneysocket-relay.log");
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&path)
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            builder
-                .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(file))
-                .try_init()
-        }
-        None => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .with_writer(std::io::stderr)
-            .try_init(),
-    };
-    // Already initialised (e.g. twice in one process) is fine.
-    let _ = r;
-    Ok(())
 }
 
 impl Relay {
@@ -217,8 +177,7 @@ impl Relay {
             }
             DriverEvent::User { n, .. } if n == SIGNAL_N => {
                 if let Some(s) = &mut self.signals {
-                    let mut buf = [0u8; 64];
-                    while matches!(std::io::Read::read(s, &mut buf), Ok(n) if n > 0) {}
+                    crate::daemon::drain_signals(s);
                 }
                 tracing::info!("signal received: shutting down");
                 self.shutdown = true;

@@ -5,4 +5,5 @@ pub mod config;
 pub mod control;
 pub mod ledger;
 pub mod node;
+pub mod service;
 pub mod simnode;

@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant as StdInstant};
 
 use moneysocket_core::beacon::{v0, Beacon, WebSocket};
 use moneysocket_core::bolt11::Invoice;
@@ -18,12 +18,16 @@ use moneysocket_core::message::{ProviderInfo, Wad};
 use moneysocket_core::seed::SharedSeed;
 use moneysocket_core::session::{ProviderConfig, ProviderEvent};
 use moneysocket_core::uuid::Uuid;
-use moneysocket_driver::{Driver, DriverEvent, JobId, JobOutput, SessionEvent, WsIo};
+use moneysocket_driver::{Driver, DriverEvent, JobOutput, SessionEvent, WsIo};
 use rand_core::{OsRng, RngCore};
-use sha2::{Digest, Sha256};
+use serde_json::{json, Value};
 
-use super::ledger::{self, Ledger};
-use super::node::{CreatedInvoice, InvoiceRequest, Node, NodeError, Paid, SettledInvoice};
+use super::control::{params, ControlError, ControlHandler};
+use super::ledger::{self, Ledger, LedgerError, NewInvoice, PayRequest, ReceiptKind, Settled};
+use super::node::{
+    CreatedInvoice, InvoiceRequest, Node, NodeError, Paid, PaymentHash, PaymentState,
+    SettledInvoice,
+};
 
 /// Consumer-facing error texts. The first ones are the reference's (consumers may match on
 /// them, the misspelling included); the rest are ours, one per distinct cause.
@@ -42,7 +46,7 @@ pub mod errors {
     pub const EXPIRED: &str = "invoice expired";
     /// The invoice was already paid.
     pub const ALREADY_PAID: &str = "invoice already paid";
-    /// This pay request was already handled.
+    /// This pay request was already handled (a replayed request uuid never pays twice).
     pub const ALREADY_REQUESTED: &str = "pay request already handled";
     /// Every route costs more than the fee limit.
     pub const FEE_LIMIT: &str = "fee limit exceeded";
@@ -67,7 +71,7 @@ pub struct Policy {
     pub invoice_expiry: Duration,
     /// How long a payment may route.
     pub pay_timeout: Duration,
-    /// The host and port written into `listen` beacons (`ws[s]://host:port`).
+    /// The websocket URL written into `listen` beacons (`ws[s]://host:port`).
     pub external_url: String,
 }
 
@@ -87,17 +91,33 @@ enum Job {
         session: SessionId,
         request: Uuid,
         account: Uuid,
+        msats: u64,
         preimage: [u8; 32],
         result: Result<CreatedInvoice, NodeError>,
     },
     Pay {
-        session: SessionId,
+        session: Option<SessionId>,
         request: Uuid,
         account: Uuid,
-        hash: [u8; 32],
+        hash: PaymentHash,
         result: Result<Paid, NodeError>,
     },
+    /// A payment recorded in flight when the terminus started: what the node says now.
+    Recheck {
+        hash: PaymentHash,
+        account: Uuid,
+        result: Result<Option<PaymentState>, NodeError>,
+    },
     Settled(Result<Vec<SettledInvoice>, NodeError>),
+    Cancelled,
+}
+
+/// An account as the running terminus knows it.
+#[derive(Debug, Clone)]
+struct Live {
+    name: String,
+    /// Listen seeds and connect beacons (by seed) → their provider session.
+    sessions: HashMap<[u8; 16], SessionId>,
 }
 
 /// The terminus: ledger, node, driver and the sessions of every account.
@@ -106,136 +126,161 @@ pub struct Terminus<N: Node> {
     ledger: Ledger,
     node: Arc<N>,
     policy: Policy,
-    /// Node jobs under way, by id.
-    jobs: HashMap<JobId, ()>,
+    accounts: HashMap<Uuid, Live>,
     /// Which account each provider session serves.
     sessions: HashMap<SessionId, Uuid>,
-    /// Listen seeds and connect beacons (as seeds) → their session.
-    by_seed: HashMap<[u8; 16], SessionId>,
     settlement_running: bool,
+    /// Node jobs under way (pays, invoices, rechecks; not the settlement stream).
+    busy: usize,
+    next_housekeeping: StdInstant,
+    stopping: bool,
 }
 
 impl<N: Node> Terminus<N> {
-    /// A terminus over an open ledger, a node and a driver already listening.
+    /// A terminus over an open ledger, a node and a driver (already listening).
     pub fn new(driver: Driver<WsIo>, ledger: Ledger, node: Arc<N>, policy: Policy) -> Self {
         Terminus {
             driver,
             ledger,
             node,
             policy,
-            jobs: HashMap::new(),
+            accounts: HashMap::new(),
             sessions: HashMap::new(),
-            by_seed: HashMap::new(),
             settlement_running: false,
+            busy: 0,
+            next_housekeeping: StdInstant::now(),
+            stopping: false,
         }
     }
 
     /// The driver (for the daemon's own sources: control server, signals).
+    pub fn driver(&self) -> &Driver<WsIo> {
+        &self.driver
+    }
+
+    /// The driver, mutably.
     pub fn driver_mut(&mut self) -> &mut Driver<WsIo> {
         &mut self.driver
     }
 
-    /// The ledger (for control verbs that only read or change bookkeeping).
+    /// The ledger.
     pub fn ledger(&self) -> &Ledger {
         &self.ledger
     }
 
-    /// Starts serving every stored account: its listen seeds wait in the driver's
-    /// matchmaker, its beacons are dialed; the settlement stream starts.
+    /// Node jobs under way (a clean shutdown waits for them a little).
+    pub fn busy(&self) -> usize {
+        self.busy
+    }
+
+    /// Stops taking control requests and new consumer requests (SIGTERM): in-flight pays
+    /// finish, or stay recorded as in flight for the next start.
+    pub fn stop(&mut self) {
+        self.stopping = true;
+    }
+
+    /// Starts serving every stored account (listen seeds wait in the driver's matchmaker,
+    /// beacons are dialed), re-checks the payments left in flight, starts the settlement
+    /// stream.
     pub fn start(&mut self) -> Result<(), String> {
-        let accounts = self.ledger.accounts().map_err(|e| e.to_string())?;
+        let accounts = self.ledger.list_accounts().map_err(|e| e.to_string())?;
         for a in accounts {
+            let uuid = parse_uuid(&a.uuid)?;
+            self.accounts.insert(
+                uuid,
+                Live {
+                    name: a.name.clone(),
+                    sessions: HashMap::new(),
+                },
+            );
             for seed in &a.seeds {
                 let seed = SharedSeed::from_hex(seed).map_err(|e| format!("{}: {e}", a.name))?;
-                self.serve_listen(a.uuid, &seed)?;
+                self.serve_listen(uuid, &seed)?;
             }
             for beacon in &a.beacons {
                 let b = Beacon::decode(beacon).map_err(|e| format!("{}: {e}", a.name))?;
-                self.serve_connect(a.uuid, &b)?;
+                self.serve_connect(uuid, &b)?;
             }
+        }
+        let in_flight = self
+            .ledger
+            .in_flight_payments()
+            .map_err(|e| e.to_string())?;
+        for p in in_flight {
+            let Some(account) = self.uuid_of(&p.account) else {
+                continue;
+            };
+            self.spawn_recheck(p.payment_hash, account, Duration::ZERO);
         }
         self.spawn_settlement();
         Ok(())
     }
 
-    /// Serves `account` on a new listen seed: returns the beacon pointing at this terminus.
-    pub fn listen(&mut self, account: Uuid, seed: Option<SharedSeed>) -> Result<String, String> {
-        let seed = seed.unwrap_or_else(|| SharedSeed::generate(&mut OsRng));
-        if self.by_seed.contains_key(seed.as_bytes()) {
-            return Err("seed already in use".into());
-        }
-        let ws = WebSocket::parse_url(&self.policy.external_url)
-            .map_err(|e| format!("external url {}: {e}", self.policy.external_url))?;
-        let mut b = v0::Beacon::new(seed.clone());
-        b.push_websocket(ws).map_err(|e| e.to_string())?;
-        let beacon: Beacon = b.into();
-        self.ledger
-            .add_seed(&account, &seed.to_hex())
-            .map_err(|e| e.to_string())?;
-        self.serve_listen(account, &seed)?;
-        Ok(beacon.to_string())
-    }
-
-    /// Serves `account` on a beacon made elsewhere: dials its websocket locations.
-    pub fn connect(&mut self, account: Uuid, beacon: &str) -> Result<(), String> {
-        let b = Beacon::decode(beacon).map_err(|e| format!("could not decode beacon: {e}"))?;
-        if b.first_websocket().is_none() {
-            return Err("can't connect to beacon location".into());
-        }
-        if self.by_seed.contains_key(b.shared_seed().as_bytes()) {
-            return Err("beacon already connected".into());
-        }
-        self.ledger
-            .add_beacon(&account, beacon)
-            .map_err(|e| e.to_string())?;
-        self.serve_connect(account, &b)
-    }
-
-    /// Stops serving one seed (a listen seed or a beacon's).
-    pub fn disconnect(&mut self, account: Uuid, seed: &SharedSeed, beacon: Option<&str>) -> Result<(), String> {
-        match beacon {
-            Some(b) => self.ledger.remove_beacon(&account, b),
-            None => self.ledger.remove_seed(&account, &seed.to_hex()),
-        }
-        .map_err(|e| e.to_string())?;
-        if let Some(s) = self.by_seed.remove(seed.as_bytes()) {
-            self.sessions.remove(&s);
-            let _ = self.driver.remove(s);
-        }
-        Ok(())
-    }
-
-    /// Runs one round of the loop; `events` is scratch space.
-    pub fn poll(&mut self, events: &mut Vec<DriverEvent>, timeout: Option<Duration>) -> std::io::Result<()> {
+    /// Runs one round: the driver's poll, then the terminus's handling of what came. Events
+    /// the terminus does not handle (the daemon's own sources) are left in `events`.
+    pub fn poll(
+        &mut self,
+        events: &mut Vec<DriverEvent>,
+        timeout: Option<Duration>,
+    ) -> std::io::Result<()> {
         self.driver.poll(events, timeout)?;
+        let mut rest = Vec::new();
         for ev in events.drain(..) {
-            self.on_event(ev);
+            if let Some(ev) = self.on_event(ev) {
+                rest.push(ev);
+            }
+        }
+        *events = rest;
+        if StdInstant::now() >= self.next_housekeeping {
+            self.next_housekeeping = StdInstant::now() + Duration::from_secs(5);
+            self.housekeeping();
+        }
+        let mut more = Vec::new();
+        self.driver.flush(&mut more);
+        for ev in more {
+            if let Some(ev) = self.on_event(ev) {
+                events.push(ev);
+            }
         }
         Ok(())
     }
 
-    /// Handles one driver event (the daemon passes the ones it does not handle itself).
-    pub fn on_event(&mut self, ev: DriverEvent) {
+    /// Handles one driver event; returns it if it is not the terminus's.
+    fn on_event(&mut self, ev: DriverEvent) -> Option<DriverEvent> {
         match ev {
             DriverEvent::Session {
                 session,
                 event: SessionEvent::Provider(e),
             } => self.on_provider(session, e),
-            DriverEvent::Job { job, result } => {
-                self.jobs.remove(&job);
-                match result {
-                    Ok(out) => self.on_job(out),
-                    Err(p) => tracing::error!("node job panicked: {:?}", p.0),
-                }
+            DriverEvent::Job { result, .. } => match result {
+                Ok(out) => self.on_job(out),
+                Err(p) => tracing::error!("node job panicked: {:?}", p.0),
+            },
+            DriverEvent::User { .. } => return Some(ev),
+            DriverEvent::Disconnected { session, cause, .. } => {
+                tracing::debug!(%session, "connection lost: {cause:?}")
             }
             _ => {}
         }
+        None
     }
 
-    // ---- serving ----
+    // ---- accounts and their sessions ----
+
+    fn uuid_of(&self, name: &str) -> Option<Uuid> {
+        self.accounts
+            .iter()
+            .find(|(_, l)| l.name == name)
+            .map(|(u, _)| *u)
+    }
+
+    fn name_of(&self, account: &Uuid) -> Option<String> {
+        self.accounts.get(account).map(|l| l.name.clone())
+    }
 
     fn provider_config(&self) -> ProviderConfig {
         ProviderConfig {
+            // Answers to pays may take the whole pay timeout.
             request_timeout: self.policy.pay_timeout + Duration::from_secs(30),
             ..ProviderConfig::default()
         }
@@ -262,20 +307,36 @@ impl<N: Node> Terminus<N> {
 
     fn place(&mut self, s: SessionId, account: Uuid, seed: &SharedSeed) -> Result<(), String> {
         self.sessions.insert(s, account);
-        self.by_seed.insert(*seed.as_bytes(), s);
-        let info = self.info(account).map_err(|e| e.to_string())?;
+        if let Some(l) = self.accounts.get_mut(&account) {
+            l.sessions.insert(*seed.as_bytes(), s);
+        }
+        let msats = self.balance(&account).map_err(|e| e.to_string())?;
         self.driver
-            .set_provider_info(s, &info_of(account, info))
+            .set_provider_info(s, &info_of(account, msats))
             .map_err(|e| e.to_string())
     }
 
-    fn info(&self, account: Uuid) -> Result<u64, ledger::LedgerError> {
-        Ok(self.ledger.account_by_uuid(&account)?.msats)
+    fn unserve(&mut self, account: &Uuid, seed: &[u8; 16]) {
+        let s = self
+            .accounts
+            .get_mut(account)
+            .and_then(|l| l.sessions.remove(seed));
+        if let Some(s) = s {
+            self.sessions.remove(&s);
+            let _ = self.driver.remove(s);
+        }
+    }
+
+    fn balance(&self, account: &Uuid) -> Result<u64, LedgerError> {
+        Ok(self
+            .ledger
+            .account_by_uuid(&account.to_string())?
+            .balance_msat)
     }
 
     /// Sends the account's balance to every one of its sessions.
     fn fan_out_balance(&mut self, account: Uuid) {
-        match self.info(account) {
+        match self.balance(&account) {
             Ok(msats) => {
                 let now = self.driver.now();
                 self.driver
@@ -285,6 +346,17 @@ impl<N: Node> Terminus<N> {
             Err(e) => tracing::error!(%account, "balance not read: {e}"),
         }
     }
+
+    fn receipt(&mut self, account: &Uuid, kind: ReceiptKind, detail: Value) {
+        let Some(name) = self.name_of(account) else {
+            return;
+        };
+        if let Err(e) = self.ledger.append_receipt(&name, kind, &detail) {
+            tracing::warn!(%account, "receipt not written: {e}");
+        }
+    }
+
+    // ---- consumer requests ----
 
     fn on_provider(&mut self, session: SessionId, e: ProviderEvent<String>) {
         let Some(&account) = self.sessions.get(&session) else {
@@ -298,44 +370,60 @@ impl<N: Node> Terminus<N> {
                 self.on_pay_request(session, account, request, &bolt11)
             }
             ProviderEvent::ConsumerReady => {
-                let _ = self.ledger.append_receipt(&account, "session_start", serde_json::json!({}));
+                self.receipt(&account, ReceiptKind::SessionStart, json!({}))
             }
-            ProviderEvent::Closed(reason) => {
-                let _ = self.ledger.append_receipt(
-                    &account,
-                    "session_end",
-                    serde_json::json!({ "reason": reason.to_string() }),
-                );
-            }
-            ProviderEvent::RequestAbandoned { request, kind } | ProviderEvent::RequestExpired { request, kind } => {
-                // A payment under way still completes and is recorded by its job.
+            ProviderEvent::Closed(reason) => self.receipt(
+                &account,
+                ReceiptKind::SessionEnd,
+                json!({ "reason": reason.to_string() }),
+            ),
+            ProviderEvent::RequestAbandoned { request, kind }
+            | ProviderEvent::RequestExpired { request, kind } => {
+                // A payment under way still completes and is recorded by its job; the
+                // account's other sessions hear the preimage and the balance.
                 tracing::info!(%account, ?kind, "request {request} left unanswered");
             }
             _ => {}
         }
     }
 
-    fn answer_error(&mut self, session: SessionId, account: Uuid, request: Uuid, text: &str) {
-        let _ = self
-            .ledger
-            .append_receipt(&account, "error_notified", serde_json::json!({ "error": text }));
-        if let Err(e) = self.driver.send_error(session, Some(request), text) {
-            tracing::debug!("error not delivered: {e}");
+    fn answer_error(
+        &mut self,
+        session: Option<SessionId>,
+        account: Uuid,
+        request: Uuid,
+        text: &str,
+    ) {
+        self.receipt(
+            &account,
+            ReceiptKind::ErrorNotified,
+            json!({ "error": text }),
+        );
+        if let Some(s) = session {
+            if let Err(e) = self.driver.send_error(s, Some(request), text) {
+                tracing::debug!("error not delivered: {e}");
+            }
         }
     }
 
     fn on_invoice_request(&mut self, session: SessionId, account: Uuid, request: Uuid, msats: u64) {
-        let _ = self.ledger.append_receipt(
+        self.receipt(
             &account,
-            "invoice_request",
-            serde_json::json!({ "msats": msats }),
+            ReceiptKind::InvoiceRequest,
+            json!({ "msats": msats }),
         );
-        if let Err(e) = self.ledger.check_cap(&account, msats) {
+        if self.stopping {
+            return self.answer_error(Some(session), account, request, errors::NODE_UNAVAILABLE);
+        }
+        let Some(name) = self.name_of(&account) else {
+            return;
+        };
+        if let Err(e) = self.ledger.check_cap(&name, msats) {
             let text = match e {
-                ledger::LedgerError::CapExceeded { .. } => errors::CAP.to_string(),
+                LedgerError::CapExceeded => errors::CAP.to_string(),
                 e => e.to_string(),
             };
-            return self.answer_error(session, account, request, &text);
+            return self.answer_error(Some(session), account, request, &text);
         }
         let mut preimage = [0u8; 32];
         OsRng.fill_bytes(&mut preimage);
@@ -351,100 +439,165 @@ impl<N: Node> Terminus<N> {
             session,
             request,
             account,
+            msats,
             preimage,
             result: node.create_invoice(&req),
         });
         match spawned {
-            Ok(id) => {
-                self.jobs.insert(id, ());
-            }
-            Err(e) => self.answer_error(session, account, request, &format!("{}{e}", errors::INVOICE_PREFIX)),
+            Ok(_) => self.busy += 1,
+            Err(e) => self.answer_error(
+                Some(session),
+                account,
+                request,
+                &format!("{}{e}", errors::INVOICE_PREFIX),
+            ),
         }
     }
 
     fn on_pay_request(&mut self, session: SessionId, account: Uuid, request: Uuid, bolt11: &str) {
-        let _ = self.ledger.append_receipt(
+        self.receipt(
             &account,
-            "pay_request",
-            serde_json::json!({ "bolt11": bolt11 }),
+            ReceiptKind::PayRequest,
+            json!({ "bolt11": bolt11 }),
         );
+        if self.stopping {
+            return self.answer_error(Some(session), account, request, errors::NODE_UNAVAILABLE);
+        }
+        let Some(name) = self.name_of(&account) else {
+            return;
+        };
         let invoice = match Invoice::parse(bolt11) {
             Ok(i) => i,
             Err(e) => {
-                return self.answer_error(session, account, request, &format!("{}: {e}", errors::INVALID_INVOICE))
+                let text = format!("{}: {e}", errors::INVALID_INVOICE);
+                return self.answer_error(Some(session), account, request, &text);
             }
         };
         let Some(amount) = invoice.amount_msat() else {
-            return self.answer_error(session, account, request, errors::NO_AMOUNT);
+            return self.answer_error(Some(session), account, request, errors::NO_AMOUNT);
         };
         let hash = *invoice.payment_hash();
+        let uuid = request.to_string();
         // An invoice of this terminus: settled between the two accounts, without the node.
-        match self.ledger.internal_transfer(&account, &request, &hash, amount) {
-            Ok(Some(t)) => {
-                self.answer_preimage(session, account, request, &t.preimage);
-                self.notify_payee(t.payee, &t.preimage);
-                return;
-            }
-            Ok(None) => {}
-            Err(e) => return self.answer_error(session, account, request, &pay_refusal(&e)),
+        let own = matches!(self.ledger.invoice(&hash), Ok(Some(_)));
+        if own {
+            return match self.ledger.internal_transfer(&name, &uuid, &hash, None) {
+                Ok(t) => {
+                    let preimage = t.preimage.unwrap_or([0; 32]);
+                    self.answer_preimage(Some(session), account, request, &preimage);
+                    if let Ok(payee) = parse_uuid(&t.payee.uuid) {
+                        self.notify_payee(payee, &preimage);
+                    }
+                    // The node's copy can no longer be paid.
+                    let node = Arc::clone(&self.node);
+                    if self
+                        .driver
+                        .spawn(move || {
+                            let _ = node.cancel_invoice(&hash);
+                            Job::Cancelled
+                        })
+                        .is_ok()
+                    {
+                        self.busy += 1;
+                    }
+                }
+                Err(e) => self.answer_error(Some(session), account, request, &pay_refusal(&e)),
+            };
         }
         let reserve = self.policy.fee_reserve(amount);
-        if let Err(e) = self
-            .ledger
-            .begin_pay(&account, &request, bolt11, &hash, amount, reserve)
-        {
-            return self.answer_error(session, account, request, &pay_refusal(&e));
+        let begun = self.ledger.begin_pay(&PayRequest {
+            account: &name,
+            request_uuid: &uuid,
+            bolt11,
+            payment_hash: hash,
+            amount_msat: amount,
+            fee_reserve_msat: reserve,
+        });
+        if let Err(e) = begun {
+            return self.answer_error(Some(session), account, request, &pay_refusal(&e));
         }
         self.fan_out_balance(account);
         let node = Arc::clone(&self.node);
         let bolt11 = bolt11.to_string();
         let timeout = self.policy.pay_timeout;
         let spawned = self.driver.spawn(move || Job::Pay {
-            session,
+            session: Some(session),
             request,
             account,
             hash,
             result: node.pay(&bolt11, reserve, timeout),
         });
         match spawned {
-            Ok(id) => {
-                self.jobs.insert(id, ());
-            }
-            Err(_) => self.finish_pay(session, request, account, hash, Err(NodeError::Unavailable("too many payments under way".into()))),
+            Ok(_) => self.busy += 1,
+            Err(_) => self.finish_pay(
+                Some(session),
+                request,
+                account,
+                hash,
+                Err(NodeError::Unavailable("too many payments under way".into())),
+            ),
         }
     }
 
-    fn answer_preimage(&mut self, session: SessionId, account: Uuid, request: Uuid, preimage: &[u8; 32]) {
-        let _ = self.ledger.append_receipt(
+    fn answer_preimage(
+        &mut self,
+        session: Option<SessionId>,
+        account: Uuid,
+        request: Uuid,
+        preimage: &[u8; 32],
+    ) {
+        self.receipt(
             &account,
-            "preimage_notified",
-            serde_json::json!({ "preimage": hex(preimage), "increment": false }),
+            ReceiptKind::PreimageNotified,
+            json!({ "preimage": hex(preimage), "increment": false }),
         );
-        if let Err(e) = self.driver.send_preimage(session, Some(request), preimage) {
-            tracing::debug!("preimage not delivered: {e}");
+        if let Some(s) = session {
+            if let Err(e) = self.driver.send_preimage(s, Some(request), preimage) {
+                // The consumer left (or the request expired): its other sessions hear it.
+                tracing::info!("preimage not delivered to the requester: {e}");
+                self.preimage_to_all(account, preimage);
+            }
         }
         self.fan_out_balance(account);
     }
 
-    /// An invoice of `account` was paid: every session hears the preimage and the balance.
-    fn notify_payee(&mut self, account: Uuid, preimage: &[u8; 32]) {
-        let _ = self.ledger.append_receipt(
-            &account,
-            "preimage_notified",
-            serde_json::json!({ "preimage": hex(preimage), "increment": true }),
-        );
+    fn preimage_to_all(&mut self, account: Uuid, preimage: &[u8; 32]) {
         let sessions: Vec<SessionId> = self.driver.host().account_sessions(&account).collect();
         for s in sessions {
             let _ = self.driver.send_preimage(s, None, preimage);
         }
+    }
+
+    /// An invoice of `account` was paid: every session hears the preimage and the balance.
+    fn notify_payee(&mut self, account: Uuid, preimage: &[u8; 32]) {
+        self.receipt(
+            &account,
+            ReceiptKind::PreimageNotified,
+            json!({ "preimage": hex(preimage), "increment": true }),
+        );
+        self.preimage_to_all(account, preimage);
         self.fan_out_balance(account);
     }
 
-    fn finish_pay(&mut self, session: SessionId, request: Uuid, account: Uuid, hash: [u8; 32], result: Result<Paid, NodeError>) {
+    fn finish_pay(
+        &mut self,
+        session: Option<SessionId>,
+        request: Uuid,
+        account: Uuid,
+        hash: PaymentHash,
+        result: Result<Paid, NodeError>,
+    ) {
         match result {
-            Ok(paid) => match self.ledger.finish_pay_success(&hash, paid.fee_msat, &paid.preimage) {
-                Ok(()) => self.answer_preimage(session, account, request, &paid.preimage),
-                Err(e) => tracing::error!(%account, "payment {} succeeded but was not recorded: {e}", hex(&hash)),
+            Ok(paid) => match self
+                .ledger
+                .finish_pay_success(&hash, paid.fee_msat, &paid.preimage)
+            {
+                Ok(_) => self.answer_preimage(session, account, request, &paid.preimage),
+                Err(e) => tracing::error!(
+                    %account,
+                    "payment {} succeeded but was not recorded: {e}",
+                    hex(&hash)
+                ),
             },
             Err(e) => {
                 if let Err(le) = self.ledger.finish_pay_failure(&hash, &e.to_string()) {
@@ -462,40 +615,48 @@ impl<N: Node> Terminus<N> {
         let Ok(job) = out.take::<Job>() else {
             return;
         };
+        if !matches!(job, Job::Settled(_)) {
+            self.busy = self.busy.saturating_sub(1);
+        }
         match job {
-            Job::Invoice { session, request, account, preimage, result } => match result {
-                Ok(inv) => {
-                    let recorded = self.ledger.record_invoice(
-                        &account,
-                        &inv.payment_hash,
-                        &inv.bolt11,
-                        &preimage,
-                        inv.expires_at,
-                        &request,
-                    );
-                    match recorded {
-                        Ok(_) => {
-                            let _ = self.ledger.append_receipt(
-                                &account,
-                                "invoice_notified",
-                                serde_json::json!({ "bolt11": inv.bolt11 }),
-                            );
-                            if let Err(e) = self.driver.send_invoice(session, request, &inv.bolt11) {
-                                tracing::debug!("invoice not delivered: {e}");
-                            }
-                        }
-                        Err(ledger::LedgerError::CapExceeded { .. }) => {
-                            let _ = self.node.cancel_invoice(&inv.payment_hash);
-                            self.answer_error(session, account, request, errors::CAP)
-                        }
-                        Err(e) => self.answer_error(session, account, request, &format!("{}{e}", errors::INVOICE_PREFIX)),
-                    }
+            Job::Invoice {
+                session,
+                request,
+                account,
+                msats,
+                preimage,
+                result,
+            } => self.on_invoice(session, request, account, msats, preimage, result),
+            Job::Pay {
+                session,
+                request,
+                account,
+                hash,
+                result,
+            } => self.finish_pay(session, request, account, hash, result),
+            Job::Recheck {
+                hash,
+                account,
+                result,
+            } => match result {
+                Ok(Some(PaymentState::Succeeded(paid))) => {
+                    self.finish_pay(None, Uuid([0; 16]), account, hash, Ok(paid))
                 }
-                Err(e) => self.answer_error(session, account, request, &format!("{}{e}", errors::INVOICE_PREFIX)),
+                Ok(Some(PaymentState::Failed(e))) => {
+                    self.finish_pay(None, Uuid([0; 16]), account, hash, Err(e))
+                }
+                // Never reached the node (a crash between the ledger and the node): refund.
+                Ok(None) => self.finish_pay(
+                    None,
+                    Uuid([0; 16]),
+                    account,
+                    hash,
+                    Err(NodeError::Other("not sent before a restart".into())),
+                ),
+                Ok(Some(PaymentState::InFlight)) | Err(_) => {
+                    self.spawn_recheck(hash, account, Duration::from_secs(2))
+                }
             },
-            Job::Pay { session, request, account, hash, result } => {
-                self.finish_pay(session, request, account, hash, result)
-            }
             Job::Settled(result) => {
                 self.settlement_running = false;
                 match result {
@@ -508,16 +669,76 @@ impl<N: Node> Terminus<N> {
                 }
                 self.spawn_settlement();
             }
+            Job::Cancelled => {}
+        }
+    }
+
+    fn on_invoice(
+        &mut self,
+        session: SessionId,
+        request: Uuid,
+        account: Uuid,
+        msats: u64,
+        preimage: [u8; 32],
+        result: Result<CreatedInvoice, NodeError>,
+    ) {
+        let inv = match result {
+            Ok(inv) => inv,
+            Err(e) => {
+                let text = format!("{}{e}", errors::INVOICE_PREFIX);
+                return self.answer_error(Some(session), account, request, &text);
+            }
+        };
+        let Some(name) = self.name_of(&account) else {
+            return;
+        };
+        let uuid = request.to_string();
+        let recorded = self.ledger.record_invoice(&NewInvoice {
+            account: &name,
+            request_uuid: Some(&uuid),
+            bolt11: &inv.bolt11,
+            payment_hash: inv.payment_hash,
+            msats,
+            expires_at: inv.expires_at,
+            preimage: Some(preimage),
+        });
+        match recorded {
+            Ok(()) => {
+                self.receipt(
+                    &account,
+                    ReceiptKind::InvoiceNotified,
+                    json!({ "bolt11": inv.bolt11 }),
+                );
+                if let Err(e) = self.driver.send_invoice(session, request, &inv.bolt11) {
+                    tracing::debug!("invoice not delivered: {e}");
+                }
+            }
+            Err(e) => {
+                let text = match e {
+                    LedgerError::CapExceeded => errors::CAP.to_string(),
+                    e => format!("{}{e}", errors::INVOICE_PREFIX),
+                };
+                self.answer_error(Some(session), account, request, &text)
+            }
         }
     }
 
     fn on_settled(&mut self, s: &SettledInvoice) {
-        match self
-            .ledger
-            .settle_invoice(&s.payment_hash, s.amt_paid_msat, &s.preimage, s.settle_index)
-        {
-            Ok(Some(account)) => self.notify_payee(account, &s.preimage),
-            Ok(None) => tracing::info!("incoming payment not known: {}", hex(&s.payment_hash)),
+        match self.ledger.settle_invoice(
+            &s.payment_hash,
+            s.amt_paid_msat,
+            &s.preimage,
+            s.settle_index,
+        ) {
+            Ok(Settled::Credited { balance, .. }) => match parse_uuid(&balance.uuid) {
+                Ok(account) => self.notify_payee(account, &s.preimage),
+                Err(e) => tracing::error!("{e}"),
+            },
+            Ok(Settled::AlreadySettled) => {}
+            Err(LedgerError::UnknownInvoice) => {
+                tracing::info!("incoming payment not known: {}", hex(&s.payment_hash));
+                let _ = self.ledger.set_settle_index(s.settle_index);
+            }
             Err(e) => tracing::error!("settlement of {} not recorded: {e}", hex(&s.payment_hash)),
         }
     }
@@ -528,14 +749,309 @@ impl<N: Node> Terminus<N> {
         }
         let after = self.ledger.settle_index().unwrap_or(0);
         let node = Arc::clone(&self.node);
-        if let Ok(id) = self
+        if self
             .driver
             .spawn(move || Job::Settled(node.settled_since(after, Duration::from_secs(2))))
+            .is_ok()
         {
-            self.jobs.insert(id, ());
             self.settlement_running = true;
         }
     }
+
+    fn spawn_recheck(&mut self, hash: PaymentHash, account: Uuid, after: Duration) {
+        let node = Arc::clone(&self.node);
+        if self
+            .driver
+            .spawn(move || {
+                std::thread::sleep(after);
+                Job::Recheck {
+                    hash,
+                    account,
+                    result: node.lookup_payment(&hash),
+                }
+            })
+            .is_ok()
+        {
+            self.busy += 1;
+        }
+    }
+
+    fn housekeeping(&mut self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        if let Err(e) = self.ledger.expire_invoices(now) {
+            tracing::warn!("expiring invoices: {e}");
+        }
+        if !self.settlement_running {
+            self.spawn_settlement();
+        }
+    }
+
+    // ---- control verbs ----
+
+    fn account_json(&self, a: &ledger::Account) -> Value {
+        let uuid = parse_uuid(&a.uuid).ok();
+        let attempts: Vec<Value> = a
+            .beacons
+            .iter()
+            .map(|b| {
+                let state = Beacon::decode(b)
+                    .ok()
+                    .and_then(|b| {
+                        let seed = *b.shared_seed().as_bytes();
+                        let s =
+                            uuid.and_then(|u| self.accounts.get(&u)?.sessions.get(&seed).copied())?;
+                        Some(format!("{:?}", self.driver.dial_state(s)))
+                    })
+                    .unwrap_or_else(|| "unknown".into());
+                json!({ "beacon": b, "state": state })
+            })
+            .collect();
+        json!({
+            "name": a.name,
+            "uuid": a.uuid,
+            "msats": a.balance_msat,
+            "cap": a.cap_msat,
+            "incoming_seeds": a.seeds,
+            "outgoing_beacons": attempts,
+        })
+    }
+
+    fn live_account(&self, name: &str) -> Result<(Uuid, ledger::Account), ControlError> {
+        let a = self.ledger.account(name).map_err(control_error)?;
+        let u = parse_uuid(&a.uuid).map_err(ControlError::Internal)?;
+        Ok((u, a))
+    }
+
+    fn listen_beacon(&self, seed: &SharedSeed) -> Result<String, ControlError> {
+        let ws = WebSocket::parse_url(&self.policy.external_url).map_err(|e| {
+            ControlError::Internal(format!("external url {}: {e}", self.policy.external_url))
+        })?;
+        let mut b = v0::Beacon::new(*seed);
+        b.push_websocket(ws)
+            .map_err(|e| ControlError::Internal(e.to_string()))?;
+        Ok(Beacon::from(b).to_string())
+    }
+
+    fn verb(&mut self, method: &str, p: &Value) -> Result<Value, ControlError> {
+        if self.stopping {
+            return Err(ControlError::Unavailable("shutting down".into()));
+        }
+        match method {
+            "getinfo" => {
+                let accounts = self.ledger.list_accounts().map_err(control_error)?;
+                let node = self.node.info().ok();
+                Ok(json!({
+                    "accounts": accounts.iter().map(|a| self.account_json(a)).collect::<Vec<_>>(),
+                    "node": node.map(|n| json!({
+                        "pubkey": n.pubkey, "alias": n.alias, "network": n.network,
+                    })),
+                    "node_spendable_msat": self.node.spendable_msat().ok(),
+                    "listen": self.policy.external_url,
+                }))
+            }
+            "getaccountinfo" => {
+                let names = params::strs(p, "accounts")?;
+                let mut out = Vec::new();
+                for n in names {
+                    let (_, a) = self.live_account(n)?;
+                    out.push(self.account_json(&a));
+                }
+                Ok(json!({ "accounts": out }))
+            }
+            "getaccountreceipts" => {
+                let name = params::str(p, "account")?;
+                let rs = self.ledger.receipts(name, 0).map_err(control_error)?;
+                Ok(json!({
+                    "name": name,
+                    "receipts": rs.iter().map(|r| json!({
+                        "id": r.id, "kind": r.kind, "delta_msat": r.delta_msat,
+                        "detail": r.detail, "time_ms": r.time_ms,
+                    })).collect::<Vec<_>>(),
+                }))
+            }
+            "create" => {
+                let msats = params::msats(p, "msats")?;
+                let base = params::opt_str(p, "name")?;
+                let cap = params::opt_msats(p, "cap")?.unwrap_or(0);
+                let a = self
+                    .ledger
+                    .create_account(base, msats, cap)
+                    .map_err(control_error)?;
+                let uuid = parse_uuid(&a.uuid).map_err(ControlError::Internal)?;
+                self.accounts.insert(
+                    uuid,
+                    Live {
+                        name: a.name.clone(),
+                        sessions: HashMap::new(),
+                    },
+                );
+                Ok(
+                    json!({ "name": a.name, "uuid": a.uuid, "msats": a.balance_msat, "cap": a.cap_msat }),
+                )
+            }
+            "listen" => {
+                let name = params::str(p, "account")?;
+                let (uuid, _) = self.live_account(name)?;
+                let seed = match params::opt_str(p, "seed")? {
+                    Some(h) => SharedSeed::from_hex(h).map_err(|e| {
+                        ControlError::Invalid(format!("could not understand shared seed: {e}"))
+                    })?,
+                    None => SharedSeed::generate(&mut OsRng),
+                };
+                let beacon = self.listen_beacon(&seed)?;
+                self.ledger
+                    .add_seed(name, &hex(seed.as_bytes()))
+                    .map_err(control_error)?;
+                self.serve_listen(uuid, &seed)
+                    .map_err(ControlError::Internal)?;
+                Ok(json!({ "name": name, "beacon": beacon }))
+            }
+            "connect" => {
+                let name = params::str(p, "account")?;
+                let text = params::str(p, "beacon")?;
+                let (uuid, _) = self.live_account(name)?;
+                let b = Beacon::decode(text)
+                    .map_err(|e| ControlError::Invalid(format!("could not decode beacon: {e}")))?;
+                if b.first_websocket().is_none() {
+                    return Err(ControlError::Invalid(
+                        "can't connect to beacon location".into(),
+                    ));
+                }
+                self.ledger.add_beacon(name, text).map_err(control_error)?;
+                self.serve_connect(uuid, &b)
+                    .map_err(ControlError::Internal)?;
+                Ok(json!({ "name": name, "beacon": text }))
+            }
+            "disconnect" => {
+                let name = params::str(p, "account")?;
+                let (uuid, _) = self.live_account(name)?;
+                let (key, seed) = match (params::opt_str(p, "beacon")?, params::opt_str(p, "seed")?)
+                {
+                    (Some(b), _) => {
+                        let beacon = Beacon::decode(b).map_err(|e| {
+                            ControlError::Invalid(format!("could not decode beacon: {e}"))
+                        })?;
+                        (b.to_string(), beacon.shared_seed())
+                    }
+                    (None, Some(s)) => {
+                        let seed = SharedSeed::from_hex(s).map_err(|e| {
+                            ControlError::Invalid(format!("could not understand shared seed: {e}"))
+                        })?;
+                        (hex(seed.as_bytes()), seed)
+                    }
+                    (None, None) => {
+                        return Err(ControlError::Invalid(
+                            "missing parameter: beacon or seed".into(),
+                        ))
+                    }
+                };
+                self.ledger
+                    .remove_connection(name, &key)
+                    .map_err(control_error)?;
+                self.unserve(&uuid, seed.as_bytes());
+                Ok(json!({ "name": name }))
+            }
+            "clear" => {
+                let name = params::str(p, "account")?;
+                let (uuid, _) = self.live_account(name)?;
+                let n = self.ledger.clear_connections(name).map_err(control_error)?;
+                let seeds: Vec<[u8; 16]> = self
+                    .accounts
+                    .get(&uuid)
+                    .map(|l| l.sessions.keys().copied().collect())
+                    .unwrap_or_default();
+                for s in seeds {
+                    self.unserve(&uuid, &s);
+                }
+                Ok(json!({ "name": name, "cleared": n }))
+            }
+            "rm" => {
+                let name = params::str(p, "account")?;
+                let (uuid, _) = self.live_account(name)?;
+                let withdrawn = self.ledger.remove_account(name).map_err(control_error)?;
+                self.accounts.remove(&uuid);
+                Ok(json!({ "name": name, "withdrawn_msats": withdrawn }))
+            }
+            "setcap" => {
+                let name = params::str(p, "account")?;
+                let cap = params::msats(p, "cap")?;
+                let b = self.ledger.set_cap(name, cap).map_err(control_error)?;
+                Ok(json!({ "name": name, "msats": b.balance_msat, "cap": cap }))
+            }
+            "deposit" | "withdraw" => {
+                let name = params::str(p, "account")?;
+                let msats = params::msats(p, "msats")?;
+                let (uuid, _) = self.live_account(name)?;
+                let b = if method == "deposit" {
+                    self.ledger.deposit(name, msats)
+                } else {
+                    self.ledger.withdraw(name, msats)
+                }
+                .map_err(control_error)?;
+                self.fan_out_balance(uuid);
+                Ok(json!({ "name": name, "msats": b.balance_msat }))
+            }
+            "check" => {
+                let r = self.ledger.check().map_err(control_error)?;
+                Ok(json!({
+                    "ok": r.ok(),
+                    "balances_msat": r.balances,
+                    "in_flight_msat": r.in_flight,
+                    "in_flight_count": r.in_flight_count,
+                    "deposits_msat": r.totals.deposits,
+                    "withdrawals_msat": r.totals.withdrawals,
+                    "received_msat": r.totals.received,
+                    "paid_msat": r.totals.paid,
+                    "fees_msat": r.totals.fees,
+                    "internal_msat": r.totals.internal,
+                    "accounts": r.accounts,
+                    "problems": r.problems,
+                }))
+            }
+            other => Err(ControlError::UnknownMethod(other.to_string())),
+        }
+    }
+}
+
+impl<N: Node> ControlHandler for Terminus<N> {
+    fn call(&mut self, method: &str, params: &Value) -> Result<Value, ControlError> {
+        let r = self.verb(method, params);
+        // Whatever the verb changed (sessions, balances) goes out at once.
+        let mut events = Vec::new();
+        self.driver.flush(&mut events);
+        for ev in events {
+            let _ = self.on_event(ev);
+        }
+        r
+    }
+}
+
+fn control_error(e: LedgerError) -> ControlError {
+    match e {
+        LedgerError::UnknownAccount(n) => ControlError::NotFound(format!("unknown account: {n}")),
+        LedgerError::StillConnected(n) => {
+            ControlError::Conflict(format!("still has connections: {n}"))
+        }
+        LedgerError::TooManyBeacons(_) => {
+            ControlError::Conflict("max 3 beacons per account".into())
+        }
+        LedgerError::PaymentsInFlight(n) => {
+            ControlError::Conflict(format!("payments in flight: {n}"))
+        }
+        LedgerError::InsufficientBalance { needed, available } => ControlError::Conflict(format!(
+            "insufficient balance: {needed} msat needed, {available} msat available"
+        )),
+        LedgerError::Sqlite(e) => ControlError::Internal(e.to_string()),
+        LedgerError::Io(e) => ControlError::Internal(e.to_string()),
+        e => ControlError::Invalid(e.to_string()),
+    }
+}
+
+fn parse_uuid(s: &str) -> Result<Uuid, String> {
+    Uuid::parse_lenient(s).map_err(|e| format!("account uuid {s:?}: {e}"))
 }
 
 fn info_of(account: Uuid, msats: u64) -> ProviderInfo<'static> {
@@ -552,11 +1068,12 @@ fn hex(b: &[u8]) -> String {
 }
 
 /// The consumer text for a payment the ledger refused.
-fn pay_refusal(e: &ledger::LedgerError) -> String {
+fn pay_refusal(e: &LedgerError) -> String {
     match e {
-        ledger::LedgerError::InsufficientBalance { .. } => errors::INSUFFICIENT.into(),
-        ledger::LedgerError::AlreadyRequested => errors::ALREADY_REQUESTED.into(),
-        ledger::LedgerError::AlreadyPaid => errors::ALREADY_PAID.into(),
+        LedgerError::InsufficientBalance { .. } => errors::INSUFFICIENT.into(),
+        LedgerError::AlreadyRequested(_) => errors::ALREADY_REQUESTED.into(),
+        LedgerError::AlreadyPaid => errors::ALREADY_PAID.into(),
+        LedgerError::InvoiceNotOpen(_) => errors::EXPIRED.into(),
         e => e.to_string(),
     }
 }
@@ -573,9 +1090,4 @@ fn node_refusal(e: &NodeError) -> String {
         NodeError::InvalidInvoice(t) => format!("{}: {t}", errors::INVALID_INVOICE),
         e => format!("{}{e}", errors::PAY_PREFIX),
     }
-}
-
-#[allow(dead_code)]
-fn sha256(b: &[u8]) -> [u8; 32] {
-    Sha256::digest(b).into()
 }

@@ -1,0 +1,173 @@
+//! `moneysocket terminus`: the terminus daemon (accounts on a durable ledger, served as
+//! Moneysocket providers, on the simulated Lightning node until LND is configured).
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use moneysocket_driver::{Driver, DriverConfig, DriverEvent};
+use moneysocket_host::terminus::config::{Overrides, TerminusConfig};
+use moneysocket_host::terminus::control::ControlServer;
+use moneysocket_host::terminus::ledger::Ledger;
+use moneysocket_host::terminus::service::{Policy, Terminus};
+use moneysocket_host::terminus::simnode::{self, SimNode};
+use moneysocket_ws::{tls, TransportConfig};
+
+use super::CmdResult;
+
+/// User-source numbers on the driver's registry: signals, then the control server's.
+const SIGNAL_N: usize = 1;
+const CONTROL_BASE: usize = 64;
+/// How long a shutdown waits for payments under way (they stay recorded in flight after).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Options of `moneysocket terminus`; flags override the config file.
+#[derive(Args)]
+pub struct TerminusArgs {
+    /// Config file: TOML (see terminus.example.toml) or the Python terminus's INI file.
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// Data directory: ledger, node key, control token and address.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// The websocket listener that `listen` beacons point at (port 0: any free port).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    /// The control interface for `terminus-cli` (port 0: any free port).
+    #[arg(long)]
+    rpc: Option<SocketAddr>,
+}
+
+/// Runs the terminus until SIGTERM/SIGINT. Prints `listening at: ws[s]://addr` and
+/// `control at: http://addr` on stdout once both are bound.
+pub fn run(a: TerminusArgs) -> CmdResult {
+    let overrides = Overrides {
+        data_dir: a.data_dir,
+        listen: a.listen,
+        rpc: a.rpc,
+    };
+    let cfg = TerminusConfig::resolve(a.config.as_deref(), &overrides)?;
+    crate::daemon::init_logging(
+        &cfg.log_level()?,
+        cfg.log_dir.as_deref(),
+        "moneysocket-terminus.log",
+    )?;
+    if cfg.lnd.is_some() {
+        return Err(
+            "an [lnd] backend is configured, but this build has only the simulated node \
+                    (LND over REST is the next step); remove [lnd] to use the simulated node"
+                .into(),
+        );
+    }
+    let data_dir = cfg.data_dir();
+    std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    let ledger_path = data_dir.join("ledger.sqlite");
+    let ledger =
+        Ledger::open(&ledger_path).map_err(|e| format!("{}: {e}", ledger_path.display()))?;
+    let node = SimNode::open(
+        &data_dir.join("simnode"),
+        simnode::SimNodeConfig {
+            starting_balance_msat: cfg.simnode.starting_balance_msat,
+            fee_base_msat: cfg.simnode.fee_base_msat,
+            fee_ppm: u64::from(cfg.simnode.fee_ppm),
+            latency: cfg.simnode.latency(),
+            ..simnode::SimNodeConfig::default()
+        },
+    )
+    .map_err(|e| format!("simulated node: {e}"))?;
+
+    let server_tls = match (&cfg.listen.tls_cert, &cfg.listen.tls_key) {
+        (Some(c), Some(k)) => Some(tls::server_config(c, k, cfg.listen.tls_chain.as_deref())?),
+        _ => None,
+    };
+    let driver_cfg = DriverConfig {
+        // payments block a worker thread each while they route
+        max_running_jobs: 64,
+        max_queued_jobs: 4096,
+        ..DriverConfig::default()
+    };
+    let mut driver: Driver = Driver::new(driver_cfg, TransportConfig::default())
+        .map_err(|e| format!("event loop: {e}"))?;
+    let bound = driver
+        .listen(cfg.listen.bind, server_tls.clone())
+        .map_err(|e| format!("listening on {}: {e}", cfg.listen.bind))?;
+    let (host, port, tls) = cfg.listen.beacon_location(bound);
+    let scheme = if tls { "wss" } else { "ws" };
+    let host = if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host
+    };
+    let external_url = format!("{scheme}://{host}:{port}");
+    let registry = driver
+        .io()
+        .transport()
+        .registry()
+        .try_clone()
+        .map_err(|e| format!("event loop: {e}"))?;
+    let mut control = ControlServer::bind(cfg.rpc.bind, &registry, CONTROL_BASE)
+        .map_err(|e| format!("control on {}: {e}", cfg.rpc.bind))?;
+    control
+        .publish(&data_dir)
+        .map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    let mut signals = match crate::daemon::signal_pipe(&registry, SIGNAL_N) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!("no signal handling: {e}");
+            None
+        }
+    };
+    let policy = Policy {
+        fee_limit_ppm: u64::from(cfg.payments.fee_limit_ppm),
+        fee_limit_min_msat: cfg.payments.fee_limit_min_msat,
+        invoice_expiry: cfg.payments.invoice_expiry(),
+        pay_timeout: cfg.payments.pay_timeout(),
+        external_url: external_url.clone(),
+    };
+    let mut terminus = Terminus::new(driver, ledger, Arc::new(node), policy);
+    terminus.start()?;
+
+    let mut stdout = std::io::stdout();
+    let _ = writeln!(stdout, "listening at: {scheme}://{bound}");
+    let _ = writeln!(stdout, "control at: http://{}", control.local_addr());
+    let _ = stdout.flush();
+    tracing::info!("listening at: {scheme}://{bound} (beacons say {external_url})");
+    tracing::info!("control at: http://{}", control.local_addr());
+
+    let mut events = Vec::new();
+    let mut stop_at: Option<Instant> = None;
+    loop {
+        let timeout = stop_at.map(|_| Duration::from_millis(50));
+        terminus
+            .poll(&mut events, timeout)
+            .map_err(|e| format!("poll: {e}"))?;
+        for ev in events.drain(..) {
+            if let DriverEvent::User { n, .. } = ev {
+                if n == SIGNAL_N {
+                    if let Some(s) = &mut signals {
+                        crate::daemon::drain_signals(s);
+                    }
+                    if stop_at.is_none() {
+                        tracing::info!("signal received: stopping (payments under way may finish)");
+                        terminus.stop();
+                        stop_at = Some(Instant::now() + SHUTDOWN_GRACE);
+                    }
+                } else if control.owns(n) {
+                    control.ready(n, &registry, &mut terminus);
+                }
+            }
+        }
+        control.sweep(&registry);
+        if let Some(at) = stop_at {
+            if terminus.busy() == 0 || Instant::now() >= at {
+                break;
+            }
+        }
+    }
+    ControlServer::unpublish(&data_dir);
+    tracing::info!("stopped with {} node calls under way", terminus.busy());
+    Ok(String::new())
+}
