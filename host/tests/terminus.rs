@@ -1,0 +1,375 @@
+//! The terminus end to end: the real `moneysocket` binary (terminus, terminus-cli, relay),
+//! consumers on real websockets (the session driver in this process), the simulated node.
+
+mod support;
+
+use std::ffi::OsStr;
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use moneysocket_core::beacon::Beacon;
+use moneysocket_core::host::SessionId;
+use moneysocket_core::session::ConsumerConfig;
+use moneysocket_driver::{ConsumerEvent, Driver, DriverConfig, DriverEvent, SessionEvent};
+use moneysocket_ws::TransportConfig;
+use serde_json::Value;
+use support::{spawn_listening, temp_dir};
+
+const BIN: &str = env!("CARGO_BIN_EXE_moneysocket");
+
+/// A running terminus and its data dir.
+struct Terminus {
+    child: Child,
+    dir: std::path::PathBuf,
+    /// Where its websocket listener is (`host:port`).
+    listen: String,
+}
+
+impl Terminus {
+    fn start(dir: &Path) -> Terminus {
+        Terminus::start_on(dir, "127.0.0.1:0")
+    }
+
+    /// On a given listen address (a restart keeps the address its beacons name).
+    fn start_on(dir: &Path, listen: &str) -> Terminus {
+        let (child, mut out, url) = spawn_listening(&[
+            OsStr::new("terminus"),
+            OsStr::new("--data-dir"),
+            dir.as_os_str(),
+            OsStr::new("--listen"),
+            OsStr::new(listen),
+            OsStr::new("--rpc"),
+            OsStr::new("127.0.0.1:0"),
+        ]);
+        let mut line = String::new();
+        out.read_line(&mut line).expect("control line");
+        assert!(line.starts_with("control at: "), "{line:?}");
+        Terminus {
+            child,
+            dir: dir.to_path_buf(),
+            listen: url.trim_start_matches("ws://").to_owned(),
+        }
+    }
+
+    /// `terminus-cli VERB ARGS…` → its JSON result (panics on failure).
+    fn cli(&self, args: &[&str]) -> Value {
+        let out = self.cli_raw(args);
+        assert!(
+            out.status.success(),
+            "terminus-cli {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json result")
+    }
+
+    fn cli_raw(&self, args: &[&str]) -> std::process::Output {
+        Command::new(BIN)
+            .arg("terminus-cli")
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .arg("--no-qr")
+            .args(args)
+            .output()
+            .expect("run terminus-cli")
+    }
+
+    /// SIGTERM, and wait for the exit.
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let until = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            assert!(Instant::now() < until, "terminus did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn check(&self) {
+        let r = self.cli(&["check"]);
+        assert_eq!(r["ok"], Value::Bool(true), "invariant: {r}");
+    }
+}
+
+impl Drop for Terminus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Consumers in this process.
+struct Apps {
+    d: Driver,
+    events: Vec<(SessionId, ConsumerEvent)>,
+}
+
+impl Apps {
+    fn new() -> Apps {
+        let d = Driver::new(DriverConfig::default(), TransportConfig::default()).unwrap();
+        Apps {
+            d,
+            events: Vec::new(),
+        }
+    }
+
+    fn consumer(&mut self, beacon: &str) -> SessionId {
+        let b = Beacon::decode(beacon).expect("beacon");
+        let c = self
+            .d
+            .add_consumer(&b.shared_seed(), ConsumerConfig::default());
+        self.d.connect_beacon(c, &b).unwrap();
+        c
+    }
+
+    /// Polls until `f` finds what it waits for among the events (consumed up to it).
+    fn until<T>(
+        &mut self,
+        what: &str,
+        mut f: impl FnMut(SessionId, &ConsumerEvent) -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut buf = Vec::new();
+        loop {
+            // The first match is taken; everything else stays for later waits.
+            let found = self
+                .events
+                .iter()
+                .enumerate()
+                .find_map(|(i, (s, e))| f(*s, e).map(|t| (i, t)));
+            if let Some((i, t)) = found {
+                self.events.remove(i);
+                return t;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            self.d
+                .poll(&mut buf, Some(Duration::from_millis(5)))
+                .unwrap();
+            for ev in buf.drain(..) {
+                if let DriverEvent::Session {
+                    session,
+                    event: SessionEvent::Consumer(e),
+                } = ev
+                {
+                    self.events.push((session, e));
+                }
+            }
+        }
+    }
+
+    fn ready(&mut self, c: SessionId) -> u64 {
+        self.until("provider info", |s, e| match e {
+            ConsumerEvent::Provider(u) if s == c => u.msats,
+            _ => None,
+        })
+    }
+
+    /// The next balance `c` hears that satisfies `ok`.
+    fn balance(&mut self, c: SessionId, ok: impl Fn(u64) -> bool) -> u64 {
+        self.until("a balance update", |s, e| match e {
+            ConsumerEvent::Provider(u) if s == c => u.msats.filter(|m| ok(*m)),
+            _ => None,
+        })
+    }
+
+    fn invoice(&mut self, c: SessionId, msats: u64) -> Result<String, String> {
+        let r = self.d.request_invoice(c, msats).unwrap();
+        self.until("an invoice", |s, e| match e {
+            ConsumerEvent::Invoice { request, bolt11 } if s == c && *request == r => {
+                Some(Ok(bolt11.clone()))
+            }
+            ConsumerEvent::Error {
+                request: Some(q),
+                message,
+            } if s == c && *q == r => Some(Err(message.clone())),
+            _ => None,
+        })
+    }
+
+    fn pay(&mut self, c: SessionId, bolt11: &str) -> Result<[u8; 32], String> {
+        let r = self.d.pay(c, bolt11).unwrap();
+        self.until("a payment's answer", |s, e| match e {
+            ConsumerEvent::Preimage {
+                request: Some(q),
+                preimage,
+            } if s == c && *q == r => Some(Ok(*preimage)),
+            ConsumerEvent::Error {
+                request: Some(q),
+                message,
+            } if s == c && *q == r => Some(Err(message.clone())),
+            _ => None,
+        })
+    }
+}
+
+fn sha256(b: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(b).into()
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+#[test]
+fn accounts_pay_each_other_and_everything_survives_a_restart() {
+    let dir = temp_dir();
+    let t = Terminus::start(&dir);
+    let alice = t.cli(&["create", "100000sat", "-a", "alice"]);
+    assert_eq!(alice["msats"], 100_000_000);
+    let bob = t.cli(&["create", "0", "-a", "bob"]);
+    let a_beacon = t.cli(&["listen", "alice-0"])["beacon"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b_beacon = t.cli(&["listen", "bob-0"])["beacon"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(bob["name"], "bob-0");
+
+    let mut apps = Apps::new();
+    let a = apps.consumer(&a_beacon);
+    let b = apps.consumer(&b_beacon);
+    assert_eq!(apps.ready(a), 100_000_000);
+    assert_eq!(apps.ready(b), 0);
+
+    // Bob asks for 5,000 sat; the invoice is a real, signed BOLT11 of the node.
+    let bolt11 = apps.invoice(b, 5_000_000).unwrap();
+    assert!(bolt11.starts_with("lnbcrt"), "{bolt11}");
+    let decoded = Command::new(BIN)
+        .args(["bolt11", "decode", &bolt11])
+        .output()
+        .unwrap();
+    assert!(
+        decoded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&decoded.stderr)
+    );
+    let decoded: Value = serde_json::from_slice(&decoded.stdout).unwrap();
+    assert_eq!(decoded["amount_msat"], 5_000_000, "{decoded}");
+
+    // Alice pays it: she gets the preimage, Bob hears it and his new balance.
+    let preimage = apps.pay(a, &bolt11).unwrap();
+    assert_eq!(
+        hex(&sha256(&preimage)),
+        decoded["payment_hash"].as_str().unwrap()
+    );
+    let bob_heard = apps.until("Bob's preimage", |s, e| match e {
+        ConsumerEvent::Preimage {
+            request: None,
+            preimage: p,
+        } if s == b => Some(*p),
+        _ => None,
+    });
+    assert_eq!(bob_heard, preimage);
+    assert_eq!(apps.balance(b, |m| m > 0), 5_000_000);
+    assert_eq!(apps.balance(a, |m| m < 100_000_000), 95_000_000);
+
+    // Paying it again: refused, no second debit.
+    assert_eq!(apps.pay(a, &bolt11), Err("invoice already paid".to_owned()));
+    // Bob cannot pay more than he has.
+    let big = apps.invoice(a, 6_000_000).unwrap();
+    assert_eq!(
+        apps.pay(b, &big),
+        Err("insufficent account balance".to_owned())
+    );
+    // A cap counts open invoices.
+    t.cli(&["setcap", "bob-0", "6000sat"]);
+    assert!(apps.invoice(b, 500_000).is_ok());
+    assert_eq!(
+        apps.invoice(b, 600_000),
+        Err("account cap exceeded".to_owned())
+    );
+    // An invoice of a node this terminus cannot reach.
+    let other_dir = temp_dir();
+    let other = Terminus::start(&other_dir);
+    other.cli(&["create", "0", "-a", "carol"]);
+    let c_beacon = other.cli(&["listen", "carol-0"])["beacon"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let c = apps.consumer(&c_beacon);
+    apps.ready(c);
+    let foreign = apps.invoice(c, 1_000).unwrap();
+    assert_eq!(apps.pay(a, &foreign), Err("no route".to_owned()));
+    assert_eq!(apps.balance(a, |m| m == 95_000_000), 95_000_000);
+    // Through the node the fee reserve counts: Bob's whole balance is not enough.
+    let exact = apps.invoice(c, 5_000_000).unwrap();
+    assert_eq!(
+        apps.pay(b, &exact),
+        Err("insufficent account balance".to_owned())
+    );
+    other.stop();
+
+    t.check();
+    let before = t.cli(&["getaccountinfo", "alice-0", "bob-0"]);
+    let receipts = t.cli(&["getaccountreceipts", "bob-0"]);
+    assert!(
+        receipts["receipts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["kind"] == "internal_transfer"),
+        "{receipts}"
+    );
+
+    // Restart: balances, invoices, receipts and listen seeds are all there; the consumers
+    // come back by themselves.
+    let listen = t.listen.clone();
+    t.stop();
+    let t = Terminus::start_on(&dir, &listen);
+    t.check();
+    let after = t.cli(&["getaccountinfo", "alice-0", "bob-0"]);
+    for i in 0..2 {
+        assert_eq!(
+            before["accounts"][i]["msats"],
+            after["accounts"][i]["msats"]
+        );
+        assert_eq!(
+            before["accounts"][i]["incoming_seeds"],
+            after["accounts"][i]["incoming_seeds"]
+        );
+    }
+    assert_eq!(apps.balance(a, |m| m == 95_000_000), 95_000_000);
+    assert_eq!(apps.pay(a, &bolt11), Err("invoice already paid".to_owned()));
+    t.check();
+}
+
+#[test]
+fn an_account_is_reached_through_a_relay_with_connect() {
+    let (mut relay, _out, relay_url) =
+        spawn_listening(&[OsStr::new("relay"), OsStr::new("--port"), OsStr::new("0")]);
+    let dir = temp_dir();
+    let t = Terminus::start(&dir);
+    t.cli(&["create", "2500sat", "-a", "dave"]);
+    let seed = "00112233445566778899aabbccddeeff";
+    let encoded = Command::new(BIN)
+        .args(["beacon", "encode", "--seed", seed, "--location", &relay_url])
+        .output()
+        .unwrap();
+    assert!(
+        encoded.status.success(),
+        "{}",
+        String::from_utf8_lossy(&encoded.stderr)
+    );
+    let beacon = String::from_utf8(encoded.stdout).unwrap().trim().to_owned();
+    let r = t.cli(&["connect", "dave-0", &beacon]);
+    assert_eq!(r["name"], "dave-0");
+    let mut apps = Apps::new();
+    let c = apps.consumer(&beacon);
+    assert_eq!(apps.ready(c), 2_500_000);
+    assert!(apps.invoice(c, 1_000).unwrap().starts_with("lnbcrt"));
+    // An account with a connection cannot be removed.
+    let out = t.cli_raw(&["rm", "dave-0"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("still has connections"));
+    t.check();
+    let _ = relay.kill();
+    let _ = relay.wait();
+}
