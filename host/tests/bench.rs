@@ -213,3 +213,30 @@ fn failed_handshakes_give_their_window_slots_back() {
         "one error per failed pair, none left waiting: {r}"
     );
 }
+
+#[test]
+fn terminus_bench_pays_through_a_terminus_it_starts() {
+    let out = Command::new(env!("CARGO_BIN_EXE_moneysocket"))
+        .args([
+            "bench",
+            "terminus",
+            "--consumers",
+            "2",
+            "--pays",
+            "3",
+            "--timeout",
+            "60",
+            "--json",
+        ])
+        .output()
+        .expect("run bench terminus");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert_eq!(v["pays"], 6, "{v}");
+    assert_eq!(v["ledger_ok"], true, "{v}");
+    assert!(v["baseline_commits_per_s"].as_f64().unwrap() > 0.0);
+}

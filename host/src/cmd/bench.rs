@@ -16,6 +16,32 @@ pub enum BenchCmd {
     Relay(RelayBenchArgs),
     /// Baseline server for `bench relay --direct`: echoes every binary frame back.
     Echo(EchoArgs),
+    /// Durable payments per second through a terminus on its simulated node (it starts
+    /// one), next to plain SQLite commits per second measured in the same run.
+    Terminus(TerminusBenchArgs),
+}
+
+/// Options of `bench terminus`.
+#[derive(Args)]
+pub struct TerminusBenchArgs {
+    /// Pairs of accounts (payer, payee) paying concurrently.
+    #[arg(long, default_value_t = 10)]
+    consumers: usize,
+    /// Payments per pair.
+    #[arg(long, default_value_t = 100)]
+    pays: usize,
+    /// Amount of each payment, msat.
+    #[arg(long, default_value_t = 1000)]
+    msats: u64,
+    /// Give up after this many seconds.
+    #[arg(long, default_value_t = 120.0)]
+    timeout: f64,
+    /// Keep the terminus's data here (default: a temporary directory, removed after).
+    #[arg(long)]
+    data_dir: Option<std::path::PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Options of `moneysocket bench relay`.
@@ -88,6 +114,25 @@ fn secs(name: &str, v: f64) -> Result<Duration, String> {
 /// Runs a bench subcommand. The report goes to stdout even when the run failed.
 pub fn run(cmd: BenchCmd) -> CmdResult {
     match cmd {
+        BenchCmd::Terminus(a) => {
+            let outcome = bench::terminus::run(bench::terminus::TerminusOptions {
+                consumers: a.consumers.max(1),
+                pays: a.pays.max(1),
+                msats: a.msats.max(1),
+                timeout: secs("timeout", a.timeout)?,
+                data_dir: a.data_dir,
+            })?;
+            let report = if a.json {
+                outcome.json.to_string()
+            } else {
+                outcome.text
+            };
+            if outcome.ok {
+                Ok(report)
+            } else {
+                Err(report)
+            }
+        }
         BenchCmd::Echo(a) => {
             bench::echo::serve(SocketAddr::new(a.bind, a.port))?;
             Ok(String::new())

@@ -89,8 +89,13 @@ pub fn run(a: TerminusArgs) -> CmdResult {
         max_queued_jobs: 4096,
         ..DriverConfig::default()
     };
-    let mut driver: Driver = Driver::new(driver_cfg, TransportConfig::default())
-        .map_err(|e| format!("event loop: {e}"))?;
+    let transport = TransportConfig {
+        max_connections: cfg.listen.max_connections,
+        max_per_ip: cfg.listen.max_per_ip,
+        ..TransportConfig::default()
+    };
+    let mut driver: Driver =
+        Driver::new(driver_cfg, transport).map_err(|e| format!("event loop: {e}"))?;
     let bound = driver
         .listen(cfg.listen.bind, server_tls.clone())
         .map_err(|e| format!("listening on {}: {e}", cfg.listen.bind))?;

@@ -70,11 +70,17 @@ pub struct ListenConfig {
     pub tls_key: Option<PathBuf>,
     /// PEM chain appended to the certificate.
     pub tls_chain: Option<PathBuf>,
+    /// Most connections the listener holds at once (accepted ones; default 10,000).
+    pub max_connections: usize,
+    /// Most connections from one address (default 64; 0: no limit, e.g. behind a proxy).
+    pub max_per_ip: usize,
 }
 
 impl Default for ListenConfig {
     fn default() -> Self {
         ListenConfig {
+            max_connections: 10_000,
+            max_per_ip: 64,
             bind: SocketAddr::from(([127, 0, 0, 1], DEFAULT_LISTEN_PORT)),
             external_host: None,
             external_port: None,

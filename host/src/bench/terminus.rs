@@ -1,0 +1,281 @@
+//! `moneysocket bench terminus`: durable payments per second through a terminus (the real
+//! binary, on its simulated node), next to a baseline measured in the same run: plain
+//! SQLite insert + commit per transaction with the ledger's settings (WAL, synchronous=FULL).
+//!
+//! `consumers` pairs of accounts (a payer with a balance, a payee with none), each account
+//! served to one consumer over the terminus's listener. Each pair runs `pays` round trips
+//! one after another: the payee asks for an invoice, the payer pays it, the round trip ends
+//! when the payer holds the preimage (the terminus answers only after its ledger committed
+//! the transfer, so every counted pay is durable). Pairs run concurrently.
+
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use moneysocket_core::beacon::Beacon;
+use moneysocket_core::host::SessionId;
+use moneysocket_core::session::ConsumerConfig;
+use moneysocket_core::uuid::Uuid;
+use moneysocket_driver::{ConsumerEvent, Driver, DriverConfig, DriverEvent, SessionEvent};
+use moneysocket_host::terminus::control::ControlClient;
+use moneysocket_ws::TransportConfig;
+use serde_json::json;
+
+use super::stats::Latencies;
+use super::Outcome;
+
+/// What to run.
+pub struct TerminusOptions {
+    /// Pairs of accounts paying concurrently.
+    pub consumers: usize,
+    /// Round trips per pair.
+    pub pays: usize,
+    /// Amount of each payment, msat.
+    pub msats: u64,
+    /// Give up after this long.
+    pub timeout: Duration,
+    /// Where the terminus keeps its data (a fresh temporary directory by default).
+    pub data_dir: Option<PathBuf>,
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One pair's state.
+struct Pair {
+    payer: SessionId,
+    payee: SessionId,
+    done: usize,
+    /// The invoice request under way and when the round trip began.
+    invoice: Option<(Uuid, Instant)>,
+    pay: Option<(Uuid, Instant)>,
+}
+
+/// Commits per second of one-row transactions, with the ledger's SQLite settings.
+fn sqlite_baseline(dir: &Path, n: usize) -> Result<f64, String> {
+    let path = dir.join("baseline.sqlite");
+    let c = rusqlite::Connection::open(&path).map_err(|e| e.to_string())?;
+    c.execute_batch(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;
+         CREATE TABLE t(id INTEGER PRIMARY KEY, v BLOB NOT NULL);",
+    )
+    .map_err(|e| e.to_string())?;
+    let start = Instant::now();
+    for i in 0..n {
+        c.execute("INSERT INTO t(v) VALUES (?1)", [vec![i as u8; 64]])
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(n as f64 / start.elapsed().as_secs_f64())
+}
+
+fn spawn_terminus(dir: &Path) -> Result<Daemon, String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    // Every consumer comes from loopback: no per-address cap.
+    let config = dir.join("bench-terminus.toml");
+    std::fs::write(&config, "[listen]\nmax_per_ip = 0\n").map_err(|e| e.to_string())?;
+    let mut child = Command::new(exe)
+        .arg("terminus")
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--listen", "127.0.0.1:0", "--rpc", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("terminus: {e}"))?;
+    let out = child.stdout.take().ok_or("terminus: no stdout")?;
+    let daemon = Daemon(child);
+    let mut lines = std::io::BufReader::new(out).lines();
+    for _ in 0..2 {
+        match lines.next() {
+            Some(Ok(_)) => {}
+            _ => return Err("terminus did not start".into()),
+        }
+    }
+    Ok(daemon)
+}
+
+/// Runs the benchmark.
+pub fn run(o: TerminusOptions) -> Result<Outcome, String> {
+    let dir = match &o.data_dir {
+        Some(d) => d.clone(),
+        None => {
+            std::env::temp_dir().join(format!("moneysocket-bench-terminus-{}", std::process::id()))
+        }
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let total = o.consumers * o.pays;
+    let baseline = sqlite_baseline(&dir, total.clamp(200, 2000))?;
+    let _daemon = spawn_terminus(&dir.join("terminus"))?;
+    let cli = ControlClient::from_data_dir(&dir.join("terminus"))?;
+    let mut d: Driver = Driver::new(DriverConfig::default(), TransportConfig::default())
+        .map_err(|e| format!("event loop: {e}"))?;
+    let mut pairs = Vec::new();
+    let mut owner: HashMap<SessionId, usize> = HashMap::new();
+    let budget = o.msats.saturating_mul(o.pays as u64 + 1);
+    for i in 0..o.consumers {
+        let mut sessions = [None, None];
+        for (k, (base, msats)) in [("payer", budget), ("payee", 0)].into_iter().enumerate() {
+            let a = cli.call("create", &json!({ "msats": msats, "name": base }))?;
+            let name = a["name"].as_str().ok_or("create: no name")?.to_owned();
+            let l = cli.call("listen", &json!({ "account": name }))?;
+            let beacon = l["beacon"].as_str().ok_or("listen: no beacon")?;
+            let b = Beacon::decode(beacon).map_err(|e| e.to_string())?;
+            let s = d.add_consumer(&b.shared_seed(), ConsumerConfig::default());
+            d.connect_beacon(s, &b).map_err(|e| e.to_string())?;
+            owner.insert(s, i);
+            sessions[k] = Some(s);
+        }
+        let (Some(payer), Some(payee)) = (sessions[0], sessions[1]) else {
+            return Err("no sessions".into());
+        };
+        pairs.push(Pair {
+            payer,
+            payee,
+            done: 0,
+            invoice: None,
+            pay: None,
+        });
+    }
+    let deadline = Instant::now() + o.timeout;
+    let mut events = Vec::new();
+    // Everyone ready.
+    let mut ready = std::collections::HashSet::new();
+    while ready.len() < 2 * o.consumers {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "only {} of {} consumers ready",
+                ready.len(),
+                2 * o.consumers
+            ));
+        }
+        d.poll(&mut events, Some(Duration::from_millis(5)))
+            .map_err(|e| e.to_string())?;
+        for ev in events.drain(..) {
+            if let DriverEvent::Session {
+                session,
+                event: SessionEvent::Consumer(ConsumerEvent::Provider(_)),
+            } = ev
+            {
+                ready.insert(session);
+            }
+        }
+    }
+    let mut lat = Latencies::with_capacity(total);
+    let mut errors = Vec::new();
+    let start = Instant::now();
+    for p in &mut pairs {
+        let r = d
+            .request_invoice(p.payee, o.msats)
+            .map_err(|e| e.to_string())?;
+        p.invoice = Some((r, Instant::now()));
+    }
+    let mut finished = 0;
+    while finished < pairs.len() {
+        if Instant::now() > deadline {
+            errors.push(format!(
+                "timed out with {finished} of {} pairs done",
+                pairs.len()
+            ));
+            break;
+        }
+        d.poll(&mut events, Some(Duration::from_millis(1)))
+            .map_err(|e| e.to_string())?;
+        for ev in events.drain(..) {
+            let DriverEvent::Session {
+                session,
+                event: SessionEvent::Consumer(e),
+            } = ev
+            else {
+                continue;
+            };
+            let Some(&i) = owner.get(&session) else {
+                continue;
+            };
+            let p = &mut pairs[i];
+            match e {
+                ConsumerEvent::Invoice { request, bolt11 }
+                    if p.invoice.map(|x| x.0) == Some(request) =>
+                {
+                    let began = p.invoice.take().map_or(Instant::now(), |x| x.1);
+                    let r = d.pay(p.payer, &bolt11).map_err(|e| e.to_string())?;
+                    p.pay = Some((r, began));
+                }
+                ConsumerEvent::Preimage {
+                    request: Some(request),
+                    ..
+                } if p.pay.map(|x| x.0) == Some(request) => {
+                    let began = p.pay.take().map_or(Instant::now(), |x| x.1);
+                    lat.record(began.elapsed());
+                    p.done += 1;
+                    if p.done == o.pays {
+                        finished += 1;
+                    } else {
+                        let r = d
+                            .request_invoice(p.payee, o.msats)
+                            .map_err(|e| e.to_string())?;
+                        p.invoice = Some((r, Instant::now()));
+                    }
+                }
+                ConsumerEvent::Error {
+                    request: Some(_),
+                    message,
+                } => {
+                    errors.push(message);
+                    finished = pairs.len();
+                }
+                _ => {}
+            }
+        }
+    }
+    let elapsed = start.elapsed();
+    let pays = lat.len();
+    let check = cli.call("check", &json!({}))?;
+    let ok_ledger = check["ok"] == serde_json::Value::Bool(true);
+    let rate = pays as f64 / elapsed.as_secs_f64().max(1e-9);
+    let p50 = lat.quantile(0.5).unwrap_or_default();
+    let p99 = lat.quantile(0.99).unwrap_or_default();
+    let text = format!(
+        "pays: {pays} ({} pairs × {}), {:.0} durable pays/s, p50 {:.2} ms, p99 {:.2} ms\n\
+         baseline (SQLite insert+commit, WAL, synchronous=FULL): {:.0} commits/s; \
+         pays per baseline commit: {:.2}\nledger invariant: {}{}",
+        o.consumers,
+        o.pays,
+        rate,
+        p50.as_secs_f64() * 1e3,
+        p99.as_secs_f64() * 1e3,
+        baseline,
+        rate / baseline,
+        if ok_ledger { "ok" } else { "BROKEN" },
+        if errors.is_empty() {
+            String::new()
+        } else {
+            format!("\nerrors: {}", errors.join("; "))
+        },
+    );
+    let json = json!({
+        "pays": pays, "pairs": o.consumers, "pays_per_pair": o.pays,
+        "pays_per_s": rate, "p50_us": p50.as_micros() as u64, "p99_us": p99.as_micros() as u64,
+        "baseline_commits_per_s": baseline, "ratio_to_baseline": rate / baseline,
+        "ledger_ok": ok_ledger, "errors": errors,
+    });
+    if o.data_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(Outcome {
+        text,
+        json,
+        ok: errors.is_empty() && ok_ledger && pays == total,
+    })
+}
