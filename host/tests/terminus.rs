@@ -373,3 +373,47 @@ fn an_account_is_reached_through_a_relay_with_connect() {
     let _ = relay.kill();
     let _ = relay.wait();
 }
+
+#[test]
+fn python_terminus_accounts_are_imported_and_served() {
+    let dir = temp_dir();
+    let t = Terminus::start(&dir);
+    let src = temp_dir();
+    let seed = "0123456789abcdef0123456789abcdef";
+    let account = serde_json::json!({
+        "account_name": "account-0",
+        "account_uuid": "6e8ae3b2-9c3b-4e4b-8f7e-1d7a4f5b2c10",
+        "wad": { "msats": 1234567.0, "asset_stable": false, "asset_units": 1234567.0,
+                 "code": "BTC", "countries": "All", "decimals": 0, "iso_num": null,
+                 "name": "Bitcoin", "symbol": "₿" },
+        "cap": { "msats": 0, "asset_stable": false, "code": "BTC" },
+        "pending": {},
+        "shared_seeds": [seed],
+        "beacons": [],
+        "receipts": []
+    });
+    std::fs::write(src.join("account-0.json"), account.to_string()).unwrap();
+    let r = t.cli(&["import-python", src.to_str().unwrap()]);
+    assert_eq!(r["imported"][0]["name"], "account-0", "{r}");
+    assert_eq!(r["imported"][0]["msats"], 1_234_567, "{r}");
+    // Its listen seed is served at once: a consumer of that seed at our listener gets in.
+    let encoded = Command::new(BIN)
+        .args([
+            "beacon",
+            "encode",
+            "--seed",
+            seed,
+            "--location",
+            &format!("ws://{}", t.listen),
+        ])
+        .output()
+        .unwrap();
+    let beacon = String::from_utf8(encoded.stdout).unwrap().trim().to_owned();
+    let mut apps = Apps::new();
+    let c = apps.consumer(&beacon);
+    assert_eq!(apps.ready(c), 1_234_567);
+    t.check();
+    // A second import of the same accounts is refused as a whole.
+    let again = t.cli_raw(&["import-python", src.to_str().unwrap()]);
+    assert!(!again.status.success());
+}

@@ -142,6 +142,13 @@ enum Verb {
     },
     /// Check the ledger's invariant (balances and reserves against the recorded flows).
     Check,
+    /// Import the Python terminus's account files (`<AccountPersistDir>/*.json`): balances
+    /// (recorded as deposits), caps, pending invoices, listen seeds and beacons.
+    #[command(name = "import-python")]
+    ImportPython {
+        /// The Python terminus's AccountPersistDir (read by the daemon: give a path it sees).
+        dir: std::path::PathBuf,
+    },
 }
 
 /// Most msats there can be (21 million BTC).
@@ -269,6 +276,10 @@ fn request(verb: &Verb) -> Result<(&'static str, Value), String> {
             (method, json!({ "account": account(a)?, "msats": msats }))
         }
         Verb::Check => ("check", json!({})),
+        Verb::ImportPython { dir } => {
+            let dir = std::fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            ("import_python", json!({ "dir": dir.to_string_lossy() }))
+        }
     })
 }
 

@@ -994,6 +994,48 @@ impl<N: Node> Terminus<N> {
                 self.fan_out_balance(uuid);
                 Ok(json!({ "name": name, "msats": b.balance_msat }))
             }
+            "import_python" => {
+                let dir = params::str(p, "dir")?;
+                let r = self
+                    .ledger
+                    .import_python(std::path::Path::new(dir))
+                    .map_err(control_error)?;
+                // Serve what came in: listen seeds wait, beacons are dialed.
+                let accounts = self.ledger.list_accounts().map_err(control_error)?;
+                for a in accounts {
+                    let Ok(uuid) = parse_uuid(&a.uuid) else {
+                        continue;
+                    };
+                    if self.accounts.contains_key(&uuid) {
+                        continue;
+                    }
+                    self.accounts.insert(
+                        uuid,
+                        Live {
+                            name: a.name.clone(),
+                            sessions: HashMap::new(),
+                        },
+                    );
+                    for seed in &a.seeds {
+                        if let Ok(seed) = SharedSeed::from_hex(seed) {
+                            self.serve_listen(uuid, &seed)
+                                .map_err(ControlError::Internal)?;
+                        }
+                    }
+                    for beacon in &a.beacons {
+                        if let Ok(b) = Beacon::decode(beacon) {
+                            self.serve_connect(uuid, &b)
+                                .map_err(ControlError::Internal)?;
+                        }
+                    }
+                }
+                Ok(json!({
+                    "imported": r.accounts.iter()
+                        .map(|(name, msats)| json!({ "name": name, "msats": msats }))
+                        .collect::<Vec<_>>(),
+                    "skipped": r.skipped,
+                }))
+            }
             "check" => {
                 let r = self.ledger.check().map_err(control_error)?;
                 Ok(json!({
