@@ -3,4 +3,5 @@
 
 pub mod http;
 pub mod ini;
+pub mod metrics;
 pub mod terminus;

@@ -417,3 +417,54 @@ fn python_terminus_accounts_are_imported_and_served() {
     let again = t.cli_raw(&["import-python", src.to_str().unwrap()]);
     assert!(!again.status.success());
 }
+
+#[test]
+fn metrics_count_what_happened() {
+    use std::io::{Read, Write};
+    let dir = temp_dir();
+    std::fs::write(dir.join("t.toml"), "metrics = \"127.0.0.1:0\"\n").unwrap();
+    let (mut child, mut out, _url) = spawn_listening(&[
+        OsStr::new("terminus"),
+        OsStr::new("--config"),
+        dir.join("t.toml").as_os_str(),
+        OsStr::new("--data-dir"),
+        dir.as_os_str(),
+        OsStr::new("--listen"),
+        OsStr::new("127.0.0.1:0"),
+        OsStr::new("--rpc"),
+        OsStr::new("127.0.0.1:0"),
+    ]);
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    line.clear();
+    out.read_line(&mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("metrics at: http://")
+        .and_then(|s| s.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_owned();
+    let cli = Command::new(BIN)
+        .args(["terminus-cli", "--no-qr", "--data-dir"])
+        .arg(&dir)
+        .args(["create", "7sat"])
+        .output()
+        .unwrap();
+    assert!(cli.status.success());
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    let _ = s.read_to_string(&mut text);
+    assert!(text.contains("moneysocket_terminus_accounts 1"), "{text}");
+    assert!(
+        text.contains("moneysocket_terminus_ledger_consistent 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("moneysocket_terminus_ledger_msat_total{flow=\"deposits\"} 7000"),
+        "{text}"
+    );
+    let _ = child.kill();
+    let _ = child.wait();
+}

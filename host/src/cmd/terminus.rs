@@ -21,6 +21,7 @@ use super::CmdResult;
 /// User-source numbers on the driver's registry: signals, then the control server's.
 const SIGNAL_N: usize = 1;
 const CONTROL_BASE: usize = 64;
+const METRICS_BASE: usize = 16;
 /// How long a shutdown waits for payments under way (they stay recorded in flight after).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
@@ -125,6 +126,13 @@ pub fn run(a: TerminusArgs) -> CmdResult {
             None
         }
     };
+    let mut metrics = match cfg.metrics {
+        Some(m) => Some(
+            moneysocket_host::metrics::Metrics::bind(m, &registry, METRICS_BASE)
+                .map_err(|e| format!("metrics on {m}: {e}"))?,
+        ),
+        None => None,
+    };
     let policy = Policy {
         fee_limit_ppm: u64::from(cfg.payments.fee_limit_ppm),
         fee_limit_min_msat: cfg.payments.fee_limit_min_msat,
@@ -138,6 +146,9 @@ pub fn run(a: TerminusArgs) -> CmdResult {
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening at: {scheme}://{bound}");
     let _ = writeln!(stdout, "control at: http://{}", control.local_addr());
+    if let Some((_, local)) = &metrics {
+        let _ = writeln!(stdout, "metrics at: http://{local}/metrics");
+    }
     let _ = stdout.flush();
     tracing::info!("listening at: {scheme}://{bound} (beacons say {external_url})");
     tracing::info!("control at: http://{}", control.local_addr());
@@ -162,10 +173,17 @@ pub fn run(a: TerminusArgs) -> CmdResult {
                     }
                 } else if control.owns(n) {
                     control.ready(n, &registry, &mut terminus);
+                } else if let Some((m, _)) = &mut metrics {
+                    if m.owns(n) {
+                        m.ready(n, &registry, &|| terminus.render_metrics());
+                    }
                 }
             }
         }
         control.sweep(&registry);
+        if let Some((m, _)) = &mut metrics {
+            m.sweep(&registry);
+        }
         if let Some(at) = stop_at {
             if terminus.busy() == 0 || Instant::now() >= at {
                 break;

@@ -4,7 +4,6 @@
 //! logs, the metrics endpoint, signals, the status line and the graceful shutdown.
 
 pub mod config;
-mod metrics;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -19,7 +18,7 @@ use moneysocket_ws::{tls, Bytes, CloseCause};
 
 pub use config::RelayConfig;
 use config::MAX_CONNECTIONS_CAP;
-use metrics::Metrics;
+use moneysocket_host::metrics::{Exposition, Metrics};
 
 /// The matchmaker's table: twice the connection cap, so its hash probes stay short. Its
 /// tables live on the heap, touched as slots are used.
@@ -28,6 +27,8 @@ type RelayDriver = Driver<WsIo, TABLE>;
 
 /// User-token number of the signal pipe (the metrics server takes 16..33).
 const SIGNAL_N: usize = 1;
+/// User-token numbers of the metrics endpoint (from here on).
+const METRICS_BASE: usize = 16;
 /// Time given to flush END notifications and close handshakes at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
@@ -84,8 +85,8 @@ fn run_loop(cfg: RelayConfig) -> Result<(), String> {
     let t = driver.io().transport();
     let metrics = match cfg.metrics {
         Some(m) => {
-            let (metrics, local) =
-                Metrics::bind(m, t).map_err(|e| format!("metrics on {m}: {e}"))?;
+            let (metrics, local) = Metrics::bind(m, t.registry(), METRICS_BASE)
+                .map_err(|e| format!("metrics on {m}: {e}"))?;
             let _ = writeln!(stdout, "metrics at: http://{local}/metrics");
             tracing::info!("metrics at: http://{local}/metrics");
             Some(metrics)
@@ -127,7 +128,7 @@ impl Relay {
                 self.on_event(ev);
             }
             if let Some(m) = &mut self.metrics {
-                m.sweep(self.driver.io().transport());
+                m.sweep(self.driver.io().transport().registry());
             }
             self.stats_line();
         }
@@ -184,8 +185,9 @@ impl Relay {
             }
             DriverEvent::User { n, .. } => {
                 if let Some(mut m) = self.metrics.take() {
-                    if Metrics::owns(n) {
-                        m.ready(n, self.driver.io().transport(), &|| self.render_metrics());
+                    if m.owns(n) {
+                        let registry = self.driver.io().transport().registry();
+                        m.ready(n, registry, &|| self.render_metrics());
                     }
                     self.metrics = Some(m);
                 }
@@ -223,13 +225,9 @@ impl Relay {
         let hs = self.driver.host().stats();
         let t = self.driver.io().transport();
         let ts = t.stats();
-        let mut o = String::new();
+        let mut x = Exposition::new("moneysocket_relay_");
         let mut put = |name: &str, kind: &str, help: &str, rows: &[(&str, u64)]| {
-            o.push_str(&format!("# HELP moneysocket_relay_{name} {help}\n"));
-            o.push_str(&format!("# TYPE moneysocket_relay_{name} {kind}\n"));
-            for (labels, v) in rows {
-                o.push_str(&format!("moneysocket_relay_{name}{labels} {v}\n"));
-            }
+            x.put(name, kind, help, rows)
         };
         put(
             "connections",
@@ -310,7 +308,7 @@ impl Relay {
             "TLS or websocket opening handshakes that failed or timed out.",
             &[("", ts.handshake_failures)],
         );
-        o
+        x.finish()
     }
 
     /// Stops accepting, sends NOTIFY_RENDEZVOUS_END to every paired connection, closes all

@@ -134,6 +134,20 @@ pub struct Terminus<N: Node> {
     busy: usize,
     next_housekeeping: StdInstant,
     stopping: bool,
+    counters: Counters,
+}
+
+/// What the terminus counts (for its metrics).
+#[derive(Debug, Clone, Copy, Default)]
+struct Counters {
+    invoice_requests: u64,
+    invoices_made: u64,
+    pay_requests: u64,
+    internal_transfers: u64,
+    pays_succeeded: u64,
+    pays_failed: u64,
+    pays_refused: u64,
+    settlements: u64,
 }
 
 impl<N: Node> Terminus<N> {
@@ -150,6 +164,7 @@ impl<N: Node> Terminus<N> {
             busy: 0,
             next_housekeeping: StdInstant::now(),
             stopping: false,
+            counters: Counters::default(),
         }
     }
 
@@ -483,6 +498,7 @@ impl<N: Node> Terminus<N> {
         if own {
             return match self.ledger.internal_transfer(&name, &uuid, &hash, None) {
                 Ok(t) => {
+                    self.counters.internal_transfers += 1;
                     let preimage = t.preimage.unwrap_or([0; 32]);
                     self.answer_preimage(Some(session), account, request, &preimage);
                     if let Ok(payee) = parse_uuid(&t.payee.uuid) {
@@ -501,7 +517,10 @@ impl<N: Node> Terminus<N> {
                         self.busy += 1;
                     }
                 }
-                Err(e) => self.answer_error(Some(session), account, request, &pay_refusal(&e)),
+                Err(e) => {
+                    self.counters.pays_refused += 1;
+                    self.answer_error(Some(session), account, request, &pay_refusal(&e))
+                }
             };
         }
         let reserve = self.policy.fee_reserve(amount);
@@ -514,6 +533,7 @@ impl<N: Node> Terminus<N> {
             fee_reserve_msat: reserve,
         });
         if let Err(e) = begun {
+            self.counters.pays_refused += 1;
             return self.answer_error(Some(session), account, request, &pay_refusal(&e));
         }
         self.fan_out_balance(account);
@@ -592,7 +612,10 @@ impl<N: Node> Terminus<N> {
                 .ledger
                 .finish_pay_success(&hash, paid.fee_msat, &paid.preimage)
             {
-                Ok(_) => self.answer_preimage(session, account, request, &paid.preimage),
+                Ok(_) => {
+                    self.counters.pays_succeeded += 1;
+                    self.answer_preimage(session, account, request, &paid.preimage)
+                }
                 Err(e) => tracing::error!(
                     %account,
                     "payment {} succeeded but was not recorded: {e}",
@@ -600,6 +623,7 @@ impl<N: Node> Terminus<N> {
                 ),
             },
             Err(e) => {
+                self.counters.pays_failed += 1;
                 if let Err(le) = self.ledger.finish_pay_failure(&hash, &e.to_string()) {
                     tracing::error!(%account, "failed payment {} not refunded: {le}", hex(&hash));
                 }
@@ -704,6 +728,7 @@ impl<N: Node> Terminus<N> {
         });
         match recorded {
             Ok(()) => {
+                self.counters.invoices_made += 1;
                 self.receipt(
                     &account,
                     ReceiptKind::InvoiceNotified,
@@ -730,10 +755,13 @@ impl<N: Node> Terminus<N> {
             &s.preimage,
             s.settle_index,
         ) {
-            Ok(Settled::Credited { balance, .. }) => match parse_uuid(&balance.uuid) {
-                Ok(account) => self.notify_payee(account, &s.preimage),
-                Err(e) => tracing::error!("{e}"),
-            },
+            Ok(Settled::Credited { balance, .. }) => {
+                self.counters.settlements += 1;
+                match parse_uuid(&balance.uuid) {
+                    Ok(account) => self.notify_payee(account, &s.preimage),
+                    Err(e) => tracing::error!("{e}"),
+                }
+            }
             Ok(Settled::AlreadySettled) => {}
             Err(LedgerError::UnknownInvoice) => {
                 tracing::info!("incoming payment not known: {}", hex(&s.payment_hash));
@@ -787,6 +815,96 @@ impl<N: Node> Terminus<N> {
         if !self.settlement_running {
             self.spawn_settlement();
         }
+    }
+
+    /// The metrics text (Prometheus format).
+    pub fn render_metrics(&self) -> String {
+        let mut x = crate::metrics::Exposition::new("moneysocket_terminus_");
+        let hs = self.driver.host().stats();
+        let c = self.counters;
+        x.put(
+            "accounts",
+            "gauge",
+            "Live accounts.",
+            &[("", self.accounts.len() as u64)],
+        );
+        x.put(
+            "sessions",
+            "gauge",
+            "Provider sessions held.",
+            &[("", hs.sessions as u64)],
+        );
+        x.put(
+            "node_calls",
+            "gauge",
+            "Node calls under way.",
+            &[("", self.busy as u64)],
+        );
+        x.put(
+            "requests_total",
+            "counter",
+            "Consumer requests, by kind.",
+            &[
+                ("{kind=\"invoice\"}", c.invoice_requests),
+                ("{kind=\"pay\"}", c.pay_requests),
+            ],
+        );
+        x.put(
+            "invoices_total",
+            "counter",
+            "Invoices made.",
+            &[("", c.invoices_made)],
+        );
+        x.put(
+            "pays_total",
+            "counter",
+            "Payments, by outcome.",
+            &[
+                ("{outcome=\"internal\"}", c.internal_transfers),
+                ("{outcome=\"succeeded\"}", c.pays_succeeded),
+                ("{outcome=\"failed\"}", c.pays_failed),
+                ("{outcome=\"refused\"}", c.pays_refused),
+            ],
+        );
+        x.put(
+            "settlements_total",
+            "counter",
+            "Incoming payments credited.",
+            &[("", c.settlements)],
+        );
+        if let Ok(r) = self.ledger.check() {
+            x.put(
+                "balances_msat",
+                "gauge",
+                "Sum of account balances.",
+                &[("", r.balances)],
+            );
+            x.put(
+                "in_flight_msat",
+                "gauge",
+                "Amount plus fee reserve of payments in flight.",
+                &[("", r.in_flight)],
+            );
+            x.put(
+                "ledger_msat_total",
+                "counter",
+                "The ledger's running totals.",
+                &[
+                    ("{flow=\"deposits\"}", r.totals.deposits),
+                    ("{flow=\"withdrawals\"}", r.totals.withdrawals),
+                    ("{flow=\"received\"}", r.totals.received),
+                    ("{flow=\"paid\"}", r.totals.paid),
+                    ("{flow=\"fees\"}", r.totals.fees),
+                ],
+            );
+            x.put(
+                "ledger_consistent",
+                "gauge",
+                "1 when the ledger invariant holds.",
+                &[("", u64::from(r.ok()))],
+            );
+        }
+        x.finish()
     }
 
     // ---- control verbs ----

@@ -1,0 +1,97 @@
+//! A `GET /metrics` endpoint (Prometheus text format) for the daemons: the shared small HTTP
+//! server ([`crate::http`]) run as caller sources inside the transport's mio loop, and a
+//! writer for the text format.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use mio::Registry;
+
+use crate::http::{Limits, Response, Server};
+
+const LIMITS: Limits = Limits {
+    max_head: 4096,
+    max_headers: 32,
+    max_body: 0,
+    max_clients: 16,
+    timeout: Duration::from_secs(5),
+};
+
+/// The metrics endpoint, on user-token numbers `base..base + Metrics::SOURCES`.
+pub struct Metrics {
+    server: Server,
+    base: usize,
+}
+
+impl Metrics {
+    /// User-token numbers it takes from its base.
+    pub fn sources() -> usize {
+        Server::sources(&LIMITS)
+    }
+
+    /// Binds `addr` and registers with `registry` from user-token number `base` on.
+    pub fn bind(
+        addr: SocketAddr,
+        registry: &Registry,
+        base: usize,
+    ) -> io::Result<(Self, SocketAddr)> {
+        let server = Server::bind(addr, registry, base, LIMITS)?;
+        let local = server.local_addr();
+        Ok((Metrics { server, base }, local))
+    }
+
+    /// Whether user-token number `n` is the metrics server's.
+    pub fn owns(&self, n: usize) -> bool {
+        (self.base..self.base + Self::sources()).contains(&n)
+    }
+
+    /// Handles readiness of source `n`; `render` produces the metrics text.
+    pub fn ready(&mut self, n: usize, registry: &Registry, render: &dyn Fn() -> String) {
+        self.server.ready(n, registry, &mut |req| match req {
+            Ok(r) if r.method == "GET" && r.path() == "/metrics" => {
+                Response::new(200, "text/plain; version=0.0.4", render())
+            }
+            Ok(_) => Response::text(404, ""),
+            Err(e) => Response::text(e.status(), e.to_string()),
+        });
+    }
+
+    /// Drops clients that take too long.
+    pub fn sweep(&mut self, registry: &Registry) {
+        self.server.sweep(registry);
+    }
+}
+
+/// Writes metrics in the Prometheus text format under one prefix.
+pub struct Exposition {
+    prefix: &'static str,
+    text: String,
+}
+
+impl Exposition {
+    /// An empty exposition whose metric names start with `prefix` (e.g. `moneysocket_relay_`).
+    pub fn new(prefix: &'static str) -> Self {
+        Exposition {
+            prefix,
+            text: String::new(),
+        }
+    }
+
+    /// One metric: `kind` is `gauge` or `counter`; each row is (labels such as
+    /// `{reason="x"}` or empty, value).
+    pub fn put(&mut self, name: &str, kind: &str, help: &str, rows: &[(&str, u64)]) {
+        use std::fmt::Write as _;
+        let p = self.prefix;
+        let _ = writeln!(self.text, "# HELP {p}{name} {help}");
+        let _ = writeln!(self.text, "# TYPE {p}{name} {kind}");
+        for (labels, v) in rows {
+            let _ = writeln!(self.text, "{p}{name}{labels} {v}");
+        }
+    }
+
+    /// The text.
+    pub fn finish(self) -> String {
+        self.text
+    }
+}
