@@ -468,3 +468,56 @@ fn metrics_count_what_happened() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[test]
+fn the_world_outside_pays_and_is_paid_through_the_node() {
+    let dir = temp_dir();
+    let t = Terminus::start(&dir);
+    t.cli(&["create", "10000sat", "-a", "erin"]);
+    let beacon = t.cli(&["listen", "erin-0"])["beacon"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut apps = Apps::new();
+    let e = apps.consumer(&beacon);
+    assert_eq!(apps.ready(e), 10_000_000);
+    // A peer node of the simulated network pays Erin's invoice: the settlement stream
+    // credits her and she hears the preimage.
+    let bolt11 = apps.invoice(e, 2_000_000).unwrap();
+    assert_eq!(t.cli(&["simnet-pay", &bolt11])["paying"], true);
+    let heard = apps.until("the incoming preimage", |s, ev| match ev {
+        ConsumerEvent::Preimage {
+            request: None,
+            preimage,
+        } if s == e => Some(*preimage),
+        _ => None,
+    });
+    assert_eq!(apps.balance(e, |m| m == 12_000_000), 12_000_000);
+    let decoded: Value = serde_json::from_slice(
+        &Command::new(BIN)
+            .args(["bolt11", "decode", &bolt11])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(
+        hex(&sha256(&heard)),
+        decoded["payment_hash"].as_str().unwrap()
+    );
+    // Erin pays a peer's invoice through the node: the actual fee is charged, the rest of
+    // the reserve refunded (fee: 1,000 msat base + 1,000 ppm of 3,000,000 = 4,000 msat).
+    let theirs = t.cli(&["simnet-invoice", "3000sat"])["bolt11"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    apps.pay(e, &theirs).unwrap();
+    // (While it routes, the balance shows the reserve of max(1 %, 10 sat) = 30,000 taken.)
+    let settled = 12_000_000 - 3_000_000 - 4_000;
+    assert_eq!(apps.balance(e, |m| m == settled), settled);
+    let check = t.cli(&["check"]);
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(check["received_msat"], 2_000_000, "{check}");
+    assert_eq!(check["paid_msat"], 3_000_000, "{check}");
+    assert_eq!(check["fees_msat"], 4_000, "{check}");
+}

@@ -11,10 +11,13 @@ use clap::Args;
 use moneysocket_driver::{Driver, DriverConfig, DriverEvent};
 use moneysocket_host::terminus::config::{Overrides, TerminusConfig};
 use moneysocket_host::terminus::control::ControlServer;
+use moneysocket_host::terminus::control::{params, ControlError, ControlHandler};
 use moneysocket_host::terminus::ledger::Ledger;
+use moneysocket_host::terminus::node::{InvoiceRequest, Node};
 use moneysocket_host::terminus::service::{Policy, Terminus};
 use moneysocket_host::terminus::simnode::{self, SimNode};
 use moneysocket_ws::{tls, TransportConfig};
+use serde_json::{json, Value};
 
 use super::CmdResult;
 
@@ -68,18 +71,30 @@ pub fn run(a: TerminusArgs) -> CmdResult {
     let ledger_path = data_dir.join("ledger.sqlite");
     let ledger =
         Ledger::open(&ledger_path).map_err(|e| format!("{}: {e}", ledger_path.display()))?;
-    let node = SimNode::open(
-        &data_dir.join("simnode"),
-        simnode::SimNodeConfig {
-            starting_balance_msat: cfg.simnode.starting_balance_msat,
-            fee_base_msat: cfg.simnode.fee_base_msat,
-            fee_ppm: u64::from(cfg.simnode.fee_ppm),
-            latency: cfg.simnode.latency(),
-            ..simnode::SimNodeConfig::default()
-        },
-    )
-    .map_err(|e| format!("simulated node: {e}"))?;
-
+    let sim_cfg = simnode::SimNodeConfig {
+        starting_balance_msat: cfg.simnode.starting_balance_msat,
+        fee_base_msat: cfg.simnode.fee_base_msat,
+        fee_ppm: u64::from(cfg.simnode.fee_ppm),
+        latency: cfg.simnode.latency(),
+        ..simnode::SimNodeConfig::default()
+    };
+    let network = simnode::SimNetwork::new();
+    let node = network
+        .open_node(&data_dir.join("simnode"), sim_cfg.clone())
+        .map_err(|e| format!("simulated node: {e}"))?;
+    let mut peers = Vec::new();
+    for i in 0..cfg.simnode.peers {
+        let peer = network
+            .open_node(
+                &data_dir.join(format!("simpeer-{i}")),
+                simnode::SimNodeConfig {
+                    alias: format!("simpeer-{i}"),
+                    ..sim_cfg.clone()
+                },
+            )
+            .map_err(|e| format!("simulated peer {i}: {e}"))?;
+        peers.push(Arc::new(peer));
+    }
     let server_tls = match (&cfg.listen.tls_cert, &cfg.listen.tls_key) {
         (Some(c), Some(k)) => Some(tls::server_config(c, k, cfg.listen.tls_chain.as_deref())?),
         _ => None,
@@ -172,7 +187,11 @@ pub fn run(a: TerminusArgs) -> CmdResult {
                         stop_at = Some(Instant::now() + SHUTDOWN_GRACE);
                     }
                 } else if control.owns(n) {
-                    control.ready(n, &registry, &mut terminus);
+                    let mut handler = WithPeers {
+                        terminus: &mut terminus,
+                        peers: &peers,
+                    };
+                    control.ready(n, &registry, &mut handler);
                 } else if let Some((m, _)) = &mut metrics {
                     if m.owns(n) {
                         m.ready(n, &registry, &|| terminus.render_metrics());
@@ -193,4 +212,78 @@ pub fn run(a: TerminusArgs) -> CmdResult {
     ControlServer::unpublish(&data_dir);
     tracing::info!("stopped with {} node calls under way", terminus.busy());
     Ok(String::new())
+}
+
+/// The control verbs, plus those of the simulated world outside the terminus (its peer
+/// nodes): an invoice at a peer for an account to pay, a peer paying an account's invoice.
+struct WithPeers<'a> {
+    terminus: &'a mut Terminus<SimNode>,
+    peers: &'a [Arc<SimNode>],
+}
+
+impl WithPeers<'_> {
+    fn peer(&self, p: &Value) -> Result<&Arc<SimNode>, ControlError> {
+        let i = p.get("peer").and_then(Value::as_u64).unwrap_or(0);
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| self.peers.get(i))
+            .ok_or_else(|| ControlError::NotFound(format!("no simulated peer {i}")))
+    }
+}
+
+impl ControlHandler for WithPeers<'_> {
+    fn call(&mut self, method: &str, p: &Value) -> Result<Value, ControlError> {
+        match method {
+            "simnet_invoice" => {
+                let peer = self.peer(p)?;
+                let msats = params::msats(p, "msats")?;
+                let count = p
+                    .get("count")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(1)
+                    .clamp(1, 10_000);
+                let mut out = Vec::new();
+                for _ in 0..count {
+                    let inv = peer
+                        .create_invoice(&InvoiceRequest {
+                            msats,
+                            expiry: Duration::from_secs(3600),
+                            memo: "simnet".into(),
+                            description_hash: None,
+                            preimage: None,
+                        })
+                        .map_err(|e| ControlError::Internal(e.to_string()))?;
+                    out.push(inv.bolt11);
+                }
+                Ok(json!({ "bolt11": out }))
+            }
+            "simnet_pay" => {
+                let peer = Arc::clone(self.peer(p)?);
+                let bolt11 = params::str(p, "bolt11")?.to_owned();
+                // A payment may take the node's latency: it runs on its own thread; the
+                // account hears of it through the settlement stream.
+                std::thread::spawn(move || {
+                    if let Err(e) = peer.pay(&bolt11, u64::MAX, Duration::from_secs(600)) {
+                        tracing::warn!("simulated peer's payment failed: {e}");
+                    }
+                });
+                Ok(json!({ "paying": true }))
+            }
+            "simnet_info" => {
+                let mut out = Vec::new();
+                for (i, peer) in self.peers.iter().enumerate() {
+                    let info = peer
+                        .info()
+                        .map_err(|e| ControlError::Internal(e.to_string()))?;
+                    out.push(json!({
+                        "peer": i,
+                        "pubkey": info.pubkey,
+                        "spendable_msat": peer.spendable_msat().ok(),
+                    }));
+                }
+                Ok(json!({ "peers": out }))
+            }
+            _ => self.terminus.call(method, p),
+        }
+    }
 }

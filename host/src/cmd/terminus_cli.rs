@@ -149,6 +149,32 @@ enum Verb {
         /// The Python terminus's AccountPersistDir (read by the daemon: give a path it sees).
         dir: std::path::PathBuf,
     },
+    /// Simulated node only: invoices made by a peer node of the simulated network (the world
+    /// outside the terminus), for an account to pay.
+    #[command(name = "simnet-invoice")]
+    SimnetInvoice {
+        /// Amount (msat, or with a msat/sat suffix).
+        amount: String,
+        /// How many invoices.
+        #[arg(long, default_value_t = 1)]
+        count: u64,
+        /// Which peer node.
+        #[arg(long, default_value_t = 0)]
+        peer: u64,
+    },
+    /// Simulated node only: a peer node pays BOLT11 (e.g. an account's invoice); the account
+    /// is credited when the payment settles.
+    #[command(name = "simnet-pay")]
+    SimnetPay {
+        /// The invoice.
+        bolt11: String,
+        /// Which peer node.
+        #[arg(long, default_value_t = 0)]
+        peer: u64,
+    },
+    /// Simulated node only: the peer nodes and what they can spend.
+    #[command(name = "simnet-info")]
+    SimnetInfo,
 }
 
 /// Most msats there can be (21 million BTC).
@@ -276,6 +302,19 @@ fn request(verb: &Verb) -> Result<(&'static str, Value), String> {
             (method, json!({ "account": account(a)?, "msats": msats }))
         }
         Verb::Check => ("check", json!({})),
+        Verb::SimnetInvoice {
+            amount,
+            count,
+            peer,
+        } => (
+            "simnet_invoice",
+            json!({ "msats": parse_msats(amount)?, "count": count, "peer": peer }),
+        ),
+        Verb::SimnetPay { bolt11, peer } => (
+            "simnet_pay",
+            json!({ "bolt11": bolt11.trim(), "peer": peer }),
+        ),
+        Verb::SimnetInfo => ("simnet_info", json!({})),
         Verb::ImportPython { dir } => {
             let dir = std::fs::canonicalize(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
             ("import_python", json!({ "dir": dir.to_string_lossy() }))

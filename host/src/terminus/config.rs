@@ -165,6 +165,10 @@ pub struct SimNodeConfig {
     pub fee_ppm: u32,
     /// Time a pay takes, in milliseconds.
     pub latency_ms: u64,
+    /// Other simulated nodes on the same simulated network (the world outside the terminus:
+    /// `terminus-cli simnet-invoice` makes an invoice at one for an account to pay,
+    /// `simnet-pay` pays an account's invoice from one). Default 1.
+    pub peers: u32,
 }
 
 impl Default for SimNodeConfig {
@@ -174,6 +178,7 @@ impl Default for SimNodeConfig {
             fee_base_msat: 1_000,
             fee_ppm: 1_000,
             latency_ms: 0,
+            peers: 1,
         }
     }
 }
@@ -546,6 +551,9 @@ impl TerminusConfig {
         }
         if s.latency_ms > 600_000 {
             return Err("simnode.latency_ms: at most 600000".into());
+        }
+        if s.peers > 16 {
+            return Err("simnode.peers: at most 16".into());
         }
         if let Some(lnd) = &self.lnd {
             if lnd.rest_host.is_empty() {
