@@ -79,7 +79,11 @@ fn main() -> ExitCode {
     match result {
         Ok(out) => {
             if !out.is_empty() {
-                println!("{out}");
+                use std::io::Write as _;
+                // A closed pipe (`| head`) is the reader's choice, not an error.
+                let mut stdout = std::io::stdout().lock();
+                let _ = writeln!(stdout, "{out}");
+                let _ = stdout.flush();
             }
             ExitCode::SUCCESS
         }

@@ -206,3 +206,19 @@ fn v0_wad_format_like_the_python_library() {
     let err = fails(&["wad", "format", r#"{"msats": 5, "asset_stable": false}"#]);
     assert!(err.contains("key set not consistent"), "{err}");
 }
+
+#[test]
+fn a_closed_stdout_is_not_a_crash() {
+    // `moneysocket … | head -c0`: the reader is gone before the answer is written.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_moneysocket"))
+        .args(["seed", "000102030405060708090a0b0c0d0e0f"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{:?} {stderr}", out.status);
+}

@@ -34,8 +34,15 @@ impl Terminus {
 
     /// On a given listen address (a restart keeps the address its beacons name).
     fn start_on(dir: &Path, listen: &str) -> Terminus {
+        let config = dir.join("terminus.toml");
+        if !config.exists() {
+            std::fs::create_dir_all(dir).unwrap();
+            std::fs::write(&config, "").unwrap();
+        }
         let (child, mut out, url) = spawn_listening(&[
             OsStr::new("terminus"),
+            OsStr::new("--config"),
+            config.as_os_str(),
             OsStr::new("--data-dir"),
             dir.as_os_str(),
             OsStr::new("--listen"),
@@ -520,4 +527,119 @@ fn the_world_outside_pays_and_is_paid_through_the_node() {
     assert_eq!(check["received_msat"], 2_000_000, "{check}");
     assert_eq!(check["paid_msat"], 3_000_000, "{check}");
     assert_eq!(check["fees_msat"], 4_000, "{check}");
+}
+
+/// kill -9 with 1,000 pays in flight, restart: the invariant holds, nothing is paid or
+/// debited twice (the ledger agrees with both nodes), every pay completed or was refunded.
+#[test]
+fn a_crash_with_1000_pays_in_flight_loses_and_doubles_nothing() {
+    const PAYS: usize = 1000;
+    const SESSIONS: usize = 125; // each consumer keeps 8 requests outstanding
+    const AMOUNT: u64 = 1_000;
+    let dir = temp_dir();
+    // Every payment routes for 2 s: the kill comes while they are under way.
+    std::fs::write(
+        dir.join("terminus.toml"),
+        "[listen]\nmax_per_ip = 0\n[simnode]\nlatency_ms = 2000\n",
+    )
+    .unwrap();
+    let t = Terminus::start(&dir);
+    let start_balance: u64 = 20_000_000;
+    t.cli(&["create", &format!("{start_balance}msat"), "-a", "frank"]);
+    let node_before = t.cli(&["getinfo"])["node_spendable_msat"].as_u64().unwrap();
+    let peer_before = t.cli(&["simnet-info"])["peers"][0]["spendable_msat"]
+        .as_u64()
+        .unwrap();
+    let invoices = t.cli(&[
+        "simnet-invoice",
+        &format!("{AMOUNT}msat"),
+        "--count",
+        &PAYS.to_string(),
+    ]);
+    let invoices: Vec<String> = invoices["bolt11"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b.as_str().unwrap().to_owned())
+        .collect();
+    let mut apps = Apps::new();
+    let mut consumers = Vec::new();
+    for _ in 0..SESSIONS {
+        let beacon = t.cli(&["listen", "frank-0"])["beacon"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        consumers.push(apps.consumer(&beacon));
+    }
+    for &c in &consumers {
+        apps.ready(c);
+    }
+    for (i, inv) in invoices.iter().enumerate() {
+        apps.d.pay(consumers[i % SESSIONS], inv).unwrap();
+    }
+    // Until every pay is recorded in flight (reserved)...
+    let until = Instant::now() + Duration::from_secs(30);
+    let mut buf = Vec::new();
+    loop {
+        apps.d
+            .poll(&mut buf, Some(Duration::from_millis(10)))
+            .unwrap();
+        buf.clear();
+        let c = t.cli(&["check"]);
+        if c["in_flight_count"].as_u64() == Some(PAYS as u64) {
+            break;
+        }
+        assert!(Instant::now() < until, "pays not all in flight: {c}");
+    }
+    // ...and some have completed (the first ones routed for 2 s), others are routing.
+    loop {
+        apps.d
+            .poll(&mut buf, Some(Duration::from_millis(10)))
+            .unwrap();
+        buf.clear();
+        let c = t.cli(&["check"]);
+        if c["paid_msat"].as_u64().unwrap_or(0) >= 10 * AMOUNT {
+            break;
+        }
+        assert!(Instant::now() < until, "no pay completed: {c}");
+    }
+    let listen = t.listen.clone();
+    let mut t = t;
+    t.child.kill().unwrap(); // SIGKILL
+    let _ = t.child.wait();
+    drop(t);
+    drop(apps);
+
+    let t = Terminus::start_on(&dir, &listen);
+    let until = Instant::now() + Duration::from_secs(60);
+    let c = loop {
+        let c = t.cli(&["check"]);
+        if c["in_flight_count"] == 0 {
+            break c;
+        }
+        assert!(
+            Instant::now() < until,
+            "pays still in flight after the restart: {c}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(c["ok"], true, "{c}");
+    let paid = c["paid_msat"].as_u64().unwrap();
+    let fees = c["fees_msat"].as_u64().unwrap();
+    assert_eq!(paid % AMOUNT, 0);
+    let completed = paid / AMOUNT;
+    assert!(completed <= PAYS as u64);
+    // Every pay either completed (debited once, with its fee) or was refunded.
+    let balance = t.cli(&["getaccountinfo", "frank-0"])["accounts"][0]["msats"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(balance, start_balance - paid - fees, "{c}");
+    // The nodes agree: the terminus's node spent exactly that, the peer received it.
+    let node_after = t.cli(&["getinfo"])["node_spendable_msat"].as_u64().unwrap();
+    assert_eq!(node_before - node_after, paid + fees);
+    let peer_after = t.cli(&["simnet-info"])["peers"][0]["spendable_msat"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(peer_after - peer_before, paid);
+    eprintln!("crash test: {completed} of {PAYS} pays completed, the rest refunded");
 }

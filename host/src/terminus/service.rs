@@ -135,6 +135,8 @@ pub struct Terminus<N: Node> {
     next_housekeeping: StdInstant,
     stopping: bool,
     counters: Counters,
+    /// Accounts whose balance changed this round.
+    dirty: std::collections::HashSet<Uuid>,
 }
 
 /// What the terminus counts (for its metrics).
@@ -165,6 +167,7 @@ impl<N: Node> Terminus<N> {
             next_housekeeping: StdInstant::now(),
             stopping: false,
             counters: Counters::default(),
+            dirty: std::collections::HashSet::new(),
         }
     }
 
@@ -250,11 +253,19 @@ impl<N: Node> Terminus<N> {
             self.next_housekeeping = StdInstant::now() + Duration::from_secs(5);
             self.housekeeping();
         }
-        let mut more = Vec::new();
-        self.driver.flush(&mut more);
-        for ev in more {
-            if let Some(ev) = self.on_event(ev) {
-                events.push(ev);
+        // What handling produced goes out now (balances once per account), and what that
+        // produced, until quiet.
+        for _ in 0..4 {
+            self.send_balances();
+            let mut more = Vec::new();
+            self.driver.flush(&mut more);
+            if more.is_empty() && self.dirty.is_empty() {
+                break;
+            }
+            for ev in more {
+                if let Some(ev) = self.on_event(ev) {
+                    events.push(ev);
+                }
             }
         }
         Ok(())
@@ -350,15 +361,26 @@ impl<N: Node> Terminus<N> {
     }
 
     /// Sends the account's balance to every one of its sessions.
+    /// The account's balance changed: every one of its sessions hears it, once per round
+    /// however many changes the round made (an account may have many sessions).
     fn fan_out_balance(&mut self, account: Uuid) {
-        match self.balance(&account) {
-            Ok(msats) => {
-                let now = self.driver.now();
-                self.driver
-                    .host_mut()
-                    .set_account_info(&account, &info_of(account, msats), now);
+        self.dirty.insert(account);
+    }
+
+    /// Sends the balances changed this round.
+    fn send_balances(&mut self) {
+        for account in std::mem::take(&mut self.dirty) {
+            match self.balance(&account) {
+                Ok(msats) => {
+                    let now = self.driver.now();
+                    self.driver.host_mut().set_account_info(
+                        &account,
+                        &info_of(account, msats),
+                        now,
+                    );
+                }
+                Err(e) => tracing::error!(%account, "balance not read: {e}"),
             }
-            Err(e) => tracing::error!(%account, "balance not read: {e}"),
         }
     }
 
@@ -921,9 +943,13 @@ impl<N: Node> Terminus<N> {
                         let seed = *b.shared_seed().as_bytes();
                         let s =
                             uuid.and_then(|u| self.accounts.get(&u)?.sessions.get(&seed).copied())?;
-                        Some(format!("{:?}", self.driver.dial_state(s)))
+                        Some(match self.driver.dial_state(s) {
+                            Some(moneysocket_driver::DialState::Up { .. }) => "connected",
+                            Some(moneysocket_driver::DialState::Dialing { .. }) => "connecting",
+                            _ => "disconnected",
+                        })
                     })
-                    .unwrap_or_else(|| "unknown".into());
+                    .unwrap_or("disconnected");
                 json!({ "beacon": b, "state": state })
             })
             .collect();
@@ -1179,6 +1205,7 @@ impl<N: Node> Terminus<N> {
 impl<N: Node> ControlHandler for Terminus<N> {
     fn call(&mut self, method: &str, params: &Value) -> Result<Value, ControlError> {
         let r = self.verb(method, params);
+        self.send_balances();
         // Whatever the verb changed (sessions, balances) goes out at once.
         let mut events = Vec::new();
         self.driver.flush(&mut events);
