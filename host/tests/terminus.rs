@@ -134,6 +134,23 @@ impl Apps {
         c
     }
 
+    /// One poll; the consumers' events are kept for later waits.
+    fn pump(&mut self) {
+        let mut buf = Vec::new();
+        self.d
+            .poll(&mut buf, Some(Duration::from_millis(5)))
+            .unwrap();
+        for ev in buf {
+            if let DriverEvent::Session {
+                session,
+                event: SessionEvent::Consumer(e),
+            } = ev
+            {
+                self.events.push((session, e));
+            }
+        }
+    }
+
     /// Polls until `f` finds what it waits for among the events (consumed up to it).
     fn until<T>(
         &mut self,
@@ -642,4 +659,96 @@ fn a_crash_with_1000_pays_in_flight_loses_and_doubles_nothing() {
         .unwrap();
     assert_eq!(peer_after - peer_before, paid);
     eprintln!("crash test: {completed} of {PAYS} pays completed, the rest refunded");
+}
+
+/// A relay (or anyone holding an old frame) replays a REQUEST_PAY long after it was paid,
+/// past the session's replay window: the ledger knows its uuid and never pays twice.
+#[test]
+fn a_pay_request_replayed_past_the_window_never_pays_twice() {
+    use moneysocket_core::frame;
+    use moneysocket_core::message::{Message, Timestamp};
+    use moneysocket_core::uuid::Uuid;
+
+    let dir = temp_dir();
+    let t = Terminus::start(&dir);
+    t.cli(&["create", "1000sat", "-a", "gina"]);
+    t.cli(&["create", "0", "-a", "hank"]);
+    let g_beacon = t.cli(&["listen", "gina-0"])["beacon"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let h_beacon = t.cli(&["listen", "hank-0"])["beacon"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut apps = Apps::new();
+    let g = apps.consumer(&g_beacon);
+    let h = apps.consumer(&h_beacon);
+    apps.ready(g);
+    apps.ready(h);
+    // Gina's connection: the replayed frames go on it, as a relay would inject them.
+    let conn = loop {
+        if let Some(moneysocket_driver::DialState::Up { conn, .. }) = apps.d.dial_state(g) {
+            break conn;
+        }
+        apps.pump();
+    };
+    let key = Beacon::decode(&g_beacon)
+        .unwrap()
+        .shared_seed()
+        .v0_aes_key();
+    let seal = |msg: &Message<'_>, iv: u8| {
+        let text = msg.to_json_string();
+        let mut out = vec![0u8; text.len() + 64];
+        let n = frame::seal(&key, [iv; 16], text.as_bytes(), &mut out)
+            .unwrap()
+            .len();
+        out.truncate(n);
+        out
+    };
+    let bolt11 = apps.invoice(h, 100_000).unwrap();
+    let request = Uuid::v4_from_bytes([0x3c; 16]);
+    let pay = seal(
+        &Message::request_pay(request, Timestamp::from_secs(1_700_000_000), &*bolt11),
+        1,
+    );
+    let send = |apps: &mut Apps, f: Vec<u8>| {
+        apps.d.io_mut().transport_mut().send(conn, f).unwrap();
+        apps.pump();
+    };
+    send(&mut apps, pay.clone());
+    assert_eq!(apps.balance(h, |m| m == 100_000), 100_000);
+    // 40 other requests later the session has forgotten the uuid...
+    for i in 0..40u8 {
+        let ping = Message::request_ping(Uuid::v4_from_bytes([i; 16]), Timestamp::from_secs(1));
+        send(&mut apps, seal(&ping, i + 2));
+    }
+    // ...the replay reaches the terminus, and the ledger refuses it.
+    send(&mut apps, pay);
+    let until = Instant::now() + Duration::from_secs(10);
+    let mut receipts;
+    loop {
+        apps.pump();
+        receipts = t.cli(&["getaccountreceipts", "gina-0"]);
+        let errors = receipts["receipts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["kind"] == "error_notified")
+            .count();
+        if errors > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < until,
+            "the replay was never answered: {receipts}"
+        );
+    }
+    assert!(
+        receipts.to_string().contains("pay request already handled"),
+        "{receipts}"
+    );
+    let gina = t.cli(&["getaccountinfo", "gina-0"]);
+    assert_eq!(gina["accounts"][0]["msats"], 1_000_000 - 100_000, "{gina}");
+    t.check();
 }
