@@ -77,6 +77,31 @@ impl Ini {
     }
 }
 
+/// Reads a daemon's config file, INI or TOML: INI when its name ends in `.ini`, `.conf` or
+/// `.cfg`, or (unless it ends in `.toml`) when `looks_like_ini` says so of its text; the
+/// error names the file.
+pub fn load_config<T>(
+    path: &std::path::Path,
+    looks_like_ini: impl Fn(&str) -> bool,
+    from_ini: impl Fn(&str) -> Result<T, String>,
+    from_toml: impl Fn(&str) -> Result<T, String>,
+) -> Result<T, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let is_ini =
+        matches!(ext.as_str(), "ini" | "conf" | "cfg") || (ext != "toml" && looks_like_ini(&text));
+    let r = if is_ini {
+        from_ini(&text)
+    } else {
+        from_toml(&text)
+    };
+    r.map_err(|e| format!("{}: {e}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -122,16 +122,7 @@ pub fn run(cmd: BenchCmd) -> CmdResult {
                 timeout: secs("timeout", a.timeout)?,
                 data_dir: a.data_dir,
             })?;
-            let report = if a.json {
-                outcome.json.to_string()
-            } else {
-                outcome.text
-            };
-            if outcome.ok {
-                Ok(report)
-            } else {
-                Err(report)
-            }
+            finish(outcome, a.json)
         }
         BenchCmd::Echo(a) => {
             bench::echo::serve(SocketAddr::new(a.bind, a.port))?;
@@ -163,17 +154,24 @@ pub fn run(cmd: BenchCmd) -> CmdResult {
                     pool: a.pool.max(1),
                 })?,
             };
-            let report = if a.json {
-                outcome.json.to_string()
-            } else {
-                outcome.text
-            };
-            if outcome.ok {
-                Ok(report)
-            } else {
-                println!("{report}");
-                Err("bench: incomplete run or errors (see the report)".into())
-            }
+            finish(outcome, a.json)
         }
+    }
+}
+
+/// The report (text or JSON) on success; on failure the report still goes to stdout and
+/// the command fails.
+fn finish(outcome: bench::Outcome, json: bool) -> CmdResult {
+    let report = if json {
+        outcome.json.to_string()
+    } else {
+        outcome.text
+    };
+    if outcome.ok {
+        Ok(report)
+    } else {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), "{report}");
+        Err("bench: incomplete run or errors (see the report)".into())
     }
 }

@@ -94,20 +94,9 @@ impl RelayConfig {
     /// Reads a config file: INI if it has a `[Relay]` section (or a `.ini`/`.conf`/`.cfg`
     /// name), TOML otherwise.
     pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let is_ini = matches!(ext.as_str(), "ini" | "conf" | "cfg")
-            || (ext != "toml" && looks_like_relay_ini(&text));
-        let r = if is_ini {
-            Self::from_ini(&text)
-        } else {
-            toml::from_str(&text).map_err(|e| e.to_string())
-        };
-        r.map_err(|e| format!("{}: {e}", path.display()))
+        moneysocket_host::ini::load_config(path, looks_like_relay_ini, Self::from_ini, |t| {
+            toml::from_str(t).map_err(|e| e.to_string())
+        })
     }
 
     /// Reads the Python relay's INI file: section `[Relay]` with `ListenBind`, `ListenPort`,

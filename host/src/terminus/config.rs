@@ -317,20 +317,12 @@ impl TerminusConfig {
     /// Reads a config file: INI if its name ends in `.ini`/`.conf`/`.cfg` or (unless it ends
     /// in `.toml`) it has an `[App]`, `[Listen]`, `[Rpc]` or `[LND]` section; TOML otherwise.
     pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .unwrap_or("")
-            .to_ascii_lowercase();
-        let is_ini = matches!(ext.as_str(), "ini" | "conf" | "cfg")
-            || (ext != "toml" && looks_like_terminus_ini(&text));
-        let r = if is_ini {
-            Self::from_ini(&text)
-        } else {
-            Self::from_toml(&text)
-        };
-        r.map_err(|e| format!("{}: {e}", path.display()))
+        crate::ini::load_config(
+            path,
+            looks_like_terminus_ini,
+            Self::from_ini,
+            Self::from_toml,
+        )
     }
 
     /// Reads TOML (see `terminus.example.toml`); unknown keys are errors.
