@@ -752,3 +752,49 @@ fn a_pay_request_replayed_past_the_window_never_pays_twice() {
     assert_eq!(gina["accounts"][0]["msats"], 1_000_000 - 100_000, "{gina}");
     t.check();
 }
+
+/// Two invoices asked at once that fit the cap one by one but not together: one is made,
+/// the other refused (the cap counts open invoices, checked again when recording).
+#[test]
+fn the_cap_holds_for_concurrent_invoice_requests() {
+    let dir = temp_dir();
+    let t = Terminus::start(&dir);
+    t.cli(&["create", "0", "-a", "ivy", "-c", "1500sat"]);
+    let b1 = t.cli(&["listen", "ivy-0"])["beacon"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b2 = t.cli(&["listen", "ivy-0"])["beacon"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut apps = Apps::new();
+    let c1 = apps.consumer(&b1);
+    let c2 = apps.consumer(&b2);
+    apps.ready(c1);
+    apps.ready(c2);
+    let r1 = apps.d.request_invoice(c1, 1_000_000).unwrap();
+    let r2 = apps.d.request_invoice(c2, 1_000_000).unwrap();
+    let mut made = 0;
+    let mut refused = 0;
+    for (c, r) in [(c1, r1), (c2, r2)] {
+        let outcome = apps.until("an answer", |s, e| match e {
+            ConsumerEvent::Invoice { request, .. } if s == c && *request == r => Some(true),
+            ConsumerEvent::Error {
+                request: Some(q),
+                message,
+            } if s == c && *q == r => {
+                assert_eq!(message, "account cap exceeded");
+                Some(false)
+            }
+            _ => None,
+        });
+        if outcome {
+            made += 1;
+        } else {
+            refused += 1;
+        }
+    }
+    assert_eq!((made, refused), (1, 1));
+    t.check();
+}

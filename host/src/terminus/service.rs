@@ -527,17 +527,7 @@ impl<N: Node> Terminus<N> {
                         self.notify_payee(payee, &preimage);
                     }
                     // The node's copy can no longer be paid.
-                    let node = Arc::clone(&self.node);
-                    if self
-                        .driver
-                        .spawn(move || {
-                            let _ = node.cancel_invoice(&hash);
-                            Job::Cancelled
-                        })
-                        .is_ok()
-                    {
-                        self.busy += 1;
-                    }
+                    self.cancel_at_node(hash);
                 }
                 Err(e) => {
                     self.counters.pays_refused += 1;
@@ -761,12 +751,28 @@ impl<N: Node> Terminus<N> {
                 }
             }
             Err(e) => {
+                // Not recorded, so never credited: the node's invoice must not be paid.
+                self.cancel_at_node(inv.payment_hash);
                 let text = match e {
                     LedgerError::CapExceeded => errors::CAP.to_string(),
                     e => format!("{}{e}", errors::INVOICE_PREFIX),
                 };
                 self.answer_error(Some(session), account, request, &text)
             }
+        }
+    }
+
+    /// Cancels an invoice at the node, off the loop.
+    fn cancel_at_node(&mut self, hash: PaymentHash) {
+        let node = Arc::clone(&self.node);
+        let spawned = self.driver.spawn(move || {
+            if let Err(e) = node.cancel_invoice(&hash) {
+                tracing::warn!("invoice {} not cancelled at the node: {e}", hex(&hash));
+            }
+            Job::Cancelled
+        });
+        if spawned.is_ok() {
+            self.busy += 1;
         }
     }
 
