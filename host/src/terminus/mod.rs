@@ -4,6 +4,7 @@
 pub mod config;
 pub mod control;
 pub mod ledger;
+pub mod lnd;
 pub mod node;
 pub mod service;
 pub mod simnode;
