@@ -13,6 +13,7 @@ use moneysocket_host::terminus::config::{Overrides, TerminusConfig};
 use moneysocket_host::terminus::control::ControlServer;
 use moneysocket_host::terminus::control::{params, ControlError, ControlHandler};
 use moneysocket_host::terminus::ledger::Ledger;
+use moneysocket_host::terminus::lnd::LndNode;
 use moneysocket_host::terminus::node::{InvoiceRequest, Node};
 use moneysocket_host::terminus::service::{Policy, Terminus};
 use moneysocket_host::terminus::simnode::{self, SimNode};
@@ -59,42 +60,54 @@ pub fn run(a: TerminusArgs) -> CmdResult {
         cfg.log_dir.as_deref(),
         "moneysocket-terminus.log",
     )?;
-    if cfg.lnd.is_some() {
-        return Err(
-            "an [lnd] backend is configured, but this build has only the simulated node \
-                    (LND over REST is the next step); remove [lnd] to use the simulated node"
-                .into(),
-        );
-    }
     let data_dir = cfg.data_dir();
     std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
     let ledger_path = data_dir.join("ledger.sqlite");
     let ledger =
         Ledger::open(&ledger_path).map_err(|e| format!("{}: {e}", ledger_path.display()))?;
-    let sim_cfg = simnode::SimNodeConfig {
-        starting_balance_msat: cfg.simnode.starting_balance_msat,
-        fee_base_msat: cfg.simnode.fee_base_msat,
-        fee_ppm: u64::from(cfg.simnode.fee_ppm),
-        latency: cfg.simnode.latency(),
-        ..simnode::SimNodeConfig::default()
-    };
-    let network = simnode::SimNetwork::new();
-    let node = network
-        .open_node(&data_dir.join("simnode"), sim_cfg.clone())
-        .map_err(|e| format!("simulated node: {e}"))?;
-    let mut peers = Vec::new();
-    for i in 0..cfg.simnode.peers {
-        let peer = network
-            .open_node(
-                &data_dir.join(format!("simpeer-{i}")),
-                simnode::SimNodeConfig {
-                    alias: format!("simpeer-{i}"),
-                    ..sim_cfg.clone()
-                },
-            )
-            .map_err(|e| format!("simulated peer {i}: {e}"))?;
-        peers.push(Arc::new(peer));
+    match &cfg.lnd {
+        Some(lnd) => {
+            let node = LndNode::connect(lnd).map_err(|e| format!("LND: {e}"))?;
+            serve(cfg.clone(), data_dir, ledger, node, Vec::new())
+        }
+        None => {
+            let sim_cfg = simnode::SimNodeConfig {
+                starting_balance_msat: cfg.simnode.starting_balance_msat,
+                fee_base_msat: cfg.simnode.fee_base_msat,
+                fee_ppm: u64::from(cfg.simnode.fee_ppm),
+                latency: cfg.simnode.latency(),
+                ..simnode::SimNodeConfig::default()
+            };
+            let network = simnode::SimNetwork::new();
+            let node = network
+                .open_node(&data_dir.join("simnode"), sim_cfg.clone())
+                .map_err(|e| format!("simulated node: {e}"))?;
+            let mut peers = Vec::new();
+            for i in 0..cfg.simnode.peers {
+                let peer = network
+                    .open_node(
+                        &data_dir.join(format!("simpeer-{i}")),
+                        simnode::SimNodeConfig {
+                            alias: format!("simpeer-{i}"),
+                            ..sim_cfg.clone()
+                        },
+                    )
+                    .map_err(|e| format!("simulated peer {i}: {e}"))?;
+                peers.push(Arc::new(peer));
+            }
+            serve(cfg.clone(), data_dir, ledger, node, peers)
+        }
     }
+}
+
+/// Runs the terminus over `node` (the simulated one with its `peers`, or LND) until a signal.
+fn serve<N: Node>(
+    cfg: TerminusConfig,
+    data_dir: PathBuf,
+    ledger: Ledger,
+    node: N,
+    peers: Vec<Arc<SimNode>>,
+) -> CmdResult {
     let server_tls = match (&cfg.listen.tls_cert, &cfg.listen.tls_key) {
         (Some(c), Some(k)) => Some(tls::server_config(c, k, cfg.listen.tls_chain.as_deref())?),
         _ => None,
@@ -216,12 +229,12 @@ pub fn run(a: TerminusArgs) -> CmdResult {
 
 /// The control verbs, plus those of the simulated world outside the terminus (its peer
 /// nodes): an invoice at a peer for an account to pay, a peer paying an account's invoice.
-struct WithPeers<'a> {
-    terminus: &'a mut Terminus<SimNode>,
+struct WithPeers<'a, N: Node> {
+    terminus: &'a mut Terminus<N>,
     peers: &'a [Arc<SimNode>],
 }
 
-impl WithPeers<'_> {
+impl<N: Node> WithPeers<'_, N> {
     fn peer(&self, p: &Value) -> Result<&Arc<SimNode>, ControlError> {
         let i = p.get("peer").and_then(Value::as_u64).unwrap_or(0);
         usize::try_from(i)
@@ -231,7 +244,7 @@ impl WithPeers<'_> {
     }
 }
 
-impl ControlHandler for WithPeers<'_> {
+impl<N: Node> ControlHandler for WithPeers<'_, N> {
     fn call(&mut self, method: &str, p: &Value) -> Result<Value, ControlError> {
         match method {
             "simnet_invoice" => {
