@@ -4,4 +4,5 @@
 pub mod http;
 pub mod ini;
 pub mod metrics;
+pub mod simnet;
 pub mod terminus;

@@ -57,6 +57,9 @@ enum Command {
         after_long_help = cmd::terminus_cli::AFTER_HELP
     )]
     TerminusCli(cmd::terminus_cli::TerminusCliArgs),
+    /// Simulated Lightning nodes, each served over LND's REST API (HTTPS, macaroon) on its
+    /// own loopback port, until SIGTERM/SIGINT.
+    Simnet(cmd::simnet::SimnetArgs),
     /// Load generator for v0 relays (and its baseline echo server).
     #[command(subcommand)]
     Bench(cmd::bench::BenchCmd),
@@ -74,6 +77,7 @@ fn main() -> ExitCode {
         Command::Relay(a) => cmd::relay::run(a),
         Command::Terminus(a) => cmd::terminus::run(a),
         Command::TerminusCli(a) => cmd::terminus_cli::run(a),
+        Command::Simnet(a) => cmd::simnet::run(a),
         Command::Bench(c) => cmd::bench::run(c),
     };
     match result {

@@ -6,6 +6,7 @@ pub mod bolt11;
 pub mod frame;
 pub mod relay;
 pub mod seed;
+pub mod simnet;
 pub mod terminus;
 pub mod terminus_cli;
 pub mod wad;

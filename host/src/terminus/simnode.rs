@@ -110,6 +110,31 @@ impl Clock for ManualClock {
     }
 }
 
+/// An invoice as [`SimNode::invoice_details`] shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceDetails {
+    /// Its payment hash.
+    pub payment_hash: PaymentHash,
+    /// Its preimage (known to the node from creation on, as with LND).
+    pub preimage: Preimage,
+    /// The amount asked, in millisatoshi.
+    pub amount_msat: u64,
+    /// The memo it was created with.
+    pub memo: String,
+    /// The BOLT11 string.
+    pub bolt11: String,
+    /// Creation time, Unix seconds.
+    pub created_at: u64,
+    /// Unix seconds after which it cannot be paid.
+    pub expires_at: u64,
+    /// The node's index of it (LND `add_index`).
+    pub add_index: u64,
+    /// Settlement time, Unix seconds (0: not settled, or settled before times were logged).
+    pub settled_at: u64,
+    /// Where it stands (an expired open invoice is [`InvoiceState::Cancelled`]).
+    pub state: InvoiceState,
+}
+
 /// How a simulated node behaves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimNodeConfig {
@@ -358,6 +383,34 @@ impl SimNode {
         &self.dir
     }
 
+    /// Everything the node keeps about an invoice it created (`None`: unknown), for
+    /// servers that show invoices the way a real node does (`moneysocket simnet`).
+    pub fn invoice_details(&self, hash: &PaymentHash) -> Result<Option<InvoiceDetails>, NodeError> {
+        let state = match self.lookup_invoice(hash)? {
+            Some(s) => s,
+            None => return Ok(None),
+        };
+        self.with_me(|me| {
+            Ok(me.invoices.get(hash).map(|inv| InvoiceDetails {
+                payment_hash: *hash,
+                preimage: inv.preimage,
+                amount_msat: inv.amount_msat,
+                memo: inv.memo.clone(),
+                bolt11: inv.bolt11.clone(),
+                created_at: inv.created_at,
+                expires_at: inv.expires_at,
+                add_index: inv.add_index,
+                settled_at: inv.settled_at,
+                state,
+            }))
+        })
+    }
+
+    /// The highest `settle_index` so far (0: nothing settled yet).
+    pub fn last_settle_index(&self) -> Result<u64, NodeError> {
+        self.with_me(|me| Ok(me.settled.last().map_or(0, |s| s.settle_index)))
+    }
+
     fn sign(&self, hash: &[u8; 32]) -> ([u8; 64], u8) {
         let sig = self
             .secp
@@ -462,6 +515,11 @@ impl Node for SimNode {
                     expires_at,
                     preimage,
                     state: InvState::Open,
+                    created_at: now,
+                    add_index,
+                    memo: req.memo.clone(),
+                    bolt11: bolt11.clone(),
+                    settled_at: 0,
                 },
             );
             Ok(CreatedInvoice {
@@ -556,7 +614,7 @@ impl Node for SimNode {
             .nodes
             .get_mut(&payee)
             .ok_or(NodeError::NoRoute)
-            .and_then(|p| p.settle(&hash, amount, &self.id));
+            .and_then(|p| p.settle(&hash, amount, &self.id, now));
         let preimage = match settled {
             Ok(preimage) => preimage,
             Err(e) => {
@@ -675,6 +733,12 @@ struct SimInvoice {
     expires_at: u64,
     preimage: Preimage,
     state: InvState,
+    created_at: u64,
+    add_index: u64,
+    memo: String,
+    bolt11: String,
+    /// When it was settled (Unix seconds); 0 for settlements logged before this was recorded.
+    settled_at: u64,
 }
 
 enum InvState {
@@ -763,6 +827,9 @@ enum Record {
         amt_paid_msat: u64,
         settle_index: u64,
         payer: String,
+        /// Unix seconds (absent in logs written before it was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        settled_at: Option<u64>,
     },
     Cancelled {
         hash: String,
@@ -929,9 +996,11 @@ impl NodeState {
                 hash,
                 preimage,
                 amount_msat,
+                created_at,
                 expires_at,
                 add_index,
-                ..
+                memo,
+                bolt11,
             } => {
                 let hash = decode32(&hash)?;
                 let preimage = decode32(&preimage)?;
@@ -946,6 +1015,11 @@ impl NodeState {
                         expires_at,
                         preimage,
                         state: InvState::Open,
+                        created_at,
+                        add_index,
+                        memo,
+                        bolt11,
+                        settled_at: 0,
                     },
                 );
             }
@@ -954,6 +1028,7 @@ impl NodeState {
                 amt_paid_msat,
                 settle_index,
                 payer,
+                settled_at,
             } => {
                 let hash = decode32(&hash)?;
                 let payer = decode33(&payer)?;
@@ -973,6 +1048,7 @@ impl NodeState {
                     settle_index,
                     payer,
                 };
+                inv.settled_at = settled_at.unwrap_or(0);
                 self.balance_msat = self.balance_msat.saturating_add(amt_paid_msat);
                 self.settled.push(SettledInvoice {
                     payment_hash: hash,
@@ -1088,6 +1164,7 @@ impl NodeState {
         hash: &PaymentHash,
         amount_msat: u64,
         payer: &NodeId,
+        now: u64,
     ) -> Result<Preimage, NodeError> {
         let preimage = self
             .invoices
@@ -1100,6 +1177,7 @@ impl NodeState {
             amt_paid_msat: amount_msat,
             settle_index,
             payer: hex::encode(payer),
+            settled_at: Some(now),
         })?;
         if let Some(inv) = self.invoices.get_mut(hash) {
             inv.state = InvState::Settled {
@@ -1107,6 +1185,7 @@ impl NodeState {
                 settle_index,
                 payer: *payer,
             };
+            inv.settled_at = now;
         }
         self.balance_msat = self.balance_msat.saturating_add(amount_msat);
         self.settled.push(SettledInvoice {

@@ -488,6 +488,7 @@ fn crash_leftovers_are_resolved() {
                 amt_paid_msat: 2_000,
                 settle_index: 1,
                 payer: hex::encode(&a.pubkey()),
+                settled_at: None,
             })
             .unwrap();
         drop(net);
