@@ -1,0 +1,278 @@
+//! The terminus on LND over REST: the real `moneysocket terminus` with an `[lnd]` config
+//! against `moneysocket simnet` (simulated nodes behind LND's REST API, over HTTPS), the
+//! outside world played by a second simnet node through the same LND client.
+
+mod support;
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use moneysocket_core::beacon::Beacon;
+use moneysocket_core::host::SessionId;
+use moneysocket_core::session::ConsumerConfig;
+use moneysocket_driver::{ConsumerEvent, Driver, DriverConfig, DriverEvent, SessionEvent};
+use moneysocket_host::terminus::config::LndConfig;
+use moneysocket_host::terminus::lnd::LndNode;
+use moneysocket_host::terminus::node::{InvoiceRequest, Node};
+use moneysocket_ws::TransportConfig;
+use serde_json::Value;
+use support::{spawn_listening, temp_dir};
+
+const BIN: &str = env!("CARGO_BIN_EXE_moneysocket");
+
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `moneysocket simnet --nodes 2`: each node's REST port and directory.
+fn simnet(dir: &Path) -> (Killed, Vec<(u16, PathBuf)>) {
+    let mut child = Command::new(BIN)
+        .args(["simnet", "--nodes", "2", "--latency-ms", "0", "--dir"])
+        .arg(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        // node I: https://127.0.0.1:PORT dir=DIR
+        let port: u16 = line
+            .split("https://127.0.0.1:")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("{line:?}"));
+        let d = line
+            .split("dir=")
+            .nth(1)
+            .map(|d| PathBuf::from(d.trim()))
+            .unwrap_or_else(|| panic!("{line:?}"));
+        nodes.push((port, d));
+    }
+    (Killed(child), nodes)
+}
+
+fn lnd_config(port: u16, dir: &Path) -> LndConfig {
+    LndConfig {
+        rest_host: "127.0.0.1".into(),
+        rest_port: port,
+        macaroon_path: Some(dir.join("data/chain/bitcoin/regtest/admin.macaroon")),
+        macaroon_hex: None,
+        tls_cert_path: Some(dir.join("tls.cert")),
+    }
+}
+
+fn cli(dir: &Path, args: &[&str]) -> Value {
+    let out = Command::new(BIN)
+        .arg("terminus-cli")
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("--no-qr")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "terminus-cli {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn wait_for<T>(
+    d: &mut Driver,
+    events: &mut Vec<(SessionId, ConsumerEvent)>,
+    what: &str,
+    mut f: impl FnMut(SessionId, &ConsumerEvent) -> Option<T>,
+) -> T {
+    let until = Instant::now() + Duration::from_secs(20);
+    let mut buf = Vec::new();
+    loop {
+        if let Some((i, t)) = events
+            .iter()
+            .enumerate()
+            .find_map(|(i, (s, e))| f(*s, e).map(|t| (i, t)))
+        {
+            events.remove(i);
+            return t;
+        }
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        d.poll(&mut buf, Some(Duration::from_millis(5))).unwrap();
+        for ev in buf.drain(..) {
+            if let DriverEvent::Session {
+                session,
+                event: SessionEvent::Consumer(e),
+            } = ev
+            {
+                events.push((session, e));
+            }
+        }
+    }
+}
+
+#[test]
+fn the_terminus_pays_and_is_paid_through_lnd_rest() {
+    let net_dir = temp_dir();
+    let (_simnet, nodes) = simnet(&net_dir);
+    let (p0, d0) = nodes[0].clone();
+    let (p1, d1) = nodes[1].clone();
+    let dir = temp_dir();
+    let config = dir.join("terminus.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[lnd]\nrest_host = \"127.0.0.1\"\nrest_port = {p0}\nmacaroon_path = {:?}\ntls_cert_path = {:?}\n",
+            d0.join("data/chain/bitcoin/regtest/admin.macaroon"),
+            d0.join("tls.cert"),
+        ),
+    )
+    .unwrap();
+    let (terminus, mut out, _url) = spawn_listening(&[
+        OsStr::new("terminus"),
+        OsStr::new("--config"),
+        config.as_os_str(),
+        OsStr::new("--data-dir"),
+        dir.as_os_str(),
+        OsStr::new("--listen"),
+        OsStr::new("127.0.0.1:0"),
+        OsStr::new("--rpc"),
+        OsStr::new("127.0.0.1:0"),
+    ]);
+    let _terminus = Killed(terminus);
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(line.starts_with("control at:"), "{line}");
+    let info = cli(&dir, &["getinfo"]);
+    assert_eq!(info["node"]["network"], "regtest", "{info}");
+    cli(&dir, &["create", "10000sat", "-a", "lena"]);
+    let beacon = cli(&dir, &["listen", "lena-0"])["beacon"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut d: Driver = Driver::new(DriverConfig::default(), TransportConfig::default()).unwrap();
+    let b = Beacon::decode(&beacon).unwrap();
+    let c = d.add_consumer(&b.shared_seed(), ConsumerConfig::default());
+    d.connect_beacon(c, &b).unwrap();
+    let mut events = Vec::new();
+    let start = wait_for(&mut d, &mut events, "provider info", |s, e| match e {
+        ConsumerEvent::Provider(u) if s == c => u.msats,
+        _ => None,
+    });
+    assert_eq!(start, 10_000_000);
+
+    // The outside world (node 1, through the same LND client) pays Lena's invoice.
+    let outside = LndNode::connect(&lnd_config(p1, &d1)).unwrap();
+    let r = d.request_invoice(c, 2_000_000).unwrap();
+    let bolt11 = wait_for(&mut d, &mut events, "an invoice", |s, e| match e {
+        ConsumerEvent::Invoice { request, bolt11 } if s == c && *request == r => {
+            Some(bolt11.clone())
+        }
+        ConsumerEvent::Error { message, .. } if s == c => panic!("{message}"),
+        _ => None,
+    });
+    let paid = outside
+        .pay(&bolt11, 100_000, Duration::from_secs(30))
+        .unwrap();
+    let heard = wait_for(
+        &mut d,
+        &mut events,
+        "the incoming preimage",
+        |s, e| match e {
+            ConsumerEvent::Preimage {
+                request: None,
+                preimage,
+            } if s == c => Some(*preimage),
+            _ => None,
+        },
+    );
+    assert_eq!(heard, paid.preimage);
+    wait_for(
+        &mut d,
+        &mut events,
+        "the credited balance",
+        |s, e| match e {
+            ConsumerEvent::Provider(u) if s == c && u.msats == Some(12_000_000) => Some(()),
+            _ => None,
+        },
+    );
+
+    // Lena pays an invoice of the outside world: through LND, the actual fee charged.
+    let theirs = outside
+        .create_invoice(&InvoiceRequest {
+            msats: 3_000_000,
+            expiry: Duration::from_secs(600),
+            memo: "lnd test".into(),
+            description_hash: None,
+            preimage: None,
+        })
+        .unwrap();
+    let r = d.pay(c, &theirs.bolt11).unwrap();
+    wait_for(
+        &mut d,
+        &mut events,
+        "the payment's preimage",
+        |s, e| match e {
+            ConsumerEvent::Preimage {
+                request: Some(q), ..
+            } if s == c && *q == r => Some(()),
+            ConsumerEvent::Error {
+                request: Some(q),
+                message,
+            } if s == c && *q == r => panic!("{message}"),
+            _ => None,
+        },
+    );
+    let check = cli(&dir, &["check"]);
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(check["received_msat"], 2_000_000, "{check}");
+    assert_eq!(check["paid_msat"], 3_000_000, "{check}");
+    let fee = check["fees_msat"].as_u64().unwrap();
+    assert!(fee > 0 && fee <= 30_000, "{check}");
+    let lena = cli(&dir, &["getaccountinfo", "lena-0"]);
+    assert_eq!(
+        lena["accounts"][0]["msats"].as_u64().unwrap(),
+        12_000_000 - 3_000_000 - fee
+    );
+}
+
+#[test]
+fn a_wrong_macaroon_is_a_clear_startup_error() {
+    let net_dir = temp_dir();
+    let (_simnet, nodes) = simnet(&net_dir);
+    let (p0, d0) = nodes[0].clone();
+    let bad = temp_dir().join("bad.macaroon");
+    std::fs::write(&bad, [7u8; 32]).unwrap();
+    let dir = temp_dir();
+    let config = dir.join("terminus.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[lnd]\nrest_host = \"127.0.0.1\"\nrest_port = {p0}\nmacaroon_path = {bad:?}\ntls_cert_path = {:?}\n",
+            d0.join("tls.cert"),
+        ),
+    )
+    .unwrap();
+    let out = Command::new(BIN)
+        .arg("terminus")
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["--listen", "127.0.0.1:0", "--rpc", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.macaroon"), "{err}");
+}
