@@ -837,8 +837,14 @@ impl<N: Node> Terminus<N> {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        if let Err(e) = self.ledger.expire_invoices(now) {
-            tracing::warn!("expiring invoices: {e}");
+        match self.ledger.expire_invoices(now) {
+            // The node forgets them too (LND: POST /v2/invoices/cancel).
+            Ok(expired) => {
+                for hash in expired {
+                    self.cancel_at_node(hash);
+                }
+            }
+            Err(e) => tracing::warn!("expiring invoices: {e}"),
         }
         if !self.settlement_running {
             self.spawn_settlement();
