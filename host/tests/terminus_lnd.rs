@@ -276,3 +276,264 @@ fn a_wrong_macaroon_is_a_clear_startup_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.macaroon"), "{err}");
 }
+
+/// `[lnd]` for simnet node `(port, dir)`, plus `extra` TOML.
+fn lnd_toml(port: u16, dir: &Path, extra: &str) -> String {
+    format!(
+        "{extra}\n[lnd]\nrest_host = \"127.0.0.1\"\nrest_port = {port}\nmacaroon_path = {:?}\ntls_cert_path = {:?}\n",
+        dir.join("data/chain/bitcoin/regtest/admin.macaroon"),
+        dir.join("tls.cert"),
+    )
+}
+
+/// A terminus on `config` (TOML text) in a fresh data dir: the process, the dir, its
+/// listen address.
+fn start_terminus(config: &str, dir: &Path, listen: &str) -> (Killed, String) {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("terminus.toml");
+    std::fs::write(&path, config).unwrap();
+    let (child, mut out, url) = spawn_listening(&[
+        OsStr::new("terminus"),
+        OsStr::new("--config"),
+        path.as_os_str(),
+        OsStr::new("--data-dir"),
+        dir.as_os_str(),
+        OsStr::new("--listen"),
+        OsStr::new(listen),
+        OsStr::new("--rpc"),
+        OsStr::new("127.0.0.1:0"),
+    ]);
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(line.starts_with("control at:"), "{line}");
+    (Killed(child), url.trim_start_matches("ws://").to_owned())
+}
+
+fn consumer(d: &mut Driver, beacon: &str) -> SessionId {
+    let b = Beacon::decode(beacon).unwrap();
+    let c = d.add_consumer(&b.shared_seed(), ConsumerConfig::default());
+    d.connect_beacon(c, &b).unwrap();
+    c
+}
+
+fn pay_answer(
+    d: &mut Driver,
+    events: &mut Vec<(SessionId, ConsumerEvent)>,
+    c: SessionId,
+    bolt11: &str,
+) -> Result<[u8; 32], String> {
+    let r = d.pay(c, bolt11).unwrap();
+    wait_for(d, events, "a payment's answer", |s, e| match e {
+        ConsumerEvent::Preimage {
+            request: Some(q),
+            preimage,
+        } if s == c && *q == r => Some(Ok(*preimage)),
+        ConsumerEvent::Error {
+            request: Some(q),
+            message,
+        } if s == c && *q == r => Some(Err(message.clone())),
+        _ => None,
+    })
+}
+
+#[test]
+fn lnd_failures_reach_the_consumer_and_the_reserve_comes_back() {
+    let net_dir = temp_dir();
+    let (mut simnet, nodes) = simnet(&net_dir);
+    let (p0, d0) = nodes[0].clone();
+    let (p1, d1) = nodes[1].clone();
+    let dir = temp_dir();
+    // A fee limit of 1 msat: no route is cheap enough (LND says NO_ROUTE).
+    let cfg = lnd_toml(
+        p0,
+        &d0,
+        "[payments]\nfee_limit_ppm = 0\nfee_limit_min_msat = 1\n",
+    );
+    let (_t, _listen) = start_terminus(&cfg, &dir, "127.0.0.1:0");
+    cli(&dir, &["create", "5000sat", "-a", "mo"]);
+    let beacon = cli(&dir, &["listen", "mo-0"])["beacon"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut d: Driver = Driver::new(DriverConfig::default(), TransportConfig::default()).unwrap();
+    let mut events = Vec::new();
+    let c = consumer(&mut d, &beacon);
+    wait_for(&mut d, &mut events, "provider info", |s, e| match e {
+        ConsumerEvent::Provider(_) if s == c => Some(()),
+        _ => None,
+    });
+    let outside = LndNode::connect(&lnd_config(p1, &d1)).unwrap();
+    let theirs = outside
+        .create_invoice(&InvoiceRequest {
+            msats: 1_000_000,
+            expiry: Duration::from_secs(600),
+            memo: String::new(),
+            description_hash: None,
+            preimage: None,
+        })
+        .unwrap();
+    assert_eq!(
+        pay_answer(&mut d, &mut events, c, &theirs.bolt11),
+        Err("no route".to_owned())
+    );
+    let check = cli(&dir, &["check"]);
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(check["in_flight_count"], 0, "{check}");
+    let mo = cli(&dir, &["getaccountinfo", "mo-0"]);
+    assert_eq!(
+        mo["accounts"][0]["msats"], 5_000_000,
+        "the reserve came back: {mo}"
+    );
+
+    // LND goes away: requests fail with "node unavailable", balances are still served.
+    drop(outside);
+    let _ = simnet.0.kill();
+    let _ = simnet.0.wait();
+    let r = d.request_invoice(c, 1_000).unwrap();
+    let err = wait_for(&mut d, &mut events, "the invoice error", |s, e| match e {
+        ConsumerEvent::Error {
+            request: Some(q),
+            message,
+        } if s == c && *q == r => Some(message.clone()),
+        ConsumerEvent::Invoice { request, .. } if s == c && *request == r => {
+            panic!("an invoice without a node")
+        }
+        _ => None,
+    });
+    assert!(err.contains("node unavailable"), "{err}");
+    let c2 = consumer(&mut d, &beacon.clone());
+    let _ = c2;
+    let again = cli(&dir, &["getaccountinfo", "mo-0"]);
+    assert_eq!(again["accounts"][0]["msats"], 5_000_000);
+}
+
+#[test]
+fn a_different_certificate_on_the_lnd_port_is_refused() {
+    let net_dir = temp_dir();
+    let (_simnet, nodes) = simnet(&net_dir);
+    let (p0, d0) = nodes[0].clone();
+    let (_, d1) = nodes[1].clone();
+    let dir = temp_dir();
+    // Node 0's port, node 1's certificate.
+    let cfg = format!(
+        "[lnd]\nrest_host = \"127.0.0.1\"\nrest_port = {p0}\nmacaroon_path = {:?}\ntls_cert_path = {:?}\n",
+        d0.join("data/chain/bitcoin/regtest/admin.macaroon"),
+        d1.join("tls.cert"),
+    );
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("terminus.toml"), cfg).unwrap();
+    let out = Command::new(BIN)
+        .arg("terminus")
+        .arg("--config")
+        .arg(dir.join("terminus.toml"))
+        .arg("--data-dir")
+        .arg(&dir)
+        .args(["--listen", "127.0.0.1:0", "--rpc", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(err.contains("certificate"), "{err}");
+}
+
+/// kill -9 while LND payments are in flight: at restart every one is reconciled through
+/// track (completed or refunded), the invariant holds, nothing is debited twice.
+#[test]
+fn a_crash_with_lnd_pays_in_flight_is_reconciled_through_track() {
+    const PAYS: usize = 40;
+    const AMOUNT: u64 = 10_000;
+    let net_dir = temp_dir();
+    let mut child = Command::new(BIN)
+        .args(["simnet", "--nodes", "2", "--latency-ms", "1500", "--dir"])
+        .arg(&net_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut nodes = Vec::new();
+    for _ in 0..2 {
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        let port: u16 = line
+            .split("https://127.0.0.1:")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .and_then(|p| p.parse().ok())
+            .unwrap();
+        let d = PathBuf::from(line.split("dir=").nth(1).unwrap().trim());
+        nodes.push((port, d));
+    }
+    let _simnet = Killed(child);
+    let (p0, d0) = nodes[0].clone();
+    let (p1, d1) = nodes[1].clone();
+    let outside = LndNode::connect(&lnd_config(p1, &d1)).unwrap();
+    let outside_before = outside.spendable_msat().unwrap();
+    let dir = temp_dir();
+    let cfg = lnd_toml(p0, &d0, "");
+    let (mut t, listen) = start_terminus(&cfg, &dir, "127.0.0.1:0");
+    cli(&dir, &["create", "1000sat", "-a", "nia"]);
+    let mut d: Driver = Driver::new(DriverConfig::default(), TransportConfig::default()).unwrap();
+    let mut events = Vec::new();
+    let mut cs = Vec::new();
+    for _ in 0..(PAYS / 8) {
+        let beacon = cli(&dir, &["listen", "nia-0"])["beacon"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        cs.push(consumer(&mut d, &beacon));
+    }
+    for &c in &cs {
+        wait_for(&mut d, &mut events, "provider info", |s, e| match e {
+            ConsumerEvent::Provider(_) if s == c => Some(()),
+            _ => None,
+        });
+    }
+    for i in 0..PAYS {
+        let inv = outside
+            .create_invoice(&InvoiceRequest {
+                msats: AMOUNT,
+                expiry: Duration::from_secs(600),
+                memo: String::new(),
+                description_hash: None,
+                preimage: None,
+            })
+            .unwrap();
+        d.pay(cs[i % cs.len()], &inv.bolt11).unwrap();
+    }
+    let until = Instant::now() + Duration::from_secs(20);
+    let mut buf = Vec::new();
+    loop {
+        d.poll(&mut buf, Some(Duration::from_millis(10))).unwrap();
+        buf.clear();
+        if cli(&dir, &["check"])["in_flight_count"] == PAYS {
+            break;
+        }
+        assert!(Instant::now() < until, "pays not all in flight");
+    }
+    t.0.kill().unwrap(); // SIGKILL while LND routes them
+    let _ = t.0.wait();
+    drop(d);
+    let (_t, _) = start_terminus(&cfg, &dir, &listen);
+    let until = Instant::now() + Duration::from_secs(60);
+    let c = loop {
+        let c = cli(&dir, &["check"]);
+        if c["in_flight_count"] == 0 {
+            break c;
+        }
+        assert!(Instant::now() < until, "still in flight: {c}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(c["ok"], true, "{c}");
+    let paid = c["paid_msat"].as_u64().unwrap();
+    let fees = c["fees_msat"].as_u64().unwrap();
+    let balance = cli(&dir, &["getaccountinfo", "nia-0"])["accounts"][0]["msats"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(balance, 1_000_000 - paid - fees, "{c}");
+    // LND (node 1) received exactly what the ledger says was paid: nothing twice.
+    assert_eq!(outside.spendable_msat().unwrap() - outside_before, paid, "{c}");
+    assert_eq!(paid % AMOUNT, 0);
+    assert!(paid / AMOUNT <= PAYS as u64);
+    eprintln!("lnd crash test: {} of {PAYS} completed", paid / AMOUNT);
+}
