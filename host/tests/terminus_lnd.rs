@@ -532,8 +532,78 @@ fn a_crash_with_lnd_pays_in_flight_is_reconciled_through_track() {
         .unwrap();
     assert_eq!(balance, 1_000_000 - paid - fees, "{c}");
     // LND (node 1) received exactly what the ledger says was paid: nothing twice.
-    assert_eq!(outside.spendable_msat().unwrap() - outside_before, paid, "{c}");
+    assert_eq!(
+        outside.spendable_msat().unwrap() - outside_before,
+        paid,
+        "{c}"
+    );
     assert_eq!(paid % AMOUNT, 0);
     assert!(paid / AMOUNT <= PAYS as u64);
     eprintln!("lnd crash test: {} of {PAYS} completed", paid / AMOUNT);
+}
+
+/// LND (simnet) restarts under the terminus: its subscription comes back from the stored
+/// settle_index, and a settlement after the restart is credited (none missed).
+#[test]
+fn the_terminus_resubscribes_after_lnd_restarts() {
+    use moneysocket_host::simnet::{Simnet, SimnetConfig};
+    let net_dir = temp_dir();
+    let config = SimnetConfig::default();
+    let sn = Simnet::start(&net_dir, 2, &config).unwrap();
+    let ports: Vec<u16> = sn.nodes().iter().map(|n| n.addr.port()).collect();
+    let (n0, n1) = (sn.nodes()[0].dir.clone(), sn.nodes()[1].dir.clone());
+    let dir = temp_dir();
+    let (_t, _) = start_terminus(&lnd_toml(ports[0], &n0, ""), &dir, "127.0.0.1:0");
+    cli(&dir, &["create", "0", "-a", "ola"]);
+    let beacon = cli(&dir, &["listen", "ola-0"])["beacon"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let mut d: Driver = Driver::new(DriverConfig::default(), TransportConfig::default()).unwrap();
+    let mut events = Vec::new();
+    let c = consumer(&mut d, &beacon);
+    wait_for(&mut d, &mut events, "provider info", |s, e| match e {
+        ConsumerEvent::Provider(_) if s == c => Some(()),
+        _ => None,
+    });
+    let invoice = |d: &mut Driver, events: &mut Vec<_>, msats| {
+        let r = d.request_invoice(c, msats).unwrap();
+        wait_for(d, events, "an invoice", |s, e| match e {
+            ConsumerEvent::Invoice { request, bolt11 } if s == c && *request == r => {
+                Some(bolt11.clone())
+            }
+            _ => None,
+        })
+    };
+    let first = invoice(&mut d, &mut events, 1_000_000);
+    let second = invoice(&mut d, &mut events, 2_000_000);
+    // The first is paid while everything is up: the subscription is live.
+    LndNode::connect(&lnd_config(ports[1], &n1))
+        .unwrap()
+        .pay(&first, 100_000, Duration::from_secs(30))
+        .unwrap();
+    wait_for(&mut d, &mut events, "the first credit", |s, e| match e {
+        ConsumerEvent::Provider(u) if s == c && u.msats == Some(1_000_000) => Some(()),
+        _ => None,
+    });
+    // LND restarts on the same ports (same keys, same state).
+    sn.stop();
+    let sn = Simnet::start_on_ports(&net_dir, &ports, &config).unwrap();
+    LndNode::connect(&lnd_config(ports[1], &n1))
+        .unwrap()
+        .pay(&second, 100_000, Duration::from_secs(30))
+        .unwrap();
+    wait_for(
+        &mut d,
+        &mut events,
+        "the credit after the restart",
+        |s, e| match e {
+            ConsumerEvent::Provider(u) if s == c && u.msats == Some(3_000_000) => Some(()),
+            _ => None,
+        },
+    );
+    let check = cli(&dir, &["check"]);
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(check["received_msat"], 3_000_000, "{check}");
+    sn.stop();
 }
