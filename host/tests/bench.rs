@@ -227,6 +227,7 @@ fn terminus_bench_pays_through_a_terminus_it_starts() {
             "--timeout",
             "60",
             "--json",
+            "--lnd",
         ])
         .output()
         .expect("run bench terminus");
@@ -239,4 +240,6 @@ fn terminus_bench_pays_through_a_terminus_it_starts() {
     assert_eq!(v["pays"], 6, "{v}");
     assert_eq!(v["ledger_ok"], true, "{v}");
     assert!(v["baseline_commits_per_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["lnd"]["pays"], 6, "{v}");
+    assert_eq!(v["lnd"]["ledger_ok"], true, "{v}");
 }

@@ -38,6 +38,19 @@ pub struct TerminusOptions {
     pub timeout: Duration,
     /// Where the terminus keeps its data (a fresh temporary directory by default).
     pub data_dir: Option<PathBuf>,
+    /// Also run the terminus on LND's REST API (a `simnet` node over HTTPS, in this
+    /// process) after the run on its in-process simulated node, and compare.
+    pub lnd: bool,
+}
+
+/// One run's figures.
+struct Measured {
+    pays: usize,
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+    ledger_ok: bool,
+    errors: Vec<String>,
 }
 
 struct Daemon(Child);
@@ -76,12 +89,13 @@ fn sqlite_baseline(dir: &Path, n: usize) -> Result<f64, String> {
     Ok(n as f64 / start.elapsed().as_secs_f64())
 }
 
-fn spawn_terminus(dir: &Path) -> Result<Daemon, String> {
+fn spawn_terminus(dir: &Path, extra_config: &str) -> Result<Daemon, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     // Every consumer comes from loopback: no per-address cap.
     let config = dir.join("bench-terminus.toml");
-    std::fs::write(&config, "[listen]\nmax_per_ip = 0\n").map_err(|e| e.to_string())?;
+    std::fs::write(&config, format!("[listen]\nmax_per_ip = 0\n{extra_config}"))
+        .map_err(|e| e.to_string())?;
     let mut child = Command::new(exe)
         .arg("terminus")
         .arg("--config")
@@ -105,20 +119,11 @@ fn spawn_terminus(dir: &Path) -> Result<Daemon, String> {
     Ok(daemon)
 }
 
-/// Runs the benchmark.
-pub fn run(o: TerminusOptions) -> Result<Outcome, String> {
-    let dir = match &o.data_dir {
-        Some(d) => d.clone(),
-        None => {
-            std::env::temp_dir().join(format!("moneysocket-bench-terminus-{}", std::process::id()))
-        }
-    };
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+/// One run through a terminus started in `dir` with `extra_config` (TOML).
+fn measure(dir: &Path, o: &TerminusOptions, extra_config: &str) -> Result<Measured, String> {
     let total = o.consumers * o.pays;
-    let baseline = sqlite_baseline(&dir, total.clamp(200, 2000))?;
-    let _daemon = spawn_terminus(&dir.join("terminus"))?;
-    let cli = ControlClient::from_data_dir(&dir.join("terminus"))?;
+    let _daemon = spawn_terminus(dir, extra_config)?;
+    let cli = ControlClient::from_data_dir(dir)?;
     let mut d: Driver = Driver::new(DriverConfig::default(), TransportConfig::default())
         .map_err(|e| format!("event loop: {e}"))?;
     let mut pairs = Vec::new();
@@ -242,40 +247,98 @@ pub fn run(o: TerminusOptions) -> Result<Outcome, String> {
     let elapsed = start.elapsed();
     let pays = lat.len();
     let check = cli.call("check", &json!({}))?;
-    let ok_ledger = check["ok"] == serde_json::Value::Bool(true);
-    let rate = pays as f64 / elapsed.as_secs_f64().max(1e-9);
-    let p50 = lat.quantile(0.5).unwrap_or_default();
-    let p99 = lat.quantile(0.99).unwrap_or_default();
-    let text = format!(
-        "pays: {pays} ({} pairs × {}), {:.0} durable pays/s, p50 {:.2} ms, p99 {:.2} ms\n\
-         baseline (SQLite insert+commit, WAL, synchronous=FULL): {:.0} commits/s; \
-         pays per baseline commit: {:.2}\nledger invariant: {}{}",
-        o.consumers,
-        o.pays,
-        rate,
-        p50.as_secs_f64() * 1e3,
-        p99.as_secs_f64() * 1e3,
-        baseline,
-        rate / baseline,
-        if ok_ledger { "ok" } else { "BROKEN" },
-        if errors.is_empty() {
+    Ok(Measured {
+        pays,
+        rate: pays as f64 / elapsed.as_secs_f64().max(1e-9),
+        p50: lat.quantile(0.5).unwrap_or_default(),
+        p99: lat.quantile(0.99).unwrap_or_default(),
+        ledger_ok: check["ok"] == serde_json::Value::Bool(true),
+        errors,
+    })
+}
+
+fn line(what: &str, m: &Measured, baseline: f64) -> String {
+    format!(
+        "{what}: {} pays, {:.0} durable pays/s, p50 {:.2} ms, p99 {:.2} ms, {:.3} pays per \
+         baseline commit, ledger invariant {}{}",
+        m.pays,
+        m.rate,
+        m.p50.as_secs_f64() * 1e3,
+        m.p99.as_secs_f64() * 1e3,
+        m.rate / baseline,
+        if m.ledger_ok { "ok" } else { "BROKEN" },
+        if m.errors.is_empty() {
             String::new()
         } else {
-            format!("\nerrors: {}", errors.join("; "))
+            format!(", errors: {}", m.errors.join("; "))
         },
+    )
+}
+
+fn figures(m: &Measured, baseline: f64) -> serde_json::Value {
+    json!({
+        "pays": m.pays, "pays_per_s": m.rate,
+        "p50_us": m.p50.as_micros() as u64, "p99_us": m.p99.as_micros() as u64,
+        "ratio_to_baseline": m.rate / baseline, "ledger_ok": m.ledger_ok, "errors": m.errors,
+    })
+}
+
+/// Runs the benchmark.
+pub fn run(o: TerminusOptions) -> Result<Outcome, String> {
+    let dir = match &o.data_dir {
+        Some(d) => d.clone(),
+        None => {
+            std::env::temp_dir().join(format!("moneysocket-bench-terminus-{}", std::process::id()))
+        }
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let total = o.consumers * o.pays;
+    let baseline = sqlite_baseline(&dir, total.clamp(200, 2000))?;
+    let sim = measure(&dir.join("terminus"), &o, "")?;
+    let mut text = format!(
+        "{} pairs × {} pays; baseline (SQLite insert+commit, WAL, synchronous=FULL): {:.0} commits/s\n{}",
+        o.consumers,
+        o.pays,
+        baseline,
+        line("simulated node (in process)", &sim, baseline),
     );
-    let json = json!({
-        "pays": pays, "pairs": o.consumers, "pays_per_pair": o.pays,
-        "pays_per_s": rate, "p50_us": p50.as_micros() as u64, "p99_us": p99.as_micros() as u64,
-        "baseline_commits_per_s": baseline, "ratio_to_baseline": rate / baseline,
-        "ledger_ok": ok_ledger, "errors": errors,
+    let mut json = json!({
+        "pairs": o.consumers, "pays_per_pair": o.pays, "baseline_commits_per_s": baseline,
+        "pays": sim.pays, "pays_per_s": sim.rate, "ledger_ok": sim.ledger_ok,
+        "sim": figures(&sim, baseline),
     });
+    let mut ok = sim.errors.is_empty() && sim.ledger_ok && sim.pays == total;
+    if o.lnd {
+        let net = moneysocket_host::simnet::Simnet::start(
+            &dir.join("simnet"),
+            1,
+            &moneysocket_host::simnet::SimnetConfig {
+                latency: Duration::ZERO,
+                ..moneysocket_host::simnet::SimnetConfig::default()
+            },
+        )
+        .map_err(|e| format!("simnet: {e}"))?;
+        let node = &net.nodes()[0];
+        let lnd_config = format!(
+            "[lnd]\nrest_host = \"127.0.0.1\"\nrest_port = {}\nmacaroon_path = {:?}\ntls_cert_path = {:?}\n",
+            node.addr.port(),
+            node.macaroon,
+            node.tls_cert,
+        );
+        let lnd = measure(&dir.join("terminus-lnd"), &o, &lnd_config)?;
+        net.stop();
+        text.push('\n');
+        text.push_str(&line("LND REST over HTTPS (simnet)", &lnd, baseline));
+        text.push_str(&format!(
+            "\nLND / in-process: {:.2}× the pays/s",
+            lnd.rate / sim.rate.max(1e-9)
+        ));
+        json["lnd"] = figures(&lnd, baseline);
+        ok &= lnd.errors.is_empty() && lnd.ledger_ok && lnd.pays == total;
+    }
     if o.data_dir.is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
-    Ok(Outcome {
-        text,
-        json,
-        ok: errors.is_empty() && ok_ledger && pays == total,
-    })
+    Ok(Outcome { text, json, ok })
 }

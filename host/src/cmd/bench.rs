@@ -39,6 +39,10 @@ pub struct TerminusBenchArgs {
     /// Keep the terminus's data here (default: a temporary directory, removed after).
     #[arg(long)]
     data_dir: Option<std::path::PathBuf>,
+    /// Also run the terminus on LND's REST API over HTTPS (a simnet node started here) and
+    /// compare with the in-process simulated node.
+    #[arg(long)]
+    lnd: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -121,6 +125,7 @@ pub fn run(cmd: BenchCmd) -> CmdResult {
                 msats: a.msats.max(1),
                 timeout: secs("timeout", a.timeout)?,
                 data_dir: a.data_dir,
+                lnd: a.lnd,
             })?;
             finish(outcome, a.json)
         }

@@ -109,6 +109,8 @@ enum Job {
         result: Result<Option<PaymentState>, NodeError>,
     },
     Settled(Result<Vec<SettledInvoice>, NodeError>),
+    /// Open invoices the node says are settled (asked one by one after a stream failure).
+    Rechecked(Vec<SettledInvoice>),
     Cancelled,
 }
 
@@ -130,6 +132,8 @@ pub struct Terminus<N: Node> {
     /// Which account each provider session serves.
     sessions: HashMap<SessionId, Uuid>,
     settlement_running: bool,
+    /// The settlement stream failed since the last look at the open invoices.
+    stream_failed: bool,
     /// Node jobs under way (pays, invoices, rechecks; not the settlement stream).
     busy: usize,
     next_housekeeping: StdInstant,
@@ -163,6 +167,7 @@ impl<N: Node> Terminus<N> {
             accounts: HashMap::new(),
             sessions: HashMap::new(),
             settlement_running: false,
+            stream_failed: false,
             busy: 0,
             next_housekeeping: StdInstant::now(),
             stopping: false,
@@ -700,10 +705,23 @@ impl<N: Node> Terminus<N> {
                         for s in list {
                             self.on_settled(&s);
                         }
+                        // The stream is back after a failure: what it could have missed
+                        // is asked invoice by invoice.
+                        if std::mem::take(&mut self.stream_failed) {
+                            self.spawn_open_recheck();
+                        }
                     }
-                    Err(e) => tracing::warn!("settlement stream: {e}"),
+                    Err(e) => {
+                        tracing::warn!("settlement stream: {e}");
+                        self.stream_failed = true;
+                    }
                 }
                 self.spawn_settlement();
+            }
+            Job::Rechecked(found) => {
+                for s in found {
+                    self.on_settled(&s);
+                }
             }
             Job::Cancelled => {}
         }
@@ -811,6 +829,44 @@ impl<N: Node> Terminus<N> {
             .is_ok()
         {
             self.settlement_running = true;
+        }
+    }
+
+    /// Asks the node about every invoice still open in the ledger (after the settlement
+    /// stream failed: belt and braces beside resuming it from the stored settle_index).
+    fn spawn_open_recheck(&mut self) {
+        let open: Vec<PaymentHash> = match self.ledger.open_invoices() {
+            Ok(list) => list.into_iter().map(|i| i.payment_hash).collect(),
+            Err(e) => {
+                tracing::warn!("open invoices: {e}");
+                return;
+            }
+        };
+        if open.is_empty() {
+            return;
+        }
+        let node = Arc::clone(&self.node);
+        let spawned = self.driver.spawn(move || {
+            let mut found = Vec::new();
+            for hash in open {
+                if let Ok(Some(super::node::InvoiceState::Settled {
+                    amt_paid_msat,
+                    preimage,
+                    settle_index,
+                })) = node.lookup_invoice(&hash)
+                {
+                    found.push(SettledInvoice {
+                        payment_hash: hash,
+                        amt_paid_msat,
+                        preimage,
+                        settle_index,
+                    });
+                }
+            }
+            Job::Rechecked(found)
+        });
+        if spawned.is_ok() {
+            self.busy += 1;
         }
     }
 
