@@ -240,10 +240,45 @@ fn the_terminus_pays_and_is_paid_through_lnd_rest() {
     let fee = check["fees_msat"].as_u64().unwrap();
     assert!(fee > 0 && fee <= 30_000, "{check}");
     let lena = cli(&dir, &["getaccountinfo", "lena-0"]);
-    assert_eq!(
-        lena["accounts"][0]["msats"].as_u64().unwrap(),
-        12_000_000 - 3_000_000 - fee
-    );
+    let balance = lena["accounts"][0]["msats"].as_u64().unwrap();
+    assert_eq!(balance, 12_000_000 - 3_000_000 - fee);
+
+    // More than she has (the fee reserve counts): refused, nothing reserved.
+    let big = outside
+        .create_invoice(&InvoiceRequest {
+            msats: balance,
+            expiry: Duration::from_secs(600),
+            memo: String::new(),
+            description_hash: None,
+            preimage: None,
+        })
+        .unwrap();
+    let r = d.pay(c, &big.bolt11).unwrap();
+    let err = wait_for(&mut d, &mut events, "the refusal", |s, e| match e {
+        ConsumerEvent::Error {
+            request: Some(q),
+            message,
+        } if s == c && *q == r => Some(message.clone()),
+        _ => None,
+    });
+    assert_eq!(err, "insufficent account balance");
+    // A cap counts her open invoices.
+    cli(&dir, &["setcap", "lena-0", "9500sat"]);
+    let r = d.request_invoice(c, 1_000_000).unwrap();
+    let err = wait_for(&mut d, &mut events, "the cap refusal", |s, e| match e {
+        ConsumerEvent::Error {
+            request: Some(q),
+            message,
+        } if s == c && *q == r => Some(message.clone()),
+        ConsumerEvent::Invoice { request, .. } if s == c && *request == r => {
+            Some("an invoice over the cap".to_owned())
+        }
+        _ => None,
+    });
+    assert_eq!(err, "account cap exceeded");
+    let check = cli(&dir, &["check"]);
+    assert_eq!(check["ok"], true, "{check}");
+    assert_eq!(check["in_flight_count"], 0, "{check}");
 }
 
 #[test]
