@@ -31,10 +31,11 @@
 //!   endpoint, invalid cleartext, valid messages of other kinds, and ciphertext are all
 //!   dropped and counted in [`MatchmakerStats`]. This matches "any other message / bytes
 //!   before pairing: dropped" in 11.4. A waiter cannot re-register under another id.
-//! * **Expiry (extension):** the reference relay never times out. Here any endpoint that is
-//!   not paired (registered or not) is closed with [`Eviction::UnpairedExpired`] once
+//! * **Expiry (extension):** the reference relay never times out. Here any remote endpoint
+//!   that is not paired (registered or not) is closed with [`Eviction::UnpairedExpired`] once
 //!   [`MatchmakerConfig::unpaired_timeout`] has passed since it was opened, or since it
-//!   registered if that was later. Use `Duration::MAX` to switch expiry off.
+//!   registered if that was later. Use `Duration::MAX` to switch expiry off. Local endpoints
+//!   (a host's listening sessions) wait as long as their session listens: they never expire.
 //! * A full table refuses a new endpoint with `Close { reason: Full }`.
 //!
 //! Every [`MatchmakerOutput::Close`] is final for the core: the endpoint is already gone from
@@ -547,7 +548,16 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
         }
     }
 
+    /// Local endpoints never expire: they are kept out of the deadline lists.
+    fn expires(&self, slot: u32) -> bool {
+        self.conn(slot)
+            .is_some_and(|c| matches!(c.id, Endpoint::Remote(_)))
+    }
+
     fn link_tail(&mut self, which: Which, slot: u32) {
+        if !self.expires(slot) {
+            return;
+        }
         let tail = self.list(which).tail;
         if let Some(c) = self.conn_mut(slot) {
             c.prev = tail;
@@ -561,6 +571,9 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
     }
 
     fn unlink(&mut self, which: Which, slot: u32) {
+        if !self.expires(slot) {
+            return;
+        }
         let Some((prev, next)) = self.conn(slot).map(|c| (c.prev, c.next)) else {
             return;
         };
@@ -1153,7 +1166,7 @@ mod tests {
             MatchmakerInput::Frame(rem(1), &request(1, RID)),
             1_000,
         );
-        feed(&mut m, MatchmakerInput::Opened(loc(1)), 2_000);
+        feed(&mut m, MatchmakerInput::Opened(rem(9)), 2_000);
         assert_eq!(m.poll_timeout(), Some(Instant(61_000)));
         // a plain query: asking twice changes nothing and queues nothing
         assert_eq!(m.poll_timeout(), Some(Instant(61_000)));
@@ -1165,7 +1178,7 @@ mod tests {
         feed(&mut m, MatchmakerInput::Opened(rem(2)), 3_000);
         feed(
             &mut m,
-            MatchmakerInput::Frame(loc(1), &request(3, RID2)),
+            MatchmakerInput::Frame(rem(9), &request(3, RID2)),
             4_000,
         );
         assert_eq!(m.poll_timeout(), Some(Instant(63_000)));
@@ -1195,6 +1208,39 @@ mod tests {
         assert_eq!(m.poll_timeout(), None);
         assert!(feed(&mut m, MatchmakerInput::Timeout, u64::MAX).is_empty());
         assert_eq!(m.stats().pairs, 1);
+    }
+
+    /// A host's listening session waits in the table as long as it listens: only remote
+    /// endpoints expire (10,000 listening sessions used to be closed and rejoined every 600 s).
+    #[test]
+    fn local_endpoints_never_expire() {
+        let mut m = mm();
+        feed(&mut m, MatchmakerInput::Opened(loc(1)), 0);
+        feed(&mut m, MatchmakerInput::Frame(loc(1), &request(1, RID)), 0);
+        feed(&mut m, MatchmakerInput::Opened(loc(2)), 0);
+        feed(&mut m, MatchmakerInput::Opened(rem(3)), 0);
+        feed(&mut m, MatchmakerInput::Frame(rem(3), &request(3, RID2)), 0);
+        let out = feed(&mut m, MatchmakerInput::Timeout, 120_000);
+        assert_eq!(
+            out,
+            [MatchmakerOutput::Close {
+                endpoint: rem(3),
+                reason: Eviction::UnpairedExpired
+            }]
+        );
+        assert_eq!(m.poll_timeout(), None);
+        assert_eq!(m.stats().waiting, 1);
+        assert_eq!(m.stats().unregistered, 1);
+        // They still pair and leave normally.
+        feed(&mut m, MatchmakerInput::Opened(rem(4)), 120_001);
+        feed(
+            &mut m,
+            MatchmakerInput::Frame(rem(4), &request(4, RID)),
+            120_001,
+        );
+        assert_eq!(m.peer(loc(1)), Some(rem(4)));
+        feed(&mut m, MatchmakerInput::Closed(loc(2)), 120_002);
+        assert_eq!(m.stats().unregistered, 0);
     }
 
     #[test]
@@ -1533,7 +1579,12 @@ mod tests {
                 prop_assert_eq!(s.encode_failures, 0);
                 prop_assert!(m.len() <= 5);
                 prop_assert_eq!(s.unregistered + s.waiting + 2 * s.pairs, m.len());
-                prop_assert_eq!(m.poll_timeout().is_some(), s.unregistered + s.waiting > 0);
+                // Only remote endpoints expire: a deadline exactly when one of them is unpaired.
+                let remote_unpaired = open.iter().any(|id| {
+                    matches!(id, Endpoint::Remote(_))
+                        && m.peer(*id).is_none()
+                });
+                prop_assert_eq!(m.poll_timeout().is_some(), remote_unpaired);
             }
         }
     }
