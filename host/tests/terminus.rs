@@ -2,26 +2,28 @@
 //! consumers on real websockets (the session driver in this process), the simulated node.
 
 mod support;
+#[path = "support/terminus.rs"]
+mod terminus_support;
 
 use std::ffi::OsStr;
 use std::io::BufRead;
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use moneysocket_core::beacon::Beacon;
 use moneysocket_core::host::SessionId;
-use moneysocket_core::session::ConsumerConfig;
-use moneysocket_driver::{ConsumerEvent, Driver, DriverConfig, DriverEvent, SessionEvent};
+use moneysocket_driver::{ConsumerEvent, Driver, DriverConfig};
 use moneysocket_ws::TransportConfig;
 use serde_json::Value;
 use support::{spawn_listening, temp_dir};
-
-const BIN: &str = env!("CARGO_BIN_EXE_moneysocket");
+use terminus_support::{
+    cli, cli_raw, consumer, hex, pay_answer, pump, sha256, start_terminus, wait_for, Killed, BIN,
+};
 
 /// A running terminus and its data dir.
 struct Terminus {
-    child: Child,
+    child: Killed,
     dir: std::path::PathBuf,
     /// Where its websocket listener is (`host:port`).
     listen: String,
@@ -32,64 +34,35 @@ impl Terminus {
         Terminus::start_on(dir, "127.0.0.1:0")
     }
 
-    /// On a given listen address (a restart keeps the address its beacons name).
+    /// On a given listen address (a restart keeps the address its beacons name), with the
+    /// config already in `DIR/terminus.toml` if there is one.
     fn start_on(dir: &Path, listen: &str) -> Terminus {
-        let config = dir.join("terminus.toml");
-        if !config.exists() {
-            std::fs::create_dir_all(dir).unwrap();
-            std::fs::write(&config, "").unwrap();
-        }
-        let (child, mut out, url) = spawn_listening(&[
-            OsStr::new("terminus"),
-            OsStr::new("--config"),
-            config.as_os_str(),
-            OsStr::new("--data-dir"),
-            dir.as_os_str(),
-            OsStr::new("--listen"),
-            OsStr::new(listen),
-            OsStr::new("--rpc"),
-            OsStr::new("127.0.0.1:0"),
-        ]);
-        let mut line = String::new();
-        out.read_line(&mut line).expect("control line");
-        assert!(line.starts_with("control at: "), "{line:?}");
+        let config = std::fs::read_to_string(dir.join("terminus.toml")).unwrap_or_default();
+        let (child, listen) = start_terminus(&config, dir, listen);
         Terminus {
             child,
             dir: dir.to_path_buf(),
-            listen: url.trim_start_matches("ws://").to_owned(),
+            listen,
         }
     }
 
     /// `terminus-cli VERB ARGS…` → its JSON result (panics on failure).
     fn cli(&self, args: &[&str]) -> Value {
-        let out = self.cli_raw(args);
-        assert!(
-            out.status.success(),
-            "terminus-cli {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).expect("json result")
+        cli(&self.dir, args)
     }
 
     fn cli_raw(&self, args: &[&str]) -> std::process::Output {
-        Command::new(BIN)
-            .arg("terminus-cli")
-            .arg("--data-dir")
-            .arg(&self.dir)
-            .arg("--no-qr")
-            .args(args)
-            .output()
-            .expect("run terminus-cli")
+        cli_raw(&self.dir, args)
     }
 
     /// SIGTERM, and wait for the exit.
     fn stop(mut self) {
         let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args(["-TERM", &self.child.0.id().to_string()])
             .status();
         let until = Instant::now() + Duration::from_secs(15);
         loop {
-            if let Ok(Some(_)) = self.child.try_wait() {
+            if let Ok(Some(_)) = self.child.0.try_wait() {
                 return;
             }
             assert!(Instant::now() < until, "terminus did not stop on SIGTERM");
@@ -100,13 +73,6 @@ impl Terminus {
     fn check(&self) {
         let r = self.cli(&["check"]);
         assert_eq!(r["ok"], Value::Bool(true), "invariant: {r}");
-    }
-}
-
-impl Drop for Terminus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -126,64 +92,17 @@ impl Apps {
     }
 
     fn consumer(&mut self, beacon: &str) -> SessionId {
-        let b = Beacon::decode(beacon).expect("beacon");
-        let c = self
-            .d
-            .add_consumer(&b.shared_seed(), ConsumerConfig::default());
-        self.d.connect_beacon(c, &b).unwrap();
-        c
+        consumer(&mut self.d, beacon)
     }
 
     /// One poll; the consumers' events are kept for later waits.
     fn pump(&mut self) {
-        let mut buf = Vec::new();
-        self.d
-            .poll(&mut buf, Some(Duration::from_millis(5)))
-            .unwrap();
-        for ev in buf {
-            if let DriverEvent::Session {
-                session,
-                event: SessionEvent::Consumer(e),
-            } = ev
-            {
-                self.events.push((session, e));
-            }
-        }
+        pump(&mut self.d, &mut self.events);
     }
 
-    /// Polls until `f` finds what it waits for among the events (consumed up to it).
-    fn until<T>(
-        &mut self,
-        what: &str,
-        mut f: impl FnMut(SessionId, &ConsumerEvent) -> Option<T>,
-    ) -> T {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let mut buf = Vec::new();
-        loop {
-            // The first match is taken; everything else stays for later waits.
-            let found = self
-                .events
-                .iter()
-                .enumerate()
-                .find_map(|(i, (s, e))| f(*s, e).map(|t| (i, t)));
-            if let Some((i, t)) = found {
-                self.events.remove(i);
-                return t;
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            self.d
-                .poll(&mut buf, Some(Duration::from_millis(5)))
-                .unwrap();
-            for ev in buf.drain(..) {
-                if let DriverEvent::Session {
-                    session,
-                    event: SessionEvent::Consumer(e),
-                } = ev
-                {
-                    self.events.push((session, e));
-                }
-            }
-        }
+    /// Polls until `f` finds what it waits for among the events.
+    fn until<T>(&mut self, what: &str, f: impl FnMut(SessionId, &ConsumerEvent) -> Option<T>) -> T {
+        wait_for(&mut self.d, &mut self.events, what, f)
     }
 
     fn ready(&mut self, c: SessionId) -> u64 {
@@ -216,28 +135,8 @@ impl Apps {
     }
 
     fn pay(&mut self, c: SessionId, bolt11: &str) -> Result<[u8; 32], String> {
-        let r = self.d.pay(c, bolt11).unwrap();
-        self.until("a payment's answer", |s, e| match e {
-            ConsumerEvent::Preimage {
-                request: Some(q),
-                preimage,
-            } if s == c && *q == r => Some(Ok(*preimage)),
-            ConsumerEvent::Error {
-                request: Some(q),
-                message,
-            } if s == c && *q == r => Some(Err(message.clone())),
-            _ => None,
-        })
+        pay_answer(&mut self.d, &mut self.events, c, bolt11)
     }
-}
-
-fn sha256(b: &[u8]) -> [u8; 32] {
-    use sha2::Digest;
-    sha2::Sha256::digest(b).into()
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[test]
@@ -622,8 +521,8 @@ fn a_crash_with_1000_pays_in_flight_loses_and_doubles_nothing() {
     }
     let listen = t.listen.clone();
     let mut t = t;
-    t.child.kill().unwrap(); // SIGKILL
-    let _ = t.child.wait();
+    t.child.0.kill().unwrap(); // SIGKILL
+    let _ = t.child.0.wait();
     drop(t);
     drop(apps);
 

@@ -3,39 +3,36 @@
 //! outside world played by a second simnet node through the same LND client.
 
 mod support;
+#[path = "support/terminus.rs"]
+mod terminus_support;
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use moneysocket_core::beacon::Beacon;
-use moneysocket_core::host::SessionId;
 use moneysocket_core::session::ConsumerConfig;
-use moneysocket_driver::{ConsumerEvent, Driver, DriverConfig, DriverEvent, SessionEvent};
+use moneysocket_driver::{ConsumerEvent, Driver, DriverConfig};
 use moneysocket_host::terminus::config::LndConfig;
 use moneysocket_host::terminus::lnd::LndNode;
 use moneysocket_host::terminus::node::{InvoiceRequest, Node};
 use moneysocket_ws::TransportConfig;
-use serde_json::Value;
 use support::{spawn_listening, temp_dir};
+use terminus_support::{cli, consumer, pay_answer, start_terminus, wait_for, Killed, BIN};
 
-const BIN: &str = env!("CARGO_BIN_EXE_moneysocket");
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// `moneysocket simnet --nodes 2`: each node's REST port and directory.
-fn simnet(dir: &Path) -> (Killed, Vec<(u16, PathBuf)>) {
+/// `moneysocket simnet --nodes 2 --latency-ms MS`: each node's REST port and directory.
+fn simnet(dir: &Path, latency_ms: u64) -> (Killed, Vec<(u16, PathBuf)>) {
     let mut child = Command::new(BIN)
-        .args(["simnet", "--nodes", "2", "--latency-ms", "0", "--dir"])
+        .args([
+            "simnet",
+            "--nodes",
+            "2",
+            "--latency-ms",
+            &latency_ms.to_string(),
+            "--dir",
+        ])
         .arg(dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -73,58 +70,10 @@ fn lnd_config(port: u16, dir: &Path) -> LndConfig {
     }
 }
 
-fn cli(dir: &Path, args: &[&str]) -> Value {
-    let out = Command::new(BIN)
-        .arg("terminus-cli")
-        .arg("--data-dir")
-        .arg(dir)
-        .arg("--no-qr")
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "terminus-cli {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-fn wait_for<T>(
-    d: &mut Driver,
-    events: &mut Vec<(SessionId, ConsumerEvent)>,
-    what: &str,
-    mut f: impl FnMut(SessionId, &ConsumerEvent) -> Option<T>,
-) -> T {
-    let until = Instant::now() + Duration::from_secs(20);
-    let mut buf = Vec::new();
-    loop {
-        if let Some((i, t)) = events
-            .iter()
-            .enumerate()
-            .find_map(|(i, (s, e))| f(*s, e).map(|t| (i, t)))
-        {
-            events.remove(i);
-            return t;
-        }
-        assert!(Instant::now() < until, "timed out waiting for {what}");
-        d.poll(&mut buf, Some(Duration::from_millis(5))).unwrap();
-        for ev in buf.drain(..) {
-            if let DriverEvent::Session {
-                session,
-                event: SessionEvent::Consumer(e),
-            } = ev
-            {
-                events.push((session, e));
-            }
-        }
-    }
-}
-
 #[test]
 fn the_terminus_pays_and_is_paid_through_lnd_rest() {
     let net_dir = temp_dir();
-    let (_simnet, nodes) = simnet(&net_dir);
+    let (_simnet, nodes) = simnet(&net_dir, 0);
     let (p0, d0) = nodes[0].clone();
     let (p1, d1) = nodes[1].clone();
     let dir = temp_dir();
@@ -284,7 +233,7 @@ fn the_terminus_pays_and_is_paid_through_lnd_rest() {
 #[test]
 fn a_wrong_macaroon_is_a_clear_startup_error() {
     let net_dir = temp_dir();
-    let (_simnet, nodes) = simnet(&net_dir);
+    let (_simnet, nodes) = simnet(&net_dir, 0);
     let (p0, d0) = nodes[0].clone();
     let bad = temp_dir().join("bad.macaroon");
     std::fs::write(&bad, [7u8; 32]).unwrap();
@@ -321,60 +270,10 @@ fn lnd_toml(port: u16, dir: &Path, extra: &str) -> String {
     )
 }
 
-/// A terminus on `config` (TOML text) in a fresh data dir: the process, the dir, its
-/// listen address.
-fn start_terminus(config: &str, dir: &Path, listen: &str) -> (Killed, String) {
-    std::fs::create_dir_all(dir).unwrap();
-    let path = dir.join("terminus.toml");
-    std::fs::write(&path, config).unwrap();
-    let (child, mut out, url) = spawn_listening(&[
-        OsStr::new("terminus"),
-        OsStr::new("--config"),
-        path.as_os_str(),
-        OsStr::new("--data-dir"),
-        dir.as_os_str(),
-        OsStr::new("--listen"),
-        OsStr::new(listen),
-        OsStr::new("--rpc"),
-        OsStr::new("127.0.0.1:0"),
-    ]);
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert!(line.starts_with("control at:"), "{line}");
-    (Killed(child), url.trim_start_matches("ws://").to_owned())
-}
-
-fn consumer(d: &mut Driver, beacon: &str) -> SessionId {
-    let b = Beacon::decode(beacon).unwrap();
-    let c = d.add_consumer(&b.shared_seed(), ConsumerConfig::default());
-    d.connect_beacon(c, &b).unwrap();
-    c
-}
-
-fn pay_answer(
-    d: &mut Driver,
-    events: &mut Vec<(SessionId, ConsumerEvent)>,
-    c: SessionId,
-    bolt11: &str,
-) -> Result<[u8; 32], String> {
-    let r = d.pay(c, bolt11).unwrap();
-    wait_for(d, events, "a payment's answer", |s, e| match e {
-        ConsumerEvent::Preimage {
-            request: Some(q),
-            preimage,
-        } if s == c && *q == r => Some(Ok(*preimage)),
-        ConsumerEvent::Error {
-            request: Some(q),
-            message,
-        } if s == c && *q == r => Some(Err(message.clone())),
-        _ => None,
-    })
-}
-
 #[test]
 fn lnd_failures_reach_the_consumer_and_the_reserve_comes_back() {
     let net_dir = temp_dir();
-    let (mut simnet, nodes) = simnet(&net_dir);
+    let (mut simnet, nodes) = simnet(&net_dir, 0);
     let (p0, d0) = nodes[0].clone();
     let (p1, d1) = nodes[1].clone();
     let dir = temp_dir();
@@ -445,7 +344,7 @@ fn lnd_failures_reach_the_consumer_and_the_reserve_comes_back() {
 #[test]
 fn a_different_certificate_on_the_lnd_port_is_refused() {
     let net_dir = temp_dir();
-    let (_simnet, nodes) = simnet(&net_dir);
+    let (_simnet, nodes) = simnet(&net_dir, 0);
     let (p0, d0) = nodes[0].clone();
     let (_, d1) = nodes[1].clone();
     let dir = temp_dir();
@@ -478,28 +377,7 @@ fn a_crash_with_lnd_pays_in_flight_is_reconciled_through_track() {
     const PAYS: usize = 40;
     const AMOUNT: u64 = 10_000;
     let net_dir = temp_dir();
-    let mut child = Command::new(BIN)
-        .args(["simnet", "--nodes", "2", "--latency-ms", "1500", "--dir"])
-        .arg(&net_dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut nodes = Vec::new();
-    for _ in 0..2 {
-        let mut line = String::new();
-        out.read_line(&mut line).unwrap();
-        let port: u16 = line
-            .split("https://127.0.0.1:")
-            .nth(1)
-            .and_then(|r| r.split_whitespace().next())
-            .and_then(|p| p.parse().ok())
-            .unwrap();
-        let d = PathBuf::from(line.split("dir=").nth(1).unwrap().trim());
-        nodes.push((port, d));
-    }
-    let _simnet = Killed(child);
+    let (_simnet, nodes) = simnet(&net_dir, 1500);
     let (p0, d0) = nodes[0].clone();
     let (p1, d1) = nodes[1].clone();
     let outside = LndNode::connect(&lnd_config(p1, &d1)).unwrap();

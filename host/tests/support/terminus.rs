@@ -1,0 +1,154 @@
+//! Helpers shared by the terminus's end-to-end tests (included with `#[path]` by
+//! `terminus.rs` and `terminus_lnd.rs`; each uses a part of them).
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::io::BufRead;
+use std::path::Path;
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+use moneysocket_core::beacon::Beacon;
+use moneysocket_core::host::SessionId;
+use moneysocket_core::session::ConsumerConfig;
+use moneysocket_driver::{ConsumerEvent, Driver, DriverEvent, SessionEvent};
+use serde_json::Value;
+
+use crate::support::spawn_listening;
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_moneysocket");
+
+/// A child process killed (and reaped) when dropped.
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `terminus-cli --data-dir DIR --no-qr ARGS…`, as it ended.
+pub fn cli_raw(dir: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .arg("terminus-cli")
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("--no-qr")
+        .args(args)
+        .output()
+        .expect("run terminus-cli")
+}
+
+/// `terminus-cli VERB ARGS…` → its JSON result (panics on failure).
+pub fn cli(dir: &Path, args: &[&str]) -> Value {
+    let out = cli_raw(dir, args);
+    assert!(
+        out.status.success(),
+        "terminus-cli {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("json result")
+}
+
+/// A terminus on `config` (TOML text, written to `DIR/terminus.toml`) with its data in
+/// `dir`, listening on `listen`: the process and its listen address (`host:port`).
+pub fn start_terminus(config: &str, dir: &Path, listen: &str) -> (Killed, String) {
+    std::fs::create_dir_all(dir).unwrap();
+    let path = dir.join("terminus.toml");
+    std::fs::write(&path, config).unwrap();
+    let (child, mut out, url) = spawn_listening(&[
+        OsStr::new("terminus"),
+        OsStr::new("--config"),
+        path.as_os_str(),
+        OsStr::new("--data-dir"),
+        dir.as_os_str(),
+        OsStr::new("--listen"),
+        OsStr::new(listen),
+        OsStr::new("--rpc"),
+        OsStr::new("127.0.0.1:0"),
+    ]);
+    let mut line = String::new();
+    out.read_line(&mut line).expect("control line");
+    assert!(line.starts_with("control at:"), "{line:?}");
+    (Killed(child), url.trim_start_matches("ws://").to_owned())
+}
+
+/// A consumer of `beacon` on `d`, dialing its location.
+pub fn consumer(d: &mut Driver, beacon: &str) -> SessionId {
+    let b = Beacon::decode(beacon).expect("beacon");
+    let c = d.add_consumer(&b.shared_seed(), ConsumerConfig::default());
+    d.connect_beacon(c, &b).unwrap();
+    c
+}
+
+/// One poll of `d`; the consumers' events are kept in `events`.
+pub fn pump(d: &mut Driver, events: &mut Vec<(SessionId, ConsumerEvent)>) {
+    let mut buf = Vec::new();
+    d.poll(&mut buf, Some(Duration::from_millis(5))).unwrap();
+    for ev in buf {
+        if let DriverEvent::Session {
+            session,
+            event: SessionEvent::Consumer(e),
+        } = ev
+        {
+            events.push((session, e));
+        }
+    }
+}
+
+/// Polls until `f` finds what it waits for among the events: the first match is taken,
+/// everything else stays for later waits.
+pub fn wait_for<T>(
+    d: &mut Driver,
+    events: &mut Vec<(SessionId, ConsumerEvent)>,
+    what: &str,
+    mut f: impl FnMut(SessionId, &ConsumerEvent) -> Option<T>,
+) -> T {
+    let until = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some((i, t)) = events
+            .iter()
+            .enumerate()
+            .find_map(|(i, (s, e))| f(*s, e).map(|t| (i, t)))
+        {
+            events.remove(i);
+            return t;
+        }
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        pump(d, events);
+    }
+}
+
+/// `c` pays `bolt11`: the preimage, or the provider's error text.
+pub fn pay_answer(
+    d: &mut Driver,
+    events: &mut Vec<(SessionId, ConsumerEvent)>,
+    c: SessionId,
+    bolt11: &str,
+) -> Result<[u8; 32], String> {
+    let r = d.pay(c, bolt11).unwrap();
+    wait_for(d, events, "a payment's answer", |s, e| match e {
+        ConsumerEvent::Preimage {
+            request: Some(q),
+            preimage,
+        } if s == c && *q == r => Some(Ok(*preimage)),
+        ConsumerEvent::Error {
+            request: Some(q),
+            message,
+        } if s == c && *q == r => Some(Err(message.clone())),
+        _ => None,
+    })
+}
+
+/// SHA-256.
+pub fn sha256(b: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(b).into()
+}
+
+/// Lowercase hex.
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
