@@ -6,6 +6,7 @@
 mod bench;
 mod cmd;
 mod daemon;
+mod demo;
 mod relay;
 
 use clap::{Parser, Subcommand};
@@ -60,6 +61,9 @@ enum Command {
     /// Simulated Lightning nodes, each served over LND's REST API (HTTPS, macaroon) on its
     /// own loopback port, until SIGTERM/SIGINT.
     Simnet(cmd::simnet::SimnetArgs),
+    /// The whole system in one process: relay, terminus, wallet, a seller and a buyer app;
+    /// buys until the wallet's allowance refuses (the first thing to run).
+    Demo(cmd::demo::DemoArgs),
     /// Load generator for v0 relays (and its baseline echo server).
     #[command(subcommand)]
     Bench(cmd::bench::BenchCmd),
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
         Command::TerminusCli(a) => cmd::terminus_cli::run(a),
         Command::Simnet(a) => cmd::simnet::run(a),
         Command::Bench(c) => cmd::bench::run(c),
+        Command::Demo(a) => cmd::demo::run(a),
     };
     match result {
         Ok(out) => {
