@@ -946,8 +946,12 @@ fn opinion_seller_flow_between_buyer_and_seller() {
     assert_eq!(item, "hello");
 
     // The seller would ask its own wallet for the invoice (REQUEST_INVOICE with r2).
-    let invoice =
-        OpinionMessage::notify_opinion_invoice(Uuid::v4_from_bytes([4; 16]), Some(r2), ts(), BOLT11);
+    let invoice = OpinionMessage::notify_opinion_invoice(
+        Uuid::v4_from_bytes([4; 16]),
+        Some(r2),
+        ts(),
+        BOLT11,
+    );
     w.send_extension(seller, &invoice).unwrap();
     let bolt11 = take_extension(&mut w, buyer, |m| match m.body() {
         OpinionBody::NotifyOpinionInvoice { bolt11 } if m.reference_uuid() == Some(r2) => {
@@ -1020,8 +1024,11 @@ fn opinion_messages_flow_once_paired_before_the_handshake() {
         r,
         "seller got the request"
     );
-    let not_ready =
-        OpinionMessage::notify_opinion_seller_not_ready(Uuid::v4_from_bytes([7; 16]), Some(r), ts());
+    let not_ready = OpinionMessage::notify_opinion_seller_not_ready(
+        Uuid::v4_from_bytes([7; 16]),
+        Some(r),
+        ts(),
+    );
     w.send_extension(seller, &not_ready).unwrap();
     assert_eq!(
         take_extension(&mut w, buyer, |m| m.kind()),
@@ -1058,9 +1065,15 @@ fn opinion_frames_need_the_flag() {
 
     let (mut w, c, p) = ready_pair_with(44, ext_consumer(), ext_provider());
     w.inject(p, &seal_for(44, &request));
-    assert_eq!(take_extension(&mut w, p, |m| m.kind()), OpinionKind::RequestOpinionSeller);
+    assert_eq!(
+        take_extension(&mut w, p, |m| m.kind()),
+        OpinionKind::RequestOpinionSeller
+    );
     // Not one of the six: the v0 refusal.
-    w.inject(p, &seal_for(44, &opinion_request("REQUEST_SOMETHING_ELSE", "")));
+    w.inject(
+        p,
+        &seal_for(44, &opinion_request("REQUEST_SOMETHING_ELSE", "")),
+    );
     assert!(matches!(
         w.events(p).as_slice(),
         [Ev::Refused(FrameRefusal::Frame(FrameError::Message(
@@ -1076,17 +1089,23 @@ fn opinion_frames_need_the_flag() {
     w.inject(p, &seal_for(44, &bad));
     assert_eq!(
         w.events(p),
-        vec![Ev::Refused(FrameRefusal::Extension(OpinionError::WrongType(
-            "item_id"
-        )))]
+        vec![Ev::Refused(FrameRefusal::Extension(
+            OpinionError::WrongType("item_id")
+        ))]
     );
     // In clear (a relay could inject it): refused.
     let clear = request.replace("5a21", "5a23");
     w.inject(p, clear.as_bytes());
-    assert!(matches!(w.events(p).as_slice(), [Ev::Refused(FrameRefusal::Frame(_))]));
+    assert!(matches!(
+        w.events(p).as_slice(),
+        [Ev::Refused(FrameRefusal::Frame(_))]
+    ));
     // Too large for the frame cap: refused at the call, nothing sent.
     let long = "x".repeat(70_000);
     let big = OpinionMessage::notify_opinion(Uuid::v4_from_bytes([9; 16]), None, ts(), "a", &*long);
-    assert_eq!(w.send_extension(p, &big), refused_answer(SessionError::TooLarge));
+    assert_eq!(
+        w.send_extension(p, &big),
+        refused_answer(SessionError::TooLarge)
+    );
     assert!(w.events(c).is_empty());
 }

@@ -20,8 +20,8 @@
 //! assert_eq!(sink.written(), &text[..]);
 //! ```
 
-use super::{write_envelope, Envelope, Header, MessageClass, MessageError, Text, Timestamp};
 use super::{uuid_of, PROTOCOL_VERSION};
+use super::{write_envelope, Envelope, Header, MessageClass, MessageError, Text, Timestamp};
 use crate::json::{Array, JsonStr, Object, ObjectWriter, Value};
 use crate::sink::{CountingSink, Overflow, Sink};
 use crate::uuid::Uuid;
@@ -223,9 +223,7 @@ impl fmt::Display for OpinionError {
             OpinionError::WrongType(k) => write!(f, "unknown {k} type"),
             OpinionError::InvalidSellerUuid => f.write_str("invalid seller_uuid"),
             OpinionError::MsatsNotInteger => f.write_str("item msats must be an integer"),
-            OpinionError::MsatsOutOfRange => {
-                f.write_str("item msats must be between 0 and 2^64-1")
-            }
+            OpinionError::MsatsOutOfRange => f.write_str("item msats must be between 0 and 2^64-1"),
             OpinionError::UnknownExtensionProtocol => f.write_str("protocol not understood"),
         }
     }

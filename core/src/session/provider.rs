@@ -156,10 +156,22 @@ pub(crate) enum Queued {
     Paired,
     InfoRequested,
     ConsumerReady,
-    InvoiceRequested { request: Uuid, msats: u64 },
-    PayRequested { request: Uuid, bolt11: Span },
-    RequestExpired { request: Uuid, kind: RequestKind },
-    RequestAbandoned { request: Uuid, kind: RequestKind },
+    InvoiceRequested {
+        request: Uuid,
+        msats: u64,
+    },
+    PayRequested {
+        request: Uuid,
+        bolt11: Span,
+    },
+    RequestExpired {
+        request: Uuid,
+        kind: RequestKind,
+    },
+    RequestAbandoned {
+        request: Uuid,
+        kind: RequestKind,
+    },
     /// The message text is in the store.
     Extension {
         json: Span,

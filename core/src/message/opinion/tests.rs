@@ -101,7 +101,7 @@ fn built_messages_read_back() {
         panic!("wrong body");
     };
     assert_eq!(got.len(), 2);
-    assert!(got.iter().nth(0).unwrap().name.eq_str("Hello \"World\""));
+    assert!(got.iter().next().unwrap().name.eq_str("Hello \"World\""));
 
     let req = OpinionMessage::request_opinion_invoice(uuid(REQ_UUID), ts, "time");
     let text = written(&req);
@@ -115,20 +115,30 @@ fn built_messages_read_back() {
 fn refusals_are_typed() {
     use OpinionError as E;
     let seller = |fields: &str| notification("NOTIFY_OPINION_SELLER", fields);
-    let item = |it: &str| seller(&format!(r#", "seller_uuid": "{NOTE_UUID}", "items": [{it}]"#));
+    let item = |it: &str| {
+        seller(&format!(
+            r#", "seller_uuid": "{NOTE_UUID}", "items": [{it}]"#
+        ))
+    };
     let cases: [(String, OpinionError); 17] = [
         (request("REQUEST_PING", ""), E::NotOpinion),
         // A notification name in a request is not an opinion message either.
         (request("NOTIFY_OPINION", ""), E::NotOpinion),
         (
-            request("REQUEST_OPINION_SELLER", r#", "extension_protocol": "OTHER""#),
+            request(
+                "REQUEST_OPINION_SELLER",
+                r#", "extension_protocol": "OTHER""#,
+            ),
             E::UnknownExtensionProtocol,
         ),
         (
             request("REQUEST_OPINION_SELLER", r#", "extension_protocol": 1"#),
             E::WrongType("extension_protocol"),
         ),
-        (request("REQUEST_OPINION_INVOICE", ""), E::Missing("item_id")),
+        (
+            request("REQUEST_OPINION_INVOICE", ""),
+            E::Missing("item_id"),
+        ),
         (
             request("REQUEST_OPINION_INVOICE", r#", "item_id": 7"#),
             E::WrongType("item_id"),
@@ -142,9 +152,18 @@ fn refusals_are_typed() {
             seller(&format!(r#", "seller_uuid": "{NOTE_UUID}", "items": {{}}"#)),
             E::WrongType("items"),
         ),
-        (item(r#"{"name": "a", "msats": 1}"#), E::Missing("items[].item_id")),
-        (item(r#"{"item_id": "a", "msats": 1}"#), E::Missing("items[].name")),
-        (item(r#"{"item_id": "a", "name": "a"}"#), E::Missing("items[].msats")),
+        (
+            item(r#"{"name": "a", "msats": 1}"#),
+            E::Missing("items[].item_id"),
+        ),
+        (
+            item(r#"{"item_id": "a", "msats": 1}"#),
+            E::Missing("items[].name"),
+        ),
+        (
+            item(r#"{"item_id": "a", "name": "a"}"#),
+            E::Missing("items[].msats"),
+        ),
         (
             item(r#"{"item_id": "a", "name": "a", "msats": 1.5}"#),
             E::MsatsNotInteger,
@@ -174,8 +193,13 @@ fn refusals_are_typed() {
         OpinionMessage::parse(b"{\"message_class\": \"REQUEST\"}"),
         Err(E::Envelope(MessageError::NoTimestamp))
     );
-    assert_eq!(OpinionMessage::parse(b"[1]"), Err(E::Envelope(MessageError::NotAnObject)));
-    assert!(!OpinionMessage::is_opinion(request("REQUEST_PING", "").as_bytes()));
+    assert_eq!(
+        OpinionMessage::parse(b"[1]"),
+        Err(E::Envelope(MessageError::NotAnObject))
+    );
+    assert!(!OpinionMessage::is_opinion(
+        request("REQUEST_PING", "").as_bytes()
+    ));
     // A missing extension_protocol is accepted (only the prototype sends it).
     assert!(OpinionMessage::parse(request("REQUEST_OPINION_SELLER", "").as_bytes()).is_ok());
 }
