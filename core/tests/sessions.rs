@@ -881,6 +881,7 @@ fn opinion_request(name: &str, fields: &str) -> String {
 /// Buyer (consumer) and seller (provider), past the provider handshake, run the
 /// prototype's flow; the v0 side keeps working beside it.
 #[test]
+#[cfg_attr(not(feature = "extensions"), ignore = "needs the extensions feature")]
 fn opinion_seller_flow_between_buyer_and_seller() {
     let (mut w, buyer, seller) = ready_pair_with(40, ext_consumer(), ext_provider());
     let seller_uuid = Uuid::v4_from_bytes([0x51; 16]);
@@ -1005,6 +1006,7 @@ fn opinion_seller_flow_between_buyer_and_seller() {
 /// Once paired, before the provider answers the handshake (the seller's store may say
 /// not ready in its own terms), both sides can already exchange extension messages.
 #[test]
+#[cfg_attr(not(feature = "extensions"), ignore = "needs the extensions feature")]
 fn opinion_messages_flow_once_paired_before_the_handshake() {
     let mut w = World::new();
     let s = seed(42);
@@ -1039,6 +1041,7 @@ fn opinion_messages_flow_once_paired_before_the_handshake() {
 /// With the flag off (the default) the same frame is refused as v0 refuses unknown names,
 /// and sending one is refused; with it on, broken or foreign ones are still refused.
 #[test]
+#[cfg_attr(not(feature = "extensions"), ignore = "needs the extensions feature")]
 fn opinion_frames_need_the_flag() {
     let request = opinion_request(
         "REQUEST_OPINION_SELLER",

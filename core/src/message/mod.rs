@@ -134,6 +134,7 @@ impl MessageKind {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
+    #[inline(never)]
     fn from_json_name(name: &JsonStr<'_>, class: MessageClass) -> Option<MessageKind> {
         Self::ALL
             .into_iter()
@@ -360,6 +361,7 @@ fn bolt11<'a>(obj: &Object<'a>) -> Result<Text<'a>, MessageError> {
     }
 }
 
+#[inline(never)]
 fn parse_body<'a>(kind: MessageKind, obj: &Object<'a>) -> Result<Body<'a>, MessageError> {
     use MessageError as E;
     use MessageKind as K;
@@ -471,7 +473,10 @@ pub(crate) struct Envelope<'a> {
 
 impl<'a> Envelope<'a> {
     /// `message_class`, `timestamp`, `protocol`, `protocol_version`, the class's uuid
-    /// fields and its name field (present and a string), in that order.
+    /// fields and its name field (present and a string), in that order. Not inlined (nor
+    /// `parse_body`, `MessageKind::from_json_name`): inlined into `Message::parse` they cost
+    /// kilobytes of flash on a device.
+    #[inline(never)]
     pub(crate) fn parse(text: &'a [u8]) -> Result<Envelope<'a>, MessageError> {
         use MessageError as E;
         let obj = match json::parse(text).map_err(E::Json)? {

@@ -14,7 +14,7 @@ use crate::json::{self, Value};
 use crate::message::opinion::{OpinionError, OpinionMessage};
 use crate::message::{Body, Hex256, Message, MessageError, MessageKind, ProviderInfo, Timestamp};
 use crate::seed::{AesKey, SharedSeed};
-use crate::sink::SliceSink;
+use crate::sink::{Sink, SliceSink};
 use crate::time::{Instant, UnixClock};
 use crate::uuid::Uuid;
 
@@ -78,6 +78,16 @@ pub(crate) enum Send {
         uuid: Uuid,
         json: Span,
     },
+}
+
+/// Whether this build can carry extension messages (the `extensions` cargo feature); off,
+/// the extension receive path is compiled out whatever a session's config says.
+const EXTENSIONS_BUILT: bool = cfg!(feature = "extensions");
+
+/// What [`Link::encode`] writes: a v0 message, or an extension message's stored text.
+enum Outgoing<'a> {
+    Message(&'a Message<'a>),
+    Text(&'a [u8]),
 }
 
 /// The provider's own error texts (one byte in the queue instead of a `&str`).
@@ -163,9 +173,10 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
         }
     }
 
-    /// The same link, reading and sending extension messages or not.
+    /// The same link, reading and sending extension messages or not (never without the
+    /// `extensions` feature).
     pub(crate) fn with_extensions(mut self, on: bool) -> Self {
-        self.extensions = on;
+        self.extensions = on && EXTENSIONS_BUILT;
         self
     }
 
@@ -291,10 +302,30 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
         rng: &mut R,
         buf: &mut [u8],
     ) -> Result<(Uuid, usize), SessionError> {
+        let msg;
+        let (uuid, out) = match s {
+            Send::Extension { uuid, json } => {
+                (uuid, Outgoing::Text(store::bytes(&self.text, json)))
+            }
+            _ => {
+                msg = self.message(s, info, Uuid::new_v4(rng))?;
+                (msg.uuid(), Outgoing::Message(&msg))
+            }
+        };
+        let len = self.encode(out, rng, buf)?;
+        Ok((uuid, len))
+    }
+
+    /// The v0 message `s` stands for (`fresh`: the uuid of a message of our own).
+    fn message<'s>(
+        &'s self,
+        s: Send,
+        info: Option<ProviderInfo<'s>>,
+        fresh: Uuid,
+    ) -> Result<Message<'s>, SessionError> {
         let ts = self.timestamp();
-        let fresh = Uuid::new_v4(rng);
         let text = |span| store::text(&self.text, span);
-        let msg = match s {
+        Ok(match s {
             Send::Rendezvous => Message::request_rendezvous(fresh, ts, self.rendezvous_id()),
             Send::RequestProvider => Message::request_provider(fresh, ts),
             Send::Ping => Message::request_ping(fresh, ts),
@@ -330,52 +361,38 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
                 };
                 Message::notify_error(fresh, reference, ts, text)
             }
-            Send::Extension { uuid, json } => {
-                let len = self.seal_text(store::bytes(&self.text, json), rng, buf)?;
-                return Ok((uuid, len));
-            }
-        };
-        let uuid = msg.uuid();
-        let len = self.encode(&msg, rng, buf)?;
-        Ok((uuid, len))
+            // Already serialised: `seal` takes it from the store.
+            Send::Extension { .. } => return Err(SessionError::TooLarge),
+        })
     }
 
-    /// Serialises `msg` into `buf`: clear for rendezvous kinds, sealed in place otherwise.
+    /// Serialises `out` into `buf`: clear for rendezvous kinds, sealed in place otherwise
+    /// (one sealing call site for both kinds of output).
     fn encode<R: RngCore + CryptoRng + ?Sized>(
         &self,
-        msg: &Message<'_>,
+        out: Outgoing<'_>,
         rng: &mut R,
         buf: &mut [u8],
     ) -> Result<usize, SessionError> {
         let limit = buf.len().min(self.max_frame);
         let buf = &mut buf[..limit];
-        if msg.must_be_cleartext() {
-            let mut sink = SliceSink::new(buf);
-            msg.write_json(&mut sink)
-                .map_err(|_| SessionError::TooLarge)?;
-            return Ok(sink.len());
+        if let Outgoing::Message(msg) = out {
+            if msg.must_be_cleartext() {
+                let mut sink = SliceSink::new(buf);
+                msg.write_json(&mut sink)
+                    .map_err(|_| SessionError::TooLarge)?;
+                return Ok(sink.len());
+            }
         }
         let body = buf.get_mut(IV_LEN..).ok_or(SessionError::TooLarge)?;
         let mut sink = SliceSink::new(body);
-        msg.write_json(&mut sink)
-            .map_err(|_| SessionError::TooLarge)?;
+        match out {
+            Outgoing::Message(msg) => msg.write_json(&mut sink),
+            Outgoing::Text(text) => sink.put(text),
+        }
+        .map_err(|_| SessionError::TooLarge)?;
         let text_len = sink.len();
         frame::seal_in_place(&self.key, rng, buf, text_len).map_err(|_| SessionError::TooLarge)
-    }
-
-    /// Seals an already serialised (never cleartext) message into `buf`.
-    fn seal_text<R: RngCore + CryptoRng + ?Sized>(
-        &self,
-        text: &[u8],
-        rng: &mut R,
-        buf: &mut [u8],
-    ) -> Result<usize, SessionError> {
-        let limit = buf.len().min(self.max_frame);
-        let buf = &mut buf[..limit];
-        buf.get_mut(IV_LEN..IV_LEN.saturating_add(text.len()))
-            .ok_or(SessionError::TooLarge)?
-            .copy_from_slice(text);
-        frame::seal_in_place(&self.key, rng, buf, text.len()).map_err(|_| SessionError::TooLarge)
     }
 
     /// Classifies, opens (in place) and validates a received frame, through the one
@@ -425,7 +442,7 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
                     | MessageError::UnknownNotificationName(_)),
                 ),
                 text,
-            )) if self.extensions && !clear => self.extension(text, paired, e),
+            )) if EXTENSIONS_BUILT && self.extensions && !clear => self.extension(text, paired, e),
             Err((e, _)) => Received::Refused(FrameRefusal::Frame(e)),
         }
     }
