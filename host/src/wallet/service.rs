@@ -70,6 +70,7 @@ pub struct Wallet {
     anchor_ms: u64,
     account: Uuid,
     beacon: String,
+    listening: Option<std::net::SocketAddr>,
     down: SessionId,
     up: SessionId,
     down_info: Option<(bool, bool)>,
@@ -117,6 +118,7 @@ impl Wallet {
             request_timeout: UPSTREAM_TIMEOUT,
             ..ProviderConfig::default()
         };
+        let mut listening = None;
         let (up, beacon) = match &config.upstream {
             Upstream::Connect(b) => {
                 let up = driver.add_provider(&b.shared_seed(), provider, Some(id.account));
@@ -127,6 +129,7 @@ impl Wallet {
             }
             Upstream::Listen { addr, external_url } => {
                 let bound = driver.listen(*addr, None)?;
+                listening = Some(bound);
                 let url = external_url
                     .clone()
                     .unwrap_or_else(|| format!("ws://{bound}"));
@@ -167,6 +170,7 @@ impl Wallet {
             anchor_ms: id.anchor_ms,
             account: id.account,
             beacon,
+            listening,
             down,
             up,
             down_info: None,
@@ -187,6 +191,11 @@ impl Wallet {
     /// The beacon an app uses to reach the wallet.
     pub fn upstream_beacon(&self) -> &str {
         &self.beacon
+    }
+
+    /// The address the wallet listens on for its app (with [`Upstream::Listen`]).
+    pub fn listen_addr(&self) -> Option<std::net::SocketAddr> {
+        self.listening
     }
 
     /// The account uuid advertised upstream.
