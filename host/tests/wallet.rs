@@ -33,7 +33,12 @@ const FOREVER: Window = Window {
 /// A terminus on the simulated node with accounts `(name, amount)`; the listen beacons of
 /// `name-0`, in order.
 fn terminus(dir: &Path, accounts: &[(&str, &str)]) -> (Killed, Vec<String>) {
-    let (t, _) = start_terminus("", dir, "127.0.0.1:0");
+    terminus_with("", dir, accounts)
+}
+
+/// [`terminus`] with a configuration (TOML).
+fn terminus_with(config: &str, dir: &Path, accounts: &[(&str, &str)]) -> (Killed, Vec<String>) {
+    let (t, _) = start_terminus(config, dir, "127.0.0.1:0");
     let beacons = accounts
         .iter()
         .map(|(name, amount)| {
@@ -343,6 +348,112 @@ fn the_spent_amount_survives_a_kill_and_restart() {
     let u = ledger(&wdir).usage(&FOREVER).unwrap();
     assert_eq!((u.spent_msat, u.reserved_msat), (3_000_000, 0));
     assert_eq!(balance_of(&tdir, "buyer"), 97_000_000);
+}
+
+#[test]
+fn a_pay_in_flight_when_the_wallet_dies_stays_reserved_and_is_reconciled() {
+    let tdir = temp_dir();
+    // Payments through the node take 3 s.
+    let (_t, beacons) = terminus_with(
+        "[simnode]\nlatency_ms = 3000\n",
+        &tdir,
+        &[("buyer", "100000sat")],
+    );
+    let wdir = temp_dir();
+    let args = ["--allowance", "10000sat", "--period", "never"];
+    let mut first_args = vec!["--listen", "127.0.0.1:0"];
+    first_args.extend(args);
+    let w = WalletProc::start(&wdir, &beacons[0], &first_args);
+    let listen = w.listen.clone().expect("listen address");
+    let mut apps = Apps::new();
+    let app = apps.consumer(&w.beacon);
+    assert_eq!(apps.balance(app, |_| true), 10_000_000);
+    let bolt11 = peer_invoice(&tdir, "2000sat");
+    apps.d.pay(app, &bolt11).unwrap();
+    let until = Instant::now() + Duration::from_secs(10);
+    while !w.log().contains("allowed pay") {
+        assert!(Instant::now() < until, "pay not forwarded: {}", w.log());
+        pump(&mut apps.d, &mut apps.events);
+    }
+    // kill -9 with the pay routing; restart at once: the pay is still reserved
+    // (2,000,000 + 20,000 reserve), then the terminus tells the account's sessions the
+    // preimage and the wallet marks it succeeded (its fee unknown: the reserve counts).
+    drop(w);
+    let mut again_args = vec!["--listen", listen.as_str()];
+    again_args.extend(args);
+    let w2 = WalletProc::start(&wdir, &beacons[0], &again_args);
+    let until = Instant::now() + Duration::from_secs(20);
+    while !w2.log().contains("reconciled") {
+        assert!(Instant::now() < until, "not reconciled: {}", w2.log());
+        pump(&mut apps.d, &mut apps.events);
+    }
+    assert!(w2.log().contains("1 pay(s) were in flight"), "{}", w2.log());
+    let u = ledger(&wdir).usage(&FOREVER).unwrap();
+    assert_eq!((u.spent_msat, u.reserved_msat), (2_020_000, 0));
+    // the terminus charged the actual fee (1,000 + 2,000 ppm = 3,000 msat)
+    assert_eq!(balance_of(&tdir, "buyer"), 100_000_000 - 2_003_000);
+    assert_eq!(apps.balance(app, |m| m == 7_980_000), 7_980_000);
+    w2.stop();
+}
+
+#[test]
+fn pays_in_flight_reserve_before_they_are_forwarded() {
+    let tdir = temp_dir();
+    let (_t, beacons) = terminus_with(
+        "[simnode]\nlatency_ms = 500\n",
+        &tdir,
+        &[("buyer", "100000sat")],
+    );
+    let wdir = temp_dir();
+    let w = WalletProc::start(
+        &wdir,
+        &beacons[0],
+        &["--listen", "127.0.0.1:0", "--allowance", "7000sat"],
+    );
+    let mut apps = Apps::new();
+    let app = apps.consumer(&w.beacon);
+    assert_eq!(apps.balance(app, |_| true), 7_000_000);
+    // Three pays of 3,000 sat sent at once: two fit (2 × 3,030,000 reserved), the third
+    // is refused while they route.
+    let requests: Vec<_> = (0..3)
+        .map(|_| {
+            let b = peer_invoice(&tdir, "3000sat");
+            apps.d.pay(app, &b).unwrap()
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for r in &requests {
+        answers.push(wait_for(
+            &mut apps.d,
+            &mut apps.events,
+            "an answer",
+            |s, e| match e {
+                ConsumerEvent::Preimage {
+                    request: Some(q), ..
+                } if s == app && q == r => Some(Ok(())),
+                ConsumerEvent::Error {
+                    request: Some(q),
+                    message,
+                } if s == app && q == r => Some(Err(message.clone())),
+                _ => None,
+            },
+        ));
+    }
+    assert!(answers[0].is_ok() && answers[1].is_ok(), "{answers:?}");
+    let refused = answers[2].as_ref().unwrap_err();
+    assert!(refused.contains("allowance exceeded"), "{refused}");
+    // Both routed at once: their fees (4,000 msat each) are told together by the balance
+    // once both were answered.
+    assert_eq!(apps.balance(app, |m| m == 992_000), 992_000, "{}", w.log());
+    let u = ledger(&wdir).usage(&FOREVER).unwrap();
+    assert_eq!(
+        (u.spent_msat, u.reserved_msat),
+        (6_008_000, 0),
+        "{}",
+        w.log()
+    );
+    assert_eq!(balance_of(&tdir, "buyer"), 100_000_000 - 2 * 3_004_000);
+    w.stop();
 }
 
 /// A consumer of the seller's account on `apps`, ready.

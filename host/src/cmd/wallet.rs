@@ -69,7 +69,7 @@ impl WalletArgs {
             Beacon::decode(text.trim()).map_err(|e| format!("--{what} beacon: {e}"))
         };
         let upstream = match (&self.upstream, self.listen) {
-            (Some(b), None) => Upstream::Connect(beacon("upstream", b)?),
+            (Some(b), None) => Upstream::Connect(Box::new(beacon("upstream", b)?)),
             (None, Some(addr)) => Upstream::Listen {
                 addr,
                 external_url: self.external_url.clone(),

@@ -41,7 +41,7 @@ use crate::terminus::ledger::{system_clock, Clock};
 #[derive(Debug, Clone)]
 pub enum Upstream {
     /// Dial the locations of the app's beacon (a relay) as its provider.
-    Connect(Beacon),
+    Connect(Box<Beacon>),
     /// Listen on this address; the wallet's beacon (its persistent seed) names
     /// `external_url` or, if `None`, `ws://` and the bound address.
     Listen {

@@ -3,14 +3,17 @@
 //!
 //! **The fee rule.** A terminus debits `amount + its fee reserve` when a pay starts and,
 //! when it succeeds, refunds the reserve minus the actual fee, then reports the balance
-//! (after the preimage, in the same round). The wallet keeps the downstream balance it last
-//! heard when it forwarded the pay (`base`); the first balance update after the preimage
-//! (`after`) gives `fee = base − after − amount`. That is exact when nothing else moved the
-//! balance meanwhile, so the wallet accepts it only if the pay was *clean* (no other pay of
-//! the wallet in flight or settling from its forwarding to that update, no incoming
-//! payment heard) and `0 ≤ fee ≤ reserve`; otherwise it counts the whole fee reserve (an
-//! upper bound of what the terminus may charge, if the wallet's reserve is at least the
-//! terminus's). Until the fee is known the pay counts `amount + reserve`.
+//! (after the preimage, in the same round); a failed pay is refunded in full. The wallet
+//! groups overlapping pays into a *burst*: it opens when a pay is forwarded with none in
+//! flight, keeping the downstream balance heard last (`base`), and closes at the first
+//! balance update (`after`) once every pay of the burst was answered. Then
+//! `Σ fees = base − after − Σ amounts of the succeeded pays`, exact when nothing else moved
+//! the balance meanwhile. The wallet accepts it when the burst is *clean* (no incoming
+//! payment or late preimage heard, no pay of unknown outcome) and `0 ≤ Σ fees ≤ Σ reserves`,
+//! and splits it over the pays in proportion to their amounts (a lone pay gets exactly its
+//! fee); otherwise every pay counts its whole fee reserve (an upper bound of what the
+//! terminus may charge, if the wallet's reserve is at least the terminus's). Until its
+//! burst closes a succeeded pay counts `amount + reserve`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -49,10 +52,21 @@ struct Flight {
     hash: [u8; 32],
     amount: u64,
     reserve: u64,
-    /// The downstream balance heard last when it was forwarded.
+}
+
+/// Overlapping pays whose fees are told together (the fee rule in the module docs).
+#[derive(Debug, Default)]
+struct Burst {
+    /// The downstream balance heard last when its first pay was forwarded.
     base: Option<u64>,
-    /// Nothing else moved the balance since it was forwarded (see the fee rule).
-    clean: bool,
+    /// Pays forwarded and not answered yet.
+    open: usize,
+    /// Pays that succeeded.
+    settled: Vec<Flight>,
+    /// Something else moved the balance (see the fee rule).
+    tainted: bool,
+    /// When its last pay was answered.
+    quiet_since: Option<StdInstant>,
 }
 
 /// A downstream request and the upstream one it answers.
@@ -77,8 +91,8 @@ pub struct Wallet {
     down_balance: Option<u64>,
     /// By downstream request uuid.
     forwarded: HashMap<Uuid, Forward>,
-    /// Succeeded pays waiting for the balance update that tells their fee.
-    settling: Vec<(Flight, StdInstant)>,
+    /// The pays whose fees are not known yet.
+    burst: Option<Burst>,
     window: Window,
     advertised: Option<u64>,
     dirty: bool,
@@ -176,7 +190,7 @@ impl Wallet {
             down_info: None,
             down_balance: None,
             forwarded: HashMap::new(),
-            settling: Vec::new(),
+            burst: None,
             window,
             advertised: None,
             dirty: true,
@@ -265,7 +279,7 @@ impl Wallet {
                     rest.push(ev);
                 }
             }
-            self.expire_settling();
+            self.expire_burst();
             self.refresh();
             self.driver.flush(events);
             if events.is_empty() {
@@ -319,7 +333,7 @@ impl Wallet {
                 }
                 self.down_info = Some((u.payer, u.payee));
                 self.down_balance = u.msats;
-                self.settle_fees(u.msats);
+                self.close_burst(u.msats);
                 self.dirty = true;
             }
             ConsumerEvent::Preimage {
@@ -377,6 +391,7 @@ impl Wallet {
                     if let Err(e) = self.ledger.fail(f.row, &message) {
                         tracing::error!("failure not recorded: {e}");
                     }
+                    self.answered();
                     self.dirty = true;
                     self.answer_error(f.up_request, &message);
                 }
@@ -421,33 +436,51 @@ impl Wallet {
         {
             tracing::info!("preimage not delivered upstream: {e}");
         }
-        self.settling.push((f, StdInstant::now()));
+        if let Some(b) = &mut self.burst {
+            b.settled.push(f);
+        }
+        self.answered();
         self.dirty = true;
     }
 
-    /// The fee rule (module docs): the first balance update after the preimages.
-    fn settle_fees(&mut self, after: Option<u64>) {
-        for (f, _) in std::mem::take(&mut self.settling) {
-            let observed = match (f.clean, f.base, after) {
-                (true, Some(base), Some(after)) => base
-                    .checked_sub(after)
-                    .and_then(|d| d.checked_sub(f.amount))
-                    .filter(|fee| *fee <= f.reserve),
-                _ => None,
-            };
-            let fee = observed.unwrap_or(f.reserve);
-            match observed {
-                Some(_) => tracing::info!(
+    /// A pay of the burst was answered (success, failure or unknown).
+    fn answered(&mut self) {
+        if let Some(b) = &mut self.burst {
+            b.open = b.open.saturating_sub(1);
+            if b.open == 0 {
+                b.quiet_since = Some(StdInstant::now());
+            }
+        }
+    }
+
+    /// The fee rule (module docs): the first balance update once every pay of the burst
+    /// was answered closes it (`after`: `None` when none came in time).
+    fn close_burst(&mut self, after: Option<u64>) {
+        if self.burst.as_ref().is_none_or(|b| b.open > 0) {
+            return;
+        }
+        let Some(b) = self.burst.take() else {
+            return;
+        };
+        let pays: Vec<(u64, u64)> = b.settled.iter().map(|f| (f.amount, f.reserve)).collect();
+        let base = if b.tainted { None } else { b.base };
+        let fees = burst_fees(base, after, &pays);
+        for (f, fee) in b.settled.iter().zip(fees.iter().copied()) {
+            let observed = fee.is_some();
+            let fee = fee.unwrap_or(f.reserve);
+            if observed {
+                tracing::info!(
                     "pay {}: fee {fee} msat; spent {} msat",
                     f.up_request,
                     f.amount + fee
-                ),
-                None => tracing::info!(
+                );
+            } else {
+                tracing::info!(
                     "pay {}: fee not observable (other balance changes meanwhile): the \
                      reserve {fee} msat counts; spent {} msat",
                     f.up_request,
                     f.amount + fee
-                ),
+                );
             }
             if let Err(e) = self.ledger.set_fee(f.row, fee) {
                 tracing::error!("fee not recorded: {e}");
@@ -456,28 +489,26 @@ impl Wallet {
         self.dirty = true;
     }
 
-    fn expire_settling(&mut self) {
-        if self.settling.iter().any(|(_, at)| at.elapsed() >= FEE_WAIT) {
-            // No balance update came: every settling pay counts its reserve.
-            self.settling.iter_mut().for_each(|(f, _)| f.clean = false);
-            self.settle_fees(None);
+    /// A burst whose balance update does not come: its pays count their reserves.
+    fn expire_burst(&mut self) {
+        let stale = self
+            .burst
+            .as_ref()
+            .and_then(|b| b.quiet_since)
+            .is_some_and(|t| t.elapsed() >= FEE_WAIT);
+        if stale {
+            self.close_burst(None);
         }
     }
 
-    /// Anything that moves the downstream balance besides one clean pay.
-    fn taint_flights(&mut self) {
-        for f in self.forwarded.values_mut() {
-            if let Forward::Pay(f) = f {
-                f.clean = false;
-            }
-        }
-        for (f, _) in &mut self.settling {
-            f.clean = false;
+    /// Something besides the burst's pays moved the downstream balance.
+    fn taint_burst(&mut self) {
+        if let Some(b) = &mut self.burst {
+            b.tainted = true;
         }
     }
 
     fn unsolicited_preimage(&mut self, preimage: &[u8; 32]) {
-        self.taint_flights();
         let hash: [u8; 32] = Sha256::digest(preimage).into();
         // A pay of ours answered to another session (ours timed out, or a restart).
         let ours = self
@@ -488,6 +519,9 @@ impl Wallet {
         if let Some(Forward::Pay(f)) = ours.and_then(|k| self.forwarded.remove(&k)) {
             return self.paid(f, preimage);
         }
+        // An incoming payment, or a pay of an earlier run: the balance moves besides the
+        // burst's pays.
+        self.taint_burst();
         match self.ledger.invoice_paid(&hash) {
             Ok(true) => {
                 tracing::info!(
@@ -539,6 +573,8 @@ impl Wallet {
                     f.up_request,
                     f.amount + f.reserve
                 );
+                self.taint_burst();
+                self.answered();
                 let text = format!(
                     "payment outcome unknown: the downstream provider {why} (the amount stays \
                      reserved until it reports)"
@@ -661,12 +697,6 @@ impl Wallet {
         let (Some(hash), Some(amount)) = (hash, amount) else {
             return; // decide refuses these
         };
-        let clean = self.settling.is_empty()
-            && !self
-                .forwarded
-                .values()
-                .any(|f| matches!(f, Forward::Pay(_)));
-        self.taint_flights();
         match self.driver.pay(self.down, bolt11) {
             Ok(r) => {
                 tracing::info!(
@@ -682,10 +712,15 @@ impl Wallet {
                         hash,
                         amount,
                         reserve,
-                        base: self.down_balance,
-                        clean,
                     }),
                 );
+                let base = self.down_balance;
+                let b = self.burst.get_or_insert_with(|| Burst {
+                    base,
+                    ..Burst::default()
+                });
+                b.open += 1;
+                b.quiet_since = None;
             }
             Err(e) => {
                 let text = format!("pay not forwarded: {e}");
@@ -781,5 +816,75 @@ impl Wallet {
         if let Ok(mut s) = self.state.lock() {
             *s = state;
         }
+    }
+}
+
+/// The fee rule's arithmetic: the fees of a burst's succeeded pays `(amount, reserve)`
+/// from the balance before it (`base`, `None` if tainted) and after it; `None` for every
+/// pay when they cannot be told.
+fn burst_fees(base: Option<u64>, after: Option<u64>, pays: &[(u64, u64)]) -> Vec<Option<u64>> {
+    let amounts = pays.iter().fold(0u64, |s, p| s.saturating_add(p.0));
+    let reserves = pays.iter().fold(0u64, |s, p| s.saturating_add(p.1));
+    let total = match (base, after) {
+        (Some(base), Some(after)) => base
+            .checked_sub(after)
+            .and_then(|d| d.checked_sub(amounts))
+            .filter(|fees| *fees <= reserves),
+        _ => None,
+    };
+    let Some(total) = total else {
+        return vec![None; pays.len()];
+    };
+    let mut left = total;
+    let n = pays.len();
+    pays.iter()
+        .enumerate()
+        .map(|(i, (amount, _))| {
+            // in proportion to the amounts; the last one takes the rounding
+            let fee = if i + 1 < n && amounts > 0 {
+                let share = u128::from(total) * u128::from(*amount) / u128::from(amounts);
+                u64::try_from(share).unwrap_or(left).min(left)
+            } else {
+                left
+            };
+            left -= fee;
+            Some(fee)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::burst_fees;
+
+    #[test]
+    fn fees_of_a_burst_are_exact_in_sum_or_the_reserves() {
+        // one pay: exactly its fee
+        assert_eq!(
+            burst_fees(Some(100_000), Some(96_996), &[(3_000, 30_000)]),
+            vec![Some(4)]
+        );
+        // two pays: split by amount, the sum exact
+        assert_eq!(
+            burst_fees(
+                Some(10_000_000),
+                Some(10_000_000 - 4_000_000 - 7),
+                &[(1_000_000, 10_000), (3_000_000, 30_000)]
+            ),
+            vec![Some(1), Some(6)]
+        );
+        // an internal transfer: no fee
+        assert_eq!(burst_fees(Some(10), Some(7), &[(3, 10)]), vec![Some(0)]);
+        // tainted, more than the reserves, the balance grew, no update: not observable
+        let none = vec![None, None];
+        let pays = [(1_000, 10), (1_000, 10)];
+        assert_eq!(burst_fees(None, Some(0), &pays), none);
+        assert_eq!(burst_fees(Some(5_000), Some(2_000), &pays), none);
+        assert_eq!(burst_fees(Some(5_000), Some(6_000), &pays), none);
+        assert_eq!(burst_fees(Some(5_000), None, &pays), none);
+        assert_eq!(
+            burst_fees(Some(5_000), Some(5_000), &[]),
+            Vec::<Option<u64>>::new()
+        );
     }
 }
