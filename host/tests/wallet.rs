@@ -456,6 +456,38 @@ fn pays_in_flight_reserve_before_they_are_forwarded() {
     w.stop();
 }
 
+#[test]
+fn the_app_hears_not_ready_until_the_downstream_account_is_there() {
+    let tdir = temp_dir();
+    let (_t, listen) = start_terminus("", &tdir, "127.0.0.1:0");
+    cli(&tdir, &["create", "2000sat", "-a", "late"]);
+    // The account's beacon, before the terminus serves it.
+    let seed = "a1a2a3a4a5a6a7a8a9aaabacadaeafb0";
+    let encoded = Command::new(BIN)
+        .args(["beacon", "encode", "--seed", seed, "--location"])
+        .arg(format!("ws://{listen}"))
+        .output()
+        .unwrap();
+    assert!(encoded.status.success());
+    let downstream = String::from_utf8(encoded.stdout).unwrap().trim().to_owned();
+    let wdir = temp_dir();
+    let w = WalletProc::start(
+        &wdir,
+        &downstream,
+        &["--listen", "127.0.0.1:0", "--allowance", "5000sat"],
+    );
+    let mut apps = Apps::new();
+    let app = apps.consumer(&w.beacon);
+    wait_for(&mut apps.d, &mut apps.events, "not ready", |s, e| {
+        matches!(e, ConsumerEvent::ProviderNotReady if s == app).then_some(())
+    });
+    assert!(!apps.d.host().consumer(app).unwrap().is_ready());
+    // The terminus serves the account now: the wallet is ready, and so is the app.
+    cli(&tdir, &["listen", "late-0", "-s", seed]);
+    assert_eq!(apps.balance(app, |_| true), 2_000_000, "{}", w.log());
+    w.stop();
+}
+
 /// A consumer of the seller's account on `apps`, ready.
 fn fresh_seller(apps: &mut Apps, beacon: &str) -> SessionId {
     let s = apps.consumer(beacon);
