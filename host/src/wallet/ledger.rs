@@ -16,7 +16,7 @@ use std::path::Path;
 use moneysocket_core::seed::SharedSeed;
 use moneysocket_core::uuid::Uuid;
 use rand_core::OsRng;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 
 use super::period::{utc_text, Window};
 use crate::terminus::ledger::Clock;
@@ -218,9 +218,27 @@ pub struct Identity {
 }
 
 /// The ledger (used from the wallet's loop thread only).
+///
+/// Every mutating call is atomic (a savepoint). Outside a batch each one commits on its
+/// own; between [`begin_batch`](Self::begin_batch) and [`end_batch`](Self::end_batch) they
+/// share one transaction (group commit of a loop round: one fsync for every decision of
+/// the round; the wallet ends the batch before it sends anything the decisions allow).
+/// What is used of the current window is read from the rows once and then kept up to date
+/// by the same calls that change the rows (it is read again after a failed commit).
 pub struct WalletLedger {
     conn: Connection,
     clock: Clock,
+    batching: bool,
+    in_tx: bool,
+    cache: Option<(Window, Usage)>,
+    counts: (u64, u64),
+}
+
+/// What one row uses of the window holding `decided_ms`.
+#[derive(Debug, Clone, Copy)]
+struct RowUse {
+    decided_ms: u64,
+    usage: Usage,
 }
 
 impl WalletLedger {
@@ -241,9 +259,24 @@ impl WalletLedger {
                 "schema version {version} is newer than this build's {SCHEMA_VERSION}"
             )));
         }
-        conn.execute_batch(SCHEMA)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
-        Ok(WalletLedger { conn, clock })
+        if version < SCHEMA_VERSION {
+            conn.execute_batch(SCHEMA)?;
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        }
+        let (a, r): (i64, i64) = conn.query_row(
+            "SELECT COALESCE(SUM(outcome != 'refused'), 0), \
+             COALESCE(SUM(outcome = 'refused'), 0) FROM pays",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(WalletLedger {
+            conn,
+            clock,
+            batching: false,
+            in_tx: false,
+            cache: None,
+            counts: (from_sql(a), from_sql(r)),
+        })
     }
 
     /// Now on the ledger's clock (Unix ms).
@@ -251,141 +284,274 @@ impl WalletLedger {
         (self.clock)()
     }
 
+    /// From now on, mutating calls share one transaction until [`end_batch`](Self::end_batch).
+    pub fn begin_batch(&mut self) {
+        self.batching = true;
+    }
+
+    /// Commits what the batch did (one fsync) and goes back to one commit per call.
+    pub fn end_batch(&mut self) -> Result<()> {
+        self.batching = false;
+        self.commit()
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        if !self.in_tx {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            self.in_tx = true;
+        }
+        Ok(())
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        if !self.in_tx {
+            return Ok(());
+        }
+        self.in_tx = false;
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            self.forget();
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
+    /// After a rollback: what is cached is read again.
+    fn forget(&mut self) {
+        self.cache = None;
+        if let Ok(c) = self.conn.query_row(
+            "SELECT COALESCE(SUM(outcome != 'refused'), 0), \
+             COALESCE(SUM(outcome = 'refused'), 0) FROM pays",
+            [],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+        ) {
+            self.counts = (from_sql(c.0), from_sql(c.1));
+        }
+    }
+
+    /// Runs `f` atomically (a savepoint in the transaction), committing at once outside a
+    /// batch.
+    fn op<T>(&mut self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.begin()?;
+        let r = self
+            .conn
+            .execute_batch("SAVEPOINT op")
+            .map_err(LedgerError::from)
+            .and_then(|()| f(&self.conn));
+        match r {
+            Ok(v) => {
+                self.conn.execute_batch("RELEASE op")?;
+                if !self.batching {
+                    self.commit()?;
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK TO op; RELEASE op");
+                if !self.batching {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    self.in_tx = false;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Keeps the cached usage in step with a row that changed.
+    fn apply(&mut self, before: Option<RowUse>, after: Option<RowUse>) {
+        let Some((w, u)) = &mut self.cache else {
+            return;
+        };
+        let inside =
+            |r: &RowUse| r.decided_ms >= w.start_ms && w.end_ms.is_none_or(|e| r.decided_ms < e);
+        if let Some(b) = before.filter(inside) {
+            u.spent_msat = u.spent_msat.saturating_sub(b.usage.spent_msat);
+            u.reserved_msat = u.reserved_msat.saturating_sub(b.usage.reserved_msat);
+        }
+        if let Some(a) = after.filter(inside) {
+            u.spent_msat = u.spent_msat.saturating_add(a.usage.spent_msat);
+            u.reserved_msat = u.reserved_msat.saturating_add(a.usage.reserved_msat);
+        }
+    }
+
+    /// Changes row `id` with `f` (atomically), keeping the cache in step; `f`'s count.
+    fn change(&mut self, id: i64, f: impl FnOnce(&Connection) -> Result<usize>) -> Result<usize> {
+        let (before, n, after) = self.op(|c| {
+            let before = row_use(c, id)?;
+            let n = f(c)?;
+            Ok((before, n, row_use(c, id)?))
+        })?;
+        self.apply(before, after);
+        Ok(n)
+    }
+
     /// The wallet's identity, made (and stored) the first time.
     pub fn identity(&mut self) -> Result<Identity> {
         let now = self.now_ms();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let get = |key: &str| -> Result<Option<String>> {
-            Ok(tx
-                .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
-                .optional()?)
-        };
-        let (seed, account, anchor) = (get("seed")?, get("account_uuid")?, get("anchor_ms")?);
-        let seed = match seed {
-            Some(s) => SharedSeed::from_hex(&s)
-                .map_err(|e| LedgerError::Corrupt(format!("stored seed {s:?}: {e}")))?,
-            None => {
-                let s = SharedSeed::generate(&mut OsRng);
-                tx.execute(
-                    "INSERT INTO meta (key, value) VALUES ('seed', ?1)",
-                    [hex(s.as_bytes())],
-                )?;
-                s
-            }
-        };
-        let account = match account {
-            Some(a) => Uuid::parse_lenient(&a)
-                .map_err(|_| LedgerError::Corrupt(format!("stored account uuid {a:?}")))?,
-            None => {
-                let a = Uuid::new_v4(&mut OsRng);
-                tx.execute(
-                    "INSERT INTO meta (key, value) VALUES ('account_uuid', ?1)",
-                    [a.to_string()],
-                )?;
-                a
-            }
-        };
-        let anchor_ms = match anchor {
-            Some(t) => t
-                .parse::<u64>()
-                .map_err(|_| LedgerError::Corrupt(format!("stored anchor {t:?}")))?,
-            None => {
-                tx.execute(
-                    "INSERT INTO meta (key, value) VALUES ('anchor_ms', ?1)",
-                    [now.to_string()],
-                )?;
-                now
-            }
-        };
-        tx.commit()?;
-        Ok(Identity {
-            seed,
-            account,
-            anchor_ms,
+        self.op(|tx| {
+            let get = |key: &str| -> Result<Option<String>> {
+                Ok(tx
+                    .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+                    .optional()?)
+            };
+            let (seed, account, anchor) = (get("seed")?, get("account_uuid")?, get("anchor_ms")?);
+            let seed = match seed {
+                Some(s) => SharedSeed::from_hex(&s)
+                    .map_err(|e| LedgerError::Corrupt(format!("stored seed {s:?}: {e}")))?,
+                None => {
+                    let s = SharedSeed::generate(&mut OsRng);
+                    tx.execute(
+                        "INSERT INTO meta (key, value) VALUES ('seed', ?1)",
+                        [hex(s.as_bytes())],
+                    )?;
+                    s
+                }
+            };
+            let account = match account {
+                Some(a) => Uuid::parse_lenient(&a)
+                    .map_err(|_| LedgerError::Corrupt(format!("stored account uuid {a:?}")))?,
+                None => {
+                    let a = Uuid::new_v4(&mut OsRng);
+                    tx.execute(
+                        "INSERT INTO meta (key, value) VALUES ('account_uuid', ?1)",
+                        [a.to_string()],
+                    )?;
+                    a
+                }
+            };
+            let anchor_ms = match anchor {
+                Some(t) => t
+                    .parse::<u64>()
+                    .map_err(|_| LedgerError::Corrupt(format!("stored anchor {t:?}")))?,
+                None => {
+                    tx.execute(
+                        "INSERT INTO meta (key, value) VALUES ('anchor_ms', ?1)",
+                        [now.to_string()],
+                    )?;
+                    now
+                }
+            };
+            Ok(Identity {
+                seed,
+                account,
+                anchor_ms,
+            })
         })
     }
 
-    /// Decides on an upstream pay in one transaction: refused (a row with the reason) or
-    /// allowed (a pending row that reserves `amount + fee reserve`). Returns the row id of
-    /// an allowed pay.
+    /// Decides on an upstream pay, in the transaction that records the decision: refused (a
+    /// row with the reason) or allowed (a pending row that reserves `amount + fee
+    /// reserve`). Returns the row id of an allowed pay.
     pub fn decide(
         &mut self,
         ask: &PayAsk<'_>,
         limits: &Limits,
     ) -> Result<std::result::Result<i64, Refusal>> {
         let now = self.now_ms();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let refusal = match (ask.payment_hash, ask.amount_msat) {
-            (None, _) => Some(Refusal::InvalidInvoice("it does not decode".into())),
-            (Some(_), None) => Some(Refusal::NoAmount),
-            (Some(hash), Some(amount)) => {
-                let reserve = ask.fee_reserve_msat;
-                let used = usage(&tx, &limits.window)?.used();
-                let left = limits.allowance_msat.saturating_sub(used);
-                let taken: bool = tx.query_row(
-                    "SELECT EXISTS (SELECT 1 FROM pays WHERE payment_hash = ?1 \
-                     AND outcome IN ('pending', 'succeeded'))",
-                    [hex(&hash)],
-                    |r| r.get(0),
-                )?;
-                match limits.per_payment_max_msat {
-                    Some(max) if amount > max => Some(Refusal::PerPaymentMax { amount, max }),
-                    _ if taken => Some(Refusal::AlreadyPaid),
-                    _ if amount.saturating_add(reserve) > left => Some(Refusal::Allowance {
-                        amount,
-                        reserve,
-                        left,
-                        allowance: limits.allowance_msat,
-                        renews_ms: limits.window.end_ms,
-                    }),
-                    _ => None,
+        // the read of what is used and the decision in one transaction
+        self.begin()?;
+        let used = match self.usage(&limits.window) {
+            Ok(u) => u.used(),
+            Err(e) => {
+                if !self.batching {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                    self.in_tx = false;
                 }
+                return Err(e);
             }
         };
-        let (outcome, reason) = match &refusal {
-            Some(r) => ("refused", Some(r.to_string())),
-            None => ("pending", None),
-        };
-        tx.execute(
-            "INSERT INTO pays (request_uuid, bolt11, payment_hash, amount_msat, \
-             fee_reserve_msat, decided_ms, finished_ms, outcome, reason) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            params![
-                ask.request.to_string(),
-                ask.bolt11,
-                ask.payment_hash.map(|h| hex(&h)),
-                ask.amount_msat.map(to_sql),
-                if refusal.is_some() {
-                    0
-                } else {
-                    to_sql(ask.fee_reserve_msat)
-                },
-                to_sql(now),
-                refusal.as_ref().map(|_| to_sql(now)),
-                outcome,
-                reason,
-            ],
-        )?;
-        let id = tx.last_insert_rowid();
-        tx.commit()?;
-        Ok(match refusal {
-            Some(r) => Err(r),
-            None => Ok(id),
+        let (decision, id) = self.op(|tx| {
+            let refusal = match (ask.payment_hash, ask.amount_msat) {
+                (None, _) => Some(Refusal::InvalidInvoice("it does not decode".into())),
+                (Some(_), None) => Some(Refusal::NoAmount),
+                (Some(hash), Some(amount)) => {
+                    let reserve = ask.fee_reserve_msat;
+                    let left = limits.allowance_msat.saturating_sub(used);
+                    let taken: bool = tx.query_row(
+                        "SELECT EXISTS (SELECT 1 FROM pays WHERE payment_hash = ?1 \
+                         AND outcome IN ('pending', 'succeeded'))",
+                        [hex(&hash)],
+                        |r| r.get(0),
+                    )?;
+                    match limits.per_payment_max_msat {
+                        Some(max) if amount > max => Some(Refusal::PerPaymentMax { amount, max }),
+                        _ if taken => Some(Refusal::AlreadyPaid),
+                        _ if amount.saturating_add(reserve) > left => Some(Refusal::Allowance {
+                            amount,
+                            reserve,
+                            left,
+                            allowance: limits.allowance_msat,
+                            renews_ms: limits.window.end_ms,
+                        }),
+                        _ => None,
+                    }
+                }
+            };
+            let (outcome, reason) = match &refusal {
+                Some(r) => ("refused", Some(r.to_string())),
+                None => ("pending", None),
+            };
+            tx.execute(
+                "INSERT INTO pays (request_uuid, bolt11, payment_hash, amount_msat, \
+                 fee_reserve_msat, decided_ms, finished_ms, outcome, reason) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    ask.request.to_string(),
+                    ask.bolt11,
+                    ask.payment_hash.map(|h| hex(&h)),
+                    ask.amount_msat.map(to_sql),
+                    if refusal.is_some() {
+                        0
+                    } else {
+                        to_sql(ask.fee_reserve_msat)
+                    },
+                    to_sql(now),
+                    refusal.as_ref().map(|_| to_sql(now)),
+                    outcome,
+                    reason,
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            Ok((refusal, id))
+        })?;
+        Ok(match decision {
+            Some(r) => {
+                self.counts.1 += 1;
+                Err(r)
+            }
+            None => {
+                self.counts.0 += 1;
+                let reserved = ask
+                    .amount_msat
+                    .unwrap_or(0)
+                    .saturating_add(ask.fee_reserve_msat);
+                self.apply(
+                    None,
+                    Some(RowUse {
+                        decided_ms: now,
+                        usage: Usage {
+                            spent_msat: 0,
+                            reserved_msat: reserved,
+                        },
+                    }),
+                );
+                Ok(id)
+            }
         })
     }
 
     /// Records a refusal decided before the ledger (e.g. the downstream is not connected).
     pub fn record_refusal(&mut self, request: Uuid, bolt11: &str, refusal: &Refusal) -> Result<()> {
         let now = to_sql(self.now_ms());
-        self.conn.execute(
-            "INSERT INTO pays (request_uuid, bolt11, decided_ms, finished_ms, outcome, reason) \
-             VALUES (?1, ?2, ?3, ?3, 'refused', ?4)",
-            params![request.to_string(), bolt11, now, refusal.to_string()],
-        )?;
+        self.op(|c| {
+            c.execute(
+                "INSERT INTO pays (request_uuid, bolt11, decided_ms, finished_ms, outcome, \
+                 reason) VALUES (?1, ?2, ?3, ?3, 'refused', ?4)",
+                params![request.to_string(), bolt11, now, refusal.to_string()],
+            )?;
+            Ok(())
+        })?;
+        self.counts.1 += 1;
         Ok(())
     }
 
@@ -393,31 +559,37 @@ impl WalletLedger {
     /// [`set_fee`](Self::set_fee)). False if it was not pending.
     pub fn succeed(&mut self, id: i64, preimage: &[u8; 32], fee: Option<u64>) -> Result<bool> {
         let now = to_sql(self.now_ms());
-        let n = self.conn.execute(
-            "UPDATE pays SET outcome = 'succeeded', preimage = ?2, fee_msat = ?3, \
-             finished_ms = ?4 WHERE id = ?1 AND outcome = 'pending'",
-            params![id, hex(preimage), fee.map(to_sql), now],
-        )?;
+        let n = self.change(id, |c| {
+            Ok(c.execute(
+                "UPDATE pays SET outcome = 'succeeded', preimage = ?2, fee_msat = ?3, \
+                 finished_ms = ?4 WHERE id = ?1 AND outcome = 'pending'",
+                params![id, hex(preimage), fee.map(to_sql), now],
+            )?)
+        })?;
         Ok(n == 1)
     }
 
     /// The actual fee of succeeded pay `id`.
     pub fn set_fee(&mut self, id: i64, fee: u64) -> Result<()> {
-        self.conn.execute(
-            "UPDATE pays SET fee_msat = ?2 WHERE id = ?1 AND outcome = 'succeeded'",
-            params![id, to_sql(fee)],
-        )?;
+        self.change(id, |c| {
+            Ok(c.execute(
+                "UPDATE pays SET fee_msat = ?2 WHERE id = ?1 AND outcome = 'succeeded'",
+                params![id, to_sql(fee)],
+            )?)
+        })?;
         Ok(())
     }
 
     /// Pay `id` failed downstream: its reservation is released.
     pub fn fail(&mut self, id: i64, reason: &str) -> Result<()> {
         let now = to_sql(self.now_ms());
-        self.conn.execute(
-            "UPDATE pays SET outcome = 'failed', reason = ?2, finished_ms = ?3 \
-             WHERE id = ?1 AND outcome = 'pending'",
-            params![id, reason, now],
-        )?;
+        self.change(id, |c| {
+            Ok(c.execute(
+                "UPDATE pays SET outcome = 'failed', reason = ?2, finished_ms = ?3 \
+                 WHERE id = ?1 AND outcome = 'pending'",
+                params![id, reason, now],
+            )?)
+        })?;
         Ok(())
     }
 
@@ -450,42 +622,79 @@ impl WalletLedger {
         Ok(from_sql(n))
     }
 
-    /// What is used of the allowance in `window`.
-    pub fn usage(&self, window: &Window) -> Result<Usage> {
-        usage(&self.conn, window)
+    /// What is used of the allowance in `window` (read from the rows when the window is
+    /// not the one kept).
+    pub fn usage(&mut self, window: &Window) -> Result<Usage> {
+        if let Some((w, u)) = &self.cache {
+            if w == window {
+                return Ok(*u);
+            }
+        }
+        let u = usage(&self.conn, window)?;
+        self.cache = Some((*window, u));
+        Ok(u)
     }
 
     /// How many pays were allowed and how many refused, in all.
-    pub fn counts(&self) -> Result<(u64, u64)> {
-        let (a, r): (i64, i64) = self.conn.query_row(
-            "SELECT COALESCE(SUM(outcome != 'refused'), 0), COALESCE(SUM(outcome = 'refused'), 0) \
-             FROM pays",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        Ok((from_sql(a), from_sql(r)))
+    pub fn counts(&self) -> (u64, u64) {
+        self.counts
     }
 
     /// Remembers an invoice made downstream for an upstream request.
     pub fn add_invoice(&mut self, hash: &[u8; 32], request: Uuid, msats: u64) -> Result<()> {
         let now = to_sql(self.now_ms());
-        self.conn.execute(
-            "INSERT OR IGNORE INTO invoices (payment_hash, request_uuid, amount_msat, created_ms) \
-             VALUES (?1, ?2, ?3, ?4)",
-            params![hex(hash), request.to_string(), to_sql(msats), now],
-        )?;
-        Ok(())
+        self.op(|c| {
+            c.execute(
+                "INSERT OR IGNORE INTO invoices (payment_hash, request_uuid, amount_msat, \
+                 created_ms) VALUES (?1, ?2, ?3, ?4)",
+                params![hex(hash), request.to_string(), to_sql(msats), now],
+            )?;
+            Ok(())
+        })
     }
 
     /// Marks an invoice made for upstream paid; false if it is not one of them.
     pub fn invoice_paid(&mut self, hash: &[u8; 32]) -> Result<bool> {
         let now = to_sql(self.now_ms());
-        let n = self.conn.execute(
-            "UPDATE invoices SET paid_ms = COALESCE(paid_ms, ?2) WHERE payment_hash = ?1",
-            params![hex(hash), now],
-        )?;
+        let n = self.op(|c| {
+            Ok(c.execute(
+                "UPDATE invoices SET paid_ms = COALESCE(paid_ms, ?2) WHERE payment_hash = ?1",
+                params![hex(hash), now],
+            )?)
+        })?;
         Ok(n == 1)
     }
+}
+
+/// What row `id` uses (the same rule as [`usage`]).
+fn row_use(c: &Connection, id: i64) -> Result<Option<RowUse>> {
+    Ok(c.query_row(
+        "SELECT decided_ms, outcome, COALESCE(amount_msat, 0), fee_reserve_msat, fee_msat \
+         FROM pays WHERE id = ?1",
+        [id],
+        |r| {
+            let amount = from_sql(r.get(2)?);
+            let reserve = from_sql(r.get(3)?);
+            let fee: Option<i64> = r.get(4)?;
+            let outcome: String = r.get(1)?;
+            let usage = match outcome.as_str() {
+                "pending" => Usage {
+                    spent_msat: 0,
+                    reserved_msat: amount.saturating_add(reserve),
+                },
+                "succeeded" => Usage {
+                    spent_msat: amount.saturating_add(fee.map_or(reserve, from_sql)),
+                    reserved_msat: 0,
+                },
+                _ => Usage::default(),
+            };
+            Ok(RowUse {
+                decided_ms: from_sql(r.get(0)?),
+                usage,
+            })
+        },
+    )
+    .optional()?)
 }
 
 fn usage(conn: &Connection, w: &Window) -> Result<Usage> {
@@ -602,7 +811,48 @@ mod tests {
         let mut no_amount = ask(5, 0);
         no_amount.amount_msat = None;
         assert_eq!(l.decide(&no_amount, &lim).unwrap(), Err(Refusal::NoAmount));
-        assert_eq!(l.counts().unwrap(), (2, 4));
+        assert_eq!(l.counts(), (2, 4));
+    }
+
+    #[test]
+    fn a_batch_commits_once_and_the_kept_usage_matches_the_rows() {
+        let (mut l, _, dir) = ledger("batch");
+        let lim = limits(10_000_000, ALL);
+        assert_eq!(l.usage(&ALL).unwrap(), Usage::default());
+        l.begin_batch();
+        let mut ids = Vec::new();
+        for n in 1..=20u8 {
+            ids.push(l.decide(&ask(n, 100_000), &lim).unwrap().unwrap());
+        }
+        for (i, id) in ids.iter().enumerate() {
+            match i % 3 {
+                0 => {
+                    l.succeed(*id, &[1; 32], None).unwrap();
+                    l.set_fee(*id, i as u64).unwrap();
+                }
+                1 => l.fail(*id, "no route").unwrap(),
+                _ => {}
+            }
+        }
+        let kept = l.usage(&ALL).unwrap();
+        l.end_batch().unwrap();
+        let t = Arc::new(AtomicU64::new(0));
+        let mut again = WalletLedger::open(
+            &dir.join("wallet.sqlite"),
+            Arc::new(move || t.load(Ordering::SeqCst)),
+        )
+        .unwrap();
+        assert_eq!(again.usage(&ALL).unwrap(), kept);
+        // 7 succeeded (fees 0+3+…+18 = 63), 6 pending
+        assert_eq!(
+            kept,
+            Usage {
+                spent_msat: 700_063,
+                reserved_msat: 6 * 110_000
+            }
+        );
+        assert_eq!(again.counts(), (20, 0));
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -274,6 +274,8 @@ impl Wallet {
         self.driver.poll(events, timeout)?;
         let mut rest = Vec::new();
         for _ in 0..4 {
+            // One commit for the round's decisions, before anything they allow is sent.
+            self.ledger.begin_batch();
             for ev in events.drain(..) {
                 if let Some(ev) = self.on_event(ev) {
                     rest.push(ev);
@@ -281,6 +283,9 @@ impl Wallet {
             }
             self.expire_burst();
             self.refresh();
+            if let Err(e) = self.ledger.end_batch() {
+                tracing::error!("ledger commit failed: {e}");
+            }
             self.driver.flush(events);
             if events.is_empty() {
                 break;
@@ -794,7 +799,7 @@ impl Wallet {
                 }
             }
         }
-        let (allowed, refusals) = self.ledger.counts().unwrap_or_default();
+        let (allowed, refusals) = self.ledger.counts();
         let state = WalletState {
             downstream_ready: self.down_ready(),
             downstream_balance_msat: self.down_balance,
