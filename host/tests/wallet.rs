@@ -67,6 +67,28 @@ fn peer_invoice(dir: &Path, amount: &str) -> String {
         .to_owned()
 }
 
+/// A signed regtest invoice that names no amount.
+fn amountless_invoice() -> String {
+    use moneysocket_core::bolt11::{DescriptionRef, Network, UnsignedInvoice};
+    use secp256k1::{Message, Secp256k1, SecretKey};
+    let secp = Secp256k1::signing_only();
+    let key = SecretKey::from_slice(&[7; 32]).unwrap();
+    let now = (system_clock())() / 1000;
+    UnsignedInvoice::new(
+        Network::Regtest,
+        now,
+        [9; 32],
+        [8; 32],
+        DescriptionRef::Direct("any amount"),
+    )
+    .to_signed_string(|h| {
+        let sig = secp.sign_ecdsa_recoverable(&Message::from_digest(*h), &key);
+        let (id, rs) = sig.serialize_compact();
+        (rs, u8::try_from(id.to_i32()).unwrap())
+    })
+    .unwrap()
+}
+
 /// A `moneysocket wallet` process (logs in `DIR/moneysocket-wallet.log`).
 struct WalletProc {
     child: Killed,
@@ -230,12 +252,17 @@ fn an_allowed_pay_counts_its_fee_and_the_limits_refuse_without_touching_downstre
     let e = apps.pay(app, &over).unwrap_err();
     assert!(e.contains("allowance exceeded"), "{e}");
     assert!(e.contains(&format!("{left} msat left")), "{e}");
+    // An invoice without an amount, and one that does not decode.
+    let e = apps.pay(app, &amountless_invoice()).unwrap_err();
+    assert!(e.contains("the invoice has no amount"), "{e}");
+    let e = apps.pay(app, "lnbcrt1notaninvoice").unwrap_err();
+    assert!(e.contains("invalid invoice"), "{e}");
     assert_eq!(balance_of(&tdir, "buyer"), after, "downstream untouched");
 
     let mut l = ledger(&wdir);
     let u = l.usage(&FOREVER).unwrap();
     assert_eq!((u.spent_msat, u.reserved_msat), (3_004_000, 0));
-    assert_eq!(l.counts(), (1, 2));
+    assert_eq!(l.counts(), (1, 4));
     let log = w.log();
     assert!(log.contains("fee 4000 msat"), "{log}");
     assert!(log.contains("refused pay"), "{log}");
