@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use moneysocket_core::beacon::Beacon;
 use moneysocket_core::bolt11::Invoice;
 use moneysocket_core::host::SessionId;
+use moneysocket_core::uuid::Uuid;
 use moneysocket_driver::{ConsumerEvent, Driver, DriverConfig};
 use moneysocket_host::terminus::ledger::system_clock;
 use moneysocket_host::wallet::ledger::WalletLedger;
@@ -189,6 +190,19 @@ impl Apps {
         })
     }
 
+    /// The next provider info `c` hears: balance and account uuid.
+    fn info(&mut self, c: SessionId) -> (Option<u64>, Uuid) {
+        wait_for(
+            &mut self.d,
+            &mut self.events,
+            "provider info",
+            |s, e| match e {
+                ConsumerEvent::Provider(u) if s == c => Some((u.msats, u.account_uuid)),
+                _ => None,
+            },
+        )
+    }
+
     fn invoice(&mut self, c: SessionId, msats: u64) -> String {
         let r = self.d.request_invoice(c, msats).unwrap();
         wait_for(
@@ -345,7 +359,8 @@ fn the_spent_amount_survives_a_kill_and_restart() {
     let mut apps = Apps::new();
     let app = apps.consumer(&w.beacon);
     let seller = apps.consumer(&beacons[1]);
-    assert_eq!(apps.balance(app, |_| true), 10_000_000);
+    let (msats, account) = apps.info(app);
+    assert_eq!(msats, Some(10_000_000));
     apps.balance(seller, |_| true);
     let bolt11 = apps.invoice(seller, 3_000_000);
     apps.pay(app, &bolt11).expect("pay");
@@ -366,8 +381,8 @@ fn the_spent_amount_survives_a_kill_and_restart() {
     again_args.extend(args);
     let w2 = WalletProc::start(&wdir, &beacons[0], &again_args);
     assert_eq!(w2.beacon, beacon);
-    // The app redials by itself and hears what is left.
-    assert_eq!(apps.balance(app, |_| true), 7_000_000, "{}", w2.log());
+    // The app redials by itself and hears what is left, of the same account.
+    assert_eq!(apps.info(app), (Some(7_000_000), account), "{}", w2.log());
     let big = apps.invoice(seller, 8_000_000);
     let e = apps.pay(app, &big).unwrap_err();
     assert!(e.contains("allowance exceeded"), "{e}");

@@ -191,6 +191,7 @@ pub struct WalletState {
 /// A wallet running on its own thread ([`spawn`]). Dropping it stops the wallet.
 pub struct WalletHandle {
     beacon: String,
+    listen: Option<SocketAddr>,
     state: Arc<Mutex<WalletState>>,
     stop: Arc<AtomicBool>,
     waker: std::task::Waker,
@@ -201,6 +202,11 @@ impl WalletHandle {
     /// The beacon an app uses to reach the wallet (the configured one with `Connect`).
     pub fn upstream_beacon(&self) -> &str {
         &self.beacon
+    }
+
+    /// Where the wallet listens for its app (with [`Upstream::Listen`]).
+    pub fn listen_addr(&self) -> Option<SocketAddr> {
+        self.listen
     }
 
     /// The wallet's state now.
@@ -271,6 +277,7 @@ pub fn spawn(config: WalletConfig) -> Result<WalletHandle, WalletError> {
             let waker = wallet.waker()?;
             let _ = tx.send(Ok((
                 wallet.upstream_beacon().to_owned(),
+                wallet.listen_addr(),
                 wallet.shared_state(),
                 waker,
             )));
@@ -287,8 +294,9 @@ pub fn spawn(config: WalletConfig) -> Result<WalletHandle, WalletError> {
             }
         })?;
     match rx.recv() {
-        Ok(Ok((beacon, state, waker))) => Ok(WalletHandle {
+        Ok(Ok((beacon, listen, state, waker))) => Ok(WalletHandle {
             beacon,
+            listen,
             state,
             stop,
             waker,

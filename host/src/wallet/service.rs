@@ -439,7 +439,10 @@ impl Wallet {
             .driver
             .send_preimage(self.up, Some(f.up_request), preimage)
         {
-            tracing::info!("preimage not delivered upstream: {e}");
+            // The app left (or its request expired): it hears the preimage unsolicited if it
+            // is linked again.
+            tracing::info!("preimage not delivered as the answer upstream: {e}");
+            let _ = self.driver.send_preimage(self.up, None, preimage);
         }
         if let Some(b) = &mut self.burst {
             b.settled.push(f);
