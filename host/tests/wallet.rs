@@ -648,3 +648,46 @@ fn the_in_process_wallet_reports_its_state_and_stops() {
         pump(&mut apps.d, &mut apps.events);
     }
 }
+
+#[test]
+fn a_calendar_day_renews_at_midnight_utc_on_the_wallets_clock() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let tdir = temp_dir();
+    let (_t, beacons) = terminus(&tdir, &[("buyer", "10000sat"), ("seller", "0")]);
+    // 2026-12-04T23:59:59Z, a second before the next calendar day
+    let clock = Arc::new(AtomicU64::new(1_796_428_799_000));
+    let mut cfg = WalletConfig::new(
+        Beacon::decode(&beacons[0]).unwrap(),
+        Upstream::Listen {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            external_url: None,
+        },
+        2_000_000,
+        Period::Day,
+        temp_dir(),
+    );
+    let c = Arc::clone(&clock);
+    cfg.clock = Arc::new(move || c.load(Ordering::SeqCst));
+    let handle = wallet::spawn(cfg).expect("wallet starts");
+    let mut apps = Apps::new();
+    let app = apps.consumer(handle.upstream_beacon());
+    let seller = fresh_seller(&mut apps, &beacons[1]);
+    assert_eq!(apps.balance(app, |_| true), 2_000_000);
+    let first = apps.invoice(seller, 1_500_000);
+    let second = apps.invoice(seller, 1_500_000);
+    apps.pay(app, &first).expect("first pay");
+    let e = apps.pay(app, &second).unwrap_err();
+    assert!(e.contains("renews at 2026-12-05T00:00:00Z"), "{e}");
+    // midnight on the wallet's clock: renewed, advertised again, the second pay allowed
+    clock.store(1_796_428_801_000, Ordering::SeqCst);
+    assert_eq!(apps.balance(app, |m| m == 2_000_000), 2_000_000);
+    let s = handle.state();
+    assert_eq!((s.spent_msat, s.period_start_ms), (0, 1_796_428_800_000));
+    apps.pay(app, &second).expect("after midnight");
+    let s = handle
+        .wait_for(Duration::from_secs(10), |s| s.spent_msat == 1_500_000)
+        .expect("spent in the new day");
+    assert_eq!((s.allowed, s.refusals), (2, 1));
+    handle.stop().expect("stops");
+}
