@@ -64,6 +64,9 @@ enum Command {
     /// The whole system in one process: relay, terminus, wallet, a seller and a buyer app;
     /// buys until the wallet's allowance refuses (the first thing to run).
     Demo(cmd::demo::DemoArgs),
+    /// A wallet between a terminus account (downstream) and an app (upstream) that enforces
+    /// an allowance per period.
+    Wallet(cmd::wallet::WalletArgs),
     /// Load generator for v0 relays (and its baseline echo server).
     #[command(subcommand)]
     Bench(cmd::bench::BenchCmd),
@@ -84,6 +87,7 @@ fn main() -> ExitCode {
         Command::Simnet(a) => cmd::simnet::run(a),
         Command::Bench(c) => cmd::bench::run(c),
         Command::Demo(a) => cmd::demo::run(a),
+        Command::Wallet(a) => cmd::wallet::run(a),
     };
     match result {
         Ok(out) => {

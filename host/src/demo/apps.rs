@@ -20,6 +20,7 @@ use moneysocket_core::message::{ProviderInfo, Wad};
 use moneysocket_core::seed::SharedSeed;
 use moneysocket_core::session::{ConsumerConfig, ProviderConfig};
 use moneysocket_core::uuid::Uuid;
+use moneysocket_host::wallet::{self, Period, Upstream, WalletConfig, WalletHandle};
 use moneysocket_driver::{
     ConsumerEvent, Driver, DriverConfig, DriverEvent, ProviderEvent, SessionEvent,
 };
@@ -93,22 +94,25 @@ pub fn fresh_beacon(url: &str) -> Result<String, String> {
     Ok(Beacon::from(b).to_string())
 }
 
-/// The buyer's wallet: downstream the buyer's account, upstream a fresh beacon at the relay.
+/// The buyer's wallet: downstream the buyer's account, upstream a fresh beacon at the relay;
+/// one allowance for the whole demo (`--period never`).
 pub fn start_wallet(
     opts: &DemoOptions,
     dir: &Path,
     downstream: &str,
     relay_url: &str,
-) -> Result<moneysocket_host::wallet::WalletHandle, String> {
-    let upstream = fresh_beacon(relay_url)?;
-    moneysocket_host::wallet::spawn(moneysocket_host::wallet::WalletConfig::demo(
-        dir,
-        downstream,
-        &upstream,
+) -> Result<WalletHandle, String> {
+    let decode = |b: &str| Beacon::decode(b).map_err(|e| format!("beacon: {e}"));
+    let upstream = decode(&fresh_beacon(relay_url)?)?;
+    let mut config = WalletConfig::new(
+        decode(downstream)?,
+        Upstream::Connect(Box::new(upstream)),
         opts.allowance_msats,
-        opts.per_payment_max_msats,
-    ))
-    .map_err(|e| format!("wallet: {e}"))
+        Period::Never,
+        dir.to_path_buf(),
+    );
+    config.per_payment_max_msat = Some(opts.per_payment_max_msats);
+    wallet::spawn(config).map_err(|e| format!("wallet: {e}"))
 }
 
 /// The store's state.
