@@ -54,7 +54,6 @@ pub fn run(a: DemoArgs) -> CmdResult {
         allowance_msats: a.allowance,
         per_payment_max_msats: a.per_payment_max,
         data_dir: a.data_dir,
-        json: a.json,
         keep_running: a.keep_running,
         timeout: Duration::from_secs(a.timeout),
         ..DemoOptions::default()

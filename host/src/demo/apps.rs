@@ -271,6 +271,8 @@ impl<'n> Apps<'n> {
                 continue;
             };
             self.buyer.paid = None;
+            // the opinion may arrive before the wallet's answer
+            let delivered = self.buyer.delivered.len();
             let request = self
                 .d
                 .pay(self.buyer_wallet, &bolt11)
@@ -280,7 +282,6 @@ impl<'n> Apps<'n> {
             self.until("the wallet's answer", |a| a.buyer.paid.is_some())?;
             match self.buyer.paid.take() {
                 Some(Ok(preimage)) => {
-                    let delivered = self.buyer.delivered.len();
                     self.until("the opinion", |a| a.buyer.delivered.len() > delivered)?;
                     let opinion = self
                         .buyer
@@ -544,15 +545,17 @@ impl<'n> Apps<'n> {
     pub fn keep_running(
         &mut self,
         term: &super::terminus::TerminusThread,
-        _relay_url: &str,
+        seller: &str,
+        buyer: &str,
     ) -> Result<(), String> {
-        let seller = term.listen("seller")?;
-        let buyer = term.listen("buyer")?;
+        let seller = term.listen(seller)?;
+        let buyer = term.listen(buyer)?;
         let n = self.n;
         n.act("Still running (Ctrl-C to stop)");
+        let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
         for (who, b) in [("seller's account", &seller), ("buyer's account", &buyer)] {
             println!("\n{who}: moneysocket consumer {b} info");
-            if let Some(q) = crate::cmd::terminus_cli::qr(b) {
+            if let Some(q) = crate::cmd::terminus_cli::qr(b).filter(|_| tty) {
                 println!("{q}");
             }
         }

@@ -39,8 +39,6 @@ pub struct DemoOptions {
     /// Where the terminus and the wallet keep their data (a fresh temporary directory, removed
     /// at the end, by default).
     pub data_dir: Option<PathBuf>,
-    /// Print the summary as one JSON object on the last line.
-    pub json: bool,
     /// Stay up after the story, print beacons to attach `moneysocket consumer` to.
     pub keep_running: bool,
     /// Give up after this long.
@@ -55,7 +53,6 @@ impl Default for DemoOptions {
             per_payment_max_msats: 5_000_000,
             prices: Prices::default(),
             data_dir: None,
-            json: false,
             keep_running: false,
             timeout: Duration::from_secs(50),
         }
@@ -105,18 +102,18 @@ pub fn run(opts: DemoOptions) -> Result<Value, String> {
         "terminus",
         format!("listening at {} (on a simulated Lightning node)", term.url),
     );
-    term.create("seller", 0)?;
-    term.create("buyer", opts.buyer_msats)?;
+    let seller = term.create("seller", 0)?;
+    let buyer = term.create("buyer", opts.buyer_msats)?;
     n.say(
         "terminus",
         format!(
-            "accounts: seller with {}, buyer with {}",
+            "accounts: {seller} with {}, {buyer} with {}",
             sats(0),
             sats(opts.buyer_msats)
         ),
     );
-    let seller_beacon = term.listen("seller")?;
-    let buyer_beacon = term.listen("buyer")?;
+    let seller_beacon = term.listen(&seller)?;
+    let buyer_beacon = term.listen(&buyer)?;
     n.say("terminus", format!("seller's beacon {}", short(&seller_beacon)));
     n.say("terminus", format!("buyer's beacon  {}", short(&buyer_beacon)));
 
@@ -136,8 +133,8 @@ pub fn run(opts: DemoOptions) -> Result<Value, String> {
     );
 
     let before = json!({
-        "seller_msats": term.balance("seller")?,
-        "buyer_msats": term.balance("buyer")?,
+        "seller_msats": term.balance(&seller)?,
+        "buyer_msats": term.balance(&buyer)?,
         "allowance_left_msats": opts.allowance_msats,
     });
 
@@ -146,11 +143,23 @@ pub fn run(opts: DemoOptions) -> Result<Value, String> {
     let outcome: Outcome = apps.run(&opts)?;
 
     let after = json!({
-        "seller_msats": term.balance("seller")?,
-        "buyer_msats": term.balance("buyer")?,
+        "seller_msats": term.balance(&seller)?,
+        "buyer_msats": term.balance(&buyer)?,
         "allowance_left_msats": outcome.allowance_left,
     });
+    let spent: u64 = outcome.purchases.iter().map(|p| p.msats).sum();
     let check = term.check()?;
+    let w = wallet.state();
+    n.say(
+        "wallet",
+        format!(
+            "its ledger: {} pays allowed, {} refused, {} spent of {}",
+            w.allowed,
+            w.refusals,
+            sats(w.spent_msat),
+            sats(w.allowance_msat)
+        ),
+    );
     n.act("Summary");
     for p in &outcome.purchases {
         n.say(
@@ -185,10 +194,10 @@ pub fn run(opts: DemoOptions) -> Result<Value, String> {
             "ledger check FAILED"
         },
     );
-    let spent: u64 = outcome.purchases.iter().map(|p| p.msats).sum();
     let consistent = ledger_ok
         && !outcome.purchases.is_empty()
         && !outcome.refusals.is_empty()
+        && w.spent_msat == spent
         && after["seller_msats"].as_u64() == Some(spent)
         && after["buyer_msats"].as_u64() == opts.buyer_msats.checked_sub(spent);
     let summary = json!({
@@ -200,12 +209,16 @@ pub fn run(opts: DemoOptions) -> Result<Value, String> {
             "item": r.item, "msats": r.msats, "reason": r.reason,
         })).collect::<Vec<_>>(),
         "balances": { "before": before, "after": after },
+        "wallet": {
+            "allowed": w.allowed, "refused": w.refusals, "spent_msats": w.spent_msat,
+            "reserved_msats": w.reserved_msat, "left_msats": w.left_msat,
+        },
         "ledger": check,
         "seconds": (n.elapsed_secs() * 1000.0).round() / 1000.0,
     });
 
     if opts.keep_running {
-        apps.keep_running(&term, &relay_url)?;
+        apps.keep_running(&term, &seller, &buyer)?;
     }
     drop(apps);
     drop(wallet);

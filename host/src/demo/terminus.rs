@@ -107,10 +107,14 @@ impl TerminusThread {
             .map_err(|e| format!("terminus {method}: {e}"))
     }
 
-    /// Creates an account holding `msats` from the node's balance.
-    pub fn create(&self, name: &str, msats: u64) -> Result<(), String> {
-        self.call("create", json!({ "name": name, "msats": msats }))
-            .map(|_| ())
+    /// Creates an account holding `msats` from the node's balance; its name is `base`
+    /// with a number (`seller-0`), as `terminus-cli create -a base` names it.
+    pub fn create(&self, base: &str, msats: u64) -> Result<String, String> {
+        let v = self.call("create", json!({ "name": base, "msats": msats }))?;
+        v["name"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| "terminus create: no name in the answer".into())
     }
 
     /// A new beacon for `account`, served at the terminus's own listener.
