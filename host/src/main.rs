@@ -60,6 +60,9 @@ enum Command {
     /// Simulated Lightning nodes, each served over LND's REST API (HTTPS, macaroon) on its
     /// own loopback port, until SIGTERM/SIGINT.
     Simnet(cmd::simnet::SimnetArgs),
+    /// A wallet between a terminus account (downstream) and an app (upstream) that enforces
+    /// an allowance per period.
+    Wallet(cmd::wallet::WalletArgs),
     /// Load generator for v0 relays (and its baseline echo server).
     #[command(subcommand)]
     Bench(cmd::bench::BenchCmd),
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
         Command::TerminusCli(a) => cmd::terminus_cli::run(a),
         Command::Simnet(a) => cmd::simnet::run(a),
         Command::Bench(c) => cmd::bench::run(c),
+        Command::Wallet(a) => cmd::wallet::run(a),
     };
     match result {
         Ok(out) => {
