@@ -53,7 +53,10 @@ fn demo_buys_until_the_allowance_refuses() {
     let spent: u64 = purchases.iter().map(|p| p["msats"].as_u64().unwrap()).sum();
     let b = &summary["balances"];
     let buyer_before = b["before"]["buyer_msats"].as_u64().unwrap();
-    assert_eq!(b["after"]["buyer_msats"].as_u64().unwrap(), buyer_before - spent);
+    assert_eq!(
+        b["after"]["buyer_msats"].as_u64().unwrap(),
+        buyer_before - spent
+    );
     assert_eq!(
         b["after"]["seller_msats"].as_u64().unwrap(),
         b["before"]["seller_msats"].as_u64().unwrap() + spent
@@ -61,7 +64,10 @@ fn demo_buys_until_the_allowance_refuses() {
     // the refused purchase would have gone past the allowance
     let allowance = b["before"]["allowance_left_msats"].as_u64().unwrap();
     let refused = refusals[0]["msats"].as_u64().unwrap();
-    assert!(spent <= allowance && spent + refused > allowance, "{summary}");
+    assert!(
+        spent <= allowance && spent + refused > allowance,
+        "{summary}"
+    );
     assert_eq!(
         b["after"]["allowance_left_msats"].as_u64().unwrap(),
         allowance - spent

@@ -20,10 +20,10 @@ use moneysocket_core::message::{ProviderInfo, Wad};
 use moneysocket_core::seed::SharedSeed;
 use moneysocket_core::session::{ConsumerConfig, ProviderConfig};
 use moneysocket_core::uuid::Uuid;
-use moneysocket_host::wallet::{self, Period, Upstream, WalletConfig, WalletHandle};
 use moneysocket_driver::{
     ConsumerEvent, Driver, DriverConfig, DriverEvent, ProviderEvent, SessionEvent,
 };
+use moneysocket_host::wallet::{self, Period, Upstream, WalletConfig, WalletHandle};
 use moneysocket_ws::TransportConfig;
 use rand_core::{OsRng, RngCore};
 use sha2::{Digest, Sha256};
@@ -198,7 +198,8 @@ impl<'n> Apps<'n> {
             (buyer_wallet, &wallet_b),
             (shop, &store_b),
         ] {
-            d.connect_beacon(s, b).map_err(|e| format!("connect: {e}"))?;
+            d.connect_beacon(s, b)
+                .map_err(|e| format!("connect: {e}"))?;
         }
         let p = opts.prices;
         let store = Store {
@@ -210,7 +211,10 @@ impl<'n> Apps<'n> {
             bullish: true,
             ..Store::default()
         };
-        n.say("store", format!("store beacon {} (at the relay)", short(&store_beacon)));
+        n.say(
+            "store",
+            format!("store beacon {} (at the relay)", short(&store_beacon)),
+        );
         Ok(Apps {
             n,
             d,
@@ -328,7 +332,8 @@ impl<'n> Apps<'n> {
     fn on_event(&mut self, ev: DriverEvent) -> Result<(), String> {
         let DriverEvent::Session { session, event } = ev else {
             if let DriverEvent::Disconnected { session, cause, .. } = ev {
-                self.n.say(self.who(session), format!("disconnected: {cause:?}"));
+                self.n
+                    .say(self.who(session), format!("disconnected: {cause:?}"));
             }
             return Ok(());
         };
@@ -389,7 +394,9 @@ impl<'n> Apps<'n> {
                     return Ok(());
                 };
                 let invoice = Invoice::parse(&bolt11).map_err(|e| format!("invoice: {e}"))?;
-                self.store.sold.insert(*invoice.payment_hash(), item.clone());
+                self.store
+                    .sold
+                    .insert(*invoice.payment_hash(), item.clone());
                 self.n.say(
                     "store",
                     format!("invoice for \"{item}\": {}", short(&bolt11)),
@@ -415,7 +422,7 @@ impl<'n> Apps<'n> {
                     );
                     self.send(
                         self.store_session,
-                        Opinion::Opinion {
+                        Opinion::Delivered {
                             item_id: item,
                             opinion: text,
                         },
@@ -427,7 +434,10 @@ impl<'n> Apps<'n> {
                 preimage,
             } if s == self.buyer_wallet && self.buyer.paying == Some(r) => {
                 self.buyer.paying = None;
-                self.n.say("buyer", format!("paid: preimage {}", short(&hex(&preimage))));
+                self.n.say(
+                    "buyer",
+                    format!("paid: preimage {}", short(&hex(&preimage))),
+                );
                 self.buyer.paid = Some(Ok(preimage));
             }
             ConsumerEvent::Error {
@@ -462,17 +472,19 @@ impl<'n> Apps<'n> {
                     .iter()
                     .map(|i| format!("{} ({})", i.name, sats(i.msats)))
                     .collect();
-                self.n.say("buyer", format!("the store sells: {}", list.join(", ")));
+                self.n
+                    .say("buyer", format!("the store sells: {}", list.join(", ")));
                 self.buyer.items = Some(items);
             }
             Opinion::SellerNotReady => {
                 self.n.say("buyer", "the store is not open yet");
             }
             Opinion::Invoice(bolt11) => {
-                self.n.say("buyer", format!("got the invoice {}", short(&bolt11)));
+                self.n
+                    .say("buyer", format!("got the invoice {}", short(&bolt11)));
                 self.buyer.invoice = Some((String::new(), bolt11));
             }
-            Opinion::Opinion { item_id, opinion } => {
+            Opinion::Delivered { item_id, opinion } => {
                 self.n
                     .say("buyer", format!("received \"{item_id}\": {opinion}"));
                 self.buyer.delivered.push((item_id, opinion));
@@ -533,7 +545,11 @@ impl<'n> Apps<'n> {
                 .map(|d| d.as_secs().to_string())
                 .unwrap_or_default(),
             _ => {
-                let o = if self.store.bullish { "Bullish" } else { "Bearish" };
+                let o = if self.store.bullish {
+                    "Bullish"
+                } else {
+                    "Bearish"
+                };
                 self.store.bullish = !self.store.bullish;
                 o.into()
             }
@@ -559,7 +575,10 @@ impl<'n> Apps<'n> {
                 println!("{q}");
             }
         }
-        println!("\nstore beacon (the buyer app is on it): {}", self.store_beacon);
+        println!(
+            "\nstore beacon (the buyer app is on it): {}",
+            self.store_beacon
+        );
         let registry = self
             .d
             .io()
@@ -567,8 +586,8 @@ impl<'n> Apps<'n> {
             .registry()
             .try_clone()
             .map_err(|e| format!("event loop: {e}"))?;
-        let _signals = crate::daemon::signal_pipe(&registry, SIGNAL_N)
-            .map_err(|e| format!("signals: {e}"))?;
+        let _signals =
+            crate::daemon::signal_pipe(&registry, SIGNAL_N).map_err(|e| format!("signals: {e}"))?;
         let mut events = Vec::new();
         loop {
             self.d

@@ -114,8 +114,14 @@ pub fn run(opts: DemoOptions) -> Result<Value, String> {
     );
     let seller_beacon = term.listen(&seller)?;
     let buyer_beacon = term.listen(&buyer)?;
-    n.say("terminus", format!("seller's beacon {}", short(&seller_beacon)));
-    n.say("terminus", format!("buyer's beacon  {}", short(&buyer_beacon)));
+    n.say(
+        "terminus",
+        format!("seller's beacon {}", short(&seller_beacon)),
+    );
+    n.say(
+        "terminus",
+        format!("buyer's beacon  {}", short(&buyer_beacon)),
+    );
 
     n.act("The buyer's wallet");
     let wallet = apps::start_wallet(&opts, &dir.path.join("wallet"), &buyer_beacon, &relay_url)?;
@@ -129,7 +135,10 @@ pub fn run(opts: DemoOptions) -> Result<Value, String> {
     );
     n.say(
         "wallet",
-        format!("upstream beacon {} (at the relay)", short(&wallet.upstream_beacon())),
+        format!(
+            "upstream beacon {} (at the relay)",
+            short(wallet.upstream_beacon())
+        ),
     );
 
     let before = json!({
@@ -139,7 +148,13 @@ pub fn run(opts: DemoOptions) -> Result<Value, String> {
     });
 
     n.act("The apps");
-    let mut apps = Apps::new(&n, &opts, &relay_url, &seller_beacon, &wallet.upstream_beacon())?;
+    let mut apps = Apps::new(
+        &n,
+        &opts,
+        &relay_url,
+        &seller_beacon,
+        wallet.upstream_beacon(),
+    )?;
     let outcome: Outcome = apps.run(&opts)?;
 
     let after = json!({

@@ -45,7 +45,7 @@ pub enum Opinion {
     /// `NOTIFY_OPINION_INVOICE`.
     Invoice(String),
     /// `NOTIFY_OPINION`: the goods.
-    Opinion {
+    Delivered {
         /// Which item.
         item_id: String,
         /// The opinion.
@@ -122,13 +122,9 @@ fn send_with(
         Opinion::Invoice(b) => {
             OpinionMessage::notify_opinion_invoice(uuid, reference, ts, b.as_str())
         }
-        Opinion::Opinion { item_id, opinion } => OpinionMessage::notify_opinion(
-            uuid,
-            reference,
-            ts,
-            item_id.as_str(),
-            opinion.as_str(),
-        ),
+        Opinion::Delivered { item_id, opinion } => {
+            OpinionMessage::notify_opinion(uuid, reference, ts, item_id.as_str(), opinion.as_str())
+        }
     };
     d.send_extension(session, &m).map_err(|e| e.to_string())
 }
@@ -153,7 +149,7 @@ fn read(json: &str) -> Option<(Uuid, Opinion)> {
         ),
         OpinionBody::NotifyOpinionSellerNotReady => Opinion::SellerNotReady,
         OpinionBody::NotifyOpinionInvoice { bolt11 } => Opinion::Invoice(bolt11.to_string()),
-        OpinionBody::NotifyOpinion { item_id, opinion } => Opinion::Opinion {
+        OpinionBody::NotifyOpinion { item_id, opinion } => Opinion::Delivered {
             item_id: item_id.to_string(),
             opinion: opinion.to_string(),
         },

@@ -208,7 +208,11 @@ impl Relay {
                 m.sweep(self.driver.io().transport().registry());
             }
             self.stats_line();
-            if self.stop.as_ref().is_some_and(|s| s.load(Ordering::Relaxed)) {
+            if self
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(Ordering::Relaxed))
+            {
                 self.shutdown = true;
             }
         }
