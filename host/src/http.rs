@@ -343,7 +343,7 @@ impl Server {
         handle: &mut dyn FnMut(Result<&Request, &HttpError>) -> Response,
     ) {
         if n == self.base {
-            self.accept(registry);
+            self.accept(registry, handle);
         } else if self.owns(n) {
             let slot = n - self.base - 1;
             if self.step(slot, handle).is_err() {
@@ -371,7 +371,15 @@ impl Server {
         let _ = registry.deregister(&mut self.listener);
     }
 
-    fn accept(&mut self, registry: &Registry) {
+    /// Accepts every pending connection. A request already received is answered at once,
+    /// before later accepts may need its slot. When every slot is taken, a client that was
+    /// answered (draining) makes room first, else the oldest one still sending its request:
+    /// stalled clients cannot lock the server out.
+    fn accept(
+        &mut self,
+        registry: &Registry,
+        handle: &mut dyn FnMut(Result<&Request, &HttpError>) -> Response,
+    ) {
         loop {
             let (mut sock, _) = match self.listener.accept() {
                 Ok(x) => x,
@@ -381,17 +389,15 @@ impl Server {
             let slot = match self.clients.iter().position(Option::is_none) {
                 Some(s) => s,
                 None => {
-                    // full: the oldest client not being answered makes room, so stalled
-                    // clients cannot lock the server out
-                    let oldest = self
+                    let victim = self
                         .clients
                         .iter()
                         .enumerate()
                         .filter_map(|(i, c)| c.as_ref().map(|c| (i, c)))
                         .filter(|(_, c)| !matches!(c.state, State::Writing(..)))
-                        .min_by_key(|(_, c)| c.started)
+                        .min_by_key(|(_, c)| (!matches!(c.state, State::Draining(_)), c.started))
                         .map(|(i, _)| i);
-                    let Some(s) = oldest else {
+                    let Some(s) = victim else {
                         continue; // all busy answering: drop the new connection
                     };
                     self.drop_client(s, registry);
@@ -412,6 +418,9 @@ impl Server {
                 state: State::Reading,
                 started: Instant::now(),
             });
+            if self.step(slot, handle).is_err() {
+                self.drop_client(slot, registry);
+            }
         }
     }
 

@@ -10,12 +10,17 @@ use mio::Registry;
 
 use crate::http::{Limits, Response, Server};
 
+/// The endpoint's own budget, apart from the daemon's connections: 32 clients (source numbers
+/// `base..base + 33`: the daemons place other sources from 64 on), 2 s each to
+/// send a request and read the answer. A request already received is answered as it is
+/// accepted, and when the slots are full the oldest unanswered client makes room, so
+/// stalled clients cannot keep a scrape out.
 const LIMITS: Limits = Limits {
     max_head: 4096,
     max_headers: 32,
     max_body: 0,
-    max_clients: 16,
-    timeout: Duration::from_secs(5),
+    max_clients: 32,
+    timeout: Duration::from_secs(2),
 };
 
 /// The metrics endpoint, on user-token numbers `base..base + Metrics::SOURCES`.
