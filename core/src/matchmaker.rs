@@ -934,7 +934,8 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
                     _ => {
                         self.stats.dropped_unexpected += 1;
                         let mut why = ErrorText::new();
-                        let _ = write!(why, "expected REQUEST_RENDEZVOUS first, got {}", msg.kind());
+                        let _ =
+                            write!(why, "expected REQUEST_RENDEZVOUS first, got {}", msg.kind());
                         self.refuse_invalid(slot, msg.request_uuid(), &why, now);
                     }
                 },
@@ -1154,8 +1155,8 @@ mod tests {
     use crate::message::MessageKind;
     use proptest::prelude::*;
     use rand_core::{CryptoRng, RngCore};
-    use std::vec::Vec as StdVec;
     use std::string::String as StdString;
+    use std::vec::Vec as StdVec;
 
     /// Deterministic test RNG (xorshift64*); not cryptographic, tests only.
     struct TestRng(u64);
@@ -1675,7 +1676,10 @@ mod tests {
         let Body::NotifyError { error_msg } = msg.body() else {
             panic!("not an error")
         };
-        assert!(error_msg.as_str().is_some_and(|t| t.contains(why)), "{error_msg:?}");
+        assert!(
+            error_msg.as_str().is_some_and(|t| t.contains(why)),
+            "{error_msg:?}"
+        );
         assert_eq!(
             o[1],
             MatchmakerOutput::Close {
@@ -1710,7 +1714,11 @@ mod tests {
         let s = m.stats();
         assert_eq!(s.refused_invalid, 5);
         assert_eq!(
-            (s.dropped_ciphertext, s.dropped_invalid, s.dropped_unexpected),
+            (
+                s.dropped_ciphertext,
+                s.dropped_invalid,
+                s.dropped_unexpected
+            ),
             (2, 2, 1)
         );
         assert_eq!(s.unregistered, 0);
@@ -1750,7 +1758,11 @@ mod tests {
         feed(&mut m, MatchmakerInput::Opened(rem(2)), 0);
         assert_eq!(m.poll_timeout(), Some(Instant(10_000)));
         // registering gives the full unpaired timeout
-        feed(&mut m, MatchmakerInput::Frame(rem(2), &request(2, RID)), 5_000);
+        feed(
+            &mut m,
+            MatchmakerInput::Frame(rem(2), &request(2, RID)),
+            5_000,
+        );
         let o = feed(&mut m, MatchmakerInput::Timeout, 10_000);
         assert_eq!(
             o,
@@ -1775,7 +1787,11 @@ mod tests {
         for (i, rid) in rids.iter().enumerate() {
             let n = i as u32;
             feed_any(&mut m, MatchmakerInput::Opened(rem(n)), n.into());
-            feed_any(&mut m, MatchmakerInput::Frame(rem(n), &request(n as u8, rid)), n.into());
+            feed_any(
+                &mut m,
+                MatchmakerInput::Frame(rem(n), &request(n as u8, rid)),
+                n.into(),
+            );
         }
         assert_eq!(m.stats().waiting, 3);
         // a legitimate pair: its first side evicts the oldest waiter (END, then Close)
@@ -1790,12 +1806,26 @@ mod tests {
                 reason: Eviction::Crowded
             }
         );
-        feed_any(&mut m, MatchmakerInput::Frame(rem(10), &request(10, &pair_rid)), 11);
+        feed_any(
+            &mut m,
+            MatchmakerInput::Frame(rem(10), &request(10, &pair_rid)),
+            11,
+        );
         // its second side evicts another (still unregistered: no END) and completes the pair
         let o = feed_any(&mut m, MatchmakerInput::Opened(rem(11)), 12);
         assert_eq!(o.len(), 2);
-        let o = feed_any(&mut m, MatchmakerInput::Frame(rem(11), &request(11, &pair_rid)), 13);
-        check_notify(&o[0], rem(11), MessageKind::NotifyRendezvous, Some(uuid(11)), &pair_rid);
+        let o = feed_any(
+            &mut m,
+            MatchmakerInput::Frame(rem(11), &request(11, &pair_rid)),
+            13,
+        );
+        check_notify(
+            &o[0],
+            rem(11),
+            MessageKind::NotifyRendezvous,
+            Some(uuid(11)),
+            &pair_rid,
+        );
         let s = m.stats();
         assert_eq!((s.pairs, s.waiting, s.evicted_crowded), (1, 1, 2));
         assert_eq!(m.queued, 1);

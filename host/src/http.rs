@@ -287,7 +287,15 @@ pub struct Server {
     base: usize,
     limits: Limits,
     clients: Vec<Option<Client>>,
+    /// Clients connected now.
+    live: usize,
+    /// Earliest next deadline check of [`Server::sweep`].
+    next_sweep: Instant,
 }
+
+/// How often [`Server::sweep`] looks at the deadlines (it is called after every poll of a
+/// busy loop).
+const SWEEP_EVERY: Duration = Duration::from_millis(100);
 
 impl Server {
     /// Binds `addr` and registers the listener as source `base` in `registry`.
@@ -311,6 +319,8 @@ impl Server {
             base,
             limits,
             clients,
+            live: 0,
+            next_sweep: Instant::now(),
         })
     }
 
@@ -331,7 +341,7 @@ impl Server {
 
     /// Clients connected now.
     pub fn clients(&self) -> usize {
-        self.clients.iter().flatten().count()
+        self.live
     }
 
     /// Handles readiness of source `n` (ignored unless [`owns`](Self::owns)). `handle` gets
@@ -355,6 +365,10 @@ impl Server {
     /// Drops clients past their deadline; call after each poll of the loop.
     pub fn sweep(&mut self, registry: &Registry) {
         let now = Instant::now();
+        if self.live == 0 || now < self.next_sweep {
+            return;
+        }
+        self.next_sweep = now + SWEEP_EVERY;
         for slot in 0..self.clients.len() {
             if matches!(&self.clients[slot], Some(c) if now.duration_since(c.started) > self.limits.timeout)
             {
@@ -373,7 +387,7 @@ impl Server {
 
     /// Accepts every pending connection. A request already received is answered at once,
     /// before later accepts may need its slot. When every slot is taken, a client that was
-    /// answered (draining) makes room first, else the oldest one still sending its request:
+    /// answered (draining) makes room, else the oldest one still sending its request:
     /// stalled clients cannot lock the server out.
     fn accept(
         &mut self,
@@ -411,6 +425,7 @@ impl Server {
             {
                 continue;
             }
+            self.live += 1;
             self.clients[slot] = Some(Client {
                 sock,
                 buf: Vec::new(),
@@ -492,6 +507,7 @@ impl Server {
 
     fn drop_client(&mut self, slot: usize, registry: &Registry) {
         if let Some(Some(mut c)) = self.clients.get_mut(slot).map(Option::take) {
+            self.live -= 1;
             let _ = registry.deregister(&mut c.sock);
         }
     }

@@ -134,7 +134,10 @@ pub fn resolve_socket(name: &str) -> Result<SocketAddr, String> {
     let port: u16 = port
         .parse()
         .map_err(|_| format!("{name:?}: not a port: {port:?}"))?;
-    Ok(SocketAddr::new(resolve_ip(host.trim_matches(['[', ']']))?, port))
+    Ok(SocketAddr::new(
+        resolve_ip(host.trim_matches(['[', ']']))?,
+        port,
+    ))
 }
 
 fn de_ip<'de, D: serde::Deserializer<'de>>(d: D) -> Result<IpAddr, D::Error> {
@@ -144,7 +147,9 @@ fn de_ip<'de, D: serde::Deserializer<'de>>(d: D) -> Result<IpAddr, D::Error> {
 
 fn de_socket<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
     let s = String::deserialize(d)?;
-    resolve_socket(&s).map(Some).map_err(serde::de::Error::custom)
+    resolve_socket(&s)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 impl RelayConfig {

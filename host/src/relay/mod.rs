@@ -26,10 +26,13 @@ use summary::Summary;
 const TABLE: usize = 2 * MAX_CONNECTIONS_CAP;
 type RelayDriver = Driver<WsIo, TABLE>;
 
-/// User-token number of the signal pipe (the metrics server takes 16..49).
+/// User-token number of the signal pipe.
 const SIGNAL_N: usize = 1;
-/// User-token numbers of the metrics endpoint (from here on).
+/// User-token numbers of the metrics endpoint (from here on, one per client slot).
 const METRICS_BASE: usize = 16;
+/// Client slots of the metrics endpoint: enough that a flood of stalled requests needs more
+/// than this many connections between a scrape's connect and its request to push it out.
+const METRICS_CLIENTS: usize = 1024;
 /// Time given to flush END notifications and close handshakes at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
@@ -83,14 +86,17 @@ fn run_loop(cfg: RelayConfig) -> Result<(), String> {
     let t = driver.io().transport();
     let metrics = match cfg.metrics {
         Some(m) => {
-            let (metrics, local) = Metrics::bind(m, t.registry(), METRICS_BASE).map_err(|e| {
-                let hint = if m == addr {
-                    " (the relay itself listens there: give metrics another port)"
-                } else {
-                    ""
-                };
-                format!("metrics on {m}: {e}{hint}")
-            })?;
+            let (metrics, local) =
+                Metrics::bind_with(m, t.registry(), METRICS_BASE, METRICS_CLIENTS).map_err(
+                    |e| {
+                        let hint = if m == addr {
+                            " (the relay itself listens there: give metrics another port)"
+                        } else {
+                            ""
+                        };
+                        format!("metrics on {m}: {e}{hint}")
+                    },
+                )?;
             Some((metrics, local))
         }
         None => None,
@@ -111,7 +117,8 @@ fn run_loop(cfg: RelayConfig) -> Result<(), String> {
             None
         }
     };
-    let interval = |v: f64| (v > 0.0).then(|| Duration::try_from_secs_f64(v).unwrap_or(Duration::MAX));
+    let interval =
+        |v: f64| (v > 0.0).then(|| Duration::try_from_secs_f64(v).unwrap_or(Duration::MAX));
     let stats_every = interval(cfg.stats_interval);
     let summary = Summary::new(interval(cfg.summary_interval), std::time::Instant::now());
     let mut relay = Relay {

@@ -37,10 +37,7 @@ impl Summary {
         if self.counts.is_empty() {
             return None;
         }
-        let mut line = format!(
-            "refused or dropped in the last {}: ",
-            humantime(every)
-        );
+        let mut line = format!("refused or dropped in the last {}: ", humantime(every));
         let counts = std::mem::take(&mut self.counts);
         for (i, (reason, n)) in counts.iter().enumerate() {
             if i > 0 {
