@@ -75,6 +75,19 @@ impl Relay {
         }
     }
 
+    /// The relay's resident memory in KiB (Linux; 0 elsewhere), for the numbers in
+    /// docs/relay.md.
+    fn rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+            .unwrap_or(0)
+    }
+
     fn url(&self) -> String {
         format!("ws://{}/", self.addr)
     }
@@ -510,12 +523,14 @@ fn invalid_first_frames_are_refused_within_a_second() {
 fn waiters_of_one_prefix_get_their_share_and_a_pair_still_connects() {
     let _g = heavy();
     let relay = Relay::start("metrics = \"127.0.0.1:0\"\n");
+    let rss0 = relay.rss_kib();
     let t0 = Instant::now();
     let (held, refused) = waiters(relay.addr, 10_000);
     eprintln!(
-        "10,000 waiters in {:?}: {} waiting, {refused} refused",
+        "10,000 waiters in {:?}: {} waiting, {refused} refused; relay RSS {rss0} KiB before, {} KiB after",
         t0.elapsed(),
-        held.len()
+        held.len(),
+        relay.rss_kib()
     );
     assert_eq!(held.len(), 256);
     assert_eq!(refused, 10_000 - 256);
@@ -537,12 +552,14 @@ fn a_pair_connects_while_ten_thousand_waiters_hold_the_unpaired_budget() {
         "metrics = \"127.0.0.1:0\"\nmax_connections = 16384\nmax_unpaired = 10000\n\
          max_unpaired_per_prefix = 0\nidle_timeout = 0\nping_interval = 0\n",
     );
+    let rss0 = relay.rss_kib();
     let t0 = Instant::now();
     let (held, refused) = waiters(relay.addr, 10_000);
     eprintln!(
-        "10,000 waiters in {:?}: {} waiting, {refused} refused",
+        "10,000 waiters in {:?}: {} waiting, {refused} refused; relay RSS {rss0} KiB before, {} KiB with them",
         t0.elapsed(),
-        held.len()
+        held.len(),
+        relay.rss_kib()
     );
     assert_eq!(held.len(), 10_000);
     assert_eq!(

@@ -49,8 +49,9 @@ pub struct RelayConfig {
     /// would complete. Default (absent): half of `max_connections`.
     pub max_unpaired: Option<usize>,
     /// Most unpaired connections per address prefix (/24 for IPv4, /64 for IPv6); a newcomer
-    /// beyond it is refused (0 = no limit).
-    pub max_unpaired_per_prefix: usize,
+    /// beyond it is refused (0 = no limit). Default (absent): four times `max_per_ip`, no
+    /// limit when `max_per_ip` is 0.
+    pub max_unpaired_per_prefix: Option<usize>,
     /// Seconds a new connection has to send its `REQUEST_RENDEZVOUS`.
     pub register_timeout: f64,
     /// Seconds a connection may stay without a partner.
@@ -89,7 +90,7 @@ impl Default for RelayConfig {
             max_per_ip: 64,
             max_frame: moneysocket_core::session::DEFAULT_MAX_FRAME,
             max_unpaired: None,
-            max_unpaired_per_prefix: 256,
+            max_unpaired_per_prefix: None,
             register_timeout: 10.0,
             unpaired_timeout: 600.0,
             idle_timeout: 120.0,
@@ -243,6 +244,13 @@ impl RelayConfig {
         Ok(())
     }
 
+    /// The unpaired share of an address prefix: `max_unpaired_per_prefix`, or four times
+    /// `max_per_ip` (0: no limit).
+    pub fn max_unpaired_per_prefix(&self) -> usize {
+        self.max_unpaired_per_prefix
+            .unwrap_or(self.max_per_ip.saturating_mul(4))
+    }
+
     /// The unpaired budget: `max_unpaired`, or half of `max_connections`.
     pub fn max_unpaired(&self) -> usize {
         self.max_unpaired
@@ -258,7 +266,7 @@ impl RelayConfig {
 
     /// The matchmaker's expiries and budgets (the Unix offset is the driver's).
     pub fn matchmaker(&self) -> Result<MatchmakerConfig, String> {
-        let per_prefix = match self.max_unpaired_per_prefix {
+        let per_prefix = match self.max_unpaired_per_prefix() {
             0 => usize::MAX,
             n => n,
         };
@@ -346,5 +354,44 @@ mod tests {
         let example = include_str!("../../../relay.example.toml");
         let c: RelayConfig = toml::from_str(example).unwrap();
         assert_eq!(c, RelayConfig::default());
+    }
+
+    #[test]
+    fn unpaired_budgets_follow_the_connection_limits() {
+        let c = RelayConfig::default();
+        assert_eq!(
+            (c.max_unpaired(), c.max_unpaired_per_prefix()),
+            (5_000, 256)
+        );
+        let m = c.matchmaker().unwrap();
+        assert_eq!((m.max_unpaired, m.max_unpaired_per_group), (5_000, 256));
+        assert_eq!(m.register_timeout, Duration::from_secs(10));
+        let c: RelayConfig = toml::from_str("max_per_ip = 0\nmax_connections = 100\n").unwrap();
+        assert_eq!(c.max_unpaired(), 50);
+        assert_eq!(c.matchmaker().unwrap().max_unpaired_per_group, usize::MAX);
+        let c: RelayConfig = toml::from_str("max_unpaired = 0\n").unwrap();
+        assert!(c.validate().unwrap_err().contains("max_unpaired (0)"));
+    }
+
+    #[test]
+    fn host_names_resolve_everywhere() {
+        assert!(resolve_ip("localhost").unwrap().is_loopback());
+        assert_eq!(
+            resolve_ip("::1").unwrap(),
+            IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])
+        );
+        assert_eq!(resolve_socket("localhost:9106").unwrap().port(), 9106);
+        assert_eq!(resolve_socket("[::1]:80").unwrap().port(), 80);
+        assert!(resolve_socket("localhost")
+            .unwrap_err()
+            .contains("HOST:PORT"));
+        assert!(resolve_socket("localhost:x")
+            .unwrap_err()
+            .contains("not a port"));
+        let c: RelayConfig =
+            toml::from_str("bind = \"localhost\"\nmetrics = \"localhost:9106\"\n").unwrap();
+        assert!(c.bind.is_loopback());
+        assert_eq!(c.metrics.map(|m| m.port()), Some(9106));
+        assert!(toml::from_str::<RelayConfig>("bind = \"no such host.invalid\"\n").is_err());
     }
 }
