@@ -23,7 +23,21 @@ const IO_TIMEOUT: Duration = Duration::from_secs(10);
 static HEAVY: Mutex<()> = Mutex::new(());
 
 fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    // the test process and the relay each hold up to 10,000 sockets
+    if let Some(limit) = open_file_limit() {
+        assert!(
+            limit >= 12_000,
+            "these tests need `ulimit -n` of at least 12000 (it is {limit})"
+        );
+    }
     HEAVY.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The soft limit on open files (Linux's /proc; `None` elsewhere or when unlimited).
+fn open_file_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
 }
 
 // ---------------------------------------------------------------- harness
