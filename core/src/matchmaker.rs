@@ -27,10 +27,29 @@
 //! * When one side of a pair closes, the survivor gets `NOTIFY_RENDEZVOUS_END` (reference
 //!   `null`) and then `Close { reason: PeerGone }`. After that the id is free again
 //!   (reconnection, 11.10).
-//! * **Dropped, not closed:** before pairing, a repeated `REQUEST_RENDEZVOUS` on a waiting
-//!   endpoint, invalid cleartext, valid messages of other kinds, and ciphertext are all
-//!   dropped and counted in [`MatchmakerStats`]. This matches "any other message / bytes
-//!   before pairing: dropped" in 11.4. A waiter cannot re-register under another id.
+//! * **Refused:** the first frame of an endpoint must be a valid cleartext
+//!   `REQUEST_RENDEZVOUS`. Anything else (ciphertext, JSON nested past the bound, an invalid
+//!   message such as a `rendezvous_id` that is not 64 hex digits, another message) gets a
+//!   `NOTIFY_ERROR` saying what was wrong (referencing the request's uuid when there is one)
+//!   and `Close { reason: Invalid }`. **Deviation:** the Python relay drops such frames and
+//!   leaves the connection waiting in silence; a client that sent a broken request would
+//!   wait for a partner that can never come.
+//! * **Dropped, not closed:** after a waiter registered, a repeated `REQUEST_RENDEZVOUS`,
+//!   invalid cleartext, valid messages of other kinds, and ciphertext are all dropped and
+//!   counted in [`MatchmakerStats`] ("any other message / bytes before pairing: dropped" in
+//!   11.4). A waiter cannot re-register under another id.
+//! * **Budgets for the unpaired (extension):** remote endpoints without a partner hold at most
+//!   [`MatchmakerConfig::max_unpaired`] slots, so that waiters cannot lock out pairs that
+//!   would complete. When the budget is full, a new endpoint makes room by evicting the
+//!   unpaired endpoint closest to its expiry (`NOTIFY_RENDEZVOUS_END` if it had registered,
+//!   then `Close { reason: Crowded }`). Endpoints opened with a [`Group`]
+//!   ([`MatchmakerInput::OpenedIn`], e.g. the peer's address prefix) are also limited to
+//!   [`MatchmakerConfig::max_unpaired_per_group`] unpaired endpoints per group; a newcomer
+//!   beyond it is refused with `Close { reason: GroupFull }`. Paired endpoints count in
+//!   neither budget.
+//! * **Registration deadline (extension):** an endpoint that has not sent its
+//!   `REQUEST_RENDEZVOUS` within [`MatchmakerConfig::register_timeout`] (when shorter than
+//!   `unpaired_timeout`) is closed as expired.
 //! * **Expiry (extension):** the reference relay never times out. Here any remote endpoint
 //!   that is not paired (registered or not) is closed with [`Eviction::UnpairedExpired`] once
 //!   [`MatchmakerConfig::unpaired_timeout`] has passed since it was opened, or since it
@@ -62,13 +81,14 @@
 //! Timestamps in notifications: `Instant` + [`MatchmakerConfig::unix_offset_ms`], read as
 //! milliseconds since the Unix epoch.
 
+use core::fmt::Write as _;
 use core::time::Duration;
 
 use heapless::{Deque, Vec};
 use rand_core::{CryptoRng, RngCore};
 
 use crate::conn::Endpoint;
-use crate::message::{Body, Hex256, Message, Timestamp};
+use crate::message::{Body, Hex256, Message, MessageError, Timestamp};
 use crate::time::{Instant, UnixClock};
 use crate::uuid::Uuid;
 
@@ -76,14 +96,46 @@ use crate::uuid::Uuid;
 /// bytes with the longest timestamp).
 pub const NOTIFY_FRAME_CAP: usize = 512;
 
+/// The text of a refusal's `NOTIFY_ERROR` (cut short if longer).
+type ErrorText = heapless::String<192>;
+
 /// The bytes of a notification the matchmaker originates.
 pub type NotifyFrame = Vec<u8, NOTIFY_FRAME_CAP>;
+
+/// The budget group of an endpoint: endpoints in one group share
+/// [`MatchmakerConfig::max_unpaired_per_group`]. The caller chooses the key; for accepted
+/// connections [`Group::of_ip`] gives the peer's address prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Group(pub u64);
+
+impl Group {
+    /// The group of a peer address: its /24 for IPv4 (IPv4-mapped IPv6 included), its /64
+    /// for IPv6 (one subscriber usually holds a whole /64).
+    pub fn of_ip(ip: core::net::IpAddr) -> Group {
+        let v4 = match ip {
+            core::net::IpAddr::V4(a) => Some(a),
+            core::net::IpAddr::V6(a) => a.to_ipv4_mapped(),
+        };
+        match (v4, ip) {
+            // ff00::/8 is multicast, never a TCP source: the IPv4 groups live there
+            (Some(a), _) => {
+                let [x, y, z, _] = a.octets();
+                Group(0xff00_0000_0000_0000 | u64::from_be_bytes([0, 0, 0, 0, 0, x, y, z]))
+            }
+            (None, core::net::IpAddr::V6(a)) => Group((u128::from(a) >> 64) as u64),
+            (None, core::net::IpAddr::V4(_)) => Group(0),
+        }
+    }
+}
 
 /// Something that happened on the caller's side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatchmakerInput<'a> {
     /// A new endpoint: a connection was accepted, or a local session starts.
     Opened(Endpoint),
+    /// A new endpoint in a budget [`Group`] (an accepted connection and its address prefix).
+    OpenedIn(Endpoint, Group),
     /// A complete frame (one WebSocket message) arrived from an endpoint.
     Frame(Endpoint, &'a [u8]),
     /// The endpoint was closed by the peer, the transport or the local session.
@@ -106,6 +158,16 @@ pub enum Eviction {
     UnpairedExpired,
     /// The peer of a pair went away. `NOTIFY_RENDEZVOUS_END` was sent just before.
     PeerGone,
+    /// The first frame was not a valid `REQUEST_RENDEZVOUS` (`NOTIFY_ERROR` saying why was
+    /// sent just before).
+    Invalid,
+    /// Evicted while unpaired to make room for a newcomer: the unpaired budget
+    /// ([`MatchmakerConfig::max_unpaired`]) was full (`NOTIFY_RENDEZVOUS_END` was sent just
+    /// before if it had registered).
+    Crowded,
+    /// Refused on opening: its [`Group`] already held
+    /// [`MatchmakerConfig::max_unpaired_per_group`] unpaired endpoints.
+    GroupFull,
 }
 
 /// Something the caller must do, in order.
@@ -146,6 +208,15 @@ pub struct MatchmakerConfig {
     /// Added to an `Instant` to get milliseconds since the Unix epoch for notification
     /// timestamps (default 0: the caller's `Instant` already is Unix time).
     pub unix_offset_ms: u64,
+    /// How long a remote endpoint may take to send its `REQUEST_RENDEZVOUS` (default
+    /// `Duration::MAX`: only `unpaired_timeout` applies).
+    pub register_timeout: Duration,
+    /// Most remote endpoints without a partner (registered or not); a newcomer beyond it
+    /// evicts the one closest to expiry (default `usize::MAX`: no separate budget).
+    pub max_unpaired: usize,
+    /// Most unpaired remote endpoints per [`Group`]; a newcomer beyond it is refused
+    /// (default `usize::MAX`: no limit).
+    pub max_unpaired_per_group: usize,
 }
 
 impl Default for MatchmakerConfig {
@@ -153,6 +224,9 @@ impl Default for MatchmakerConfig {
         MatchmakerConfig {
             unpaired_timeout: Duration::from_secs(600),
             unix_offset_ms: 0,
+            register_timeout: Duration::MAX,
+            max_unpaired: usize::MAX,
+            max_unpaired_per_group: usize::MAX,
         }
     }
 }
@@ -180,6 +254,12 @@ pub struct MatchmakerStats {
     pub refused_full: u64,
     /// Unpaired endpoints closed by expiry.
     pub expired_unpaired: u64,
+    /// Endpoints refused because their first frame was not a valid `REQUEST_RENDEZVOUS`.
+    pub refused_invalid: u64,
+    /// Unpaired endpoints evicted to make room (the unpaired budget was full).
+    pub evicted_crowded: u64,
+    /// Endpoints refused because their group held its share of unpaired endpoints.
+    pub refused_group_full: u64,
     /// Non-JSON (ciphertext) frames dropped before pairing.
     pub dropped_ciphertext: u64,
     /// JSON frames before pairing that are not a valid message.
@@ -207,6 +287,8 @@ const NIL: u32 = u32::MAX;
 #[derive(Debug, Clone)]
 struct Conn {
     id: Endpoint,
+    /// Budget group (remote endpoints opened with one).
+    group: Option<Group>,
     /// Expiry deadline while unpaired.
     deadline: Instant,
     state: State,
@@ -241,6 +323,99 @@ fn new_table<const N: usize>(fill: impl Fn(usize) -> u32) -> Table<N> {
 #[cfg(not(feature = "alloc"))]
 fn new_table<const N: usize>(fill: impl Fn(usize) -> u32) -> Table<N> {
     core::array::from_fn(fill)
+}
+
+#[cfg(feature = "alloc")]
+type Keys<const N: usize> = alloc::vec::Vec<u64>;
+#[cfg(not(feature = "alloc"))]
+type Keys<const N: usize> = [u64; N];
+#[cfg(feature = "alloc")]
+fn new_keys<const N: usize>() -> Keys<N> {
+    alloc::vec![0; N]
+}
+#[cfg(not(feature = "alloc"))]
+fn new_keys<const N: usize>() -> Keys<N> {
+    [0; N]
+}
+
+/// How many unpaired remote endpoints each [`Group`] holds: records (key, count) found
+/// through an [`Index`] by the keyed hash of the group; a record is freed when its count
+/// drops to zero. At most one record per unpaired endpoint, so `N` records always suffice.
+#[derive(Debug)]
+struct Groups<const N: usize> {
+    keys: Keys<N>,
+    counts: Table<N>,
+    free: Table<N>,
+    free_len: usize,
+    index: Index<N>,
+}
+
+impl<const N: usize> Groups<N> {
+    fn new() -> Self {
+        Groups {
+            keys: new_keys::<N>(),
+            counts: new_table::<N>(|_| 0),
+            free: new_table::<N>(|i| (N - 1 - i) as u32),
+            free_len: N,
+            index: Index::new(),
+        }
+    }
+
+    fn hash(key: u64, g: Group) -> u64 {
+        fnv1a(key, &g.0.to_le_bytes())
+    }
+
+    fn find(&self, key: u64, g: Group) -> Option<u32> {
+        let (keys, counts) = (&self.keys, &self.counts);
+        self.index.find(Self::hash(key, g), |r| {
+            keys.get(r as usize) == Some(&g.0) && counts.get(r as usize).is_some_and(|&c| c > 0)
+        })
+    }
+
+    /// Unpaired endpoints in `g`.
+    fn count(&self, key: u64, g: Group) -> usize {
+        self.find(key, g)
+            .and_then(|r| self.counts.get(r as usize))
+            .map_or(0, |&c| c as usize)
+    }
+
+    fn inc(&mut self, key: u64, g: Group) {
+        if let Some(r) = self.find(key, g) {
+            if let Some(c) = self.counts.get_mut(r as usize) {
+                *c = c.saturating_add(1);
+            }
+            return;
+        }
+        if self.free_len == 0 {
+            return; // cannot happen: one record per unpaired endpoint at most
+        }
+        self.free_len -= 1;
+        let r = self.free[self.free_len];
+        self.keys[r as usize] = g.0;
+        self.counts[r as usize] = 1;
+        self.index.insert(Self::hash(key, g), r);
+    }
+
+    fn dec(&mut self, key: u64, g: Group) {
+        let Some(r) = self.find(key, g) else {
+            return;
+        };
+        let Some(c) = self.counts.get_mut(r as usize) else {
+            return;
+        };
+        *c -= 1;
+        if *c > 0 {
+            return;
+        }
+        let keys = &self.keys;
+        self.index.remove(Self::hash(key, g), r, |s| {
+            Self::hash(key, Group(keys.get(s as usize).copied().unwrap_or(0)))
+        });
+        if self.free_len < N {
+            self.free[self.free_len] = r;
+            self.free_len += 1;
+        }
+    }
 }
 
 /// An open-addressing (linear probing) hash index of slot numbers, with backward-shift
@@ -372,6 +547,9 @@ pub struct Matchmaker<R, const CONNS: usize, const QUEUE: usize> {
     hash_key: u64,
     unregistered: List,
     waiting: List,
+    /// Remote endpoints in the deadline lists (the unpaired ones).
+    queued: usize,
+    groups: Groups<CONNS>,
     out: Deque<MatchmakerOutput, QUEUE>,
     stats: MatchmakerStats,
 }
@@ -432,6 +610,8 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
             hash_key,
             unregistered: List::EMPTY,
             waiting: List::EMPTY,
+            queued: 0,
+            groups: Groups::new(),
             out: Deque::new(),
             stats: MatchmakerStats::default(),
         }
@@ -489,7 +669,8 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
     /// Processes one input at time `now`. Drain [`Matchmaker::poll_output`] afterwards.
     pub fn handle_input(&mut self, input: MatchmakerInput<'_>, now: Instant) {
         match input {
-            MatchmakerInput::Opened(id) => self.on_opened(id, now),
+            MatchmakerInput::Opened(id) => self.on_opened(id, None, now),
+            MatchmakerInput::OpenedIn(id, group) => self.on_opened(id, Some(group), now),
             MatchmakerInput::Frame(id, bytes) => self.on_frame(id, bytes, now),
             MatchmakerInput::Closed(id) => self.on_closed(id, now),
             MatchmakerInput::Timeout => self.on_timeout(now),
@@ -558,6 +739,10 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
         if !self.expires(slot) {
             return;
         }
+        self.queued += 1;
+        if let Some(g) = self.conn(slot).and_then(|c| c.group) {
+            self.groups.inc(self.hash_key, g);
+        }
         let tail = self.list(which).tail;
         if let Some(c) = self.conn_mut(slot) {
             c.prev = tail;
@@ -574,9 +759,13 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
         if !self.expires(slot) {
             return;
         }
-        let Some((prev, next)) = self.conn(slot).map(|c| (c.prev, c.next)) else {
+        let Some((prev, next, group)) = self.conn(slot).map(|c| (c.prev, c.next, c.group)) else {
             return;
         };
+        self.queued = self.queued.saturating_sub(1);
+        if let Some(g) = group {
+            self.groups.dec(self.hash_key, g);
+        }
         match self.conn_mut(prev) {
             Some(p) => p.next = next,
             None => self.list(which).head = next,
@@ -645,7 +834,7 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
             });
     }
 
-    fn on_opened(&mut self, id: Endpoint, now: Instant) {
+    fn on_opened(&mut self, id: Endpoint, group: Option<Group>, now: Instant) {
         if self.slot_of(id).is_some() {
             self.stats.unknown_conn += 1;
             return;
@@ -658,12 +847,32 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
             });
             return;
         }
+        let remote = matches!(id, Endpoint::Remote(_));
+        let group = group.filter(|_| remote);
+        if let Some(g) = group {
+            if self.groups.count(self.hash_key, g) >= self.config.max_unpaired_per_group {
+                self.stats.refused_group_full += 1;
+                self.push(MatchmakerOutput::Close {
+                    endpoint: id,
+                    reason: Eviction::GroupFull,
+                });
+                return;
+            }
+        }
+        if remote && self.queued >= self.config.max_unpaired {
+            self.evict_crowded(now);
+        }
         self.free_len -= 1;
         let slot = self.free[self.free_len];
+        let wait = self
+            .config
+            .register_timeout
+            .min(self.config.unpaired_timeout);
         if let Some(s) = self.slots.get_mut(slot as usize) {
             *s = Some(Conn {
                 id,
-                deadline: now.saturating_add(self.config.unpaired_timeout),
+                group,
+                deadline: now.saturating_add(wait),
                 state: State::Unregistered,
                 prev: NIL,
                 next: NIL,
@@ -673,6 +882,27 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
         self.by_id.insert(h, slot);
         self.link_tail(Which::Unregistered, slot);
         self.stats.unregistered += 1;
+    }
+
+    /// Makes room in the unpaired budget: the unpaired endpoint closest to its expiry goes
+    /// (with END if it had registered). Queues at most two outputs.
+    fn evict_crowded(&mut self, now: Instant) {
+        let Some((slot, _)) = self.earliest() else {
+            return;
+        };
+        let Some(gone) = self.remove(slot) else {
+            return;
+        };
+        self.stats.evicted_crowded += 1;
+        if let State::Waiting { rid, .. } = gone.state {
+            let u = Uuid::new_v4(&mut self.rng);
+            let end = Message::notify_rendezvous_end(u, self.timestamp(now), rid);
+            self.transmit(gone.id, &end);
+        }
+        self.push(MatchmakerOutput::Close {
+            endpoint: gone.id,
+            reason: Eviction::Crowded,
+        });
     }
 
     fn on_frame(&mut self, id: Endpoint, bytes: &[u8], now: Instant) {
@@ -695,28 +925,53 @@ impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<
                 // Only classify for the counters; nothing is accepted from a waiter.
                 self.classify_drop(bytes);
             }
-            State::Unregistered => {
-                if !crate::json::parses_as_json(bytes) {
-                    self.stats.dropped_ciphertext += 1;
-                    return;
-                }
-                let msg = match Message::parse(bytes) {
-                    Ok(m) => m,
-                    Err(_) => {
-                        self.stats.dropped_invalid += 1;
-                        return;
+            State::Unregistered => match Message::parse(bytes) {
+                Ok(msg) => match (msg.body(), msg.request_uuid()) {
+                    (Body::RequestRendezvous { rendezvous_id }, Some(request_uuid)) => {
+                        let rid = rendezvous_id.clone();
+                        self.register(slot, rid, request_uuid, now);
                     }
-                };
-                let (Body::RequestRendezvous { rendezvous_id }, Some(request_uuid)) =
-                    (msg.body(), msg.request_uuid())
-                else {
-                    self.stats.dropped_unexpected += 1;
-                    return;
-                };
-                let rid = rendezvous_id.clone();
-                self.register(slot, rid, request_uuid, now);
-            }
+                    _ => {
+                        self.stats.dropped_unexpected += 1;
+                        let mut why = ErrorText::new();
+                        let _ =
+                            write!(why, "expected REQUEST_RENDEZVOUS first, got {}", msg.kind());
+                        self.refuse_invalid(slot, msg.request_uuid(), &why, now);
+                    }
+                },
+                Err(MessageError::Json(e)) => {
+                    self.stats.dropped_ciphertext += 1;
+                    let mut why = ErrorText::new();
+                    let _ = write!(
+                        why,
+                        "expected a cleartext REQUEST_RENDEZVOUS first: not JSON ({e})"
+                    );
+                    self.refuse_invalid(slot, None, &why, now);
+                }
+                Err(e) => {
+                    self.stats.dropped_invalid += 1;
+                    let mut why = ErrorText::new();
+                    let _ = write!(why, "invalid REQUEST_RENDEZVOUS: {e}");
+                    self.refuse_invalid(slot, None, &why, now);
+                }
+            },
         }
+    }
+
+    /// Refuses an endpoint whose first frame is not a valid `REQUEST_RENDEZVOUS`:
+    /// `NOTIFY_ERROR` with `why`, then `Close { reason: Invalid }`.
+    fn refuse_invalid(&mut self, slot: u32, reference: Option<Uuid>, why: &str, now: Instant) {
+        let Some(gone) = self.remove(slot) else {
+            return;
+        };
+        self.stats.refused_invalid += 1;
+        let u = Uuid::new_v4(&mut self.rng);
+        let err = Message::notify_error(u, reference, self.timestamp(now), why);
+        self.transmit(gone.id, &err);
+        self.push(MatchmakerOutput::Close {
+            endpoint: gone.id,
+            reason: Eviction::Invalid,
+        });
     }
 
     fn classify_drop(&mut self, bytes: &[u8]) {
@@ -900,6 +1155,7 @@ mod tests {
     use crate::message::MessageKind;
     use proptest::prelude::*;
     use rand_core::{CryptoRng, RngCore};
+    use std::string::String as StdString;
     use std::vec::Vec as StdVec;
 
     /// Deterministic test RNG (xorshift64*); not cryptographic, tests only.
@@ -936,6 +1192,7 @@ mod tests {
             MatchmakerConfig {
                 unpaired_timeout: Duration::from_secs(60),
                 unix_offset_ms: 1_600_000_000_000,
+                ..MatchmakerConfig::default()
             },
             TestRng(0x1234_5678),
         )
@@ -960,6 +1217,16 @@ mod tests {
         }
         assert!(v.len() <= 8);
         v
+    }
+
+    /// `feed` for a matchmaker of any size.
+    fn feed_any<const C: usize, const Q: usize>(
+        m: &mut Matchmaker<TestRng, C, Q>,
+        input: MatchmakerInput<'_>,
+        now: u64,
+    ) -> StdVec<MatchmakerOutput> {
+        m.handle_input(input, Instant(now));
+        core::iter::from_fn(|| m.poll_output()).collect()
     }
 
     /// Asserts a Transmit to `to` of `kind` referencing `reference`, for `rid`.
@@ -1194,6 +1461,7 @@ mod tests {
             MatchmakerConfig {
                 unpaired_timeout: Duration::MAX,
                 unix_offset_ms: 0,
+                ..MatchmakerConfig::default()
             },
             TestRng(5),
         );
@@ -1394,33 +1662,231 @@ mod tests {
         assert_eq!(m.stats().waiting, 2);
     }
 
+    /// Expects `NOTIFY_ERROR` (referencing `reference`, its text containing `why`) and then
+    /// `Close { reason: Invalid }` for `to`.
+    fn check_refused(o: &[MatchmakerOutput], to: Endpoint, reference: Option<Uuid>, why: &str) {
+        assert_eq!(o.len(), 2, "{o:?}");
+        let MatchmakerOutput::Transmit { to: got_to, frame } = &o[0] else {
+            panic!("expected transmit, got {o:?}");
+        };
+        assert_eq!(*got_to, to);
+        let msg = Message::parse(frame).unwrap();
+        assert_eq!(msg.kind(), MessageKind::NotifyError);
+        assert_eq!(msg.reference_uuid(), reference);
+        let Body::NotifyError { error_msg } = msg.body() else {
+            panic!("not an error")
+        };
+        assert!(
+            error_msg.as_str().is_some_and(|t| t.contains(why)),
+            "{error_msg:?}"
+        );
+        assert_eq!(
+            o[1],
+            MatchmakerOutput::Close {
+                endpoint: to,
+                reason: Eviction::Invalid
+            }
+        );
+    }
+
     #[test]
-    fn garbage_before_pairing_is_dropped() {
+    fn invalid_first_frame_is_refused_with_a_reason() {
+        let mut m = mm();
+        let deep = "[".repeat(200) + &"]".repeat(200);
+        let bad_rid = StdString::from_utf8(request(1, RID))
+            .unwrap()
+            .replace(RID, "abc");
+        let ping = Message::request_ping(uuid(5), Timestamp::from_secs(1)).to_json_string();
+        let cases: [(&[u8], Option<Uuid>, &str); 5] = [
+            (&[0x80, 0xff, 0, 1], None, "not JSON"),
+            (deep.as_bytes(), None, "not JSON"),
+            (b"{\"x\":1}", None, "invalid REQUEST_RENDEZVOUS: "),
+            (bad_rid.as_bytes(), None, "rendezvous_id"),
+            (ping.as_bytes(), Some(uuid(5)), "got REQUEST_PING"),
+        ];
+        for (n, (frame, reference, why)) in cases.into_iter().enumerate() {
+            let n = n as u32;
+            feed(&mut m, MatchmakerInput::Opened(rem(n)), 0);
+            let o = feed(&mut m, MatchmakerInput::Frame(rem(n), frame), 1);
+            check_refused(&o, rem(n), reference, why);
+        }
+        assert!(m.is_empty());
+        let s = m.stats();
+        assert_eq!(s.refused_invalid, 5);
+        assert_eq!(
+            (
+                s.dropped_ciphertext,
+                s.dropped_invalid,
+                s.dropped_unexpected
+            ),
+            (2, 2, 1)
+        );
+        assert_eq!(s.unregistered, 0);
+    }
+
+    #[test]
+    fn garbage_from_a_waiter_is_dropped() {
         let mut m = mm();
         feed(&mut m, MatchmakerInput::Opened(rem(1)), 0);
-        assert!(feed(
-            &mut m,
-            MatchmakerInput::Frame(rem(1), &[0x80, 0xff, 0, 1]),
-            1
-        )
-        .is_empty());
-        assert!(feed(&mut m, MatchmakerInput::Frame(rem(1), b"{\"x\":1}"), 1).is_empty());
-        assert!(feed(&mut m, MatchmakerInput::Frame(rem(1), b""), 1).is_empty());
-        let ping = Message::request_ping(uuid(5), Timestamp::from_secs(1)).to_json_string();
-        assert!(feed(&mut m, MatchmakerInput::Frame(rem(1), ping.as_bytes()), 1).is_empty());
         feed(&mut m, MatchmakerInput::Frame(rem(1), &request(1, RID)), 2);
         // repeated request on a waiter: dropped, still waiting under the first id
         assert!(feed(&mut m, MatchmakerInput::Frame(rem(1), &request(1, RID2)), 3).is_empty());
         assert!(feed(&mut m, MatchmakerInput::Frame(rem(1), b"\x01\x02"), 3).is_empty());
+        assert!(feed(&mut m, MatchmakerInput::Frame(rem(1), b"{\"x\":1}"), 3).is_empty());
         let s = m.stats();
-        assert_eq!(s.dropped_ciphertext, 3);
+        assert_eq!(s.dropped_ciphertext, 1);
         assert_eq!(s.dropped_invalid, 1);
-        assert_eq!(s.dropped_unexpected, 2);
+        assert_eq!(s.dropped_unexpected, 1);
         assert_eq!(s.waiting, 1);
         // unknown connections
         assert!(feed(&mut m, MatchmakerInput::Frame(rem(77), b"x"), 4).is_empty());
         assert!(feed(&mut m, MatchmakerInput::Closed(rem(77)), 4).is_empty());
         assert_eq!(m.stats().unknown_conn, 2);
+    }
+
+    #[test]
+    fn register_timeout_closes_silent_endpoints_early() {
+        let mut m = Mm::new(
+            MatchmakerConfig {
+                unpaired_timeout: Duration::from_secs(60),
+                register_timeout: Duration::from_secs(10),
+                ..MatchmakerConfig::default()
+            },
+            TestRng(7),
+        );
+        feed(&mut m, MatchmakerInput::Opened(rem(1)), 0);
+        feed(&mut m, MatchmakerInput::Opened(rem(2)), 0);
+        assert_eq!(m.poll_timeout(), Some(Instant(10_000)));
+        // registering gives the full unpaired timeout
+        feed(
+            &mut m,
+            MatchmakerInput::Frame(rem(2), &request(2, RID)),
+            5_000,
+        );
+        let o = feed(&mut m, MatchmakerInput::Timeout, 10_000);
+        assert_eq!(
+            o,
+            [MatchmakerOutput::Close {
+                endpoint: rem(1),
+                reason: Eviction::UnpairedExpired
+            }]
+        );
+        assert_eq!(m.poll_timeout(), Some(Instant(65_000)));
+    }
+
+    #[test]
+    fn full_unpaired_budget_evicts_the_oldest_waiter_so_pairs_still_form() {
+        let mut m: Matchmaker<TestRng, 8, 8> = Matchmaker::new(
+            MatchmakerConfig {
+                max_unpaired: 3,
+                ..MatchmakerConfig::default()
+            },
+            TestRng(3),
+        );
+        let rids = [RID, RID2, &"c".repeat(64)];
+        for (i, rid) in rids.iter().enumerate() {
+            let n = i as u32;
+            feed_any(&mut m, MatchmakerInput::Opened(rem(n)), n.into());
+            feed_any(
+                &mut m,
+                MatchmakerInput::Frame(rem(n), &request(n as u8, rid)),
+                n.into(),
+            );
+        }
+        assert_eq!(m.stats().waiting, 3);
+        // a legitimate pair: its first side evicts the oldest waiter (END, then Close)
+        let pair_rid = "d".repeat(64);
+        let o = feed_any(&mut m, MatchmakerInput::Opened(rem(10)), 10);
+        assert_eq!(o.len(), 2);
+        check_notify(&o[0], rem(0), MessageKind::NotifyRendezvousEnd, None, RID);
+        assert_eq!(
+            o[1],
+            MatchmakerOutput::Close {
+                endpoint: rem(0),
+                reason: Eviction::Crowded
+            }
+        );
+        feed_any(
+            &mut m,
+            MatchmakerInput::Frame(rem(10), &request(10, &pair_rid)),
+            11,
+        );
+        // its second side evicts another (still unregistered: no END) and completes the pair
+        let o = feed_any(&mut m, MatchmakerInput::Opened(rem(11)), 12);
+        assert_eq!(o.len(), 2);
+        let o = feed_any(
+            &mut m,
+            MatchmakerInput::Frame(rem(11), &request(11, &pair_rid)),
+            13,
+        );
+        check_notify(
+            &o[0],
+            rem(11),
+            MessageKind::NotifyRendezvous,
+            Some(uuid(11)),
+            &pair_rid,
+        );
+        let s = m.stats();
+        assert_eq!((s.pairs, s.waiting, s.evicted_crowded), (1, 1, 2));
+        assert_eq!(m.queued, 1);
+        // paired endpoints are outside the budget: three new waiters fit beside the pair
+        for n in 20..22 {
+            assert!(feed_any(&mut m, MatchmakerInput::Opened(rem(n)), 20).is_empty());
+        }
+        assert_eq!(m.queued, 3);
+    }
+
+    #[test]
+    fn group_share_refuses_newcomers_of_a_crowded_group_only() {
+        let mut m: Matchmaker<TestRng, 8, 8> = Matchmaker::new(
+            MatchmakerConfig {
+                max_unpaired_per_group: 2,
+                ..MatchmakerConfig::default()
+            },
+            TestRng(3),
+        );
+        let (a, b) = (Group(1), Group(2));
+        let open = |m: &mut Matchmaker<TestRng, 8, 8>, n: u32, g: Group| {
+            feed_any(m, MatchmakerInput::OpenedIn(rem(n), g), 0)
+        };
+        assert!(open(&mut m, 1, a).is_empty());
+        assert!(open(&mut m, 2, a).is_empty());
+        assert_eq!(
+            open(&mut m, 3, a),
+            [MatchmakerOutput::Close {
+                endpoint: rem(3),
+                reason: Eviction::GroupFull
+            }]
+        );
+        assert!(open(&mut m, 4, b).is_empty());
+        assert_eq!(m.stats().refused_group_full, 1);
+        // pairing frees the group's share
+        m.handle_input(MatchmakerInput::Frame(rem(1), &request(1, RID)), Instant(1));
+        m.handle_input(MatchmakerInput::Frame(rem(2), &request(2, RID)), Instant(1));
+        while m.poll_output().is_some() {}
+        assert_eq!(m.stats().pairs, 1);
+        assert!(open(&mut m, 5, a).is_empty());
+        assert!(open(&mut m, 6, a).is_empty());
+        assert_eq!(m.groups.count(m.hash_key, a), 2);
+        m.handle_input(MatchmakerInput::Closed(rem(5)), Instant(2));
+        assert_eq!(m.groups.count(m.hash_key, a), 1);
+        m.handle_input(MatchmakerInput::Closed(rem(6)), Instant(2));
+        assert_eq!(m.groups.count(m.hash_key, a), 0);
+        assert_eq!(m.groups.free_len, 7); // only group b's record is left
+    }
+
+    #[test]
+    fn groups_are_address_prefixes() {
+        use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+        let v4 = |a, b, c, d| Group::of_ip(IpAddr::V4(Ipv4Addr::new(a, b, c, d)));
+        assert_eq!(v4(127, 0, 0, 2), v4(127, 0, 0, 201));
+        assert_ne!(v4(127, 0, 0, 2), v4(127, 0, 1, 2));
+        let mapped = IpAddr::V6(Ipv4Addr::new(127, 0, 0, 9).to_ipv6_mapped());
+        assert_eq!(Group::of_ip(mapped), v4(127, 0, 0, 1));
+        let v6 = |s: &str| Group::of_ip(IpAddr::V6(s.parse::<Ipv6Addr>().unwrap()));
+        assert_eq!(v6("2001:db8:1:2::1"), v6("2001:db8:1:2:ffff::9"));
+        assert_ne!(v6("2001:db8:1:2::1"), v6("2001:db8:1:3::1"));
+        assert_ne!(v6("::1"), v4(0, 0, 0, 1));
     }
 
     #[test]
@@ -1430,6 +1896,7 @@ mod tests {
             MatchmakerConfig {
                 unpaired_timeout: Duration::from_millis(10),
                 unix_offset_ms: 0,
+                ..MatchmakerConfig::default()
             },
             TestRng(7),
         );
@@ -1533,7 +2000,7 @@ mod tests {
         #[test]
         fn random_inputs_never_panic_and_stay_bounded(ops in proptest::collection::vec(op(), 0..80)) {
             let mut m: Matchmaker<TestRng, 5, 4> = Matchmaker::new(
-                MatchmakerConfig { unpaired_timeout: Duration::from_millis(3000), unix_offset_ms: 0 },
+                MatchmakerConfig { unpaired_timeout: Duration::from_millis(3000), max_unpaired: 3, max_unpaired_per_group: 2, ..MatchmakerConfig::default() },
                 TestRng(99),
             );
             let rids = [RID, RID2, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"];
@@ -1546,6 +2013,8 @@ mod tests {
             for op in ops {
                 let frame;
                 let input = match op {
+                    // remote endpoints in two groups, local ones without
+                    Op::Open(c) if c & 1 == 0 => MatchmakerInput::OpenedIn(ep(c), Group(u64::from(c & 2))),
                     Op::Open(c) => MatchmakerInput::Opened(ep(c)),
                     Op::Close(c) => MatchmakerInput::Closed(ep(c)),
                     Op::Req(c, r, upper) => {
@@ -1557,7 +2026,7 @@ mod tests {
                     Op::Tick(d) => { now += u64::from(d); MatchmakerInput::Timeout }
                 };
                 match input {
-                    MatchmakerInput::Opened(id) if open.len() < 5 => { open.insert(id); }
+                    MatchmakerInput::Opened(id) | MatchmakerInput::OpenedIn(id, _) if open.len() < 5 => { open.insert(id); }
                     MatchmakerInput::Closed(id) => { open.remove(&id); }
                     _ => {}
                 }
@@ -1585,6 +2054,10 @@ mod tests {
                         && m.peer(*id).is_none()
                 });
                 prop_assert_eq!(m.poll_timeout().is_some(), remote_unpaired);
+                // the unpaired budgets hold
+                let unpaired: StdVec<_> = open.iter().filter(|id| matches!(id, Endpoint::Remote(_)) && m.peer(**id).is_none()).collect();
+                prop_assert!(unpaired.len() <= 3);
+                prop_assert_eq!(m.queued, unpaired.len());
             }
         }
     }

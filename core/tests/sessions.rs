@@ -373,6 +373,7 @@ fn unpaired_expiry() {
         matchmaker: MatchmakerConfig {
             unpaired_timeout: Duration::from_secs(60),
             unix_offset_ms: 0,
+            ..MatchmakerConfig::default()
         },
         ..HostConfig::default()
     });
@@ -831,6 +832,7 @@ fn a_listening_session_does_not_spin_with_a_zero_unpaired_timeout() {
         matchmaker: MatchmakerConfig {
             unpaired_timeout: Duration::ZERO,
             unix_offset_ms: 0,
+            ..MatchmakerConfig::default()
         },
         ..HostConfig::default()
     });

@@ -377,6 +377,7 @@ impl Run {
             matchmaker: MatchmakerConfig {
                 unpaired_timeout: s.unpaired_timeout.get(),
                 unix_offset_ms: offset,
+                ..MatchmakerConfig::default()
             },
             ..HostConfig::default()
         });

@@ -287,7 +287,15 @@ pub struct Server {
     base: usize,
     limits: Limits,
     clients: Vec<Option<Client>>,
+    /// Clients connected now.
+    live: usize,
+    /// Earliest next deadline check of [`Server::sweep`].
+    next_sweep: Instant,
 }
+
+/// How often [`Server::sweep`] looks at the deadlines (it is called after every poll of a
+/// busy loop).
+const SWEEP_EVERY: Duration = Duration::from_millis(100);
 
 impl Server {
     /// Binds `addr` and registers the listener as source `base` in `registry`.
@@ -311,6 +319,8 @@ impl Server {
             base,
             limits,
             clients,
+            live: 0,
+            next_sweep: Instant::now(),
         })
     }
 
@@ -331,7 +341,7 @@ impl Server {
 
     /// Clients connected now.
     pub fn clients(&self) -> usize {
-        self.clients.iter().flatten().count()
+        self.live
     }
 
     /// Handles readiness of source `n` (ignored unless [`owns`](Self::owns)). `handle` gets
@@ -343,7 +353,7 @@ impl Server {
         handle: &mut dyn FnMut(Result<&Request, &HttpError>) -> Response,
     ) {
         if n == self.base {
-            self.accept(registry);
+            self.accept(registry, handle);
         } else if self.owns(n) {
             let slot = n - self.base - 1;
             if self.step(slot, handle).is_err() {
@@ -355,6 +365,10 @@ impl Server {
     /// Drops clients past their deadline; call after each poll of the loop.
     pub fn sweep(&mut self, registry: &Registry) {
         let now = Instant::now();
+        if self.live == 0 || now < self.next_sweep {
+            return;
+        }
+        self.next_sweep = now + SWEEP_EVERY;
         for slot in 0..self.clients.len() {
             if matches!(&self.clients[slot], Some(c) if now.duration_since(c.started) > self.limits.timeout)
             {
@@ -371,7 +385,15 @@ impl Server {
         let _ = registry.deregister(&mut self.listener);
     }
 
-    fn accept(&mut self, registry: &Registry) {
+    /// Accepts every pending connection. A request already received is answered at once,
+    /// before later accepts may need its slot. When every slot is taken, a client that was
+    /// answered (draining) makes room, else the oldest one still sending its request:
+    /// stalled clients cannot lock the server out.
+    fn accept(
+        &mut self,
+        registry: &Registry,
+        handle: &mut dyn FnMut(Result<&Request, &HttpError>) -> Response,
+    ) {
         loop {
             let (mut sock, _) = match self.listener.accept() {
                 Ok(x) => x,
@@ -381,17 +403,15 @@ impl Server {
             let slot = match self.clients.iter().position(Option::is_none) {
                 Some(s) => s,
                 None => {
-                    // full: the oldest client not being answered makes room, so stalled
-                    // clients cannot lock the server out
-                    let oldest = self
+                    let victim = self
                         .clients
                         .iter()
                         .enumerate()
                         .filter_map(|(i, c)| c.as_ref().map(|c| (i, c)))
                         .filter(|(_, c)| !matches!(c.state, State::Writing(..)))
-                        .min_by_key(|(_, c)| c.started)
+                        .min_by_key(|(_, c)| (!matches!(c.state, State::Draining(_)), c.started))
                         .map(|(i, _)| i);
-                    let Some(s) = oldest else {
+                    let Some(s) = victim else {
                         continue; // all busy answering: drop the new connection
                     };
                     self.drop_client(s, registry);
@@ -405,6 +425,7 @@ impl Server {
             {
                 continue;
             }
+            self.live += 1;
             self.clients[slot] = Some(Client {
                 sock,
                 buf: Vec::new(),
@@ -412,6 +433,9 @@ impl Server {
                 state: State::Reading,
                 started: Instant::now(),
             });
+            if self.step(slot, handle).is_err() {
+                self.drop_client(slot, registry);
+            }
         }
     }
 
@@ -483,6 +507,7 @@ impl Server {
 
     fn drop_client(&mut self, slot: usize, registry: &Registry) {
         if let Some(Some(mut c)) = self.clients.get_mut(slot).map(Option::take) {
+            self.live -= 1;
             let _ = registry.deregister(&mut c.sock);
         }
     }

@@ -10,40 +10,70 @@ use mio::Registry;
 
 use crate::http::{Limits, Response, Server};
 
+/// The endpoint's limits: its own budget of clients, apart from the daemon's connections
+/// (32 unless [`Metrics::bind_with`] says otherwise), 2 s each to send a request and read
+/// the answer. A request already received is answered as it is accepted, and when the
+/// slots are full an answered client or else the oldest unanswered one makes room, so
+/// stalled clients cannot keep a scrape out for long: a scrape is lost only if more than
+/// the budget of connections arrive between its connect and its request.
 const LIMITS: Limits = Limits {
     max_head: 4096,
     max_headers: 32,
     max_body: 0,
-    max_clients: 16,
-    timeout: Duration::from_secs(5),
+    max_clients: 32,
+    timeout: Duration::from_secs(2),
 };
 
-/// The metrics endpoint, on user-token numbers `base..base + Metrics::SOURCES`.
+/// The metrics endpoint, on user-token numbers `base..base + Metrics::sources()`.
 pub struct Metrics {
     server: Server,
     base: usize,
+    limits: Limits,
 }
 
 impl Metrics {
     /// User-token numbers it takes from its base.
-    pub fn sources() -> usize {
-        Server::sources(&LIMITS)
+    pub fn sources(&self) -> usize {
+        Server::sources(&self.limits)
     }
 
-    /// Binds `addr` and registers with `registry` from user-token number `base` on.
+    /// Binds `addr` and registers with `registry` from user-token number `base` on, with
+    /// 32 client slots (source numbers `base..base + 33`).
     pub fn bind(
         addr: SocketAddr,
         registry: &Registry,
         base: usize,
     ) -> io::Result<(Self, SocketAddr)> {
-        let server = Server::bind(addr, registry, base, LIMITS)?;
+        Self::bind_with(addr, registry, base, LIMITS.max_clients)
+    }
+
+    /// [`Metrics::bind`] with `max_clients` client slots (source numbers
+    /// `base..=base + max_clients`; each slot may hold a socket and a 4 KiB request).
+    pub fn bind_with(
+        addr: SocketAddr,
+        registry: &Registry,
+        base: usize,
+        max_clients: usize,
+    ) -> io::Result<(Self, SocketAddr)> {
+        let limits = Limits {
+            max_clients: max_clients.max(1),
+            ..LIMITS
+        };
+        let server = Server::bind(addr, registry, base, limits)?;
         let local = server.local_addr();
-        Ok((Metrics { server, base }, local))
+        Ok((
+            Metrics {
+                server,
+                base,
+                limits,
+            },
+            local,
+        ))
     }
 
     /// Whether user-token number `n` is the metrics server's.
     pub fn owns(&self, n: usize) -> bool {
-        (self.base..self.base + Self::sources()).contains(&n)
+        (self.base..self.base + self.sources()).contains(&n)
     }
 
     /// Handles readiness of source `n`; `render` produces the metrics text.

@@ -173,7 +173,7 @@ fn frame_seal_reproduces_wire_bytes_and_open_returns_the_message() {
         let clear = case["cleartext"].as_str().expect("cleartext");
         let wire = case["wire_bytes_hex"].as_str().expect("wire");
         assert_eq!(
-            ok(&["frame", "seal", "--seed", seed, "--iv", iv, clear]),
+            ok(&["frame", "seal", "--raw", "--seed", seed, "--iv", iv, clear]),
             wire
         );
         match case["py_wire_decode"]["ok"].as_str() {

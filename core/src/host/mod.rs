@@ -523,14 +523,8 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
             self.join(i);
         }
         match input {
-            HostInput::Opened(conn) => match self.by_conn.get(&conn) {
-                Some(&i) => self.session_input(i, SessionInput::Opened),
-                None => {
-                    if self.accepted.insert(conn) {
-                        self.matchmaker_input(MatchmakerInput::Opened(Endpoint::Remote(conn)));
-                    }
-                }
-            },
+            HostInput::Opened(conn) => self.on_opened(conn, None),
+            HostInput::OpenedIn(conn, group) => self.on_opened(conn, Some(group)),
             HostInput::Frame(conn, bytes) => {
                 if let Some(&i) = self.by_conn.get(&conn) {
                     self.deliver(i, bytes);
@@ -781,6 +775,23 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
             Role::Provider(p) => p.handle_input(frame, now),
         }
         self.touched(i);
+    }
+
+    /// A connection opened: a dialed one starts its session, an accepted one enters the
+    /// matchmaker (in `group` when the caller gave one).
+    fn on_opened(&mut self, conn: ConnId, group: Option<crate::matchmaker::Group>) {
+        match self.by_conn.get(&conn) {
+            Some(&i) => self.session_input(i, SessionInput::Opened),
+            None => {
+                if self.accepted.insert(conn) {
+                    let e = Endpoint::Remote(conn);
+                    self.matchmaker_input(match group {
+                        Some(g) => MatchmakerInput::OpenedIn(e, g),
+                        None => MatchmakerInput::Opened(e),
+                    });
+                }
+            }
+        }
     }
 
     fn on_timeout(&mut self, now: Instant) {

@@ -33,6 +33,11 @@ pub enum HostInput<'a> {
     /// (it meets listening sessions and other accepted connections in the host's
     /// matchmaker).
     Opened(ConnId),
+    /// An accepted connection is open, in a budget group (for instance its peer's address
+    /// prefix, [`Group::of_ip`](crate::matchmaker::Group::of_ip)): as `Opened`, and the
+    /// matchmaker counts it in the group's share of unpaired connections
+    /// ([`MatchmakerConfig::max_unpaired_per_group`]).
+    OpenedIn(ConnId, crate::matchmaker::Group),
     /// One whole binary websocket message arrived on a connection.
     Frame(ConnId, &'a [u8]),
     /// A connection closed (either side, or it failed).

@@ -19,10 +19,17 @@ pub fn vectors_dir() -> Option<PathBuf> {
             dir.display()
         );
     }
-    eprintln!(
-        "!!!! SKIPPING: test vectors not found at {}; set MONEYSOCKET_VECTORS !!!!",
-        dir.display()
-    );
+    // Written to the process's stderr, not through `eprintln!`: the test harness captures
+    // the print macros of passing tests, and the skip must show without `--nocapture`.
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        use std::io::Write as _;
+        let _ = writeln!(
+            std::io::stderr(),
+            "!!!! SKIPPING vector tests: test vectors not found at {}; set MONEYSOCKET_VECTORS !!!!",
+            dir.display()
+        );
+    });
     None
 }
 

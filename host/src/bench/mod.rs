@@ -731,7 +731,30 @@ pub fn run_load(o: LoadOptions) -> Result<Outcome, String> {
     for e in &l.errors.examples {
         let _ = write!(text, "\n  {e}");
     }
+    if let Some(hint) = limit_hint(&l.errors.examples) {
+        let _ = write!(text, "\n{hint}");
+    }
     Ok(Outcome { text, json, ok })
+}
+
+/// What limit the relay probably hit, from the errors of refused opening handshakes: the
+/// HTTP status when the relay sent one (429: a per-address limit, 503: its connection
+/// limit), else the usual suspects.
+pub fn limit_hint(errors: &[String]) -> Option<String> {
+    let refused = errors.iter().find(|e| e.contains("handshake failed"))?;
+    let limit = if refused.contains("429") {
+        "its per-address limit (max_per_ip, 64 by default)"
+    } else if refused.contains("503") {
+        "its connection limit (max_connections, 10000 by default)"
+    } else {
+        "a connection limit: per client IP (max_per_ip, 64 by default) or in all \
+         (max_connections, 10000)"
+    };
+    Some(format!(
+        "hint: the relay refused connections during the opening handshake: it hit {limit}. \
+         For a load test from one machine start it with `moneysocket relay --max-per-ip 0` \
+         (or max_per_ip = 0 in its config)"
+    ))
 }
 
 /// Opens idle, unpaired connections and holds them.
@@ -847,6 +870,9 @@ pub fn run_idle(o: IdleOptions) -> Result<Outcome, String> {
     }
     for e in &errors.examples {
         text.push_str(&format!("\n  {e}"));
+    }
+    if let Some(hint) = limit_hint(&errors.examples) {
+        text.push_str(&format!("\n{hint}"));
     }
     // dropping the transport closes every socket
     Ok(Outcome { text, json, ok })

@@ -2,7 +2,8 @@
 
 use super::CmdResult;
 use clap::{Subcommand, ValueEnum};
-use moneysocket_core::beacon::{v0, v1, Beacon, Location, WebSocket};
+use moneysocket_core::beacon::v0::V0Error;
+use moneysocket_core::beacon::{v0, v1, Beacon, BeaconError, Location, WebSocket};
 use moneysocket_core::hex;
 use moneysocket_core::seed::SharedSeed;
 use serde_json::{json, Value};
@@ -51,8 +52,31 @@ pub fn run(cmd: BeaconCmd) -> CmdResult {
 }
 
 fn decode(text: &str) -> CmdResult {
-    let beacon = Beacon::decode(text.trim()).map_err(|e| e.to_string())?;
+    let text = text.trim();
+    let beacon = Beacon::decode(text).map_err(|e| explain(text, &e))?;
     Ok(beacon_json(&beacon).to_string())
+}
+
+/// The reference's error text, and what was wrong: the bech32 layer's own error (checksum,
+/// characters, length, padding), a wrong prefix, or the TLV content.
+fn explain(text: &str, e: &BeaconError) -> String {
+    use moneysocket_core::bech::Checked;
+    match e {
+        BeaconError::Bech32 => match Checked::new(text) {
+            Err(b) => format!("{e}: {b}"),
+            Ok(c) => match c.bytes_into(&mut vec![0u8; text.len()]) {
+                Err(b) => format!("{e}: {b}"),
+                Ok(_) => e.to_string(),
+            },
+        },
+        BeaconError::V0(V0Error::NotMoneysocket) => {
+            let hrp = text.rsplit_once('1').map_or(text, |(h, _)| h);
+            format!("{e}: wrong prefix {hrp:?}, expected \"moneysocket\"")
+        }
+        BeaconError::V0(_) => format!("{e} (bad TLV content in a v0 beacon)"),
+        BeaconError::V1(_) => format!("{e} (bad TLV content in a v1 beacon)"),
+        _ => e.to_string(),
+    }
 }
 
 /// The JSON form printed by `beacon decode`.

@@ -4,6 +4,7 @@ use super::CmdResult;
 use clap::Subcommand;
 use moneysocket_core::frame::{self, FramePolicy};
 use moneysocket_core::hex;
+use moneysocket_core::message::Message;
 use moneysocket_core::seed::SharedSeed;
 
 /// Frame subcommands.
@@ -26,7 +27,11 @@ pub enum FrameCmd {
         /// structure; without it a fresh random IV is drawn from the OS.
         #[arg(long)]
         iv: Option<String>,
-        /// The plaintext, normally a message's JSON; sealed byte-for-byte as given.
+        /// Seal the text as given even when it is not a valid Moneysocket message (for test
+        /// vectors of the cipher; a peer's `frame open` rejects it).
+        #[arg(long)]
+        raw: bool,
+        /// A Moneysocket message's JSON (checked unless --raw); sealed byte-for-byte as given.
         json: String,
     },
 }
@@ -35,7 +40,19 @@ pub enum FrameCmd {
 pub fn run(cmd: FrameCmd) -> CmdResult {
     match cmd {
         FrameCmd::Open { seed, frame } => open(&seed, &frame),
-        FrameCmd::Seal { seed, iv, json } => seal(&seed, iv.as_deref(), &json),
+        FrameCmd::Seal {
+            seed,
+            iv,
+            raw,
+            json,
+        } => {
+            if !raw {
+                Message::parse(json.as_bytes()).map_err(|e| {
+                    format!("not a Moneysocket message ({e}); --raw seals it anyway")
+                })?;
+            }
+            seal(&seed, iv.as_deref(), &json)
+        }
     }
 }
 

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::CmdResult;
+use crate::relay::config::{resolve_ip, resolve_socket};
 use crate::relay::RelayConfig;
 
 /// Options of `moneysocket relay`; flags override the config file.
@@ -14,8 +15,8 @@ pub struct RelayArgs {
     /// Config file: TOML (see relay.example.toml) or the Python relay's [Relay] INI file.
     #[arg(long, short = 'c')]
     config: Option<PathBuf>,
-    /// Address to listen on [default: 127.0.0.1].
-    #[arg(long)]
+    /// Address or host name to listen on [default: 127.0.0.1].
+    #[arg(long, value_parser = resolve_ip)]
     bind: Option<IpAddr>,
     /// Port to listen on (0 = any free port) [default: 11060].
     #[arg(long)]
@@ -29,9 +30,17 @@ pub struct RelayArgs {
     /// PEM chain appended to the certificate.
     #[arg(long, requires = "tls_cert")]
     tls_chain: Option<PathBuf>,
-    /// Serve Prometheus metrics on GET /metrics at this address (e.g. 127.0.0.1:9106).
-    #[arg(long)]
+    /// Serve Prometheus metrics on GET /metrics at this address (e.g. 127.0.0.1:9106 or
+    /// localhost:9106).
+    #[arg(long, value_parser = resolve_socket)]
     metrics: Option<SocketAddr>,
+    /// Most connections at once [default: 10000, at most 16384].
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Most connections per client IP address, 0 = no limit [default: 64]. Load tests from
+    /// one machine (`bench relay`) need more than 64, or 0.
+    #[arg(long)]
+    max_per_ip: Option<usize>,
 }
 
 /// Runs the relay until SIGTERM/SIGINT.
@@ -53,6 +62,12 @@ pub fn run(a: RelayArgs) -> CmdResult {
     }
     if a.metrics.is_some() {
         cfg.metrics = a.metrics;
+    }
+    if let Some(n) = a.max_connections {
+        cfg.max_connections = n;
+    }
+    if let Some(n) = a.max_per_ip {
+        cfg.max_per_ip = n;
     }
     crate::relay::run(cfg)?;
     Ok(String::new())

@@ -4,6 +4,7 @@ use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use moneysocket_core::matchmaker::MatchmakerConfig;
 use moneysocket_host::ini::Ini;
 use serde::Deserialize;
 
@@ -11,7 +12,8 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct RelayConfig {
-    /// Address to listen on.
+    /// Address to listen on (a host name is resolved when the file is read).
+    #[serde(deserialize_with = "de_ip")]
     pub bind: IpAddr,
     /// Port to listen on (0 = any free port).
     pub port: u16,
@@ -21,7 +23,9 @@ pub struct RelayConfig {
     pub tls_key: Option<PathBuf>,
     /// PEM chain appended to the certificate.
     pub tls_chain: Option<PathBuf>,
-    /// Serve Prometheus text metrics on `GET /metrics` at this address (loopback advised).
+    /// Serve Prometheus text metrics on `GET /metrics` at this address (loopback advised;
+    /// `HOST:PORT` with a host name is resolved when the file is read).
+    #[serde(deserialize_with = "de_socket")]
     pub metrics: Option<SocketAddr>,
     /// Include client IP addresses in logs.
     pub log_client_ips: bool,
@@ -31,12 +35,25 @@ pub struct RelayConfig {
     pub log_dir: Option<PathBuf>,
     /// Seconds between statistics lines (logged when something changed; 0 = never).
     pub stats_interval: f64,
+    /// Seconds between summary lines of refused and dropped connections, with counts by
+    /// reason (only when there were some; 0 = never). Each event is logged at `debug`.
+    pub summary_interval: f64,
     /// Most connections at once.
     pub max_connections: usize,
     /// Most connections from one IP address (0 = no limit).
     pub max_per_ip: usize,
     /// Largest frame in bytes; a bigger one closes its sender.
     pub max_frame: usize,
+    /// Most connections without a partner (registered or not). A newcomer beyond it evicts
+    /// the unpaired connection closest to expiry, so that waiters cannot lock out pairs that
+    /// would complete. Default (absent): half of `max_connections`.
+    pub max_unpaired: Option<usize>,
+    /// Most unpaired connections per address prefix (/24 for IPv4, /64 for IPv6); a newcomer
+    /// beyond it is refused (0 = no limit). Default (absent): four times `max_per_ip`, no
+    /// limit when `max_per_ip` is 0.
+    pub max_unpaired_per_prefix: Option<usize>,
+    /// Seconds a new connection has to send its `REQUEST_RENDEZVOUS`.
+    pub register_timeout: f64,
     /// Seconds a connection may stay without a partner.
     pub unpaired_timeout: f64,
     /// Seconds without receiving anything (pongs included) before a connection is closed
@@ -68,9 +85,13 @@ impl Default for RelayConfig {
             log_level: "info".into(),
             log_dir: None,
             stats_interval: 2.0,
+            summary_interval: 10.0,
             max_connections: 10_000,
             max_per_ip: 64,
             max_frame: moneysocket_core::session::DEFAULT_MAX_FRAME,
+            max_unpaired: None,
+            max_unpaired_per_prefix: None,
+            register_timeout: 10.0,
             unpaired_timeout: 600.0,
             idle_timeout: 120.0,
             ping_interval: 30.0,
@@ -88,6 +109,48 @@ fn secs(name: &str, v: f64) -> Result<Duration, String> {
 fn optional_secs(name: &str, v: f64) -> Result<Option<Duration>, String> {
     let d = secs(name, v)?;
     Ok((!d.is_zero()).then_some(d))
+}
+
+/// An IP address, or a host name resolved to its first address.
+pub fn resolve_ip(name: &str) -> Result<IpAddr, String> {
+    if let Ok(ip) = name.parse() {
+        return Ok(ip);
+    }
+    (name, 0)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .map(|a| a.ip())
+        .ok_or_else(|| format!("cannot resolve {name:?} to an address"))
+}
+
+/// `IP:PORT`, `[IPv6]:PORT` or `HOST:PORT` (the host name resolved to its first address).
+pub fn resolve_socket(name: &str) -> Result<SocketAddr, String> {
+    if let Ok(a) = name.parse() {
+        return Ok(a);
+    }
+    let (host, port) = name
+        .rsplit_once(':')
+        .ok_or_else(|| format!("{name:?}: expected HOST:PORT"))?;
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("{name:?}: not a port: {port:?}"))?;
+    Ok(SocketAddr::new(
+        resolve_ip(host.trim_matches(['[', ']']))?,
+        port,
+    ))
+}
+
+fn de_ip<'de, D: serde::Deserializer<'de>>(d: D) -> Result<IpAddr, D::Error> {
+    let s = String::deserialize(d)?;
+    resolve_ip(&s).map_err(serde::de::Error::custom)
+}
+
+fn de_socket<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let s = String::deserialize(d)?;
+    resolve_socket(&s)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 impl RelayConfig {
@@ -111,16 +174,8 @@ impl RelayConfig {
         let get = |k: &str| ini.get("Relay", k);
         let mut c = RelayConfig::default();
         if let Some(b) = get("ListenBind") {
-            c.bind = match b.parse() {
-                Ok(ip) => ip,
-                // Python only put it in a URL, so host names occur: resolve them
-                Err(_) => (b, 0)
-                    .to_socket_addrs()
-                    .ok()
-                    .and_then(|mut a| a.next())
-                    .map(|a| a.ip())
-                    .ok_or_else(|| format!("ListenBind: cannot resolve {b:?}"))?,
-            };
+            // Python only put it in a URL, so host names occur: resolve them
+            c.bind = resolve_ip(b).map_err(|e| format!("ListenBind: {e}"))?;
         }
         if let Some(p) = get("ListenPort") {
             c.port = p
@@ -153,12 +208,27 @@ impl RelayConfig {
             return Err("max_frame must be at least 1024".into());
         }
         if self.high_water == 0 || self.high_water > self.max_pending {
-            return Err("high_water must be between 1 and max_pending".into());
+            return Err(format!(
+                "high_water ({}) must be between 1 and max_pending ({})",
+                self.high_water, self.max_pending
+            ));
         }
         // a paused source overshoots high_water by at most one read round (64 KiB) and a
         // frame; keep room for that so backpressure never turns into a drop
-        if self.max_pending < self.high_water + 64 * 1024 + 2 * self.max_frame {
-            return Err("max_pending must be at least high_water + 64 KiB + 2 * max_frame".into());
+        let least = self.high_water + 64 * 1024 + 2 * self.max_frame;
+        if self.max_pending < least {
+            return Err(format!(
+                "max_pending ({}) must be at least high_water + 64 KiB + 2 * max_frame \
+                 ({} + 65536 + 2 * {} = {least})",
+                self.max_pending, self.high_water, self.max_frame
+            ));
+        }
+        let unpaired = self.max_unpaired();
+        if unpaired == 0 || unpaired > self.max_connections {
+            return Err(format!(
+                "max_unpaired ({unpaired}) must be between 1 and max_connections ({})",
+                self.max_connections
+            ));
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err("tls_cert and tls_key go together".into());
@@ -167,10 +237,24 @@ impl RelayConfig {
             return Err("tls_chain needs tls_cert and tls_key".into());
         }
         self.log_level()?;
-        self.unpaired_timeout()?;
+        self.matchmaker()?;
         self.transport()?;
         secs("stats_interval", self.stats_interval)?;
+        secs("summary_interval", self.summary_interval)?;
         Ok(())
+    }
+
+    /// The unpaired share of an address prefix: `max_unpaired_per_prefix`, or four times
+    /// `max_per_ip` (0: no limit).
+    pub fn max_unpaired_per_prefix(&self) -> usize {
+        self.max_unpaired_per_prefix
+            .unwrap_or(self.max_per_ip.saturating_mul(4))
+    }
+
+    /// The unpaired budget: `max_unpaired`, or half of `max_connections`.
+    pub fn max_unpaired(&self) -> usize {
+        self.max_unpaired
+            .unwrap_or((self.max_connections / 2).max(1))
     }
 
     /// The log level.
@@ -180,9 +264,19 @@ impl RelayConfig {
             .map_err(|_| format!("log_level: unknown level {:?}", self.log_level))
     }
 
-    /// The matchmaker's unpaired expiry.
-    pub fn unpaired_timeout(&self) -> Result<Duration, String> {
-        secs("unpaired_timeout", self.unpaired_timeout)
+    /// The matchmaker's expiries and budgets (the Unix offset is the driver's).
+    pub fn matchmaker(&self) -> Result<MatchmakerConfig, String> {
+        let per_prefix = match self.max_unpaired_per_prefix() {
+            0 => usize::MAX,
+            n => n,
+        };
+        Ok(MatchmakerConfig {
+            unpaired_timeout: secs("unpaired_timeout", self.unpaired_timeout)?,
+            register_timeout: secs("register_timeout", self.register_timeout)?,
+            max_unpaired: self.max_unpaired(),
+            max_unpaired_per_group: per_prefix,
+            ..MatchmakerConfig::default()
+        })
     }
 
     /// The transport limits.
@@ -260,5 +354,44 @@ mod tests {
         let example = include_str!("../../../relay.example.toml");
         let c: RelayConfig = toml::from_str(example).unwrap();
         assert_eq!(c, RelayConfig::default());
+    }
+
+    #[test]
+    fn unpaired_budgets_follow_the_connection_limits() {
+        let c = RelayConfig::default();
+        assert_eq!(
+            (c.max_unpaired(), c.max_unpaired_per_prefix()),
+            (5_000, 256)
+        );
+        let m = c.matchmaker().unwrap();
+        assert_eq!((m.max_unpaired, m.max_unpaired_per_group), (5_000, 256));
+        assert_eq!(m.register_timeout, Duration::from_secs(10));
+        let c: RelayConfig = toml::from_str("max_per_ip = 0\nmax_connections = 100\n").unwrap();
+        assert_eq!(c.max_unpaired(), 50);
+        assert_eq!(c.matchmaker().unwrap().max_unpaired_per_group, usize::MAX);
+        let c: RelayConfig = toml::from_str("max_unpaired = 0\n").unwrap();
+        assert!(c.validate().unwrap_err().contains("max_unpaired (0)"));
+    }
+
+    #[test]
+    fn host_names_resolve_everywhere() {
+        assert!(resolve_ip("localhost").unwrap().is_loopback());
+        assert_eq!(
+            resolve_ip("::1").unwrap(),
+            IpAddr::from([0u16, 0, 0, 0, 0, 0, 0, 1])
+        );
+        assert_eq!(resolve_socket("localhost:9106").unwrap().port(), 9106);
+        assert_eq!(resolve_socket("[::1]:80").unwrap().port(), 80);
+        assert!(resolve_socket("localhost")
+            .unwrap_err()
+            .contains("HOST:PORT"));
+        assert!(resolve_socket("localhost:x")
+            .unwrap_err()
+            .contains("not a port"));
+        let c: RelayConfig =
+            toml::from_str("bind = \"localhost\"\nmetrics = \"localhost:9106\"\n").unwrap();
+        assert!(c.bind.is_loopback());
+        assert_eq!(c.metrics.map(|m| m.port()), Some(9106));
+        assert!(toml::from_str::<RelayConfig>("bind = \"no such host.invalid\"\n").is_err());
     }
 }

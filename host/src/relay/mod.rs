@@ -4,6 +4,7 @@
 //! logs, the metrics endpoint, signals, the status line and the graceful shutdown.
 
 pub mod config;
+pub mod summary;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -13,7 +14,6 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use moneysocket_core::host::HostConfig;
-use moneysocket_core::matchmaker::MatchmakerConfig;
 use moneysocket_driver::{
     ConnectionClosed, Disconnect, Driver, DriverConfig, DriverEvent, Eviction, WsIo,
 };
@@ -22,16 +22,20 @@ use moneysocket_ws::{tls, Bytes, CloseCause};
 pub use config::RelayConfig;
 use config::MAX_CONNECTIONS_CAP;
 use moneysocket_host::metrics::{Exposition, Metrics};
+use summary::Summary;
 
 /// The matchmaker's table: twice the connection cap, so its hash probes stay short. Its
 /// tables live on the heap, touched as slots are used.
 const TABLE: usize = 2 * MAX_CONNECTIONS_CAP;
 type RelayDriver = Driver<WsIo, TABLE>;
 
-/// User-token number of the signal pipe (the metrics server takes 16..33).
+/// User-token number of the signal pipe.
 const SIGNAL_N: usize = 1;
-/// User-token numbers of the metrics endpoint (from here on).
+/// User-token numbers of the metrics endpoint (from here on, one per client slot).
 const METRICS_BASE: usize = 16;
+/// Client slots of the metrics endpoint: enough that a flood of stalled requests needs more
+/// than this many connections between a scrape's connect and its request to push it out.
+const METRICS_CLIENTS: usize = 1024;
 /// Time given to flush END notifications and close handshakes at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
@@ -44,6 +48,8 @@ struct Relay {
     stats_every: Option<Duration>,
     last_stats: (usize, usize, usize),
     next_stats: std::time::Instant,
+    /// Per-peer refusals and drops, logged as one line per interval.
+    summary: Summary,
     shutdown: bool,
     /// Set by [`RelayThread::stop`] when the relay runs inside another program.
     stop: Option<Arc<AtomicBool>>,
@@ -133,10 +139,7 @@ fn start(cfg: RelayConfig, stop: Option<Arc<AtomicBool>>) -> Result<(Relay, Sock
     let config = DriverConfig {
         host: HostConfig {
             // the driver sets the matchmaker's Unix offset from its clock
-            matchmaker: MatchmakerConfig {
-                unpaired_timeout: cfg.unpaired_timeout()?,
-                ..MatchmakerConfig::default()
-            },
+            matchmaker: cfg.matchmaker()?,
             max_frame: cfg.max_frame,
         },
         ..DriverConfig::default()
@@ -148,6 +151,25 @@ fn start(cfg: RelayConfig, stop: Option<Arc<AtomicBool>>) -> Result<(Relay, Sock
         .listen(want, tls.clone())
         .map_err(|e| format!("listening on {want}: {e}"))?;
     let scheme = if tls.is_some() { "wss" } else { "ws" };
+    // bind everything before announcing anything: a failure prints no success line
+    let t = driver.io().transport();
+    let metrics = match cfg.metrics {
+        Some(m) => {
+            let (metrics, local) =
+                Metrics::bind_with(m, t.registry(), METRICS_BASE, METRICS_CLIENTS).map_err(
+                    |e| {
+                        let hint = if m == addr {
+                            " (the relay itself listens there: give metrics another port)"
+                        } else {
+                            ""
+                        };
+                        format!("metrics on {m}: {e}{hint}")
+                    },
+                )?;
+            Some((metrics, local))
+        }
+        None => None,
+    };
     let mut stdout: Box<dyn std::io::Write> = if embedded {
         Box::new(std::io::sink())
     } else {
@@ -155,17 +177,11 @@ fn start(cfg: RelayConfig, stop: Option<Arc<AtomicBool>>) -> Result<(Relay, Sock
     };
     let _ = writeln!(stdout, "listening at: {scheme}://{addr}");
     tracing::info!("listening at: {scheme}://{addr}");
-    let t = driver.io().transport();
-    let metrics = match cfg.metrics {
-        Some(m) => {
-            let (metrics, local) = Metrics::bind(m, t.registry(), METRICS_BASE)
-                .map_err(|e| format!("metrics on {m}: {e}"))?;
-            let _ = writeln!(stdout, "metrics at: http://{local}/metrics");
-            tracing::info!("metrics at: http://{local}/metrics");
-            Some(metrics)
-        }
-        None => None,
-    };
+    let metrics = metrics.map(|(metrics, local)| {
+        let _ = writeln!(stdout, "metrics at: http://{local}/metrics");
+        tracing::info!("metrics at: http://{local}/metrics");
+        metrics
+    });
     let _ = stdout.flush();
     let signals = match crate::daemon::signal_pipe(t.registry(), SIGNAL_N) {
         _ if embedded => None,
@@ -175,8 +191,10 @@ fn start(cfg: RelayConfig, stop: Option<Arc<AtomicBool>>) -> Result<(Relay, Sock
             None
         }
     };
-    let stats_every = (cfg.stats_interval > 0.0)
-        .then(|| Duration::try_from_secs_f64(cfg.stats_interval).unwrap_or(Duration::MAX));
+    let interval =
+        |v: f64| (v > 0.0).then(|| Duration::try_from_secs_f64(v).unwrap_or(Duration::MAX));
+    let stats_every = interval(cfg.stats_interval);
+    let summary = Summary::new(interval(cfg.summary_interval), std::time::Instant::now());
     let relay = Relay {
         cfg,
         driver,
@@ -185,10 +203,25 @@ fn start(cfg: RelayConfig, stop: Option<Arc<AtomicBool>>) -> Result<(Relay, Sock
         stats_every,
         last_stats: (0, 0, 0),
         next_stats: std::time::Instant::now(),
+        summary,
         shutdown: false,
         stop,
     };
     Ok((relay, addr))
+}
+
+/// The label of a matchmaker close in logs and metrics.
+fn eviction_label(reason: Eviction) -> &'static str {
+    match reason {
+        Eviction::AlreadyPaired => "already_paired",
+        Eviction::Full => "table_full",
+        Eviction::UnpairedExpired => "unpaired_expired",
+        Eviction::PeerGone => "peer_gone",
+        Eviction::Invalid => "invalid_request",
+        Eviction::Crowded => "unpaired_evicted",
+        Eviction::GroupFull => "max_unpaired_per_prefix",
+        _ => "other",
+    }
 }
 
 impl Relay {
@@ -208,6 +241,9 @@ impl Relay {
                 m.sweep(self.driver.io().transport().registry());
             }
             self.stats_line();
+            if let Some(line) = self.summary.due(std::time::Instant::now()) {
+                tracing::info!("{line}");
+            }
             if self
                 .stop
                 .as_ref()
@@ -236,21 +272,20 @@ impl Relay {
                         .map(|c| c.0.clone())
                         .unwrap_or(CloseCause::Remote);
                     tracing::debug!(conn = conn.0, "connection closed: {cause}");
-                    if matches!(cause, CloseCause::Oversized | CloseCause::Overflow) {
-                        tracing::info!(conn = conn.0, "connection dropped: {cause}");
+                    match cause {
+                        CloseCause::Oversized => self.summary.add("oversized"),
+                        CloseCause::Overflow => self.summary.add("overflow"),
+                        _ => {}
                     }
                 }
-                Disconnect::Evicted(reason) => match reason {
-                    Eviction::AlreadyPaired => {
-                        tracing::info!(conn = conn.0, "refused: rendezvous id already paired")
+                Disconnect::Evicted(reason) => {
+                    // per-peer: debug, and counted in the summary line
+                    let label = eviction_label(reason);
+                    tracing::debug!(conn = conn.0, "closed by the matchmaker: {label}");
+                    if !matches!(reason, Eviction::UnpairedExpired | Eviction::PeerGone) {
+                        self.summary.add(label);
                     }
-                    Eviction::Full => tracing::warn!(conn = conn.0, "refused: table full"),
-                    Eviction::UnpairedExpired => {
-                        tracing::debug!(conn = conn.0, "unpaired wait expired")
-                    }
-                    Eviction::PeerGone => tracing::debug!(conn = conn.0, "peer gone: END sent"),
-                    _ => tracing::debug!(conn = conn.0, "closed by the matchmaker: {reason:?}"),
-                },
+                }
                 _ => tracing::debug!(conn = conn.0, "connection closed: {cause:?}"),
             },
             DriverEvent::Refused { peer, reason } => {
@@ -259,6 +294,7 @@ impl Relay {
                     Some(peer) => tracing::debug!(%peer, "connection refused: {reason}"),
                     None => tracing::debug!("connection refused: {reason}"),
                 }
+                self.summary.add(reason);
             }
             DriverEvent::User { n, .. } if n == SIGNAL_N => {
                 if let Some(s) = &mut self.signals {
@@ -359,6 +395,8 @@ impl Relay {
             &[
                 ("{reason=\"already_paired\"}", s.refused_already_paired),
                 ("{reason=\"table_full\"}", s.refused_full),
+                ("{reason=\"invalid_request\"}", s.refused_invalid),
+                ("{reason=\"max_unpaired_per_prefix\"}", s.refused_group_full),
                 ("{reason=\"max_connections\"}", ts.refused_max_connections),
                 ("{reason=\"max_per_ip\"}", ts.refused_max_per_ip),
             ],
@@ -369,6 +407,7 @@ impl Relay {
             "Connections closed by the relay, by reason.",
             &[
                 ("{reason=\"unpaired_expired\"}", s.expired_unpaired),
+                ("{reason=\"unpaired_evicted\"}", s.evicted_crowded),
                 // every ended pair closes its survivor with END
                 ("{reason=\"peer_gone\"}", s.pairs_ended),
                 ("{reason=\"oversized\"}", ts.closed_oversized),

@@ -12,6 +12,7 @@ use moneysocket_core::beacon::Beacon;
 use moneysocket_core::host::{
     HostConfig, HostError, HostInput, HostOutput, SessionHost, SessionId,
 };
+use moneysocket_core::matchmaker::Group;
 use moneysocket_core::message::ProviderInfo;
 use moneysocket_core::seed::SharedSeed;
 use moneysocket_core::session::{CloseReason, ConsumerConfig, ProviderConfig};
@@ -543,11 +544,14 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
             IoEvent::Opened(conn) => match self.by_conn.get(&conn).copied() {
                 Some(session) => self.opened(session, conn, now),
                 None => {
-                    self.pending.push(DriverEvent::Accepted {
-                        conn,
-                        peer: self.io.peer_addr(conn),
-                    });
-                    self.host.handle_input(HostInput::Opened(conn), now);
+                    let peer = self.io.peer_addr(conn);
+                    self.pending.push(DriverEvent::Accepted { conn, peer });
+                    // the peer's address prefix is its budget group in the matchmaker
+                    let input = match peer {
+                        Some(p) => HostInput::OpenedIn(conn, Group::of_ip(p.ip())),
+                        None => HostInput::Opened(conn),
+                    };
+                    self.host.handle_input(input, now);
                     self.drain(None);
                 }
             },
