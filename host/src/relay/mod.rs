@@ -175,11 +175,12 @@ fn start(cfg: RelayConfig, stop: Option<Arc<AtomicBool>>) -> Result<(Relay, Sock
     } else {
         Box::new(std::io::stdout())
     };
-    let _ = writeln!(stdout, "listening at: {scheme}://{addr}");
+    // the log line first: whoever waits for stdout finds it in the log already
     tracing::info!("listening at: {scheme}://{addr}");
+    let _ = writeln!(stdout, "listening at: {scheme}://{addr}");
     let metrics = metrics.map(|(metrics, local)| {
-        let _ = writeln!(stdout, "metrics at: http://{local}/metrics");
         tracing::info!("metrics at: http://{local}/metrics");
+        let _ = writeln!(stdout, "metrics at: http://{local}/metrics");
         metrics
     });
     let _ = stdout.flush();
