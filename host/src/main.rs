@@ -60,6 +60,8 @@ enum Command {
     /// Simulated Lightning nodes, each served over LND's REST API (HTTPS, macaroon) on its
     /// own loopback port, until SIGTERM/SIGINT.
     Simnet(cmd::simnet::SimnetArgs),
+    /// A consumer of the provider behind a beacon: info, invoice, pay, watch (JSON out).
+    Consumer(cmd::consumer::ConsumerArgs),
     /// Load generator for v0 relays (and its baseline echo server).
     #[command(subcommand)]
     Bench(cmd::bench::BenchCmd),
@@ -78,6 +80,7 @@ fn main() -> ExitCode {
         Command::Terminus(a) => cmd::terminus::run(a),
         Command::TerminusCli(a) => cmd::terminus_cli::run(a),
         Command::Simnet(a) => cmd::simnet::run(a),
+        Command::Consumer(a) => cmd::consumer::run(a),
         Command::Bench(c) => cmd::bench::run(c),
     };
     match result {
