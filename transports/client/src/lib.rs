@@ -25,6 +25,8 @@ mod error;
 mod event;
 mod worker;
 
+pub mod stream;
+
 pub use client::{AsBeacon, Client, Handle, Ticket};
 pub use config::ClientConfig;
 pub use error::ClientError;
