@@ -53,6 +53,8 @@ pub struct Completion {
     pub id: u64,
     /// Its amount.
     pub msats: u64,
+    /// When [`PayWindow::pay`] started it (after any wait for room in the window).
+    pub started: Instant,
     /// From the event to its answer (invoice and payment).
     pub latency: Duration,
     /// The preimage, or why not.
@@ -191,6 +193,7 @@ impl PayWindow {
                     let _ = tx.send(Completion {
                         id,
                         msats,
+                        started,
                         latency: started.elapsed(),
                         result,
                         uncertain,
