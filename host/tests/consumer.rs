@@ -200,3 +200,45 @@ fn beacon_new_is_fresh_and_encode_takes_no_location() {
     let e = fails(&run(&["beacon", "new", "--relay", "http://x"]));
     assert!(e.contains("invalid location"), "{e}");
 }
+
+#[test]
+fn bench_stream_smoke() {
+    let out = run(&[
+        "bench",
+        "stream",
+        "--pays",
+        "40",
+        "--rate-pays",
+        "20",
+        "--rate",
+        "200",
+        "--meter-rate",
+        "2000",
+        "--meter-secs",
+        "0.3",
+        "--settle-ms",
+        "50",
+        "--timeout",
+        "30",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert_eq!(r["window_run"]["paid"], 40, "{r}");
+    assert_eq!(r["rate_run"]["run"]["paid"], 20, "{r}");
+    assert_eq!(r["metered"]["events"], 600, "{r}");
+    assert_eq!(r["metered"]["settled_msats"], 600_000, "{r}");
+    assert_eq!(r["metered"]["owed_msats"], 0, "{r}");
+    assert_eq!(r["paid_msats"], 60_000 + 600_000, "{r}");
+    assert_eq!(r["balances_exact"], true, "{r}");
+    assert_eq!(r["ledger_ok"], true, "{r}");
+    assert!(
+        r["baseline"]["round_trips_per_s"].as_f64().unwrap() > 0.0,
+        "{r}"
+    );
+}

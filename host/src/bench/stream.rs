@@ -282,7 +282,9 @@ fn balance(cli: &ControlClient, account: &str) -> Result<u64, String> {
 pub fn run(o: StreamOptions) -> Result<Outcome, String> {
     let dir = match &o.data_dir {
         Some(d) => d.clone(),
-        None => std::env::temp_dir().join(format!("moneysocket-bench-stream-{}", std::process::id())),
+        None => {
+            std::env::temp_dir().join(format!("moneysocket-bench-stream-{}", std::process::id()))
+        }
     };
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;

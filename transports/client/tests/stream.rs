@@ -135,3 +135,67 @@ fn a_failed_settle_stays_owed_and_is_retried() {
     assert_eq!(mock.balance(0), 500);
     assert_eq!(mock.balance(1), 500);
 }
+
+fn uncertain_settle(how: Behaviour) -> (moneysocket_client::stream::MeterStats, MockProvider) {
+    let mock = MockProvider::start("127.0.0.1:0", &[], &[10_000, 0], how);
+    let cfg = ClientConfig {
+        request_timeout: Duration::from_millis(300),
+        ..config()
+    };
+    let payer = Client::connect(&mock.beacons[0], cfg).unwrap();
+    let payee = Client::connect(&mock.beacons[1], cfg).unwrap();
+    let meter = Meter::start(
+        payer.handle(),
+        payee.handle(),
+        MeterConfig {
+            settle_every: Duration::from_millis(20),
+            settle_at_msats: 400,
+            close_timeout: Duration::from_secs(5),
+        },
+    )
+    .unwrap();
+    for _ in 0..40 {
+        meter.accrue(10).unwrap();
+    }
+    (meter.close(), mock)
+}
+
+#[test]
+fn an_unanswered_settle_is_retried_with_the_same_invoice_only() {
+    // the provider never saw the first pay: the retry of the same invoice pays it, once
+    let how = Behaviour {
+        swallow_pays: 1,
+        ..Behaviour::default()
+    };
+    let (s, mock) = uncertain_settle(how);
+    assert_eq!(s.settled_msats, 400, "{s:?}");
+    assert_eq!(s.failed_settles, 1);
+    assert_eq!(s.owed_msats + s.unknown_msats, 0);
+    assert_eq!(
+        mock.ledger.lock().unwrap().invoices_made,
+        1,
+        "no second invoice"
+    );
+    assert_eq!((mock.balance(0), mock.balance(1)), (9_600, 400));
+
+    // the provider paid but its answer was lost: the retry is refused (already paid), the
+    // amount is reported unknown, never paid again with a new invoice
+    let how = Behaviour {
+        mute_pays: 1,
+        ..Behaviour::default()
+    };
+    let (s, mock) = uncertain_settle(how);
+    assert_eq!(s.settled_msats, 0, "{s:?}");
+    assert_eq!(s.unknown_msats, 400);
+    assert_eq!(s.accrued_msats, 400);
+    assert_eq!(
+        mock.ledger.lock().unwrap().invoices_made,
+        1,
+        "no second invoice"
+    );
+    assert_eq!(
+        (mock.balance(0), mock.balance(1)),
+        (9_600, 400),
+        "paid once"
+    );
+}

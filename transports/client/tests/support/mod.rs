@@ -34,6 +34,10 @@ pub struct Behaviour {
     pub wrong_preimage: bool,
     /// Answer invoice requests with an invoice for one msat more.
     pub wrong_amount: bool,
+    /// Ignore this many pay requests (not paid, not answered).
+    pub swallow_pays: u32,
+    /// Pay this many pay requests without answering them.
+    pub mute_pays: u32,
 }
 
 #[derive(Debug, Default)]
@@ -181,6 +185,7 @@ fn run(
         account_of.insert(p, i);
     }
     let mut events = Vec::new();
+    let (mut swallow, mut mute) = (how.swallow_pays, how.mute_pays);
     while !stop.load(Ordering::Relaxed) {
         d.poll(&mut events, Some(Duration::from_millis(5))).unwrap();
         for ev in events.drain(..) {
@@ -212,6 +217,7 @@ fn run(
                     d.send_invoice(session, request, &invoice(amount, hash))
                         .unwrap();
                 }
+                ProviderEvent::PayRequested { .. } if swallow > 0 => swallow -= 1,
                 ProviderEvent::PayRequested { request, bolt11 } => {
                     let hash = match Invoice::parse(&bolt11) {
                         Ok(i) => *i.payment_hash(),
@@ -252,7 +258,11 @@ fn run(
                     if how.wrong_preimage {
                         answer[0] ^= 1;
                     }
-                    d.send_preimage(session, Some(request), &answer).unwrap();
+                    if mute > 0 {
+                        mute -= 1;
+                    } else {
+                        d.send_preimage(session, Some(request), &answer).unwrap();
+                    }
                     let _ = d.set_provider_info(session, &info(me, bm));
                     if payee != me {
                         let _ = d.set_provider_info(sessions[payee], &info(payee, bp));
