@@ -11,7 +11,9 @@
 //!    closed loop (a round trip is two relay forwards);
 //! 2. **window**: `pays` events as fast as the window allows ([`PayWindow`], `window` in
 //!    flight); each event is an invoice from the payee's client and its payment by the
-//!    payer's; latency from the event to the checked preimage;
+//!    payer's; latency from the event to the checked preimage; then the same run with two
+//!    more clients on the terminus's own listener (the accounts' `listen` beacons), without
+//!    the relay, to tell the relay's share from the terminus's;
 //! 3. **fixed rate**: `rate` events/s in an open loop (event k scheduled at start + k/rate,
 //!    latency from the scheduled time, so a stall shows as latency);
 //! 4. **metered**: `meter_rate` events/s for `meter_secs` accrued on a [`Meter`] settling
@@ -299,9 +301,13 @@ fn run_in(o: &StreamOptions, dir: &std::path::Path) -> Result<Outcome, String> {
     let (relay, relay_url) = spawn_relay()?;
     let _terminus = spawn_terminus(dir, "")?;
     let cli = ControlClient::from_data_dir(dir)?;
-    let meter_msats = o.msats * (o.meter_rate as f64 * o.meter_secs).round() as u64;
-    let budget = o.msats * (o.pays + o.rate_pays) as u64 + meter_msats + 1_000;
+    let meter_events = (o.meter_rate as f64 * o.meter_secs).round() as u64;
+    let events = meter_events.saturating_add((o.pays + o.rate_pays) as u64);
+    // the window run goes twice: through the relay and without it
+    let events = events.saturating_add(o.pays as u64);
+    let budget = o.msats.saturating_mul(events).saturating_add(1_000);
     let mut beacons = Vec::new();
+    let mut direct = Vec::new();
     let mut names = Vec::new();
     for (base, msats) in [("payer", budget), ("payee", 0)] {
         let a = cli.call("create", &json!({ "msats": msats, "name": base }))?;
@@ -309,6 +315,9 @@ fn run_in(o: &StreamOptions, dir: &std::path::Path) -> Result<Outcome, String> {
         let beacon = fresh_beacon(&relay_url)?;
         cli.call("connect", &json!({ "account": name, "beacon": beacon }))?;
         beacons.push(beacon);
+        // the same account on the terminus's own listener: the run without the relay
+        let l = cli.call("listen", &json!({ "account": name }))?;
+        direct.push(l["beacon"].as_str().ok_or("listen: no beacon")?.to_owned());
         names.push(name);
     }
     let config = ClientConfig {
@@ -341,16 +350,22 @@ fn run_in(o: &StreamOptions, dir: &std::path::Path) -> Result<Outcome, String> {
 
     // 2.–4.
     let mut fast = window_run(&payer, &payee, o, o.pays, None);
+    let mut no_relay = {
+        let payer = Client::connect(&direct[0], config).map_err(|e| format!("payer: {e}"))?;
+        let payee = Client::connect(&direct[1], config).map_err(|e| format!("payee: {e}"))?;
+        window_run(&payer, &payee, o, o.pays, None)
+    };
     let mut paced = window_run(&payer, &payee, o, o.rate_pays, Some(o.rate));
     let (meter, offered, close_ms) = meter_run(&payer, &payee, o)?;
     payer.close();
     payee.close();
 
-    let paid = fast.paid_msats + paced.paid_msats + meter.settled_msats;
+    let paid = fast.paid_msats + no_relay.paid_msats + paced.paid_msats + meter.settled_msats;
     let after = (balance(&cli, &names[0])?, balance(&cli, &names[1])?);
     let check = cli.call("check", &json!({}))?;
     let ledger_ok = check["ok"] == Value::Bool(true);
-    let exact = before.0 - after.0.min(before.0) == paid && after.1 - before.1 == paid;
+    let exact =
+        before.0.checked_sub(after.0) == Some(paid) && after.1.checked_sub(before.1) == Some(paid);
     let meter_exact = meter.settled_msats == meter.accrued_msats;
 
     let goal_rate = fast.rate() >= 500.0;
@@ -365,6 +380,11 @@ fn run_in(o: &StreamOptions, dir: &std::path::Path) -> Result<Outcome, String> {
         " ({:.2}× the relay round trips/s; p50 = {:.1} relay round trips)\n",
         fast.rate() / base_rt_s,
         fast.q(0.5) / base_p50
+    ));
+    text.push_str(&no_relay.line("same window without the relay (terminus's own listener)"));
+    text.push_str(&format!(
+        " (through the relay: {:.2}× these pays/s)\n",
+        fast.rate() / no_relay.rate().max(1e-9)
     ));
     text.push_str(&paced.line(&format!("window, open loop at {} pays/s", o.rate)));
     text.push_str(&format!(
@@ -408,9 +428,11 @@ fn run_in(o: &StreamOptions, dir: &std::path::Path) -> Result<Outcome, String> {
         "baseline": {"pairs": o.window.max(1), "round_trips_per_s": base_rt_s,
                      "p50_ms": base_p50, "p99_ms": base_p99},
         "window_run": fast.json(),
+        "window_run_without_relay": no_relay.json(),
         "rate_run": {"rate": o.rate, "run": paced.json()},
         "ratios": {"pays_per_relay_round_trip": fast.rate() / base_rt_s,
                    "window_p50_in_relay_rtts": fast.q(0.5) / base_p50,
+                   "relay_path_vs_direct_pays_per_s": fast.rate() / no_relay.rate().max(1e-9),
                    "rate_p99_in_relay_rtts": paced.q(0.99) / base_p50},
         "metered": {"events": meter.events, "offered_events_per_s": offered,
                     "settle_ms": o.settle_ms, "settles": meter.settles,
@@ -425,6 +447,8 @@ fn run_in(o: &StreamOptions, dir: &std::path::Path) -> Result<Outcome, String> {
         && fast.errors.is_empty()
         && paced.errors.is_empty()
         && fast.paid == o.pays as u64
+        && no_relay.paid == o.pays as u64
+        && no_relay.errors.is_empty()
         && paced.paid == o.rate_pays as u64
         && meter_exact
         && exact
