@@ -7,11 +7,13 @@
 # Usage: host/benches/stream-bench.sh           (from anywhere in the repository)
 # Env:   OUT=dir (default target/stream-bench)  REPS=3  SKIP_BUILD=1
 #        ARGS="..." (extra `bench stream` options, e.g. "--window 16 --pays 5000")
+#        NICE="nice -n -10" (prefix for the bench; the relay and terminus it starts inherit it,
+#        to shield them from other work on a shared machine)
 # Everything (relay, terminus, clients) runs on this machine and shares its cores and disk.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 [ -n "${SKIP_BUILD:-}" ] || cargo build --release -p moneysocket-host >&2
-BIN=target/release/moneysocket
+BIN="${NICE:-} target/release/moneysocket"
 OUT=${OUT:-target/stream-bench}
 REPS=${REPS:-3}
 mkdir -p "$OUT"
