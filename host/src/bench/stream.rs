@@ -252,6 +252,7 @@ fn meter_run(
             settle_every: Duration::from_millis(o.settle_ms.max(1)),
             settle_at_msats: u64::MAX,
             close_timeout: o.timeout,
+            ..MeterConfig::default()
         },
     )
     .map_err(|e| e.to_string())?;

@@ -157,7 +157,10 @@ impl Client {
     }
 
     /// Asks the provider for an invoice of `msats` to this account; waits for the BOLT11.
-    /// The invoice's amount is checked against `msats`.
+    /// The invoice's amount must be `msats`, or `msats` rounded to a whole sat (providers
+    /// that make invoices in sats do that: the Python terminus on LND); anything else is
+    /// refused ([`ClientError::WrongAmount`]). For exactly `msats`, see
+    /// [`Handle::request_exact_invoice_with`].
     pub fn request_invoice(&self, msats: u64) -> Result<String, ClientError> {
         self.handle.request_invoice(msats)
     }
@@ -252,15 +255,35 @@ impl Handle {
     }
 
     /// Starts an invoice request; `done` runs with the answer on the client's thread (keep
-    /// it short: hand the answer on). Returns the call's deadline.
+    /// it short: hand the answer on). Returns the call's deadline. The invoice's amount is
+    /// checked as by [`Client::request_invoice`].
     pub fn request_invoice_with(
         &self,
         msats: u64,
         done: impl FnOnce(Result<String, ClientError>) + Send + 'static,
     ) -> Instant {
+        self.invoice_with(msats, Amount::WholeSatRounding, done)
+    }
+
+    /// Like [`request_invoice_with`](Self::request_invoice_with), but the invoice must be for
+    /// exactly `msats` (what the streaming helpers need to count every msat).
+    pub fn request_exact_invoice_with(
+        &self,
+        msats: u64,
+        done: impl FnOnce(Result<String, ClientError>) + Send + 'static,
+    ) -> Instant {
+        self.invoice_with(msats, Amount::Exact, done)
+    }
+
+    fn invoice_with(
+        &self,
+        msats: u64,
+        check: Amount,
+        done: impl FnOnce(Result<String, ClientError>) + Send + 'static,
+    ) -> Instant {
         let reply: Reply = Box::new(move |r| {
             done(r.and_then(|a| match a {
-                Answer::Invoice(bolt11) => check_amount(&bolt11, msats).map(|()| bolt11),
+                Answer::Invoice(bolt11) => check_amount(&bolt11, msats, check).map(|()| bolt11),
                 Answer::Preimage(_) => Err(ClientError::Closed),
             }))
         });
@@ -311,11 +334,26 @@ impl Handle {
     }
 }
 
-/// Refuses an invoice that is not for `msats`.
-fn check_amount(bolt11: &str, msats: u64) -> Result<(), ClientError> {
+/// How an invoice's amount must match the amount asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Amount {
+    /// To the msat.
+    Exact,
+    /// To the msat, or `msats` rounded to a whole sat (either way): providers that make
+    /// invoices in sats do that (the Python terminus on LND rounds half-even).
+    WholeSatRounding,
+}
+
+/// Refuses an invoice that is not for `msats` (as `check` allows).
+fn check_amount(bolt11: &str, msats: u64, check: Amount) -> Result<(), ClientError> {
     let invoice = Invoice::parse(bolt11).map_err(|e| ClientError::InvalidInvoice(e.to_string()))?;
+    let rounded = |a: u64| {
+        let down = msats - msats % 1000;
+        a == down || Some(a) == down.checked_add(1000)
+    };
     match invoice.amount_msat() {
         Some(a) if a == msats => Ok(()),
+        Some(a) if check == Amount::WholeSatRounding && msats % 1000 != 0 && rounded(a) => Ok(()),
         other => Err(ClientError::WrongAmount {
             requested: msats,
             invoice: other,

@@ -28,10 +28,12 @@ pub trait InvoiceSource: Send + Sync {
     fn invoice(&self, msats: u64, done: Box<dyn FnOnce(Result<String, ClientError>) + Send>);
 }
 
-/// The payee's own client: its provider makes the invoices.
+/// The payee's own client: its provider makes the invoices, for exactly the amount asked
+/// (an invoice rounded to a whole sat fails as [`ClientError::WrongAmount`]: with such a
+/// provider, pay whole sats per event, or set [`MeterConfig::settle_unit_msats`] to 1000).
 impl InvoiceSource for Handle {
     fn invoice(&self, msats: u64, done: Box<dyn FnOnce(Result<String, ClientError>) + Send>) {
-        self.request_invoice_with(msats, done);
+        self.request_exact_invoice_with(msats, done);
     }
 }
 
@@ -263,6 +265,9 @@ pub struct MeterConfig {
     pub settle_at_msats: u64,
     /// How long [`Meter::close`] (and drop) keeps trying to settle the rest (default 30 s).
     pub close_timeout: Duration,
+    /// Settle only multiples of this (default 1 msat); the remainder stays owed, also at
+    /// close. 1000 for providers that make invoices in whole sats.
+    pub settle_unit_msats: u64,
 }
 
 impl Default for MeterConfig {
@@ -271,6 +276,7 @@ impl Default for MeterConfig {
             settle_every: Duration::from_secs(1),
             settle_at_msats: 100_000,
             close_timeout: Duration::from_secs(30),
+            settle_unit_msats: 1,
         }
     }
 }
@@ -390,7 +396,8 @@ impl Meter {
     }
 
     /// Settles what is owed (trying up to [`MeterConfig::close_timeout`]) and stops; the
-    /// final counts (`owed_msats` > 0: it could not all be settled, see `last_error`).
+    /// final counts (`owed_msats` > 0: it could not all be settled, see `last_error`, or it
+    /// is less than [`MeterConfig::settle_unit_msats`]).
     pub fn close(mut self) -> MeterStats {
         self.stop();
         self.stats()
@@ -424,6 +431,7 @@ fn settle_loop(
     // retries while closing come after this pause
     let pause = config.settle_every.min(Duration::from_millis(200));
     let mut urgent = false;
+    let unit = config.settle_unit_msats.max(1);
     loop {
         let mut s = shared.lock();
         loop {
@@ -431,7 +439,8 @@ fn settle_loop(
                 close_by = Some(Instant::now() + config.close_timeout);
                 urgent = true;
             }
-            let pending = s.stats.owed_msats > 0 || s.retry.is_some();
+            // what can be settled now: whole units
+            let pending = s.stats.owed_msats >= unit || s.retry.is_some();
             let elapsed = last.elapsed();
             if let Some(by) = close_by {
                 if !pending || Instant::now() >= by {
@@ -459,11 +468,12 @@ fn settle_loop(
                 .map(|(g, _)| g)
                 .unwrap_or_else(|p| p.into_inner().0);
         }
-        // take the job: an uncertain earlier settle first, else all that is owed
+        // take the job: an uncertain earlier settle first, else the whole units owed
         let (bolt11, msats) = match s.retry.take() {
             Some((b, m)) => (Some(b), m),
             None => {
-                let m = std::mem::take(&mut s.stats.owed_msats);
+                let m = s.stats.owed_msats - s.stats.owed_msats % unit;
+                s.stats.owed_msats -= m;
                 (None, m)
             }
         };

@@ -61,6 +61,7 @@ fn a_meter_settles_exactly_what_accrued_from_many_threads() {
                 settle_every: Duration::from_millis(20),
                 settle_at_msats: 5_000,
                 close_timeout: Duration::from_secs(10),
+                ..MeterConfig::default()
             },
         )
         .unwrap(),
@@ -108,6 +109,7 @@ fn a_failed_settle_stays_owed_and_is_retried() {
             settle_every: Duration::from_millis(20),
             settle_at_msats: 1_000_000,
             close_timeout: Duration::from_secs(10),
+            ..MeterConfig::default()
         },
     )
     .unwrap();
@@ -151,6 +153,7 @@ fn uncertain_settle(how: Behaviour) -> (moneysocket_client::stream::MeterStats, 
             settle_every: Duration::from_millis(20),
             settle_at_msats: 400,
             close_timeout: Duration::from_secs(5),
+            ..MeterConfig::default()
         },
     )
     .unwrap();
@@ -198,4 +201,48 @@ fn an_unanswered_settle_is_retried_with_the_same_invoice_only() {
         (9_600, 400),
         "paid once"
     );
+}
+
+#[test]
+fn a_provider_that_invoices_whole_sats() {
+    // the Python terminus on LND rounds invoices to whole sats (half-even)
+    let how = Behaviour {
+        whole_sats: true,
+        ..Behaviour::default()
+    };
+    let mock = MockProvider::start("127.0.0.1:0", &[], &[100_000, 0], how);
+    let payer = Client::connect(&mock.beacons[0], config()).unwrap();
+    let payee = Client::connect(&mock.beacons[1], config()).unwrap();
+    // a plain invoice request takes the rounded invoice
+    let bolt11 = payee.request_invoice(1_500).unwrap();
+    payer.pay(&bolt11).unwrap();
+    assert_eq!(mock.balance(1), 2_000);
+    // streaming needs exact amounts: an event of 1,500 msat fails, certainly unpaid
+    let mut w = PayWindow::new(payer.handle(), payee.handle(), WindowConfig::default());
+    w.pay(1_500).unwrap();
+    w.pay(3_000).unwrap();
+    let s = w.finish(Duration::from_secs(10));
+    assert_eq!(
+        (s.paid_msats, s.failed_msats, s.unknown_msats),
+        (3_000, 1_500, 0)
+    );
+    // a meter in whole sats settles whole sats, the rest stays owed
+    let meter = Meter::start(
+        payer.handle(),
+        payee.handle(),
+        MeterConfig {
+            settle_every: Duration::from_millis(20),
+            settle_unit_msats: 1_000,
+            ..MeterConfig::default()
+        },
+    )
+    .unwrap();
+    for _ in 0..17 {
+        meter.accrue(150).unwrap();
+    }
+    let s = meter.close();
+    assert_eq!(s.accrued_msats, 2_550);
+    assert_eq!((s.settled_msats, s.owed_msats), (2_000, 550), "{s:?}");
+    assert!(s.last_error.is_none(), "{s:?}");
+    assert_eq!(mock.balance(1), 2_000 + 3_000 + 2_000);
 }

@@ -34,6 +34,8 @@ pub struct Behaviour {
     pub wrong_preimage: bool,
     /// Answer invoice requests with an invoice for one msat more.
     pub wrong_amount: bool,
+    /// Make invoices in whole sats (msats rounded half-even), as the Python terminus on LND.
+    pub whole_sats: bool,
     /// Ignore this many pay requests (not paid, not answered).
     pub swallow_pays: u32,
     /// Pay this many pay requests without answering them.
@@ -209,7 +211,12 @@ fn run(
                     let mut preimage = [0u8; 32];
                     OsRng.fill_bytes(&mut preimage);
                     let hash: [u8; 32] = Sha256::digest(preimage).into();
-                    let amount = if how.wrong_amount { msats + 1 } else { msats };
+                    let mut amount = if how.wrong_amount { msats + 1 } else { msats };
+                    if how.whole_sats {
+                        let (sats, rest) = (amount / 1000, amount % 1000);
+                        let up = rest > 500 || (rest == 500 && sats % 2 == 1);
+                        amount = (sats + u64::from(up)) * 1000;
+                    }
                     let mut l = ledger.lock().unwrap();
                     l.invoices.insert(hash, (preimage, me, amount, false));
                     l.invoices_made += 1;
