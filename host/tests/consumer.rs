@@ -230,11 +230,12 @@ fn bench_stream_smoke() {
     );
     let r: Value = serde_json::from_slice(&out.stdout).expect("json report");
     assert_eq!(r["window_run"]["paid"], 40, "{r}");
+    assert_eq!(r["window_run_without_relay"]["paid"], 40, "{r}");
     assert_eq!(r["rate_run"]["run"]["paid"], 20, "{r}");
     assert_eq!(r["metered"]["events"], 600, "{r}");
     assert_eq!(r["metered"]["settled_msats"], 600_000, "{r}");
     assert_eq!(r["metered"]["owed_msats"], 0, "{r}");
-    assert_eq!(r["paid_msats"], 60_000 + 600_000, "{r}");
+    assert_eq!(r["paid_msats"], 100_000 + 600_000, "{r}");
     assert_eq!(r["balances_exact"], true, "{r}");
     assert_eq!(r["ledger_ok"], true, "{r}");
     assert!(
