@@ -292,11 +292,12 @@ pub struct MeterStats {
     pub settled_msats: u64,
     /// msat owed, not being settled.
     pub owed_msats: u64,
-    /// msat of the settle under way.
+    /// msat of the settle under way (also one whose payment is uncertain, until a retry
+    /// of the same invoice resolves it).
     pub settling_msats: u64,
     /// msat of a settle whose payment may or may not have gone out and that could not be
-    /// resolved by paying the same invoice again (never paid with a new invoice: that
-    /// could pay twice).
+    /// resolved by paying the same invoice again, before close (never paid with a new
+    /// invoice: that could pay twice).
     pub unknown_msats: u64,
     /// Settles paid.
     pub settles: u64,
@@ -444,6 +445,11 @@ fn settle_loop(
             let elapsed = last.elapsed();
             if let Some(by) = close_by {
                 if !pending || Instant::now() >= by {
+                    // an uncertain settle never resolved: reported, not dropped
+                    if let Some((_, m)) = s.retry.take() {
+                        s.stats.settling_msats -= m;
+                        s.stats.unknown_msats += m;
+                    }
                     return;
                 }
                 // closing: settle at once, retries after a short pause
@@ -493,7 +499,11 @@ fn settle_loop(
                 s.stats.failed_settles += 1;
                 match invoice {
                     // may have gone out: pay the same invoice again, never a new one
-                    Some(b) if uncertain(&e) => s.retry = Some((b, msats)),
+                    // (still under way: it stays in `settling_msats` until it resolves)
+                    Some(b) if uncertain(&e) => {
+                        s.retry = Some((b, msats));
+                        s.stats.settling_msats = msats;
+                    }
                     // refused after an uncertain attempt: it may be paid already
                     Some(_) if retrying => s.stats.unknown_msats += msats,
                     // certainly not paid: owed again
