@@ -139,6 +139,13 @@ fn a_failed_settle_stays_owed_and_is_retried() {
 }
 
 fn uncertain_settle(how: Behaviour) -> (moneysocket_client::stream::MeterStats, MockProvider) {
+    uncertain_settle_within(how, Duration::from_secs(5))
+}
+
+fn uncertain_settle_within(
+    how: Behaviour,
+    close_timeout: Duration,
+) -> (moneysocket_client::stream::MeterStats, MockProvider) {
     let mock = MockProvider::start("127.0.0.1:0", &[], &[10_000, 0], how);
     let cfg = ClientConfig {
         request_timeout: Duration::from_millis(300),
@@ -152,7 +159,7 @@ fn uncertain_settle(how: Behaviour) -> (moneysocket_client::stream::MeterStats, 
         MeterConfig {
             settle_every: Duration::from_millis(20),
             settle_at_msats: 400,
-            close_timeout: Duration::from_secs(5),
+            close_timeout,
             ..MeterConfig::default()
         },
     )
@@ -201,6 +208,26 @@ fn an_unanswered_settle_is_retried_with_the_same_invoice_only() {
         (9_600, 400),
         "paid once"
     );
+
+    // the provider never answers a pay: at close the amount is reported unknown, not lost
+    let how = Behaviour {
+        swallow_pays: u32::MAX,
+        ..Behaviour::default()
+    };
+    let (s, mock) = uncertain_settle_within(how, Duration::from_millis(800));
+    assert_eq!(s.accrued_msats, 400);
+    assert_eq!(
+        (s.settled_msats, s.owed_msats, s.settling_msats),
+        (0, 0, 0),
+        "{s:?}"
+    );
+    assert_eq!(s.unknown_msats, 400);
+    assert_eq!(
+        mock.ledger.lock().unwrap().invoices_made,
+        1,
+        "no second invoice"
+    );
+    assert_eq!(mock.balance(0), 10_000);
 }
 
 #[test]
