@@ -216,6 +216,13 @@ impl Handle {
         &self.config
     }
 
+    /// The same handle with another per-call timeout (for the calls made through it). A
+    /// timeout longer than [`ClientConfig::request_timeout`] is cut to it by the session.
+    pub fn with_timeout(mut self, timeout: Duration) -> Handle {
+        self.config.request_timeout = timeout.min(self.config.request_timeout);
+        self
+    }
+
     /// [`Client::balance`].
     pub fn balance(&self) -> Option<u64> {
         self.shared.lock().provider.as_ref().and_then(|p| p.msats)

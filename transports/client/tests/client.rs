@@ -118,6 +118,15 @@ fn calls_time_out_with_a_typed_error() {
     let t = Instant::now();
     assert_eq!(a.request_invoice(1_000), Err(ClientError::Timeout));
     assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    // a shorter timeout for one call
+    let t = Instant::now();
+    let quick = a.handle().with_timeout(Duration::from_millis(50));
+    assert_eq!(quick.request_invoice(1_000), Err(ClientError::Timeout));
+    assert!(
+        t.elapsed() < Duration::from_millis(290),
+        "{:?}",
+        t.elapsed()
+    );
 
     // nobody at the beacon's address: connect gives up with the reason
     let port = {
