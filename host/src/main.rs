@@ -67,6 +67,8 @@ enum Command {
     /// A wallet between a terminus account (downstream) and an app (upstream) that enforces
     /// an allowance per period.
     Wallet(cmd::wallet::WalletArgs),
+    /// A consumer of the provider behind a beacon: info, invoice, pay, watch (JSON out).
+    Consumer(cmd::consumer::ConsumerArgs),
     /// Load generator for v0 relays (and its baseline echo server).
     #[command(subcommand)]
     Bench(cmd::bench::BenchCmd),
@@ -85,6 +87,7 @@ fn main() -> ExitCode {
         Command::Terminus(a) => cmd::terminus::run(a),
         Command::TerminusCli(a) => cmd::terminus_cli::run(a),
         Command::Simnet(a) => cmd::simnet::run(a),
+        Command::Consumer(a) => cmd::consumer::run(a),
         Command::Bench(c) => cmd::bench::run(c),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Wallet(a) => cmd::wallet::run(a),

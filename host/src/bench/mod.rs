@@ -25,6 +25,7 @@
 
 pub mod echo;
 pub mod stats;
+pub mod stream;
 pub mod terminus;
 
 use std::collections::{HashMap, VecDeque};

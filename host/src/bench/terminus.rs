@@ -53,7 +53,8 @@ struct Measured {
     errors: Vec<String>,
 }
 
-struct Daemon(Child);
+/// A child process killed (and reaped) when dropped.
+pub(super) struct Daemon(pub(super) Child);
 
 impl Drop for Daemon {
     fn drop(&mut self) {
@@ -89,7 +90,9 @@ fn sqlite_baseline(dir: &Path, n: usize) -> Result<f64, String> {
     Ok(n as f64 / start.elapsed().as_secs_f64())
 }
 
-fn spawn_terminus(dir: &Path, extra_config: &str) -> Result<Daemon, String> {
+/// A terminus child (this binary) on its simulated node in `dir`, `extra_config` appended to
+/// its TOML; killed when the returned value drops.
+pub(super) fn spawn_terminus(dir: &Path, extra_config: &str) -> Result<Daemon, String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     // Every consumer comes from loopback: no per-address cap.

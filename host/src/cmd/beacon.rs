@@ -6,7 +6,9 @@ use moneysocket_core::beacon::v0::V0Error;
 use moneysocket_core::beacon::{v0, v1, Beacon, BeaconError, Location, WebSocket};
 use moneysocket_core::hex;
 use moneysocket_core::seed::SharedSeed;
+use rand_core::OsRng;
 use serde_json::{json, Value};
+use std::io::IsTerminal;
 
 /// Beacon subcommands.
 #[derive(Subcommand)]
@@ -16,17 +18,32 @@ pub enum BeaconCmd {
         /// The beacon string (any case).
         beacon: String,
     },
-    /// Encode a beacon from a seed and websocket locations.
+    /// Encode a beacon from a seed and websocket locations (none: a beacon without
+    /// location, as the Python encoder makes).
     Encode {
         /// The shared seed, 32 hex digits.
         #[arg(long)]
         seed: String,
         /// A websocket location: ws://host:port[/path] or wss://host[:port][/path]. Repeatable.
-        #[arg(long = "location", required = true)]
+        #[arg(long = "location")]
         locations: Vec<String>,
         /// Beacon format (v0 is what deployed peers understand; v0 cannot carry a path).
         #[arg(long, value_enum, default_value_t = Format::V0)]
         format: Format,
+    },
+    /// A new beacon with a fresh random seed at a relay; printed as a string, and also as a
+    /// QR code when stdout is a terminal (not with --no-qr).
+    New {
+        /// The relay: ws://host:port[/path] or wss://host[:port][/path]. Repeatable; none: a
+        /// beacon without location.
+        #[arg(long = "relay")]
+        relays: Vec<String>,
+        /// Beacon format (v0 is what deployed peers understand; v0 cannot carry a path).
+        #[arg(long, value_enum, default_value_t = Format::V0)]
+        format: Format,
+        /// Do not draw the beacon as a QR code.
+        #[arg(long)]
+        no_qr: bool,
     },
 }
 
@@ -47,7 +64,25 @@ pub fn run(cmd: BeaconCmd) -> CmdResult {
             seed,
             locations,
             format,
-        } => encode(&seed, &locations, format),
+        } => {
+            let seed =
+                SharedSeed::from_hex(&seed).map_err(|e| format!("invalid shared seed: {e}"))?;
+            encode(seed, &locations, format)
+        }
+        BeaconCmd::New {
+            relays,
+            format,
+            no_qr,
+        } => {
+            let mut beacon = encode(SharedSeed::generate(&mut OsRng), &relays, format)?;
+            if !no_qr && std::io::stdout().is_terminal() {
+                if let Some(code) = super::terminus_cli::qr(&beacon) {
+                    beacon.push('\n');
+                    beacon.push_str(&code);
+                }
+            }
+            Ok(beacon)
+        }
     }
 }
 
@@ -125,8 +160,7 @@ fn location_json(loc: Location<'_>) -> Value {
     }
 }
 
-fn encode(seed_hex: &str, urls: &[String], format: Format) -> CmdResult {
-    let seed = SharedSeed::from_hex(seed_hex).map_err(|e| format!("invalid shared seed: {e}"))?;
+fn encode(seed: SharedSeed, urls: &[String], format: Format) -> CmdResult {
     let mut parsed = Vec::with_capacity(urls.len());
     for url in urls {
         parsed

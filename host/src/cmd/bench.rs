@@ -19,6 +19,48 @@ pub enum BenchCmd {
     /// Durable payments per second through a terminus on its simulated node (it starts
     /// one), next to plain SQLite commits per second measured in the same run.
     Terminus(TerminusBenchArgs),
+    /// Streaming payments, client → relay → terminus on its simulated node (it starts
+    /// both): pays/s and latency with a window, at a fixed rate, and the metered mode, next
+    /// to the relay-only round trip measured in the same run.
+    Stream(StreamBenchArgs),
+}
+
+/// Options of `bench stream`.
+#[derive(Args)]
+pub struct StreamBenchArgs {
+    /// Events of the as-fast-as-it-goes window run.
+    #[arg(long, default_value_t = 2000)]
+    pays: usize,
+    /// Events in flight at most.
+    #[arg(long, default_value_t = 8)]
+    window: usize,
+    /// Events per second of the fixed-rate run (open loop).
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
+    /// Events of the fixed-rate run.
+    #[arg(long, default_value_t = 500)]
+    rate_pays: usize,
+    /// msat per event.
+    #[arg(long, default_value_t = 1000)]
+    msats: u64,
+    /// Events per second offered to the metered mode.
+    #[arg(long, default_value_t = 20_000)]
+    meter_rate: u64,
+    /// Seconds of metered events.
+    #[arg(long, default_value_t = 2.0)]
+    meter_secs: f64,
+    /// The metered mode settles this often, in ms.
+    #[arg(long, default_value_t = 100)]
+    settle_ms: u64,
+    /// Give up on a phase after this many seconds.
+    #[arg(long, default_value_t = 60.0)]
+    timeout: f64,
+    /// Keep the terminus's data here (default: a temporary directory, removed after).
+    #[arg(long)]
+    data_dir: Option<std::path::PathBuf>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Options of `bench terminus`.
@@ -126,6 +168,24 @@ pub fn run(cmd: BenchCmd) -> CmdResult {
                 timeout: secs("timeout", a.timeout)?,
                 data_dir: a.data_dir,
                 lnd: a.lnd,
+            })?;
+            finish(outcome, a.json)
+        }
+        BenchCmd::Stream(a) => {
+            if !(a.rate.is_finite() && a.rate > 0.0) {
+                return Err("--rate must be a positive number".into());
+            }
+            let outcome = bench::stream::run(bench::stream::StreamOptions {
+                pays: a.pays.max(1),
+                window: a.window.max(1),
+                rate: a.rate,
+                rate_pays: a.rate_pays.max(1),
+                msats: a.msats.max(1),
+                meter_rate: a.meter_rate.max(1),
+                meter_secs: secs("meter-secs", a.meter_secs)?.as_secs_f64(),
+                settle_ms: a.settle_ms.max(1),
+                timeout: secs("timeout", a.timeout)?,
+                data_dir: a.data_dir,
             })?;
             finish(outcome, a.json)
         }

@@ -359,6 +359,14 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
         self.jobs.spawn(Box::new(move || Box::new(job()) as _))
     }
 
+    /// A handle that wakes [`poll`](Self::poll) from another thread (a clone of the frame
+    /// I/O's waker, the one finished jobs use): an application that hands work to the loop
+    /// through a channel sends, then wakes. A wake ends the current (or next) `poll` early;
+    /// wakes coalesce.
+    pub fn waker(&self) -> std::task::Waker {
+        self.jobs.waker().clone()
+    }
+
     /// Jobs running or waiting for a thread.
     pub fn jobs(&self) -> usize {
         self.jobs.len()

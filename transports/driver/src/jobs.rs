@@ -107,6 +107,11 @@ impl Jobs {
         }
     }
 
+    /// The loop's waker (the I/O's), which job threads wake when they finish.
+    pub(crate) fn waker(&self) -> &Waker {
+        &self.waker
+    }
+
     pub(crate) fn spawn(&mut self, job: Job) -> Result<JobId, SpawnError> {
         if self.running >= self.max_running && self.queued.len() >= self.max_queued {
             return Err(SpawnError::QueueFull);
