@@ -1,6 +1,7 @@
 //! The parts of the `moneysocket` binary that tests and other tools link: the terminus
 //! (its Lightning backend, ledger and control interface) and the wallet (`wallet::spawn`).
 
+pub mod beacons;
 pub mod http;
 pub mod ini;
 pub mod metrics;

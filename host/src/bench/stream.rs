@@ -22,9 +22,9 @@
 //! and checks that the two accounts' balances moved by exactly the msats paid and that the
 //! terminus's ledger invariant holds.
 //!
-//! The "through the wallet" path is a hook, [`wallet_path`]: once `host/src/wallet` exists,
-//! it starts a wallet between the payer's account and the payer client, and the same three
-//! runs go through it.
+//! Then the window run and the fixed-rate run again with the payer behind the wallet
+//! (`wallet_path`: client → relay → wallet → relay → terminus), and the wallet's spent total
+//! checked against what was paid.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -33,10 +33,9 @@ use std::time::{Duration, Instant};
 
 use moneysocket_client::stream::{Meter, MeterConfig, MeterStats, PayWindow, WindowConfig};
 use moneysocket_client::{Client, ClientConfig};
-use moneysocket_core::beacon::{v0, Beacon, WebSocket};
-use moneysocket_core::seed::SharedSeed;
+use moneysocket_core::beacon::Beacon;
 use moneysocket_host::terminus::control::ControlClient;
-use rand_core::OsRng;
+use moneysocket_host::wallet::{self, Period, Upstream, WalletConfig, WalletHandle};
 use serde_json::{json, Value};
 
 use super::stats::Latencies;
@@ -68,6 +67,9 @@ pub struct StreamOptions {
     pub data_dir: Option<PathBuf>,
 }
 
+/// The wallet's fee reserve per pay in flight (its default floor: 10 sat).
+const WINDOW_FEE_RESERVE: u64 = 10_000;
+
 /// `moneysocket relay --port 0`: the process and its URL.
 fn spawn_relay() -> Result<(Daemon, String), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
@@ -91,22 +93,33 @@ fn spawn_relay() -> Result<(Daemon, String), String> {
     Ok((daemon, url))
 }
 
-/// A beacon with a fresh seed at `relay_url`.
-fn fresh_beacon(relay_url: &str) -> Result<String, String> {
-    let mut b = v0::Beacon::new(SharedSeed::generate(&mut OsRng));
-    let ws = WebSocket::parse_url(relay_url).map_err(|e| format!("{relay_url}: {e}"))?;
-    b.push_websocket(ws).map_err(|e| e.to_string())?;
-    Ok(Beacon::from(b).to_string())
-}
-
-/// HOOK(wallet): the payer's side through the wallet. Once `host/src/wallet` is merged,
-/// start a wallet here with `--downstream payer_beacon` and an upstream beacon at the same
-/// relay (allowance = the whole budget), and return that upstream beacon: the payer client
-/// then connects to the wallet instead of the terminus, and the report gains a "through the
-/// wallet" section. `None`: not available in this build.
-pub fn wallet_path(payer_beacon: &str, relay_url: &str) -> Option<String> {
-    let _ = (payer_beacon, relay_url);
-    None
+/// The payer's side through the wallet: a wallet (in this process, `wallet::spawn`) whose
+/// downstream is a fresh beacon the payer's account dials at the relay, and whose upstream is
+/// another beacon at the relay, with `allowance` msat for ever. Returns the wallet and its
+/// upstream beacon (the payer client connects there instead of to the account).
+fn wallet_path(
+    cli: &ControlClient,
+    payer: &str,
+    relay_url: &str,
+    allowance: u64,
+    dir: &std::path::Path,
+) -> Result<(WalletHandle, String), String> {
+    let downstream = moneysocket_host::beacons::fresh(relay_url)?;
+    cli.call(
+        "connect",
+        &json!({ "account": payer, "beacon": downstream }),
+    )?;
+    let upstream = moneysocket_host::beacons::fresh(relay_url)?;
+    let decode = |b: &str| Beacon::decode(b).map_err(|e| format!("beacon: {e}"));
+    let config = WalletConfig::new(
+        decode(&downstream)?,
+        Upstream::Connect(Box::new(decode(&upstream)?)),
+        allowance,
+        Period::Never,
+        dir.join("wallet"),
+    );
+    let wallet = wallet::spawn(config).map_err(|e| format!("wallet: {e}"))?;
+    Ok((wallet, upstream))
 }
 
 /// One paced or closed-loop run of the window.
@@ -304,16 +317,23 @@ fn run_in(o: &StreamOptions, dir: &std::path::Path) -> Result<Outcome, String> {
     let cli = ControlClient::from_data_dir(dir)?;
     let meter_events = (o.meter_rate as f64 * o.meter_secs).round() as u64;
     let events = meter_events.saturating_add((o.pays + o.rate_pays) as u64);
-    // the window run goes twice: through the relay and without it
-    let events = events.saturating_add(o.pays as u64);
-    let budget = o.msats.saturating_mul(events).saturating_add(1_000);
+    // the window run goes three times (through the relay, without it, through the wallet),
+    // the fixed-rate run twice (directly and through the wallet)
+    let events = events.saturating_add((2 * o.pays + o.rate_pays) as u64);
+    // the wallet reserves a fee (at least 10 sat) per pay in flight on top of the amount
+    let reserve = WINDOW_FEE_RESERVE.saturating_mul(o.window as u64 + 1);
+    let budget = o
+        .msats
+        .saturating_mul(events)
+        .saturating_add(1_000)
+        .saturating_add(reserve);
     let mut beacons = Vec::new();
     let mut direct = Vec::new();
     let mut names = Vec::new();
     for (base, msats) in [("payer", budget), ("payee", 0)] {
         let a = cli.call("create", &json!({ "msats": msats, "name": base }))?;
         let name = a["name"].as_str().ok_or("create: no name")?.to_owned();
-        let beacon = fresh_beacon(&relay_url)?;
+        let beacon = moneysocket_host::beacons::fresh(&relay_url)?;
         cli.call("connect", &json!({ "account": name, "beacon": beacon }))?;
         beacons.push(beacon);
         // the same account on the terminus's own listener: the run without the relay
@@ -326,7 +346,6 @@ fn run_in(o: &StreamOptions, dir: &std::path::Path) -> Result<Outcome, String> {
         request_timeout: o.timeout,
         ..ClientConfig::default()
     };
-    let through_wallet = wallet_path(&beacons[0], &relay_url);
     let payer = Client::connect(&beacons[0], config).map_err(|e| format!("payer: {e}"))?;
     let payee = Client::connect(&beacons[1], config).map_err(|e| format!("payee: {e}"))?;
     let before = (balance(&cli, &names[0])?, balance(&cli, &names[1])?);
@@ -359,9 +378,27 @@ fn run_in(o: &StreamOptions, dir: &std::path::Path) -> Result<Outcome, String> {
     let mut paced = window_run(&payer, &payee, o, o.rate_pays, Some(o.rate));
     let (meter, offered, close_ms) = meter_run(&payer, &payee, o)?;
     payer.close();
+
+    // 5. the same window and fixed-rate runs, the payer through the wallet
+    let allowance = o.msats.saturating_mul((o.pays + o.rate_pays) as u64) + reserve;
+    let (wallet, upstream) = wallet_path(&cli, &names[0], &relay_url, allowance, dir)?;
+    let (mut w_fast, mut w_paced) = {
+        let payer = Client::connect(&upstream, config).map_err(|e| format!("wallet: {e}"))?;
+        let fast = window_run(&payer, &payee, o, o.pays, None);
+        let paced = window_run(&payer, &payee, o, o.rate_pays, Some(o.rate));
+        (fast, paced)
+    };
+    let w_state = wallet.state();
+    drop(wallet);
     payee.close();
 
-    let paid = fast.paid_msats + no_relay.paid_msats + paced.paid_msats + meter.settled_msats;
+    let paid = fast.paid_msats
+        + no_relay.paid_msats
+        + paced.paid_msats
+        + meter.settled_msats
+        + w_fast.paid_msats
+        + w_paced.paid_msats;
+    let wallet_exact = w_state.spent_msat == w_fast.paid_msats + w_paced.paid_msats;
     let after = (balance(&cli, &names[0])?, balance(&cli, &names[1])?);
     let check = cli.call("check", &json!({}))?;
     let ledger_ok = check["ok"] == Value::Bool(true);
@@ -408,13 +445,21 @@ fn run_in(o: &StreamOptions, dir: &std::path::Path) -> Result<Outcome, String> {
             .as_ref()
             .map_or_else(String::new, |e| format!(", last error: {e}")),
     ));
+    text.push_str(
+        &w_fast.line("through the wallet (client → relay → wallet → relay → terminus), window"),
+    );
     text.push_str(&format!(
-        "through the wallet: {}\n",
-        if through_wallet.is_some() {
-            "hooked but not measured in this build"
-        } else {
-            "not measured (hook: bench::stream::wallet_path, wired once the wallet is merged)"
-        }
+        " ({:.2}× the direct window's pays/s)\n",
+        w_fast.rate() / fast.rate().max(1e-9)
+    ));
+    text.push_str(&w_paced.line(&format!(
+        "through the wallet, open loop at {} pays/s",
+        o.rate
+    )));
+    text.push_str(&format!(
+        " (the wallet counted {} msat spent: {})\n",
+        w_state.spent_msat,
+        if wallet_exact { "exact" } else { "NOT exact" }
     ));
     text.push_str(&format!(
         "balances moved by exactly the {paid} msat paid: {}; ledger invariant {}\n\
@@ -440,7 +485,9 @@ fn run_in(o: &StreamOptions, dir: &std::path::Path) -> Result<Outcome, String> {
                     "accrued_msats": meter.accrued_msats, "settled_msats": meter.settled_msats,
                     "owed_msats": meter.owed_msats, "unknown_msats": meter.unknown_msats,
                     "failed_settles": meter.failed_settles, "close_ms": close_ms},
-        "wallet": Value::Null,
+        "wallet": {"window_run": w_fast.json(), "rate_run": w_paced.json(),
+                   "spent_msats": w_state.spent_msat, "exact": wallet_exact,
+                   "pays_vs_direct": w_fast.rate() / fast.rate().max(1e-9)},
         "paid_msats": paid, "balances_exact": exact, "ledger_ok": ledger_ok,
         "goals": {"pays_per_s_500": goal_rate, "p99_under_50ms_at_100": goal_p99},
     });
@@ -452,6 +499,11 @@ fn run_in(o: &StreamOptions, dir: &std::path::Path) -> Result<Outcome, String> {
         && no_relay.errors.is_empty()
         && paced.paid == o.rate_pays as u64
         && meter_exact
+        && w_fast.errors.is_empty()
+        && w_paced.errors.is_empty()
+        && w_fast.paid == o.pays as u64
+        && w_paced.paid == o.rate_pays as u64
+        && wallet_exact
         && exact
         && ledger_ok;
     Ok(Outcome { text, json, ok })

@@ -13,11 +13,10 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use moneysocket_core::beacon::{v0, Beacon, WebSocket};
+use moneysocket_core::beacon::Beacon;
 use moneysocket_core::bolt11::Invoice;
 use moneysocket_core::host::SessionId;
 use moneysocket_core::message::{ProviderInfo, Wad};
-use moneysocket_core::seed::SharedSeed;
 use moneysocket_core::session::{ConsumerConfig, ProviderConfig};
 use moneysocket_core::uuid::Uuid;
 use moneysocket_driver::{
@@ -85,15 +84,6 @@ pub struct Outcome {
     pub allowance_left: u64,
 }
 
-/// A beacon with a fresh random seed and one websocket location, `url`.
-pub fn fresh_beacon(url: &str) -> Result<String, String> {
-    let seed = SharedSeed::generate(&mut OsRng);
-    let ws = WebSocket::parse_url(url).map_err(|e| format!("{url}: {e}"))?;
-    let mut b = v0::Beacon::new(seed);
-    b.push_websocket(ws).map_err(|e| format!("{url}: {e}"))?;
-    Ok(Beacon::from(b).to_string())
-}
-
 /// The buyer's wallet: downstream the buyer's account, upstream a fresh beacon at the relay;
 /// one allowance for the whole demo (`--period never`).
 pub fn start_wallet(
@@ -103,7 +93,7 @@ pub fn start_wallet(
     relay_url: &str,
 ) -> Result<WalletHandle, String> {
     let decode = |b: &str| Beacon::decode(b).map_err(|e| format!("beacon: {e}"));
-    let upstream = decode(&fresh_beacon(relay_url)?)?;
+    let upstream = decode(&moneysocket_host::beacons::fresh(relay_url)?)?;
     let mut config = WalletConfig::new(
         decode(downstream)?,
         Upstream::Connect(Box::new(upstream)),
@@ -167,7 +157,7 @@ impl<'n> Apps<'n> {
         let decode = |b: &str| Beacon::decode(b).map_err(|e| format!("beacon: {e}"));
         let seller_b = decode(seller_beacon)?;
         let wallet_b = decode(wallet_beacon)?;
-        let store_beacon = fresh_beacon(relay_url)?;
+        let store_beacon = moneysocket_host::beacons::fresh(relay_url)?;
         let store_b = decode(&store_beacon)?;
 
         let seller_wallet = d.add_consumer(&seller_b.shared_seed(), ConsumerConfig::default());

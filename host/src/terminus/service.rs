@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant as StdInstant};
 
-use moneysocket_core::beacon::{v0, Beacon, WebSocket};
+use moneysocket_core::beacon::Beacon;
 use moneysocket_core::bolt11::Invoice;
 use moneysocket_core::host::SessionId;
 use moneysocket_core::message::{ProviderInfo, Wad};
@@ -1058,13 +1058,7 @@ impl<N: Node> Terminus<N> {
     }
 
     fn listen_beacon(&self, seed: &SharedSeed) -> Result<String, ControlError> {
-        let ws = WebSocket::parse_url(&self.policy.external_url).map_err(|e| {
-            ControlError::Internal(format!("external url {}: {e}", self.policy.external_url))
-        })?;
-        let mut b = v0::Beacon::new(*seed);
-        b.push_websocket(ws)
-            .map_err(|e| ControlError::Internal(e.to_string()))?;
-        Ok(Beacon::from(b).to_string())
+        crate::beacons::at_url(*seed, &self.policy.external_url).map_err(ControlError::Internal)
     }
 
     fn verb(&mut self, method: &str, p: &Value) -> Result<Value, ControlError> {

@@ -19,7 +19,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant as StdInstant};
 
-use moneysocket_core::beacon::{v0, Beacon, WebSocket};
 use moneysocket_core::bolt11::Invoice;
 use moneysocket_core::host::SessionId;
 use moneysocket_core::message::{ProviderInfo, Wad};
@@ -147,16 +146,12 @@ impl Wallet {
                 let url = external_url
                     .clone()
                     .unwrap_or_else(|| format!("ws://{bound}"));
-                let ws = WebSocket::parse_url(&url)
-                    .map_err(|e| WalletError::Config(format!("url {url}: {e}")))?;
-                let mut b = v0::Beacon::new(id.seed);
-                b.push_websocket(ws)
-                    .map_err(|e| WalletError::Config(format!("beacon: {e}")))?;
+                let beacon = crate::beacons::at_url(id.seed, &url).map_err(WalletError::Config)?;
                 let up = driver.add_provider(&id.seed, provider, Some(id.account));
                 driver
                     .listen_session(up)
                     .map_err(|e| WalletError::Config(format!("listening session: {e}")))?;
-                (up, Beacon::from(b).to_string())
+                (up, beacon)
             }
         };
         let now = ledger.now_ms();
