@@ -6,3 +6,4 @@ pub mod ini;
 pub mod metrics;
 pub mod simnet;
 pub mod terminus;
+pub mod web;

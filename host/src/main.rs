@@ -63,6 +63,9 @@ enum Command {
     /// Load generator for v0 relays (and its baseline echo server).
     #[command(subcommand)]
     Bench(cmd::bench::BenchCmd),
+    /// Serve the browser pages (web wallet, seller, buyer, beacons, scripted demo) on the
+    /// WASM build of the core.
+    Web(cmd::web::WebArgs),
 }
 
 fn main() -> ExitCode {
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
         Command::TerminusCli(a) => cmd::terminus_cli::run(a),
         Command::Simnet(a) => cmd::simnet::run(a),
         Command::Bench(c) => cmd::bench::run(c),
+        Command::Web(a) => cmd::web::run(a),
     };
     match result {
         Ok(out) => {

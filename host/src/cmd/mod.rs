@@ -10,6 +10,7 @@ pub mod simnet;
 pub mod terminus;
 pub mod terminus_cli;
 pub mod wad;
+pub mod web;
 
 /// What a command prints on success, or why it failed.
 pub type CmdResult = Result<String, String>;
