@@ -9,8 +9,16 @@ pub static ASSETS: &[(&str, &str, &[u8])] = &[
     ("/beacon.html", HTML, include_bytes!("pages/beacon.html")),
     ("/demo.html", HTML, include_bytes!("pages/demo.html")),
     ("/apps.js", JS, include_bytes!("pages/apps.js")),
-    ("/style.css", "text/css; charset=utf-8", include_bytes!("pages/style.css")),
-    ("/pkg/moneysocket_wasm.js", JS, include_bytes!("pkg/moneysocket_wasm.js")),
+    (
+        "/style.css",
+        "text/css; charset=utf-8",
+        include_bytes!("pages/style.css"),
+    ),
+    (
+        "/pkg/moneysocket_wasm.js",
+        JS,
+        include_bytes!("pkg/moneysocket_wasm.js"),
+    ),
     (
         "/pkg/moneysocket_wasm_bg.wasm",
         "application/wasm",

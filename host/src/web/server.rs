@@ -232,7 +232,8 @@ mod tests {
     fn serves_over_a_socket() {
         let s = WebServer::start("127.0.0.1:0".parse().unwrap(), DemoConfig::default()).unwrap();
         let mut c = TcpStream::connect(s.local_addr()).unwrap();
-        c.write_all(b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        c.write_all(b"GET /index.html HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
         let mut out = String::new();
         c.read_to_string(&mut out).unwrap();
         assert!(out.starts_with("HTTP/1.1 200"), "{out}");

@@ -161,7 +161,10 @@ mod tests {
             a.begin_pay("b", Some(15_000), 1_000_000),
             Err(Refusal::OverAllowance { left: 5_000, .. })
         ));
-        assert_eq!(a.begin_pay("a", Some(1), 1_000_000), Err(Refusal::Duplicate));
+        assert_eq!(
+            a.begin_pay("a", Some(1), 1_000_000),
+            Err(Refusal::Duplicate)
+        );
         assert_eq!(a.release("a"), Some(15_000));
         assert_eq!(a.release("a"), None);
         a.begin_pay("b", Some(15_000), 1_000_000).unwrap();

@@ -54,8 +54,8 @@ pub fn encode(seed: &SharedSeed, urls: &[&str]) -> Result<String, String> {
 
 /// `encode` with the seed in hex (32 digits).
 pub fn encode_hex(seed_hex: &str, urls: &[&str]) -> Result<String, String> {
-    let seed = SharedSeed::from_hex(seed_hex.trim())
-        .map_err(|e| format!("invalid shared seed: {e}"))?;
+    let seed =
+        SharedSeed::from_hex(seed_hex.trim()).map_err(|e| format!("invalid shared seed: {e}"))?;
     encode(&seed, urls)
 }
 
@@ -74,13 +74,20 @@ mod tests {
         let (s, urls) = dial_plan(&b.to_uppercase()).unwrap();
         assert_eq!(s, seed);
         assert_eq!(urls, ["ws://127.0.0.1:11060"]);
-        assert_eq!(encode_hex(&"07".repeat(16), &["ws://127.0.0.1:11060"]).unwrap(), b);
+        assert_eq!(
+            encode_hex(&"07".repeat(16), &["ws://127.0.0.1:11060"]).unwrap(),
+            b
+        );
     }
 
     #[test]
     fn bad_input_is_a_typed_message() {
-        assert!(decode("moneysocket1xyz").unwrap_err().starts_with("invalid beacon"));
-        assert!(encode_hex("zz", &[]).unwrap_err().starts_with("invalid shared seed"));
+        assert!(decode("moneysocket1xyz")
+            .unwrap_err()
+            .starts_with("invalid beacon"));
+        assert!(encode_hex("zz", &[])
+            .unwrap_err()
+            .starts_with("invalid shared seed"));
         assert!(encode(&SharedSeed([0; 16]), &["http://x"])
             .unwrap_err()
             .starts_with("invalid location"));

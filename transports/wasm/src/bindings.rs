@@ -152,10 +152,8 @@ impl Inner {
             with_host(|i, calls| i.opened(conn, calls));
         });
         let on_message = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
-            let Some(e) = e.dyn_ref::<MessageEvent>() else {
-                return;
-            };
-            let data = e.data();
+            // Not `dyn_ref`: Node's WebSocket (undici) has its own MessageEvent class.
+            let data = e.unchecked_ref::<MessageEvent>().data();
             // Moneysocket frames are binary; a text message is not one of ours.
             if data.is_instance_of::<js_sys::ArrayBuffer>() {
                 let bytes = Uint8Array::new(&data).to_vec();
@@ -203,10 +201,7 @@ impl Inner {
             return;
         }
         if let Some(link) = self.links.get(&session) {
-            calls.push((
-                link.handlers.clone(),
-                Obj::new("connected").set("url", url),
-            ));
+            calls.push((link.handlers.clone(), Obj::new("connected").set("url", url)));
         }
     }
 
@@ -270,7 +265,10 @@ impl Inner {
                     if let Some(c) = self.conns.get(&conn) {
                         // A send on a closing socket is dropped by the browser; the close
                         // event follows and the session is told then.
-                        let _ = c.ws.send_with_u8_array(&frame);
+                        // A copy owned by JS: Node's WebSocket reads the buffer after
+                        // `send` returns, when this memory may hold something else.
+                        let copy = Uint8Array::from(frame.as_slice());
+                        let _ = c.ws.send_with_array_buffer_view(&copy);
                     }
                 }
                 HostOutput::Close { conn } => {
@@ -348,9 +346,11 @@ impl Inner {
         };
         r.map_err(|e| JsError::new(&e.to_string()))?;
         // Not yet open: nothing for the host to close.
-        let dialing = self.links.get(&session).and_then(|l| l.conn).filter(|c| {
-            self.conns.get(c).is_some_and(|c| !c.opened)
-        });
+        let dialing = self
+            .links
+            .get(&session)
+            .and_then(|l| l.conn)
+            .filter(|c| self.conns.get(c).is_some_and(|c| !c.opened));
         if let Some(c) = dialing {
             self.forget(c);
         }
@@ -377,8 +377,11 @@ fn msats_arg(v: f64) -> Result<u64, JsError> {
 }
 
 fn uuid_arg(v: Option<String>) -> Result<Option<Uuid>, JsError> {
-    v.map(|s| Uuid::parse_lenient(&s).map_err(|e| JsError::new(&alloc::format!("invalid request uuid {s:?}: {e}"))))
-        .transpose()
+    v.map(|s| {
+        Uuid::parse_lenient(&s)
+            .map_err(|e| JsError::new(&alloc::format!("invalid request uuid {s:?}: {e}")))
+    })
+    .transpose()
 }
 
 /// A consumer session: connects to a provider through a beacon.

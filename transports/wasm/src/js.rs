@@ -68,7 +68,10 @@ impl RngCore for JsRng {
     fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rand_core::Error> {
         for chunk in dest.chunks_mut(65_536) {
             get_random_values(chunk).map_err(|_| {
-                rand_core::Error::from(core::num::NonZeroU32::new(rand_core::Error::CUSTOM_START).unwrap_or(core::num::NonZeroU32::MIN))
+                rand_core::Error::from(
+                    core::num::NonZeroU32::new(rand_core::Error::CUSTOM_START)
+                        .unwrap_or(core::num::NonZeroU32::MIN),
+                )
             })?;
         }
         Ok(())

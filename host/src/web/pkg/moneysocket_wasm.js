@@ -495,16 +495,6 @@ function __wbg_get_imports() {
             const ret = result;
             return ret;
         },
-        __wbg_instanceof_MessageEvent_46c3b0b2da4bd1ab: function(arg0) {
-            let result;
-            try {
-                result = arg0 instanceof MessageEvent;
-            } catch (_) {
-                result = false;
-            }
-            const ret = result;
-            return ret;
-        },
         __wbg_length_7f3c00c40364105e: function(arg0) {
             const ret = arg0.length;
             return ret;
@@ -521,6 +511,10 @@ function __wbg_get_imports() {
             const ret = new Object();
             return ret;
         },
+        __wbg_new_from_slice_9a868026ffa4208a: function(arg0, arg1) {
+            const ret = new Uint8Array(getArrayU8FromWasm0(arg0, arg1));
+            return ret;
+        },
         __wbg_now_c5ff002626eaf73a: function() {
             const ret = Date.now();
             return ret;
@@ -532,8 +526,8 @@ function __wbg_get_imports() {
         __wbg_prototypesetcall_bc27214492979395: function(arg0, arg1, arg2) {
             Uint8Array.prototype.set.call(getArrayU8FromWasm0(arg0, arg1), arg2);
         },
-        __wbg_send_c1dad0ec2e52defb: function() { return handleError(function (arg0, arg1, arg2) {
-            arg0.send(getArrayU8FromWasm0(arg1, arg2));
+        __wbg_send_92ca6bdb8c61437a: function() { return handleError(function (arg0, arg1) {
+            arg0.send(arg1);
         }, arguments); },
         __wbg_setTimeout_60855bf07c7d743c: function(arg0, arg1) {
             const ret = setTimeout(arg0, arg1);

@@ -1,0 +1,186 @@
+//! The browser pages and the WASM core end to end: the real binary serves the pages
+//! (`moneysocket web`) for a real relay and terminus (simulated node); headless Chromium runs
+//! the scripted demo (`/demo?auto=1` → `document.title`), and Node drives the WASM consumer
+//! and provider (transports/wasm/tests/node/consumer.mjs). Under CI=true a missing Chromium
+//! or Node fails the test; elsewhere it is skipped with a loud message.
+
+#[path = "web/cdp.rs"]
+mod cdp;
+mod support;
+#[path = "support/terminus.rs"]
+mod terminus_support;
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{spawn_listening, temp_dir};
+use terminus_support::{cli, start_terminus, Killed};
+
+/// Relay, terminus with a buyer (100,000 sat) and a seller (0) account, and the pages.
+struct World {
+    _relay: Killed,
+    _terminus: Killed,
+    _web: Killed,
+    relay: String,
+    buyer_beacon: String,
+    seller_beacon: String,
+    web: String,
+}
+
+fn beacon(dir: &Path, account: &str) -> String {
+    cli(dir, &["listen", account])["beacon"]
+        .as_str()
+        .expect("beacon")
+        .to_owned()
+}
+
+fn world() -> World {
+    let dir = temp_dir();
+    let (relay, _, relay_url) =
+        spawn_listening(&[OsStr::new("relay"), OsStr::new("--port"), OsStr::new("0")]);
+    let relay = Killed(relay);
+    let (terminus, _) = start_terminus("", &dir, "127.0.0.1:0");
+    cli(&dir, &["create", "100000sat", "-a", "buyer"]);
+    cli(&dir, &["create", "0", "-a", "seller"]);
+    let buyer_beacon = beacon(&dir, "buyer-0");
+    let seller_beacon = beacon(&dir, "seller-0");
+    let (web, _, web_url) = spawn_listening(&[
+        OsStr::new("web"),
+        OsStr::new("--listen"),
+        OsStr::new("127.0.0.1:0"),
+        OsStr::new("--relay"),
+        OsStr::new(&relay_url),
+        OsStr::new("--buyer-beacon"),
+        OsStr::new(&buyer_beacon),
+        OsStr::new("--seller-beacon"),
+        OsStr::new(&seller_beacon),
+        OsStr::new("--allowance-percent"),
+        OsStr::new("35"),
+        OsStr::new("--price-msats"),
+        OsStr::new("10000000"),
+    ]);
+    World {
+        _relay: relay,
+        _terminus: terminus,
+        _web: Killed(web),
+        relay: relay_url,
+        buyer_beacon,
+        seller_beacon,
+        web: web_url,
+    }
+}
+
+/// A tool the test needs: found, or `None` after a loud skip (a failure under CI=true).
+fn required(tool: &str, found: Option<PathBuf>) -> Option<PathBuf> {
+    if found.is_some() {
+        return found;
+    }
+    let msg = format!("{tool} not found: install it (.ci/run does)");
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "{msg}");
+    eprintln!("\n*** SKIPPED: {msg} ***\n");
+    None
+}
+
+/// Where screenshots go: the test's output directory.
+fn out_dir() -> PathBuf {
+    let d = Path::new(env!("CARGO_TARGET_TMPDIR")).join("web-screenshots");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn chromium_runs_the_scripted_demo_and_every_page_renders() {
+    let Some(chromium) = required("chromium", cdp::find_chromium()) else {
+        return;
+    };
+    let w = world();
+    let profile = temp_dir().join("chromium-profile");
+    let mut b = cdp::Browser::start(&chromium, &profile);
+    let out = out_dir();
+
+    b.goto(&format!("{}/demo?auto=1", w.web));
+    let title = b.wait_for("document.title", Duration::from_secs(60), |v| {
+        v.as_str()
+            .is_some_and(|t| t.starts_with("PASS") || t.starts_with("FAIL"))
+    });
+    b.screenshot(&out.join("demo.png"));
+    // 35 % of 100,000 sat is 35,000 sat: three purchases of 10,000 sat, the fourth refused.
+    assert_eq!(
+        title,
+        Value::from("PASS purchases=3 refusals=1"),
+        "logs: {}",
+        b.eval("[...document.querySelectorAll('pre.log')].map(p => p.textContent).join('\\n')")
+    );
+    // the wallet's panel shows the refusal it made
+    assert_eq!(
+        b.eval("document.getElementById('w-refused').textContent"),
+        "1"
+    );
+
+    for page in ["index", "wallet", "seller", "buyer", "beacon"] {
+        b.goto(&format!("{}/{page}", w.web));
+        // every page but the buyer's and the index fills a beacon from the WASM module
+        let probe = match page {
+            "wallet" => "document.getElementById('up').value",
+            "seller" => "document.getElementById('store').value",
+            "beacon" => "document.getElementById('decoded').textContent",
+            _ => "document.readyState === 'complete' ? 'moneysocket' : ''",
+        };
+        let v = b.wait_for(probe, Duration::from_secs(20), |v| {
+            v.as_str().is_some_and(|s| s.contains("moneysocket"))
+        });
+        assert!(
+            v.as_str().is_some_and(|s| s.contains("moneysocket")),
+            "{page}: {v}"
+        );
+        b.screenshot(&out.join(format!("{page}.png")));
+    }
+    // the beacon page decoded the fresh beacon it made for the relay
+    let decoded = b.eval("document.getElementById('decoded').textContent");
+    let decoded: Value = serde_json::from_str(decoded.as_str().unwrap()).unwrap();
+    assert_eq!(
+        decoded["locations"][0]["url"],
+        Value::from(w.relay.as_str())
+    );
+    eprintln!("screenshots in {}", out.display());
+}
+
+#[test]
+fn node_drives_the_wasm_consumer_and_provider() {
+    let node = required("node", which("node"));
+    let Some(node) = node else {
+        return;
+    };
+    let w = world();
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../transports/wasm/tests/node/consumer.mjs");
+    let out = Command::new(node)
+        .arg("--experimental-websocket")
+        .arg(&script)
+        .args([&w.relay, &w.buyer_beacon, &w.seller_beacon])
+        .output()
+        .expect("run node");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "node: {stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    assert_eq!(v["ok"], true);
+    assert_eq!(
+        v["buyer"],
+        serde_json::json!([100_000_000u64, 99_979_000u64])
+    );
+    assert_eq!(v["seller"], serde_json::json!([0, 21_000]));
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
