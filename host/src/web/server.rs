@@ -79,10 +79,7 @@ fn query_param(target: &str, name: &str) -> Option<String> {
         match b[i] {
             b'+' => out.push(b' '),
             b'%' => {
-                let Some(hex) = b.get(i + 1..i + 3) else {
-                    return None;
-                };
-                let hex = std::str::from_utf8(hex).ok()?;
+                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
                 out.push(u8::from_str_radix(hex, 16).ok()?);
                 i += 2;
             }
