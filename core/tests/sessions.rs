@@ -6,7 +6,10 @@ use std::time::Duration;
 use moneysocket_core::frame::FrameError;
 use moneysocket_core::host::{HostConfig, HostError, HostInput};
 use moneysocket_core::matchmaker::MatchmakerConfig;
-use moneysocket_core::message::{MessageKind, ProviderInfo, Wad};
+use moneysocket_core::message::opinion::{
+    OpinionBody, OpinionError, OpinionItem, OpinionKind, OpinionMessage,
+};
+use moneysocket_core::message::{MessageError, MessageKind, ProviderInfo, Timestamp, Wad};
 use moneysocket_core::session::{
     CloseReason, ConsumerConfig, FrameRefusal, LinkState, ProviderConfig, RequestFailure,
     RequestKind, SessionError,
@@ -838,4 +841,274 @@ fn a_listening_session_does_not_spin_with_a_zero_unpaired_timeout() {
     assert!(w.next_deadline().is_none_or(|d| d > w.now));
     w.advance(1);
     assert_eq!(w.p(p).link_state(), LinkState::Rendezvous);
+}
+
+// ---- the opinion-seller extension (wire 7.6), opt-in per session ----
+
+fn ext_consumer() -> ConsumerConfig {
+    ConsumerConfig {
+        extensions: true,
+        ..ConsumerConfig::default()
+    }
+}
+
+fn ext_provider() -> ProviderConfig {
+    ProviderConfig {
+        extensions: true,
+        ..ProviderConfig::default()
+    }
+}
+
+/// The one extension message `s` reported, parsed by `check`.
+fn take_extension<T>(w: &mut World, s: S, check: impl FnOnce(OpinionMessage<'_>) -> T) -> T {
+    let events = w.events(s);
+    match events.as_slice() {
+        [Ev::Extension(json)] => check(OpinionMessage::parse(json.as_bytes()).unwrap()),
+        other => panic!("expected one extension message, got {other:?}"),
+    }
+}
+
+fn ts() -> Timestamp<'static> {
+    Timestamp::from_secs(0)
+}
+
+fn opinion_request(name: &str, fields: &str) -> String {
+    format!(
+        r#"{{"timestamp": 1.0, "protocol": "Moneysocket", "protocol_version": "0.0.0", "message_class": "REQUEST", "request_uuid": "9a4d1b0e-5b86-4b71-9d56-0c8a0d8f5a21", "request_name": "{name}"{fields}}}"#
+    )
+}
+
+/// Buyer (consumer) and seller (provider), past the provider handshake, run the
+/// prototype's flow; the v0 side keeps working beside it.
+#[test]
+#[cfg_attr(not(feature = "extensions"), ignore = "needs the extensions feature")]
+fn opinion_seller_flow_between_buyer_and_seller() {
+    let (mut w, buyer, seller) = ready_pair_with(40, ext_consumer(), ext_provider());
+    let seller_uuid = Uuid::v4_from_bytes([0x51; 16]);
+
+    let r1 = Uuid::v4_from_bytes([1; 16]);
+    w.send_extension(buyer, &OpinionMessage::request_opinion_seller(r1, ts()))
+        .unwrap();
+    take_extension(&mut w, seller, |m| {
+        assert_eq!(m.kind(), OpinionKind::RequestOpinionSeller);
+        assert_eq!(m.uuid(), r1);
+    });
+
+    let items = [
+        OpinionItem {
+            item_id: "hello".into(),
+            name: "Hello World".into(),
+            msats: 1_000,
+        },
+        OpinionItem {
+            item_id: "time".into(),
+            name: "Current Timestamp".into(),
+            msats: 2_000,
+        },
+    ];
+    let note = OpinionMessage::notify_opinion_seller(
+        Uuid::v4_from_bytes([2; 16]),
+        Some(r1),
+        ts(),
+        seller_uuid,
+        &items,
+    );
+    w.send_extension(seller, &note).unwrap();
+    let listed: Vec<(String, u64)> = take_extension(&mut w, buyer, |m| {
+        assert_eq!(m.reference_uuid(), Some(r1));
+        let OpinionBody::NotifyOpinionSeller {
+            seller_uuid: got,
+            items,
+        } = m.body()
+        else {
+            panic!("wrong body {m:?}");
+        };
+        assert_eq!(*got, seller_uuid);
+        items
+            .iter()
+            .map(|i| (i.item_id.to_string(), i.msats))
+            .collect()
+    });
+    assert_eq!(
+        listed,
+        vec![("hello".to_string(), 1_000), ("time".to_string(), 2_000)]
+    );
+
+    let r2 = Uuid::v4_from_bytes([3; 16]);
+    w.send_extension(
+        buyer,
+        &OpinionMessage::request_opinion_invoice(r2, ts(), "hello"),
+    )
+    .unwrap();
+    let item = take_extension(&mut w, seller, |m| match m.body() {
+        OpinionBody::RequestOpinionInvoice { item_id } => item_id.to_string(),
+        b => panic!("wrong body {b:?}"),
+    });
+    assert_eq!(item, "hello");
+
+    // The seller would ask its own wallet for the invoice (REQUEST_INVOICE with r2).
+    let invoice = OpinionMessage::notify_opinion_invoice(
+        Uuid::v4_from_bytes([4; 16]),
+        Some(r2),
+        ts(),
+        BOLT11,
+    );
+    w.send_extension(seller, &invoice).unwrap();
+    let bolt11 = take_extension(&mut w, buyer, |m| match m.body() {
+        OpinionBody::NotifyOpinionInvoice { bolt11 } if m.reference_uuid() == Some(r2) => {
+            bolt11.to_string()
+        }
+        b => panic!("wrong body {b:?}"),
+    });
+    assert_eq!(bolt11, BOLT11);
+
+    // The buyer pays through v0 on the same link (its wallet, in the demo).
+    let pay = w.pay(buyer, &bolt11).unwrap();
+    assert_eq!(
+        w.events(seller),
+        vec![Ev::PayRequested {
+            request: pay,
+            bolt11: BOLT11.to_string()
+        }]
+    );
+
+    let opinion = OpinionMessage::notify_opinion(
+        Uuid::v4_from_bytes([5; 16]),
+        Some(r2),
+        ts(),
+        "hello",
+        "Sincere Hello!!",
+    );
+    w.send_extension(seller, &opinion).unwrap();
+    let got = take_extension(&mut w, buyer, |m| match m.body() {
+        OpinionBody::NotifyOpinion { item_id, opinion } => {
+            (item_id.to_string(), opinion.to_string())
+        }
+        b => panic!("wrong body {b:?}"),
+    });
+    assert_eq!(got, ("hello".to_string(), "Sincere Hello!!".to_string()));
+
+    // Extension messages are subject to the replay window like any other.
+    let frame = w.sent(seller).last().unwrap().clone();
+    w.inject(buyer, &frame);
+    assert_eq!(
+        w.events(buyer),
+        vec![Ev::Refused(FrameRefusal::ReplayedExtension(
+            OpinionKind::NotifyOpinion
+        ))]
+    );
+    // No request state was kept for them on either side.
+    assert_eq!(w.p(seller).outstanding_requests(), 1);
+    assert_eq!(w.c(buyer).pending_requests(), 1);
+    assert!(w.c(buyer).is_ready());
+}
+
+/// Once paired, before the provider answers the handshake (the seller's store may say
+/// not ready in its own terms), both sides can already exchange extension messages.
+#[test]
+#[cfg_attr(not(feature = "extensions"), ignore = "needs the extensions feature")]
+fn opinion_messages_flow_once_paired_before_the_handshake() {
+    let mut w = World::new();
+    let s = seed(42);
+    let seller = w.add_provider(CLIENT, &s, ext_provider(), None);
+    let buyer = w.add_consumer(CLIENT, &s, ext_consumer());
+    w.connect(seller).unwrap();
+    w.connect(buyer).unwrap();
+    assert!(!w.c(buyer).is_ready());
+    assert_eq!(w.c(buyer).link_state(), LinkState::Paired);
+    w.events(buyer);
+    w.events(seller);
+    let r = Uuid::v4_from_bytes([6; 16]);
+    w.send_extension(buyer, &OpinionMessage::request_opinion_seller(r, ts()))
+        .unwrap();
+    assert_eq!(
+        take_extension(&mut w, seller, |m| m.uuid()),
+        r,
+        "seller got the request"
+    );
+    let not_ready = OpinionMessage::notify_opinion_seller_not_ready(
+        Uuid::v4_from_bytes([7; 16]),
+        Some(r),
+        ts(),
+    );
+    w.send_extension(seller, &not_ready).unwrap();
+    assert_eq!(
+        take_extension(&mut w, buyer, |m| m.kind()),
+        OpinionKind::NotifyOpinionSellerNotReady
+    );
+}
+
+/// With the flag off (the default) the same frame is refused as v0 refuses unknown names,
+/// and sending one is refused; with it on, broken or foreign ones are still refused.
+#[test]
+#[cfg_attr(not(feature = "extensions"), ignore = "needs the extensions feature")]
+fn opinion_frames_need_the_flag() {
+    let request = opinion_request(
+        "REQUEST_OPINION_SELLER",
+        r#", "extension_protocol": "OPINION_SELLER_DEMO_V0""#,
+    );
+    let (mut w, c, p) = ready_pair(43);
+    w.inject(p, &seal_for(43, &request));
+    let ev = w.events(p);
+    assert!(
+        matches!(
+            ev.as_slice(),
+            [Ev::Refused(FrameRefusal::Frame(FrameError::Message(
+                MessageError::UnknownRequestName(n)
+            )))] if n.as_str() == "REQUEST_OPINION_SELLER"
+        ),
+        "{ev:?}"
+    );
+    let msg = OpinionMessage::request_opinion_seller(Uuid::v4_from_bytes([8; 16]), ts());
+    assert_eq!(
+        w.send_extension(c, &msg),
+        refused_answer(SessionError::ExtensionsDisabled)
+    );
+    assert!(w.p(p).is_ready(), "the link stays up");
+
+    let (mut w, c, p) = ready_pair_with(44, ext_consumer(), ext_provider());
+    w.inject(p, &seal_for(44, &request));
+    assert_eq!(
+        take_extension(&mut w, p, |m| m.kind()),
+        OpinionKind::RequestOpinionSeller
+    );
+    // Not one of the six: the v0 refusal.
+    w.inject(
+        p,
+        &seal_for(44, &opinion_request("REQUEST_SOMETHING_ELSE", "")),
+    );
+    assert!(matches!(
+        w.events(p).as_slice(),
+        [Ev::Refused(FrameRefusal::Frame(FrameError::Message(
+            MessageError::UnknownRequestName(_)
+        )))]
+    ));
+    // One of the six with a bad field: a typed refusal.
+    let bad = opinion_request(
+        "REQUEST_OPINION_INVOICE",
+        r#", "item_id": 5, "extension_protocol": "OPINION_SELLER_DEMO_V0""#,
+    )
+    .replace("5a21", "5a22");
+    w.inject(p, &seal_for(44, &bad));
+    assert_eq!(
+        w.events(p),
+        vec![Ev::Refused(FrameRefusal::Extension(
+            OpinionError::WrongType("item_id")
+        ))]
+    );
+    // In clear (a relay could inject it): refused.
+    let clear = request.replace("5a21", "5a23");
+    w.inject(p, clear.as_bytes());
+    assert!(matches!(
+        w.events(p).as_slice(),
+        [Ev::Refused(FrameRefusal::Frame(_))]
+    ));
+    // Too large for the frame cap: refused at the call, nothing sent.
+    let long = "x".repeat(70_000);
+    let big = OpinionMessage::notify_opinion(Uuid::v4_from_bytes([9; 16]), None, ts(), "a", &*long);
+    assert_eq!(
+        w.send_extension(p, &big),
+        refused_answer(SessionError::TooLarge)
+    );
+    assert!(w.events(c).is_empty());
 }

@@ -20,6 +20,7 @@ use moneysocket_core::frame;
 use moneysocket_core::host::{HostConfig, HostError, HostInput};
 use moneysocket_core::json::Num;
 use moneysocket_core::matchmaker::MatchmakerConfig;
+use moneysocket_core::message::opinion::{OpinionItem, OpinionMessage};
 use moneysocket_core::message::{Hex256, Message, ProviderInfo, Text, Timestamp, Wad};
 use moneysocket_core::seed::{AesKey, SharedSeed};
 use moneysocket_core::session::{ConsumerConfig, LinkState, ProviderConfig};
@@ -74,6 +75,8 @@ struct Setup {
     /// The provider starts with this info.
     info: Option<InfoSpec>,
     start: u64,
+    /// Both sessions carry extension messages (the opinion-seller demo).
+    extensions: bool,
 }
 
 #[derive(Debug, Clone, Copy, Arbitrary)]
@@ -145,6 +148,19 @@ enum Op {
     SendInvoice(UuidChoice, Bolt11),
     SendPreimage(Option<UuidChoice>, [u8; 32]),
     SendError(Option<UuidChoice>, String),
+    /// An opinion-seller message from either party.
+    SendExtension(Party, UuidChoice, ExtSpec),
+}
+
+/// One of the six opinion-seller messages.
+#[derive(Debug, Clone, Arbitrary)]
+enum ExtSpec {
+    RequestOpinionSeller,
+    RequestOpinionInvoice(String),
+    NotifyOpinionSeller(Option<UuidChoice>, Vec<(String, String, u64)>),
+    NotifyOpinionSellerNotReady(Option<UuidChoice>),
+    NotifyOpinionInvoice(Option<UuidChoice>, String),
+    NotifyOpinion(Option<UuidChoice>, String, String),
 }
 
 #[derive(Debug, Clone, Copy, Arbitrary)]
@@ -324,6 +340,8 @@ struct Run {
     rendezvous_timeout: Option<Duration>,
     /// When the consumer last heard `Opened`.
     consumer_opened: Option<Instant>,
+    /// Extension messages are on for both sessions.
+    extensions: bool,
 }
 
 impl Run {
@@ -345,12 +363,14 @@ impl Run {
             provider_retry: s.provider_retry.map(Dur::get),
             handshake_timeout: s.handshake_timeout.map(Dur::get),
             rendezvous_timeout: s.rendezvous_timeout.map(Dur::get),
+            extensions: s.extensions,
             ..ConsumerConfig::default()
         };
         let pconfig = ProviderConfig {
             unix_offset_ms: offset,
             consumer_timeout: s.consumer_timeout.map(Dur::get),
             request_timeout: s.provider_request_timeout.get(),
+            extensions: s.extensions,
             ..ProviderConfig::default()
         };
         let mut w = World::with_relay(HostConfig {
@@ -381,6 +401,7 @@ impl Run {
             rng: TestRng(4),
             rendezvous_timeout: cconfig.rendezvous_timeout,
             consumer_opened: None,
+            extensions: s.extensions,
         };
         if let Some(info) = &s.info {
             let _ = run.w.set_info(p, &info.info());
@@ -501,6 +522,7 @@ impl Run {
                 "closed with requests still outstanding: {:?}",
                 self.outstanding
             ),
+            Ev::Extension(json) => self.extension(&json),
             Ev::Other(e) => panic!("unknown consumer event {e}"),
             _ => {}
         }
@@ -529,8 +551,53 @@ impl Run {
                 "provider closed with requests not abandoned: {:?}",
                 self.asked
             ),
+            Ev::Extension(json) => self.extension(&json),
             Ev::Other(e) => panic!("unknown provider event {e}"),
             _ => {}
+        }
+    }
+
+    /// A delivered extension message: only with the flag on, and it reads.
+    fn extension(&mut self, json: &str) {
+        assert!(self.extensions, "extension message with extensions off");
+        let m = OpinionMessage::parse(json.as_bytes()).expect("a delivered extension parses");
+        self.remember(m.uuid());
+    }
+
+    fn ext_message<'a>(
+        &mut self,
+        uuid: UuidChoice,
+        spec: &'a ExtSpec,
+        items: &'a mut Vec<OpinionItem<'a>>,
+    ) -> OpinionMessage<'a> {
+        let uuid = self.uuid(uuid);
+        let ts = Timestamp::from_secs(0);
+        match spec {
+            ExtSpec::RequestOpinionSeller => OpinionMessage::request_opinion_seller(uuid, ts),
+            ExtSpec::RequestOpinionInvoice(i) => {
+                OpinionMessage::request_opinion_invoice(uuid, ts, i.as_str())
+            }
+            ExtSpec::NotifyOpinionSeller(r, list) => {
+                let r = self.opt_uuid(*r);
+                items.extend(list.iter().map(|(id, name, msats)| OpinionItem {
+                    item_id: id.as_str().into(),
+                    name: name.as_str().into(),
+                    msats: *msats,
+                }));
+                OpinionMessage::notify_opinion_seller(uuid, r, ts, uuid, items)
+            }
+            ExtSpec::NotifyOpinionSellerNotReady(r) => {
+                let r = self.opt_uuid(*r);
+                OpinionMessage::notify_opinion_seller_not_ready(uuid, r, ts)
+            }
+            ExtSpec::NotifyOpinionInvoice(r, b) => {
+                let r = self.opt_uuid(*r);
+                OpinionMessage::notify_opinion_invoice(uuid, r, ts, b.as_str())
+            }
+            ExtSpec::NotifyOpinion(r, i, o) => {
+                let r = self.opt_uuid(*r);
+                OpinionMessage::notify_opinion(uuid, r, ts, i.as_str(), o.as_str())
+            }
         }
     }
 
@@ -792,6 +859,15 @@ impl Run {
                 let u = self.opt_uuid(*u);
                 let r = self.app(p, |h, id, now| h.send_error(id, u, s, now));
                 self.answered(u, &r);
+            }
+            Op::SendExtension(party, u, spec) => {
+                let mut items = Vec::new();
+                let msg = self.ext_message(*u, spec, &mut items);
+                let s = self.party(*party);
+                let r = self.app(s, |h, id, now| h.send_extension(id, &msg, now));
+                if !self.extensions {
+                    assert!(r.is_err(), "extension sent with extensions off");
+                }
             }
         }
         self.w.settle_if_auto();

@@ -467,6 +467,23 @@ impl<R: RngCore + CryptoRng, const CONNS: usize> SessionHost<R, CONNS> {
         self.with_provider(id, now, |p| p.send_error(request, error, now))
     }
 
+    /// [`Consumer::send_extension`] or [`Provider::send_extension`] on session `id`
+    /// (either role).
+    pub fn send_extension(
+        &mut self,
+        id: SessionId,
+        msg: &crate::message::opinion::OpinionMessage<'_>,
+        now: Instant,
+    ) -> Result<(), HostError> {
+        self.with_role(id, now, |role, _| {
+            match role {
+                Role::Consumer(c) => c.send_extension(msg, now),
+                Role::Provider(p) => p.send_extension(msg, now),
+            }
+            .map_err(HostError::Session)
+        })
+    }
+
     /// Closes session `id` ([`CloseReason::Local`]); it stays held (a listening session
     /// leaves the matchmaker; an attached one closes its connection).
     pub fn close(&mut self, id: SessionId, now: Instant) -> Result<(), HostError> {

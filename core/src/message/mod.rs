@@ -15,6 +15,7 @@
 //! ```
 
 mod error;
+pub mod opinion;
 mod text;
 pub mod wad;
 
@@ -133,6 +134,7 @@ impl MessageKind {
         Self::ALL.into_iter().find(|k| k.name() == name)
     }
 
+    #[inline(never)]
     fn from_json_name(name: &JsonStr<'_>, class: MessageClass) -> Option<MessageKind> {
         Self::ALL
             .into_iter()
@@ -359,6 +361,7 @@ fn bolt11<'a>(obj: &Object<'a>) -> Result<Text<'a>, MessageError> {
     }
 }
 
+#[inline(never)]
 fn parse_body<'a>(kind: MessageKind, obj: &Object<'a>) -> Result<Body<'a>, MessageError> {
     use MessageError as E;
     use MessageKind as K;
@@ -457,11 +460,24 @@ fn parse_body<'a>(kind: MessageKind, obj: &Object<'a>) -> Result<Body<'a>, Messa
     })
 }
 
-impl<'a> Message<'a> {
-    /// Parses and validates a message in the Python reference's order (`message_class`,
-    /// `timestamp`, `protocol`, `protocol_version`, class fields, kind fields), returning its
-    /// first error. Unknown extra keys are ignored; with duplicate keys the last one wins.
-    pub fn parse(text: &'a [u8]) -> Result<Message<'a>, MessageError> {
+/// The envelope every message shares (v0 and extensions): the fields before the kind's own,
+/// validated in the Python reference's order, and the name, not yet looked up.
+pub(crate) struct Envelope<'a> {
+    pub(crate) object: Object<'a>,
+    pub(crate) timestamp: Timestamp<'a>,
+    pub(crate) protocol_version: Text<'a>,
+    pub(crate) header: Header,
+    /// `request_name` or `notification_name` (a string).
+    pub(crate) name: JsonStr<'a>,
+}
+
+impl<'a> Envelope<'a> {
+    /// `message_class`, `timestamp`, `protocol`, `protocol_version`, the class's uuid
+    /// fields and its name field (present and a string), in that order. Not inlined (nor
+    /// `parse_body`, `MessageKind::from_json_name`): inlined into `Message::parse` they cost
+    /// kilobytes of flash on a device.
+    #[inline(never)]
+    pub(crate) fn parse(text: &'a [u8]) -> Result<Envelope<'a>, MessageError> {
         use MessageError as E;
         let obj = match json::parse(text).map_err(E::Json)? {
             Value::Object(o) => o,
@@ -491,20 +507,19 @@ impl<'a> Message<'a> {
             Some(Value::String(s)) => Text::Json(s),
             Some(_) => return Err(E::ProtocolVersionType),
         };
-        let (header, kind) = match class {
+        let (header, name) = match class {
             MessageClass::Request => {
                 let request_uuid = req_uuid(
                     &obj,
                     "request_uuid",
                     [E::NoRequestUuid, E::RequestUuidType, E::InvalidRequestUuid],
                 )?;
-                let kind = match obj.get("request_name") {
+                let name = match obj.get("request_name") {
                     None => return Err(E::NoRequestName),
-                    Some(Value::String(s)) => MessageKind::from_json_name(&s, class)
-                        .ok_or_else(|| E::UnknownRequestName(UnknownName::from_chars(s.chars())))?,
+                    Some(Value::String(s)) => s,
                     Some(_) => return Err(E::RequestNameType),
                 };
-                (Header::Request { request_uuid }, kind)
+                (Header::Request { request_uuid }, name)
             }
             MessageClass::Notification => {
                 let notification_uuid = req_uuid(
@@ -524,13 +539,9 @@ impl<'a> Message<'a> {
                     }
                     Some(_) => return Err(E::RequestReferenceUuidType),
                 };
-                let kind = match obj.get("notification_name") {
+                let name = match obj.get("notification_name") {
                     None => return Err(E::NoNotificationName),
-                    Some(Value::String(s)) => {
-                        MessageKind::from_json_name(&s, class).ok_or_else(|| {
-                            E::UnknownNotificationName(UnknownName::from_chars(s.chars()))
-                        })?
-                    }
+                    Some(Value::String(s)) => s,
                     Some(_) => return Err(E::NotificationNameType),
                 };
                 (
@@ -538,15 +549,73 @@ impl<'a> Message<'a> {
                         notification_uuid,
                         request_reference_uuid,
                     },
-                    kind,
+                    name,
                 )
             }
         };
-        let body = parse_body(kind, &obj)?;
-        Ok(Message {
+        Ok(Envelope {
+            object: obj,
             timestamp,
             protocol_version,
             header,
+            name,
+        })
+    }
+}
+
+/// Writes the envelope fields ([`Message::write_json`]'s order) and leaves the object open
+/// for the kind's fields.
+pub(crate) fn write_envelope<S: Sink + ?Sized>(
+    o: &mut ObjectWriter<'_, S>,
+    timestamp: &Timestamp<'_>,
+    protocol_version: &Text<'_>,
+    header: &Header,
+    name: &str,
+) -> Result<(), Overflow> {
+    timestamp.write_json(o.key("timestamp")?)?;
+    o.str("protocol", PROTOCOL)?;
+    protocol_version.write_json(o.key("protocol_version")?)?;
+    o.str("message_class", header.class().name())?;
+    match *header {
+        Header::Request { request_uuid } => {
+            o.str("request_uuid", &request_uuid.to_str_buf())?;
+            o.str("request_name", name)?;
+        }
+        Header::Notification {
+            notification_uuid,
+            request_reference_uuid,
+        } => {
+            o.str("notification_uuid", &notification_uuid.to_str_buf())?;
+            match request_reference_uuid {
+                Some(r) => o.str("request_reference_uuid", &r.to_str_buf())?,
+                None => o.null("request_reference_uuid")?,
+            }
+            o.str("notification_name", name)?;
+        }
+    }
+    Ok(())
+}
+
+impl<'a> Message<'a> {
+    /// Parses and validates a message in the Python reference's order (`message_class`,
+    /// `timestamp`, `protocol`, `protocol_version`, class fields, kind fields), returning its
+    /// first error. Unknown extra keys are ignored; with duplicate keys the last one wins.
+    pub fn parse(text: &'a [u8]) -> Result<Message<'a>, MessageError> {
+        use MessageError as E;
+        let env = Envelope::parse(text)?;
+        let class = env.header.class();
+        let kind = MessageKind::from_json_name(&env.name, class).ok_or_else(|| {
+            let name = UnknownName::from_chars(env.name.chars());
+            match class {
+                MessageClass::Request => E::UnknownRequestName(name),
+                MessageClass::Notification => E::UnknownNotificationName(name),
+            }
+        })?;
+        let body = parse_body(kind, &env.object)?;
+        Ok(Message {
+            timestamp: env.timestamp,
+            protocol_version: env.protocol_version,
+            header: env.header,
             body,
         })
     }
@@ -825,29 +894,13 @@ impl<'a> Message<'a> {
     /// kind's fields).
     pub fn write_json<S: Sink + ?Sized>(&self, sink: &mut S) -> Result<(), Overflow> {
         let mut o = ObjectWriter::begin(sink)?;
-        self.timestamp.write_json(o.key("timestamp")?)?;
-        o.str("protocol", PROTOCOL)?;
-        self.protocol_version
-            .write_json(o.key("protocol_version")?)?;
-        o.str("message_class", self.header.class().name())?;
-        let kind = self.kind();
-        match self.header {
-            Header::Request { request_uuid } => {
-                o.str("request_uuid", &request_uuid.to_str_buf())?;
-                o.str("request_name", kind.name())?;
-            }
-            Header::Notification {
-                notification_uuid,
-                request_reference_uuid,
-            } => {
-                o.str("notification_uuid", &notification_uuid.to_str_buf())?;
-                match request_reference_uuid {
-                    Some(r) => o.str("request_reference_uuid", &r.to_str_buf())?,
-                    None => o.null("request_reference_uuid")?,
-                }
-                o.str("notification_name", kind.name())?;
-            }
-        }
+        write_envelope(
+            &mut o,
+            &self.timestamp,
+            &self.protocol_version,
+            &self.header,
+            self.kind().name(),
+        )?;
         match &self.body {
             Body::RequestRendezvous { rendezvous_id }
             | Body::NotifyRendezvous { rendezvous_id }

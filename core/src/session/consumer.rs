@@ -49,6 +49,10 @@ pub struct ConsumerConfig {
     /// Largest frame sent or accepted, in bytes (default [`DEFAULT_MAX_FRAME`], the
     /// transport's default limit).
     pub max_frame: usize,
+    /// Carry extension messages (the opinion-seller demo, wire 7.6): receive them as
+    /// [`ConsumerEvent::Extension`] and send them with [`Consumer::send_extension`].
+    /// Default `false`: their names are refused as unknown, as every v0 peer does.
+    pub extensions: bool,
 }
 
 impl Default for ConsumerConfig {
@@ -63,6 +67,7 @@ impl Default for ConsumerConfig {
             handshake_timeout: None,
             rendezvous_timeout: None,
             max_frame: DEFAULT_MAX_FRAME,
+            extensions: false,
         }
     }
 }
@@ -203,6 +208,14 @@ pub enum ConsumerEvent<S> {
         /// Why.
         reason: RequestFailure,
     },
+    /// An extension message (only with `extensions` on), as received (decrypted and
+    /// validated): read it with
+    /// [`OpinionMessage::parse`](crate::message::opinion::OpinionMessage::parse). The
+    /// application correlates requests and answers by their uuids.
+    Extension {
+        /// The message JSON.
+        json: S,
+    },
     /// A received frame was dropped (the link stays up).
     Refused(FrameRefusal),
     /// The session closed: close the transport. Outstanding requests were failed first.
@@ -239,6 +252,7 @@ impl<S> ConsumerEvent<S> {
                 kind,
                 reason,
             },
+            ConsumerEvent::Extension { json } => ConsumerEvent::Extension { json: f(json) },
             ConsumerEvent::Refused(r) => ConsumerEvent::Refused(r),
             ConsumerEvent::Closed(r) => ConsumerEvent::Closed(r),
         }
@@ -276,6 +290,10 @@ pub(crate) enum Queued {
         request: Uuid,
         kind: RequestKind,
         reason: RequestFailure,
+    },
+    /// The message text is in the store.
+    Extension {
+        json: Span,
     },
     Refused,
     Closed(CloseReason),
@@ -318,6 +336,9 @@ impl Queued {
                 request,
                 kind,
                 reason,
+            },
+            Queued::Extension { json } => ConsumerEvent::Extension {
+                json: store::text(store, json),
             },
             Queued::Refused => {
                 ConsumerEvent::Refused(refusal.take().unwrap_or(FrameRefusal::NoRoom))
@@ -402,7 +423,8 @@ impl<B: TextStore, const Q: usize, const P: usize> Consumer<B, Q, P> {
         #[allow(clippy::let_unit_value)]
         let () = Self::SIZES_OK;
         Consumer {
-            link: Link::new(seed, config.unix_offset_ms, config.max_frame),
+            link: Link::new(seed, config.unix_offset_ms, config.max_frame)
+                .with_extensions(config.extensions),
             config,
             phase: Phase::Idle,
             pending: Vec::new(),
@@ -586,6 +608,18 @@ impl<B: TextStore, const Q: usize, const P: usize> Consumer<B, Q, P> {
         Ok(uuid)
     }
 
+    /// Sends an extension message (stamped `now`; its uuids are the application's: a
+    /// request's own, a notification's reference to the request it answers). Needs
+    /// `extensions` on and a paired link (before or after the provider handshake); the
+    /// session keeps no request state for it.
+    pub fn send_extension(
+        &mut self,
+        msg: &crate::message::opinion::OpinionMessage<'_>,
+        now: Instant,
+    ) -> Result<(), SessionError> {
+        self.link.queue_extension(msg, now)
+    }
+
     /// Closes the session ([`CloseReason::Local`]); outstanding requests fail.
     pub fn close(&mut self, now: Instant) {
         self.link.now = now;
@@ -668,6 +702,10 @@ impl<B: TextStore, const Q: usize, const P: usize> Consumer<B, Q, P> {
                 None
             }
             Received::Refused(r) => self.refused(r),
+            Received::Extension(text) => match store::push_bytes(&mut self.link.text, text) {
+                Ok(json) => Some(Queued::Extension { json }),
+                Err(_) => self.refused(FrameRefusal::NoRoom),
+            },
             Received::LenientError { reference, raw } => {
                 let text = store::push_chars(&mut self.link.text, raw.chars());
                 self.on_error(reference, text)

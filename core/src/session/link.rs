@@ -11,9 +11,10 @@ use super::store::{self, Span, TextStore};
 use super::{CloseReason, FrameRefusal, SessionError, REPLAY_WINDOW};
 use crate::frame::{self, FrameError, FramePolicy, IV_LEN};
 use crate::json::{self, Value};
+use crate::message::opinion::{OpinionError, OpinionMessage};
 use crate::message::{Body, Hex256, Message, MessageError, MessageKind, ProviderInfo, Timestamp};
 use crate::seed::{AesKey, SharedSeed};
-use crate::sink::SliceSink;
+use crate::sink::{Sink, SliceSink};
 use crate::time::{Instant, UnixClock};
 use crate::uuid::Uuid;
 
@@ -72,6 +73,21 @@ pub(crate) enum Send {
         reference: Option<Uuid>,
         text: FixedText,
     },
+    /// An extension message, already serialised (and stamped) into the store.
+    Extension {
+        uuid: Uuid,
+        json: Span,
+    },
+}
+
+/// Whether this build can carry extension messages (the `extensions` cargo feature); off,
+/// the extension receive path is compiled out whatever a session's config says.
+const EXTENSIONS_BUILT: bool = cfg!(feature = "extensions");
+
+/// What [`Link::encode`] writes: a v0 message, or an extension message's stored text.
+enum Outgoing<'a> {
+    Message(&'a Message<'a>),
+    Text(&'a [u8]),
 }
 
 /// The provider's own error texts (one byte in the queue instead of a `&str`).
@@ -103,6 +119,9 @@ pub(crate) enum Received<'s> {
         /// The `error_msg` value as JSON text.
         raw: &'s str,
     },
+    /// A decrypted, fresh extension message on a paired link (sessions with `extensions`
+    /// on): its validated text.
+    Extension(&'s [u8]),
     /// Dropped, with the reason.
     Refused(FrameRefusal),
     /// The link is not open; the frame was ignored.
@@ -116,6 +135,8 @@ pub(crate) struct Link<B, E, const Q: usize> {
     rid: [u8; 32],
     unix_offset_ms: u64,
     max_frame: usize,
+    /// Whether extension messages are read and may be sent (the session's config).
+    extensions: bool,
     state: LinkState,
     /// The time of the last input or call (message timestamps at poll time).
     pub(crate) now: Instant,
@@ -140,6 +161,7 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
             rid: seed.v0_rendezvous_id().0,
             unix_offset_ms,
             max_frame,
+            extensions: false,
             state: LinkState::Idle,
             now: Instant::ZERO,
             seen: Deque::new(),
@@ -149,6 +171,13 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
             refusal: None,
             overflow: 0,
         }
+    }
+
+    /// The same link, reading and sending extension messages or not (never without the
+    /// `extensions` feature).
+    pub(crate) fn with_extensions(mut self, on: bool) -> Self {
+        self.extensions = on && EXTENSIONS_BUILT;
+        self
     }
 
     pub(crate) fn state(&self) -> LinkState {
@@ -230,6 +259,36 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
         Ok(())
     }
 
+    /// Queues an extension message (stamped `now`, serialised into the store now): the
+    /// link must be paired, with `extensions` on, and the frame must fit `max_frame`.
+    pub(crate) fn queue_extension(
+        &mut self,
+        msg: &OpinionMessage<'_>,
+        now: Instant,
+    ) -> Result<(), SessionError> {
+        if !self.extensions {
+            return Err(SessionError::ExtensionsDisabled);
+        }
+        match self.state {
+            LinkState::Paired => {}
+            LinkState::Closed => return Err(SessionError::Closed),
+            LinkState::Idle | LinkState::Rendezvous => return Err(SessionError::NotReady),
+        }
+        self.can_send()?;
+        self.now = now;
+        let msg = msg.with_timestamp(self.timestamp());
+        if frame::sealed_len(msg.json_len()) > self.max_frame {
+            return Err(SessionError::TooLarge);
+        }
+        let json = store::push_with(&mut self.text, |s| msg.write_json(s))
+            .map_err(|_| SessionError::TooLarge)?;
+        self.send(Send::Extension {
+            uuid: msg.uuid(),
+            json,
+        });
+        Ok(())
+    }
+
     pub(crate) fn timestamp(&self) -> Timestamp<'static> {
         Timestamp::at(UnixClock::from_offset_ms(self.unix_offset_ms), self.now)
     }
@@ -243,10 +302,30 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
         rng: &mut R,
         buf: &mut [u8],
     ) -> Result<(Uuid, usize), SessionError> {
+        let msg;
+        let (uuid, out) = match s {
+            Send::Extension { uuid, json } => {
+                (uuid, Outgoing::Text(store::bytes(&self.text, json)))
+            }
+            _ => {
+                msg = self.message(s, info, Uuid::new_v4(rng))?;
+                (msg.uuid(), Outgoing::Message(&msg))
+            }
+        };
+        let len = self.encode(out, rng, buf)?;
+        Ok((uuid, len))
+    }
+
+    /// The v0 message `s` stands for (`fresh`: the uuid of a message of our own).
+    fn message<'s>(
+        &'s self,
+        s: Send,
+        info: Option<ProviderInfo<'s>>,
+        fresh: Uuid,
+    ) -> Result<Message<'s>, SessionError> {
         let ts = self.timestamp();
-        let fresh = Uuid::new_v4(rng);
         let text = |span| store::text(&self.text, span);
-        let msg = match s {
+        Ok(match s {
             Send::Rendezvous => Message::request_rendezvous(fresh, ts, self.rendezvous_id()),
             Send::RequestProvider => Message::request_provider(fresh, ts),
             Send::Ping => Message::request_ping(fresh, ts),
@@ -282,31 +361,36 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
                 };
                 Message::notify_error(fresh, reference, ts, text)
             }
-        };
-        let uuid = msg.uuid();
-        let len = self.encode(&msg, rng, buf)?;
-        Ok((uuid, len))
+            // Already serialised: `seal` takes it from the store.
+            Send::Extension { .. } => return Err(SessionError::TooLarge),
+        })
     }
 
-    /// Serialises `msg` into `buf`: clear for rendezvous kinds, sealed in place otherwise.
+    /// Serialises `out` into `buf`: clear for rendezvous kinds, sealed in place otherwise
+    /// (one sealing call site for both kinds of output).
     fn encode<R: RngCore + CryptoRng + ?Sized>(
         &self,
-        msg: &Message<'_>,
+        out: Outgoing<'_>,
         rng: &mut R,
         buf: &mut [u8],
     ) -> Result<usize, SessionError> {
         let limit = buf.len().min(self.max_frame);
         let buf = &mut buf[..limit];
-        if msg.must_be_cleartext() {
-            let mut sink = SliceSink::new(buf);
-            msg.write_json(&mut sink)
-                .map_err(|_| SessionError::TooLarge)?;
-            return Ok(sink.len());
+        if let Outgoing::Message(msg) = out {
+            if msg.must_be_cleartext() {
+                let mut sink = SliceSink::new(buf);
+                msg.write_json(&mut sink)
+                    .map_err(|_| SessionError::TooLarge)?;
+                return Ok(sink.len());
+            }
         }
         let body = buf.get_mut(IV_LEN..).ok_or(SessionError::TooLarge)?;
         let mut sink = SliceSink::new(body);
-        msg.write_json(&mut sink)
-            .map_err(|_| SessionError::TooLarge)?;
+        match out {
+            Outgoing::Message(msg) => msg.write_json(&mut sink),
+            Outgoing::Text(text) => sink.put(text),
+        }
+        .map_err(|_| SessionError::TooLarge)?;
         let text_len = sink.len();
         frame::seal_in_place(&self.key, rng, buf, text_len).map_err(|_| SessionError::TooLarge)
     }
@@ -352,7 +436,36 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
                     ))),
                 }
             }
+            Err((
+                FrameError::Message(
+                    e @ (MessageError::UnknownRequestName(_)
+                    | MessageError::UnknownNotificationName(_)),
+                ),
+                text,
+            )) if EXTENSIONS_BUILT && self.extensions && !clear => self.extension(text, paired, e),
             Err((e, _)) => Received::Refused(FrameRefusal::Frame(e)),
+        }
+    }
+
+    /// An encrypted message with a name v0 does not know, on a link with extensions on:
+    /// an extension message (replay window and pairing rules as for any other), or the
+    /// v0 refusal `unknown` if it is not one.
+    fn extension<'s>(
+        &mut self,
+        text: &'s [u8],
+        paired: bool,
+        unknown: MessageError,
+    ) -> Received<'s> {
+        match OpinionMessage::parse(text) {
+            Ok(m) if !self.fresh(m.uuid()) => {
+                Received::Refused(FrameRefusal::ReplayedExtension(m.kind()))
+            }
+            Ok(m) if !paired => Received::Refused(FrameRefusal::UnexpectedExtension(m.kind())),
+            Ok(_) => Received::Extension(text),
+            Err(OpinionError::NotOpinion) => {
+                Received::Refused(FrameRefusal::Frame(FrameError::Message(unknown)))
+            }
+            Err(e) => Received::Refused(FrameRefusal::Extension(e)),
         }
     }
 

@@ -106,6 +106,7 @@ pub use store::{DefaultStore, TextStore};
 use core::fmt;
 
 use crate::frame::FrameError;
+use crate::message::opinion::{OpinionError, OpinionKind};
 use crate::message::MessageKind;
 
 /// Default output queue depth (frames to send, and events, each).
@@ -203,6 +204,12 @@ pub enum FrameRefusal {
     Unexpected(MessageKind),
     /// Its text did not fit the session's text store (a bounded store on a device).
     NoRoom,
+    /// An extension message (a session with `extensions` on) whose fields do not validate.
+    Extension(OpinionError),
+    /// An extension message with a uuid this link has already accepted (a replay).
+    ReplayedExtension(OpinionKind),
+    /// An extension message before the link was paired.
+    UnexpectedExtension(OpinionKind),
 }
 
 impl fmt::Display for FrameRefusal {
@@ -213,6 +220,11 @@ impl fmt::Display for FrameRefusal {
             FrameRefusal::Replayed(k) => write!(f, "replayed {}", k.name()),
             FrameRefusal::Unexpected(k) => write!(f, "unexpected {} in this state", k.name()),
             FrameRefusal::NoRoom => f.write_str("no room for its text in the session store"),
+            FrameRefusal::Extension(e) => write!(f, "extension message refused: {e}"),
+            FrameRefusal::ReplayedExtension(k) => write!(f, "replayed {}", k.name()),
+            FrameRefusal::UnexpectedExtension(k) => {
+                write!(f, "unexpected {} in this state", k.name())
+            }
         }
     }
 }
@@ -243,6 +255,8 @@ pub enum SessionError {
     /// The answer names no outstanding request of this session (unknown, already
     /// answered, expired, or of the other kind).
     UnknownRequest,
+    /// Extension messages are off for this session (`extensions: false` in its config).
+    ExtensionsDisabled,
 }
 
 impl fmt::Display for SessionError {
@@ -258,6 +272,7 @@ impl fmt::Display for SessionError {
             SessionError::InvalidProviderInfo => "invalid provider info",
             SessionError::InvalidPreimage => "invalid preimage",
             SessionError::UnknownRequest => "no such outstanding request",
+            SessionError::ExtensionsDisabled => "extension messages are off for this session",
         })
     }
 }

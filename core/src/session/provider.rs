@@ -41,6 +41,10 @@ pub struct ProviderConfig {
     pub request_timeout: Duration,
     /// Largest frame sent or accepted, in bytes (default [`DEFAULT_MAX_FRAME`]).
     pub max_frame: usize,
+    /// Carry extension messages (the opinion-seller demo, wire 7.6): receive them as
+    /// [`ProviderEvent::Extension`] and send them with [`Provider::send_extension`].
+    /// Default `false`: their names are refused as unknown, as every v0 peer does.
+    pub extensions: bool,
 }
 
 impl Default for ProviderConfig {
@@ -50,6 +54,7 @@ impl Default for ProviderConfig {
             consumer_timeout: Some(Duration::from_secs(30)),
             request_timeout: Duration::from_secs(120),
             max_frame: DEFAULT_MAX_FRAME,
+            extensions: false,
         }
     }
 }
@@ -101,6 +106,14 @@ pub enum ProviderEvent<S> {
         /// Invoice or pay.
         kind: RequestKind,
     },
+    /// An extension message (only with `extensions` on), as received (decrypted and
+    /// validated): read it with
+    /// [`OpinionMessage::parse`](crate::message::opinion::OpinionMessage::parse). The
+    /// application correlates requests and answers by their uuids.
+    Extension {
+        /// The message JSON.
+        json: S,
+    },
     /// A received frame was dropped (the link stays up).
     Refused(FrameRefusal),
     /// The session closed: close the transport.
@@ -129,6 +142,7 @@ impl<S> ProviderEvent<S> {
             ProviderEvent::RequestAbandoned { request, kind } => {
                 ProviderEvent::RequestAbandoned { request, kind }
             }
+            ProviderEvent::Extension { json } => ProviderEvent::Extension { json: f(json) },
             ProviderEvent::Refused(r) => ProviderEvent::Refused(r),
             ProviderEvent::Closed(r) => ProviderEvent::Closed(r),
         }
@@ -142,10 +156,26 @@ pub(crate) enum Queued {
     Paired,
     InfoRequested,
     ConsumerReady,
-    InvoiceRequested { request: Uuid, msats: u64 },
-    PayRequested { request: Uuid, bolt11: Span },
-    RequestExpired { request: Uuid, kind: RequestKind },
-    RequestAbandoned { request: Uuid, kind: RequestKind },
+    InvoiceRequested {
+        request: Uuid,
+        msats: u64,
+    },
+    PayRequested {
+        request: Uuid,
+        bolt11: Span,
+    },
+    RequestExpired {
+        request: Uuid,
+        kind: RequestKind,
+    },
+    RequestAbandoned {
+        request: Uuid,
+        kind: RequestKind,
+    },
+    /// The message text is in the store.
+    Extension {
+        json: Span,
+    },
     Refused,
     Closed(CloseReason),
 }
@@ -174,6 +204,9 @@ impl Queued {
             Queued::RequestAbandoned { request, kind } => {
                 ProviderEvent::RequestAbandoned { request, kind }
             }
+            Queued::Extension { json } => ProviderEvent::Extension {
+                json: store::text(store, json),
+            },
             Queued::Refused => {
                 ProviderEvent::Refused(refusal.take().unwrap_or(FrameRefusal::NoRoom))
             }
@@ -288,7 +321,8 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
         #[allow(clippy::let_unit_value)]
         let () = Self::SIZES_OK;
         Provider {
-            link: Link::new(seed, config.unix_offset_ms, config.max_frame),
+            link: Link::new(seed, config.unix_offset_ms, config.max_frame)
+                .with_extensions(config.extensions),
             config,
             phase: Phase::Idle,
             phase_deadline: None,
@@ -536,6 +570,18 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
         Ok(())
     }
 
+    /// Sends an extension message (stamped `now`; its uuids are the application's: a
+    /// request's own, a notification's reference to the request it answers). Needs
+    /// `extensions` on and a paired link (before or after the provider handshake); the
+    /// session keeps no request state for it.
+    pub fn send_extension(
+        &mut self,
+        msg: &crate::message::opinion::OpinionMessage<'_>,
+        now: Instant,
+    ) -> Result<(), SessionError> {
+        self.link.queue_extension(msg, now)
+    }
+
     /// Closes the session ([`CloseReason::Local`]); outstanding requests are abandoned.
     pub fn close(&mut self, now: Instant) {
         self.link.now = now;
@@ -621,6 +667,10 @@ impl<B: TextStore, const Q: usize, const P: usize> Provider<B, Q, P> {
                 None
             }
             Received::Refused(r) => self.refused(r),
+            Received::Extension(text) => match store::push_bytes(&mut self.link.text, text) {
+                Ok(json) => Some(Queued::Extension { json }),
+                Err(_) => self.refused(FrameRefusal::NoRoom),
+            },
             Received::LenientError { .. } => self.wrong_role(),
             Received::Message(msg, _) => self.on_message(&msg, now),
         };

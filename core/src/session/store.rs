@@ -77,6 +77,21 @@ pub(crate) fn push_chars<B: TextStore>(
     })
 }
 
+/// Appends what `write` puts into the store; the span where it went. On overflow the
+/// partial bytes stay until the store is reset.
+pub(crate) fn push_with<B: TextStore>(
+    store: &mut B,
+    write: impl FnOnce(&mut B) -> Result<(), Overflow>,
+) -> Result<Span, Overflow> {
+    let start = store.bytes().len();
+    write(store)?;
+    let len = store.bytes().len() - start;
+    Ok(Span {
+        start: u32::try_from(start).map_err(|_| Overflow)?,
+        len: u32::try_from(len).map_err(|_| Overflow)?,
+    })
+}
+
 /// The bytes of `span` (empty if the store no longer holds them).
 pub(crate) fn bytes<B: TextStore>(store: &B, span: Span) -> &[u8] {
     let start = span.start as usize;

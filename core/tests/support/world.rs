@@ -23,6 +23,7 @@ use moneysocket_core::host::{
     SessionHost, SessionId,
 };
 use moneysocket_core::matchmaker::MatchmakerStats;
+use moneysocket_core::message::opinion::OpinionMessage;
 use moneysocket_core::message::{Message, ProviderInfo, Wad};
 use moneysocket_core::seed::SharedSeed;
 use moneysocket_core::session::{
@@ -102,6 +103,8 @@ pub enum Ev {
         request: Uuid,
         kind: RequestKind,
     },
+    /// An extension message (either role), its JSON.
+    Extension(String),
     /// A variant this harness does not know yet.
     Other(String),
 }
@@ -163,6 +166,7 @@ impl From<&SessionEvent<&str>> for Ev {
                     kind: *kind,
                     reason: *reason,
                 },
+                ConsumerEvent::Extension { json } => Ev::Extension(json.to_string()),
                 ConsumerEvent::Refused(r) => Ev::Refused(r.clone()),
                 ConsumerEvent::Closed(r) => Ev::Closed(*r),
                 other => Ev::Other(format!("{other:?}")),
@@ -188,6 +192,7 @@ impl From<&SessionEvent<&str>> for Ev {
                     request: *request,
                     kind: *kind,
                 },
+                ProviderEvent::Extension { json } => Ev::Extension(json.to_string()),
                 ProviderEvent::Refused(r) => Ev::Refused(r.clone()),
                 ProviderEvent::Closed(r) => Ev::Closed(*r),
                 other => Ev::Other(format!("{other:?}")),
@@ -410,6 +415,10 @@ impl World {
 
     pub fn send_error(&mut self, s: S, request: Option<Uuid>, text: &str) -> Result<(), HostError> {
         self.call(s, |h, id, now| h.send_error(id, request, text, now))
+    }
+
+    pub fn send_extension(&mut self, s: S, msg: &OpinionMessage<'_>) -> Result<(), HostError> {
+        self.call(s, |h, id, now| h.send_extension(id, msg, now))
     }
 
     pub fn close(&mut self, s: S) -> Result<(), HostError> {

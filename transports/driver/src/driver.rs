@@ -396,6 +396,17 @@ impl<Io: FrameIo, const CONNS: usize> Driver<Io, CONNS> {
         self.host.send_invoice(session, request, bolt11, now)
     }
 
+    /// [`SessionHost::send_extension`] now (either role; the session needs `extensions`
+    /// on in its config).
+    pub fn send_extension(
+        &mut self,
+        session: SessionId,
+        msg: &moneysocket_core::message::opinion::OpinionMessage<'_>,
+    ) -> Result<(), HostError> {
+        let now = self.now();
+        self.host.send_extension(session, msg, now)
+    }
+
     /// [`SessionHost::send_preimage`] now.
     pub fn send_preimage(
         &mut self,

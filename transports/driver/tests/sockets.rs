@@ -1,12 +1,14 @@
 //! The driver over real websockets on loopback: many listening providers, the wallet's
-//! one-loop shape with a blocking job, reconnect with backoff, the provider request model.
+//! one-loop shape with a blocking job, reconnect with backoff, the provider request model,
+//! extension messages.
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::time::{Duration, Instant};
 
-use moneysocket_core::message::{ProviderInfo, Wad};
+use moneysocket_core::message::opinion::{OpinionBody, OpinionItem, OpinionMessage};
+use moneysocket_core::message::{ProviderInfo, Timestamp, Wad};
 use moneysocket_core::seed::SharedSeed;
 use moneysocket_core::session::{ConsumerConfig, ProviderConfig, RequestKind, SessionError};
 use moneysocket_core::uuid::Uuid;
@@ -568,4 +570,95 @@ fn an_address_that_never_gets_the_session_ready_is_left_for_the_next() {
         }
     }
     assert_eq!(d.host().consumer(c).unwrap().balance_msats(), Some(777));
+}
+
+/// A buyer consumer and a seller provider (both with `extensions` on) exchange
+/// opinion-seller messages over real websockets after the provider handshake.
+#[test]
+fn opinion_seller_messages_over_sockets() {
+    let account = Uuid::v4_from_bytes([5; 16]);
+    let mut server = driver();
+    let addr = listener(&mut server);
+    let pcfg = ProviderConfig {
+        extensions: true,
+        ..ProviderConfig::default()
+    };
+    let p = server.add_provider(&seed(31), pcfg, Some(account));
+    server.set_provider_info(p, &info(account, 5)).unwrap();
+    server.listen_session(p).unwrap();
+    let mut client = driver();
+    let ccfg = ConsumerConfig {
+        extensions: true,
+        ..ConsumerConfig::default()
+    };
+    let c = client.add_consumer(&seed(31), ccfg);
+    client.connect(c, [url(addr)]).unwrap();
+    let until = deadline(20);
+    let mut sink = Vec::new();
+    while !server.host().provider(p).unwrap().is_ready()
+        || !client.host().consumer(c).unwrap().is_ready()
+    {
+        check(until, "ready");
+        server.poll(&mut sink, STEP).unwrap();
+        client.poll(&mut sink, STEP).unwrap();
+        sink.clear();
+    }
+
+    let r1 = Uuid::v4_from_bytes([0x31; 16]);
+    let ts = Timestamp::from_secs(0);
+    client
+        .send_extension(c, &OpinionMessage::request_opinion_seller(r1, ts))
+        .unwrap();
+    let mut asked = None;
+    while asked.is_none() {
+        check(until, "the seller hears REQUEST_OPINION_SELLER");
+        client.poll(&mut sink, STEP).unwrap();
+        sink.clear();
+        server.poll(&mut sink, STEP).unwrap();
+        for ev in sink.drain(..) {
+            if let DriverEvent::Session {
+                event: SessionEvent::Provider(ProviderEvent::Extension { json }),
+                ..
+            } = ev
+            {
+                asked = Some(OpinionMessage::parse(json.as_bytes()).unwrap().uuid());
+            }
+        }
+    }
+    assert_eq!(asked, Some(r1));
+
+    let items = [OpinionItem {
+        item_id: "hello".into(),
+        name: "Hello World".into(),
+        msats: 1_000,
+    }];
+    let note = OpinionMessage::notify_opinion_seller(
+        Uuid::v4_from_bytes([0x32; 16]),
+        Some(r1),
+        ts,
+        account,
+        &items,
+    );
+    server.send_extension(p, &note).unwrap();
+    let mut listed = None;
+    while listed.is_none() {
+        check(until, "the buyer hears NOTIFY_OPINION_SELLER");
+        server.poll(&mut sink, STEP).unwrap();
+        sink.clear();
+        client.poll(&mut sink, STEP).unwrap();
+        for ev in sink.drain(..) {
+            if let DriverEvent::Session {
+                event: SessionEvent::Consumer(ConsumerEvent::Extension { json }),
+                ..
+            } = ev
+            {
+                let m = OpinionMessage::parse(json.as_bytes()).unwrap();
+                assert_eq!(m.reference_uuid(), Some(r1));
+                if let OpinionBody::NotifyOpinionSeller { items, .. } = m.body() {
+                    listed = Some(items.iter().map(|i| i.msats).collect::<Vec<_>>());
+                }
+            }
+        }
+    }
+    assert_eq!(listed, Some(vec![1_000]));
 }
