@@ -29,6 +29,8 @@ use web_sys::{BinaryType, MessageEvent, WebSocket};
 use crate::allowance::Allowance as RustAllowance;
 use crate::events::{to_js, Obj};
 use crate::js::{now_ms, set_timeout, unix_ms, JsRng};
+use crate::opinion::{ts, Items};
+use moneysocket_core::message::opinion::OpinionMessage;
 
 /// Sessions a page holds at most in its matchmaker (none listen: a page only dials).
 const CONNS: usize = 16;
@@ -400,6 +402,7 @@ impl Consumer {
         let id = with_host(|i, calls| {
             let config = ConsumerConfig {
                 unix_offset_ms: i.unix_offset,
+                extensions: true,
                 ..ConsumerConfig::default()
             };
             let id = i.host.add_consumer(&seed, config);
@@ -425,6 +428,23 @@ impl Consumer {
         with_host(|i, _| i.host.pay(self.id, bolt11.trim(), now()))
             .map(|u| u.to_string())
             .map_err(err)
+    }
+
+    /// Sends `REQUEST_OPINION_SELLER` (the opinion-seller extension); returns its uuid.
+    pub fn request_opinion_seller(&self) -> Result<String, JsError> {
+        let uuid = Uuid::new_v4(&mut JsRng);
+        send_ext(self.id, &OpinionMessage::request_opinion_seller(uuid, ts()))?;
+        Ok(uuid.to_string())
+    }
+
+    /// Sends `REQUEST_OPINION_INVOICE {item_id}`; returns its uuid.
+    pub fn request_opinion_invoice(&self, item_id: &str) -> Result<String, JsError> {
+        let uuid = Uuid::new_v4(&mut JsRng);
+        send_ext(
+            self.id,
+            &OpinionMessage::request_opinion_invoice(uuid, ts(), item_id),
+        )?;
+        Ok(uuid.to_string())
     }
 
     /// Whether the provider's info arrived (requests may be sent).
@@ -459,6 +479,7 @@ impl Provider {
         let id = with_host(|i, calls| {
             let config = ProviderConfig {
                 unix_offset_ms: i.unix_offset,
+                extensions: true,
                 ..ProviderConfig::default()
             };
             let id = i.host.add_provider(&seed, config, None);
@@ -512,6 +533,68 @@ impl Provider {
         with_host(|i, _| i.host.send_error(self.id, r, message, now())).map_err(err)
     }
 
+    /// Sends `NOTIFY_OPINION_SELLER` answering `reference`: the seller's uuid and its items,
+    /// a JSON array of `{item_id, name, msats}`.
+    pub fn notify_opinion_seller(
+        &self,
+        reference: Option<String>,
+        seller_uuid: &str,
+        items_json: &str,
+    ) -> Result<(), JsError> {
+        let r = uuid_arg(reference)?;
+        let seller = Uuid::parse_lenient(seller_uuid)
+            .map_err(|e| JsError::new(&alloc::format!("invalid seller uuid: {e}")))?;
+        let items = Items::parse(items_json).map_err(err)?;
+        let core = items.as_core();
+        let uuid = Uuid::new_v4(&mut JsRng);
+        send_ext(
+            self.id,
+            &OpinionMessage::notify_opinion_seller(uuid, r, ts(), seller, &core),
+        )
+    }
+
+    /// Sends `NOTIFY_OPINION_SELLER_NOT_READY` answering `reference`.
+    pub fn notify_opinion_seller_not_ready(
+        &self,
+        reference: Option<String>,
+    ) -> Result<(), JsError> {
+        let r = uuid_arg(reference)?;
+        let uuid = Uuid::new_v4(&mut JsRng);
+        send_ext(
+            self.id,
+            &OpinionMessage::notify_opinion_seller_not_ready(uuid, r, ts()),
+        )
+    }
+
+    /// Sends `NOTIFY_OPINION_INVOICE {bolt11}` answering `reference`.
+    pub fn notify_opinion_invoice(
+        &self,
+        reference: Option<String>,
+        bolt11: &str,
+    ) -> Result<(), JsError> {
+        let r = uuid_arg(reference)?;
+        let uuid = Uuid::new_v4(&mut JsRng);
+        send_ext(
+            self.id,
+            &OpinionMessage::notify_opinion_invoice(uuid, r, ts(), bolt11),
+        )
+    }
+
+    /// Sends `NOTIFY_OPINION {item_id, opinion}` (answering `reference`, or `null`).
+    pub fn notify_opinion(
+        &self,
+        reference: Option<String>,
+        item_id: &str,
+        opinion: &str,
+    ) -> Result<(), JsError> {
+        let r = uuid_arg(reference)?;
+        let uuid = Uuid::new_v4(&mut JsRng);
+        send_ext(
+            self.id,
+            &OpinionMessage::notify_opinion(uuid, r, ts(), item_id, opinion),
+        )
+    }
+
     /// Whether the consumer has the provider info.
     pub fn is_ready(&self) -> bool {
         INNER.with(|rc| {
@@ -526,6 +609,27 @@ impl Provider {
     pub fn close(&self) -> Result<(), JsError> {
         with_host(|i, _| i.close(self.id, true))
     }
+}
+
+/// Sends an extension message on session `id`.
+fn send_ext(id: SessionId, msg: &OpinionMessage<'_>) -> Result<(), JsError> {
+    with_host(|i, _| i.host.send_extension(id, msg, now())).map_err(err)
+}
+
+/// The payment hash of a BOLT11 invoice, hex, or `undefined` (not an invoice).
+#[wasm_bindgen]
+pub fn bolt11_payment_hash(bolt11: &str) -> Option<String> {
+    moneysocket_core::bolt11::Invoice::parse(bolt11.trim())
+        .ok()
+        .map(|i| moneysocket_core::hex::encode(i.payment_hash()))
+}
+
+/// SHA-256 of the bytes in `hex` (a preimage → its payment hash), hex.
+#[wasm_bindgen]
+pub fn sha256_hex(hex: &str) -> Result<String, JsError> {
+    let bytes = moneysocket_core::hex::decode_vec(hex.trim())
+        .map_err(|e| JsError::new(&alloc::format!("invalid hex: {e}")))?;
+    Ok(moneysocket_core::hex::encode(&crate::sha256(&bytes)))
 }
 
 /// A beacon decoded as a JSON text: `{format, hrp, shared_seed, locations:[{type, url}]}`.

@@ -105,6 +105,7 @@ fn consumer(e: &ConsumerEvent<String>) -> Obj {
             .request(Some(*request))
             .set("kind", kind(*k))
             .set("reason", alloc::format!("{reason:?}")),
+        ConsumerEvent::Extension { json } => extension(json),
         ConsumerEvent::Refused(r) => Obj::new("refused").set("reason", r.to_string()),
         ConsumerEvent::Closed(r) => Obj::new("closed").set("reason", r.to_string()),
         _ => Obj::new("other"),
@@ -135,8 +136,21 @@ fn provider(e: &ProviderEvent<String>) -> Obj {
         ProviderEvent::RequestAbandoned { request, kind: k } => Obj::new("request_abandoned")
             .request(Some(*request))
             .set("kind", kind(*k)),
+        ProviderEvent::Extension { json } => extension(json),
         ProviderEvent::Refused(r) => Obj::new("refused").set("reason", r.to_string()),
         ProviderEvent::Closed(r) => Obj::new("closed").set("reason", r.to_string()),
         _ => Obj::new("other"),
+    }
+}
+
+/// `{type: "extension", name, uuid, reference, json}` (the session validated the message).
+fn extension(json: &str) -> Obj {
+    let o = Obj::new("extension").set("json", json);
+    match crate::opinion::summary(json) {
+        Some((name, uuid, reference)) => o.set("name", name).set("uuid", uuid.to_string()).set(
+            "reference",
+            reference.map_or(JsValue::NULL, |r| JsValue::from_str(&r.to_string())),
+        ),
+        None => o,
     }
 }

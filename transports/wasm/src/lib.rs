@@ -16,6 +16,7 @@ extern crate alloc;
 
 pub mod allowance;
 pub mod beacon;
+pub mod opinion;
 
 #[cfg(target_arch = "wasm32")]
 mod bindings;
@@ -29,4 +30,10 @@ pub fn bolt11_msats(bolt11: &str) -> Option<u64> {
     moneysocket_core::bolt11::Invoice::parse(bolt11.trim())
         .ok()?
         .amount_msat()
+}
+
+/// SHA-256 (a preimage's payment hash).
+pub fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(bytes).into()
 }

@@ -113,94 +113,166 @@ export class Wallet {
   }
 }
 
+/** The seller's items (host-apps §3.1), priced from `price` msat. */
+export function items(price) {
+  return [
+    { item_id: 'hello', name: 'Hello World', msats: price },
+    { item_id: 'time', name: 'Current Timestamp', msats: 2 * price },
+    { item_id: 'outlook', name: 'Market Outlook', msats: 3 * price },
+  ];
+}
+
 /**
- * The seller: `wallet` is its terminus account's beacon (it makes the invoices), `store`
- * the beacon buyers connect to. Each invoice request of a buyer becomes one of its account.
+ * The seller (opinion-seller extension, docs/extensions.md): `wallet` is its terminus
+ * account's beacon (it makes the invoices), `store` the beacon buyers connect to. A buyer's
+ * `REQUEST_OPINION_INVOICE` becomes an invoice of its account; when the account reports the
+ * payment (`NOTIFY_PREIMAGE`), the preimage's hash names the item and the seller sends the
+ * opinion.
  */
 export class Seller {
-  constructor({ wallet, store, log = () => {}, onChange = () => {} }) {
+  constructor({ wallet, store, price, log = () => {}, onChange = () => {} }) {
     this.log = log;
     this.onChange = onChange;
     this.balance = null;
     this.sales = 0;
-    this.routes = new Map();
+    this.open = false;
+    this.outlook = 'Bullish';
+    this.uuid = ms.uuid_new();
+    this.items = items(price);
+    this.asked = new Map(); // wallet invoice request -> { buyer request, item }
+    this.unpaid = new Map(); // payment hash -> { buyer request, item }
     const s = this;
     this.wallet = new ms.Consumer(wallet, {
       on_connected: (e) => log(`wallet connected to ${e.url}`),
       on_provider(e) { s.balance = e.msats; log(`balance ${sats(e.msats)}`); onChange(s); },
       on_invoice(e) {
-        const buyer = s.routes.get(e.request);
-        if (buyer === undefined) return;
-        s.routes.delete(e.request);
-        s.store.send_invoice(buyer, e.bolt11);
+        const sale = s.asked.get(e.request);
+        if (!sale) return;
+        s.asked.delete(e.request);
+        s.unpaid.set(ms.bolt11_payment_hash(e.bolt11), sale);
+        s.store.notify_opinion_invoice(sale.request, e.bolt11);
       },
       on_error(e) {
-        const buyer = s.routes.get(e.request);
-        if (buyer !== undefined) { s.routes.delete(e.request); s.store.send_error(buyer, e.message); }
+        const sale = s.asked.get(e.request);
+        if (sale) { s.asked.delete(e.request); log(`no invoice for ${sale.item.item_id}: ${e.message}`); }
       },
-      on_preimage(e) { if (e.request === null) { s.sales += 1; log(`sold: paid, preimage ${e.preimage.slice(0, 16)}…`); onChange(s); } },
+      on_preimage(e) {
+        if (e.request !== null) return;
+        const sale = s.unpaid.get(ms.sha256_hex(e.preimage));
+        if (!sale) return;
+        s.unpaid.delete(ms.sha256_hex(e.preimage));
+        s.sales += 1;
+        log(`sold ${sale.item.item_id} for ${sats(sale.item.msats)}`);
+        s.store.notify_opinion(sale.request, sale.item.item_id, s.opinion(sale.item.item_id));
+        onChange(s);
+      },
     });
     this.store = new ms.Provider(store, {
       on_connected: (e) => log(`store connected to ${e.url}`),
       on_consumer_ready: () => log('a buyer is in the store'),
-      on_invoice_request(e) {
-        log(`invoice of ${sats(e.msats)} asked`);
-        s.routes.set(s.wallet.request_invoice(e.msats), e.request);
+      on_extension(e) {
+        if (e.name === 'REQUEST_OPINION_SELLER') {
+          if (s.open) s.store.notify_opinion_seller(e.uuid, s.uuid, JSON.stringify(s.items));
+          else s.store.notify_opinion_seller_not_ready(e.uuid);
+        } else if (e.name === 'REQUEST_OPINION_INVOICE') {
+          const item = s.items.find((i) => i.item_id === JSON.parse(e.json).item_id);
+          if (!item) return log(`unknown item asked`);
+          log(`${item.item_id} asked`);
+          s.asked.set(s.wallet.request_invoice(item.msats), { request: e.uuid, item });
+        }
       },
-      on_pay_request(e) { s.store.send_error(e.request, 'the store does not pay'); },
+      on_invoice_request: (e) => s.store.send_error(e.request, 'buy items with the opinion-seller extension'),
+      on_pay_request: (e) => s.store.send_error(e.request, 'the store does not pay'),
     });
-    this.store.set_provider_info(ms.uuid_new(), false, true, null);
+    this.store.set_provider_info(this.uuid, false, true, null);
   }
+
+  /** What an item delivers. */
+  opinion(item_id) {
+    if (item_id === 'hello') return 'Sincere Hello!!';
+    if (item_id === 'time') return String(Math.floor(Date.now() / 1000));
+    return this.outlook;
+  }
+
+  /** Opens the store: buyers get the item list. */
+  openStore() { this.open = true; this.log('store open'); }
 }
 
 /**
- * The buyer: `wallet` is the web wallet's upstream beacon, `store` the seller's. `buy(msats)`
- * asks the store for an invoice and its wallet to pay it; resolves to `{paid, error}`.
+ * The buyer: `wallet` is the web wallet's upstream beacon, `store` the seller's. It asks the
+ * store for its items once in; `buy(item_id)` asks for the item's invoice, has its wallet
+ * pay it and waits for the opinion; resolves to `{paid, opinion, error}`.
  */
 export class Buyer {
   constructor({ wallet, store, log = () => {}, onChange = () => {} }) {
     this.log = log;
     this.onChange = onChange;
     this.balance = null;
+    this.items = null;
     this.purchases = 0;
     this.refusals = 0;
-    this.pending = new Map();
+    this.opinions = [];
+    this.pending = new Map(); // request uuid -> resolve
     const b = this;
-    const settle = (e, result) => {
-      const done = b.pending.get(e.request);
-      if (done) { b.pending.delete(e.request); done(result); }
+    const settle = (request, result) => {
+      const done = b.pending.get(request);
+      if (done) { b.pending.delete(request); done(result); }
     };
     this.wallet = new ms.Consumer(wallet, {
       on_connected: (e) => log(`wallet connected to ${e.url}`),
       on_provider(e) { b.balance = e.msats; log(`wallet allows ${sats(e.msats)}`); onChange(b); },
-      on_preimage: (e) => settle(e, { paid: true }),
-      on_error: (e) => settle(e, { paid: false, error: e.message }),
-      on_request_failed: (e) => settle(e, { paid: false, error: `wallet ${e.reason}` }),
+      on_preimage: (e) => settle(e.request, { paid: true }),
+      on_error: (e) => settle(e.request, { paid: false, error: e.message }),
+      on_request_failed: (e) => settle(e.request, { paid: false, error: `wallet ${e.reason}` }),
     });
+    const askItems = () => { try { b.store.request_opinion_seller(); } catch (err) { log(`store: ${err.message}`); } };
     this.store = new ms.Consumer(store, {
       on_connected: (e) => log(`store connected to ${e.url}`),
-      on_provider: () => { log('in the store'); onChange(b); },
-      on_invoice: (e) => settle(e, { bolt11: e.bolt11 }),
-      on_error: (e) => settle(e, { error: e.message }),
-      on_request_failed: (e) => settle(e, { error: `store ${e.reason}` }),
+      on_provider: () => { log('in the store'); askItems(); },
+      on_extension(e) {
+        const m = JSON.parse(e.json);
+        if (e.name === 'NOTIFY_OPINION_SELLER') {
+          b.items = m.items;
+          log(`items: ${m.items.map((i) => `${i.name} ${sats(i.msats)}`).join(', ')}`);
+          onChange(b);
+        } else if (e.name === 'NOTIFY_OPINION_SELLER_NOT_READY') {
+          setTimeout(askItems, 500);
+        } else if (e.name === 'NOTIFY_OPINION_INVOICE') {
+          settle(e.reference, { bolt11: m.bolt11 });
+        } else if (e.name === 'NOTIFY_OPINION') {
+          settle(`opinion:${e.reference}`, { opinion: m.opinion });
+        }
+      },
     });
   }
 
-  ask(consumer, f) {
+  wait(key, f) {
     return new Promise((resolve) => {
-      try { this.pending.set(f(consumer), resolve); } catch (err) { resolve({ paid: false, error: err.message }); }
+      try { const k = f(); this.pending.set(key ?? k, resolve); } catch (err) { resolve({ error: err.message }); }
     });
   }
 
-  /** One purchase of `msats`. */
-  async buy(msats) {
-    const inv = await this.ask(this.store, (c) => c.request_invoice(msats));
+  /** One purchase of `item_id`. */
+  async buy(item_id) {
+    const ask = this.store.request_opinion_invoice(item_id);
+    const opinion = this.wait(`opinion:${ask}`, () => null);
+    const inv = await this.wait(ask, () => null);
     if (!inv.bolt11) { this.log(`no invoice: ${inv.error}`); return { paid: false, error: inv.error }; }
-    const r = await this.ask(this.wallet, (c) => c.pay(inv.bolt11));
-    if (r.paid) { this.purchases += 1; this.log(`bought for ${sats(msats)}`); }
-    else { this.refusals += 1; this.log(`purchase refused: ${r.error}`); }
+    const r = await this.wait(null, () => this.wallet.pay(inv.bolt11));
+    if (!r.paid) {
+      this.refusals += 1;
+      this.pending.delete(`opinion:${ask}`);
+      this.log(`purchase refused: ${r.error}`);
+      this.onChange(this);
+      return r;
+    }
+    const o = await Promise.race([opinion, new Promise((res) => setTimeout(() => res({ error: 'no opinion within 10 s' }), 10000))]);
+    if (o.opinion === undefined) { this.log(`paid for ${item_id}: ${o.error}`); return { paid: true, error: o.error }; }
+    this.purchases += 1;
+    this.opinions.push(o.opinion);
+    this.log(`bought ${item_id}: "${o.opinion}"`);
     this.onChange(this);
-    return r;
+    return { paid: true, opinion: o.opinion };
   }
 }
 

@@ -216,6 +216,53 @@ export class Consumer {
             wasm.__wbindgen_free(deferred2_0, deferred2_1, 1);
         }
     }
+    /**
+     * Sends `REQUEST_OPINION_INVOICE {item_id}`; returns its uuid.
+     * @param {string} item_id
+     * @returns {string}
+     */
+    request_opinion_invoice(item_id) {
+        let deferred3_0;
+        let deferred3_1;
+        try {
+            const ptr0 = passStringToWasm0(item_id, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+            const len0 = WASM_VECTOR_LEN;
+            const ret = wasm.consumer_request_opinion_invoice(this.__wbg_ptr, ptr0, len0);
+            var ptr2 = ret[0];
+            var len2 = ret[1];
+            if (ret[3]) {
+                ptr2 = 0; len2 = 0;
+                throw takeFromExternrefTable0(ret[2]);
+            }
+            deferred3_0 = ptr2;
+            deferred3_1 = len2;
+            return getStringFromWasm0(ptr2, len2);
+        } finally {
+            wasm.__wbindgen_free(deferred3_0, deferred3_1, 1);
+        }
+    }
+    /**
+     * Sends `REQUEST_OPINION_SELLER` (the opinion-seller extension); returns its uuid.
+     * @returns {string}
+     */
+    request_opinion_seller() {
+        let deferred2_0;
+        let deferred2_1;
+        try {
+            const ret = wasm.consumer_request_opinion_seller(this.__wbg_ptr);
+            var ptr1 = ret[0];
+            var len1 = ret[1];
+            if (ret[3]) {
+                ptr1 = 0; len1 = 0;
+                throw takeFromExternrefTable0(ret[2]);
+            }
+            deferred2_0 = ptr1;
+            deferred2_1 = len1;
+            return getStringFromWasm0(ptr1, len1);
+        } finally {
+            wasm.__wbindgen_free(deferred2_0, deferred2_1, 1);
+        }
+    }
 }
 if (Symbol.dispose) Consumer.prototype[Symbol.dispose] = Consumer.prototype.free;
 
@@ -266,6 +313,70 @@ export class Provider {
         this.__wbg_ptr = ret[0];
         ProviderFinalization.register(this, this.__wbg_ptr, this);
         return this;
+    }
+    /**
+     * Sends `NOTIFY_OPINION {item_id, opinion}` (answering `reference`, or `null`).
+     * @param {string | null | undefined} reference
+     * @param {string} item_id
+     * @param {string} opinion
+     */
+    notify_opinion(reference, item_id, opinion) {
+        var ptr0 = isLikeNone(reference) ? 0 : passStringToWasm0(reference, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        var len0 = WASM_VECTOR_LEN;
+        const ptr1 = passStringToWasm0(item_id, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len1 = WASM_VECTOR_LEN;
+        const ptr2 = passStringToWasm0(opinion, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len2 = WASM_VECTOR_LEN;
+        const ret = wasm.provider_notify_opinion(this.__wbg_ptr, ptr0, len0, ptr1, len1, ptr2, len2);
+        if (ret[1]) {
+            throw takeFromExternrefTable0(ret[0]);
+        }
+    }
+    /**
+     * Sends `NOTIFY_OPINION_INVOICE {bolt11}` answering `reference`.
+     * @param {string | null | undefined} reference
+     * @param {string} bolt11
+     */
+    notify_opinion_invoice(reference, bolt11) {
+        var ptr0 = isLikeNone(reference) ? 0 : passStringToWasm0(reference, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        var len0 = WASM_VECTOR_LEN;
+        const ptr1 = passStringToWasm0(bolt11, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len1 = WASM_VECTOR_LEN;
+        const ret = wasm.provider_notify_opinion_invoice(this.__wbg_ptr, ptr0, len0, ptr1, len1);
+        if (ret[1]) {
+            throw takeFromExternrefTable0(ret[0]);
+        }
+    }
+    /**
+     * Sends `NOTIFY_OPINION_SELLER` answering `reference`: the seller's uuid and its items,
+     * a JSON array of `{item_id, name, msats}`.
+     * @param {string | null | undefined} reference
+     * @param {string} seller_uuid
+     * @param {string} items_json
+     */
+    notify_opinion_seller(reference, seller_uuid, items_json) {
+        var ptr0 = isLikeNone(reference) ? 0 : passStringToWasm0(reference, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        var len0 = WASM_VECTOR_LEN;
+        const ptr1 = passStringToWasm0(seller_uuid, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len1 = WASM_VECTOR_LEN;
+        const ptr2 = passStringToWasm0(items_json, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len2 = WASM_VECTOR_LEN;
+        const ret = wasm.provider_notify_opinion_seller(this.__wbg_ptr, ptr0, len0, ptr1, len1, ptr2, len2);
+        if (ret[1]) {
+            throw takeFromExternrefTable0(ret[0]);
+        }
+    }
+    /**
+     * Sends `NOTIFY_OPINION_SELLER_NOT_READY` answering `reference`.
+     * @param {string | null} [reference]
+     */
+    notify_opinion_seller_not_ready(reference) {
+        var ptr0 = isLikeNone(reference) ? 0 : passStringToWasm0(reference, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        var len0 = WASM_VECTOR_LEN;
+        const ret = wasm.provider_notify_opinion_seller_not_ready(this.__wbg_ptr, ptr0, len0);
+        if (ret[1]) {
+            throw takeFromExternrefTable0(ret[0]);
+        }
     }
     /**
      * Refuses a request (or, with `request` null, reports an error) with `message`.
@@ -426,6 +537,49 @@ export function bolt11_msats(bolt11) {
 }
 
 /**
+ * The payment hash of a BOLT11 invoice, hex, or `undefined` (not an invoice).
+ * @param {string} bolt11
+ * @returns {string | undefined}
+ */
+export function bolt11_payment_hash(bolt11) {
+    const ptr0 = passStringToWasm0(bolt11, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+    const len0 = WASM_VECTOR_LEN;
+    const ret = wasm.bolt11_payment_hash(ptr0, len0);
+    let v2;
+    if (ret[0] !== 0) {
+        v2 = getStringFromWasm0(ret[0], ret[1]);
+        wasm.__wbindgen_free(ret[0], ret[1] * 1, 1);
+    }
+    return v2;
+}
+
+/**
+ * SHA-256 of the bytes in `hex` (a preimage → its payment hash), hex.
+ * @param {string} hex
+ * @returns {string}
+ */
+export function sha256_hex(hex) {
+    let deferred3_0;
+    let deferred3_1;
+    try {
+        const ptr0 = passStringToWasm0(hex, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
+        const len0 = WASM_VECTOR_LEN;
+        const ret = wasm.sha256_hex(ptr0, len0);
+        var ptr2 = ret[0];
+        var len2 = ret[1];
+        if (ret[3]) {
+            ptr2 = 0; len2 = 0;
+            throw takeFromExternrefTable0(ret[2]);
+        }
+        deferred3_0 = ptr2;
+        deferred3_1 = len2;
+        return getStringFromWasm0(ptr2, len2);
+    } finally {
+        wasm.__wbindgen_free(deferred3_0, deferred3_1, 1);
+    }
+}
+
+/**
  * A fresh random uuid (v4), e.g. a wallet's own account uuid.
  * @returns {string}
  */
@@ -558,12 +712,12 @@ function __wbg_get_imports() {
         },
         __wbindgen_generic_0000000000000001: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [Externref], shim_idx: 1, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h948b9211759a3619);
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h736d55eb8a2c569a);
             return ret;
         },
         __wbindgen_generic_0000000000000002: function(arg0, arg1) {
             // Cast intrinsic for `Closure(Closure { owned: true, function: Function { arguments: [], shim_idx: 2, ret: Unit, inner_ret: Some(Unit) }, mutable: true }) -> Externref`.
-            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__h7883389e939d187c);
+            const ret = makeMutClosure(arg0, arg1, wasm_bindgen__convert__closures_____invoke__ha79b4bb465b0147a);
             return ret;
         },
         __wbindgen_generic_0000000000000003: function(arg0) {
@@ -592,12 +746,12 @@ function __wbg_get_imports() {
     };
 }
 
-function wasm_bindgen__convert__closures_____invoke__h7883389e939d187c(arg0, arg1) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h7883389e939d187c(arg0, arg1);
+function wasm_bindgen__convert__closures_____invoke__ha79b4bb465b0147a(arg0, arg1) {
+    wasm.wasm_bindgen__convert__closures_____invoke__ha79b4bb465b0147a(arg0, arg1);
 }
 
-function wasm_bindgen__convert__closures_____invoke__h948b9211759a3619(arg0, arg1, arg2) {
-    wasm.wasm_bindgen__convert__closures_____invoke__h948b9211759a3619(arg0, arg1, arg2);
+function wasm_bindgen__convert__closures_____invoke__h736d55eb8a2c569a(arg0, arg1, arg2) {
+    wasm.wasm_bindgen__convert__closures_____invoke__h736d55eb8a2c569a(arg0, arg1, arg2);
 }
 
 

@@ -4,6 +4,7 @@
 //    account pays it; both balances move and the seller hears of the payment;
 // 2. a provider and a consumer on a fresh beacon meet through the relay: the consumer's
 //    invoice request reaches the provider's on_invoice_request and its answer comes back;
+//    they also exchange opinion-seller extension messages;
 // 3. bad input throws typed errors instead of crashing.
 // Prints one JSON line with what it saw and exits 0, or prints the failure and exits 1.
 import { readFileSync } from 'node:fs';
@@ -79,6 +80,16 @@ try {
   provider.send_error(pr.request, 'no thanks');
   const err = await consumer.next('error');
   check(err.request === p && err.message === 'no thanks', 'the refusal reaches the consumer');
+
+  // the opinion-seller extension both ways
+  const askItems = consumer.request_opinion_seller();
+  const got = await provider.next('extension');
+  check(got.name === 'REQUEST_OPINION_SELLER' && got.uuid === askItems, 'extension request reaches the provider');
+  provider.notify_opinion_seller(got.uuid, account, JSON.stringify([{ item_id: 'hello', name: 'Hello World', msats: 1000 }]));
+  const list = await consumer.next('extension');
+  check(list.name === 'NOTIFY_OPINION_SELLER' && list.reference === askItems, 'extension answer references the request');
+  check(JSON.parse(list.json).items[0].msats === 1000, 'items arrive');
+  check(/items/.test((() => { try { provider.notify_opinion_seller(null, account, '[{"item_id":1}]'); } catch (e) { return e.message; } })()), 'bad items refused');
 
   // 3. bad input
   const throws = (f) => { try { f(); return null; } catch (e) { return e.message; } };
