@@ -1,9 +1,10 @@
 //! The parts of the `moneysocket` binary that tests and other tools link: the terminus
-//! (its Lightning backend, ledger and control interface).
+//! (its Lightning backend, ledger and control interface) and the wallet (`wallet::spawn`).
 
 pub mod http;
 pub mod ini;
 pub mod metrics;
 pub mod simnet;
 pub mod terminus;
+pub mod wallet;
 pub mod web;

@@ -6,6 +6,7 @@
 mod bench;
 mod cmd;
 mod daemon;
+mod demo;
 mod relay;
 
 use clap::{Parser, Subcommand};
@@ -60,6 +61,12 @@ enum Command {
     /// Simulated Lightning nodes, each served over LND's REST API (HTTPS, macaroon) on its
     /// own loopback port, until SIGTERM/SIGINT.
     Simnet(cmd::simnet::SimnetArgs),
+    /// The whole system in one process: relay, terminus, wallet, a seller and a buyer app;
+    /// buys until the wallet's allowance refuses (the first thing to run).
+    Demo(cmd::demo::DemoArgs),
+    /// A wallet between a terminus account (downstream) and an app (upstream) that enforces
+    /// an allowance per period.
+    Wallet(cmd::wallet::WalletArgs),
     /// Load generator for v0 relays (and its baseline echo server).
     #[command(subcommand)]
     Bench(cmd::bench::BenchCmd),
@@ -82,6 +89,8 @@ fn main() -> ExitCode {
         Command::TerminusCli(a) => cmd::terminus_cli::run(a),
         Command::Simnet(a) => cmd::simnet::run(a),
         Command::Bench(c) => cmd::bench::run(c),
+        Command::Demo(a) => cmd::demo::run(a),
+        Command::Wallet(a) => cmd::wallet::run(a),
         Command::Web(a) => cmd::web::run(a),
     };
     match result {

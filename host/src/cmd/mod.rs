@@ -3,6 +3,7 @@
 pub mod beacon;
 pub mod bench;
 pub mod bolt11;
+pub mod demo;
 pub mod frame;
 pub mod relay;
 pub mod seed;
@@ -10,6 +11,7 @@ pub mod simnet;
 pub mod terminus;
 pub mod terminus_cli;
 pub mod wad;
+pub mod wallet;
 pub mod web;
 
 /// What a command prints on success, or why it failed.

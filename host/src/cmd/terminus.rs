@@ -71,43 +71,64 @@ pub fn run(a: TerminusArgs) -> CmdResult {
             serve(cfg.clone(), data_dir, ledger, node, Vec::new())
         }
         None => {
-            let sim_cfg = simnode::SimNodeConfig {
-                starting_balance_msat: cfg.simnode.starting_balance_msat,
-                fee_base_msat: cfg.simnode.fee_base_msat,
-                fee_ppm: u64::from(cfg.simnode.fee_ppm),
-                latency: cfg.simnode.latency(),
-                ..simnode::SimNodeConfig::default()
-            };
-            let network = simnode::SimNetwork::new();
-            let node = network
-                .open_node(&data_dir.join("simnode"), sim_cfg.clone())
-                .map_err(|e| format!("simulated node: {e}"))?;
-            let mut peers = Vec::new();
-            for i in 0..cfg.simnode.peers {
-                let peer = network
-                    .open_node(
-                        &data_dir.join(format!("simpeer-{i}")),
-                        simnode::SimNodeConfig {
-                            alias: format!("simpeer-{i}"),
-                            ..sim_cfg.clone()
-                        },
-                    )
-                    .map_err(|e| format!("simulated peer {i}: {e}"))?;
-                peers.push(Arc::new(peer));
-            }
+            let (node, peers) = open_simnodes(&cfg, &data_dir)?;
             serve(cfg.clone(), data_dir, ledger, node, peers)
         }
     }
 }
 
-/// Runs the terminus over `node` (the simulated one with its `peers`, or LND) until a signal.
-fn serve<N: Node>(
-    cfg: TerminusConfig,
-    data_dir: PathBuf,
+/// Opens the simulated node of a terminus without `[lnd]`, and its peers (the outside world),
+/// under `data_dir`.
+pub fn open_simnodes(
+    cfg: &TerminusConfig,
+    data_dir: &std::path::Path,
+) -> Result<(SimNode, Vec<Arc<SimNode>>), String> {
+    let sim_cfg = simnode::SimNodeConfig {
+        starting_balance_msat: cfg.simnode.starting_balance_msat,
+        fee_base_msat: cfg.simnode.fee_base_msat,
+        fee_ppm: u64::from(cfg.simnode.fee_ppm),
+        latency: cfg.simnode.latency(),
+        ..simnode::SimNodeConfig::default()
+    };
+    let network = simnode::SimNetwork::new();
+    let node = network
+        .open_node(&data_dir.join("simnode"), sim_cfg.clone())
+        .map_err(|e| format!("simulated node: {e}"))?;
+    let mut peers = Vec::new();
+    for i in 0..cfg.simnode.peers {
+        let peer = network
+            .open_node(
+                &data_dir.join(format!("simpeer-{i}")),
+                simnode::SimNodeConfig {
+                    alias: format!("simpeer-{i}"),
+                    ..sim_cfg.clone()
+                },
+            )
+            .map_err(|e| format!("simulated peer {i}: {e}"))?;
+        peers.push(Arc::new(peer));
+    }
+    Ok((node, peers))
+}
+
+/// A terminus bound to its listener and started (in-flight payments reconciled).
+pub struct Started<N: Node> {
+    /// The service; drive it with `poll`.
+    pub terminus: Terminus<N>,
+    /// Where its websocket listener is bound.
+    pub bound: SocketAddr,
+    /// `ws` or `wss`.
+    pub scheme: &'static str,
+    /// The URL its beacons carry.
+    pub external_url: String,
+}
+
+/// Binds the terminus's listener and starts the service over `node`: what the daemon and
+/// the in-process demo share.
+pub fn start_terminus<N: Node>(
+    cfg: &TerminusConfig,
     ledger: Ledger,
     node: N,
-    peers: Vec<Arc<SimNode>>,
-) -> CmdResult {
+) -> Result<Started<N>, String> {
     let server_tls = match (&cfg.listen.tls_cert, &cfg.listen.tls_key) {
         (Some(c), Some(k)) => Some(tls::server_config(c, k, cfg.listen.tls_chain.as_deref())?),
         _ => None,
@@ -136,7 +157,39 @@ fn serve<N: Node>(
         host
     };
     let external_url = format!("{scheme}://{host}:{port}");
-    let registry = driver
+    let policy = Policy {
+        fee_limit_ppm: u64::from(cfg.payments.fee_limit_ppm),
+        fee_limit_min_msat: cfg.payments.fee_limit_min_msat,
+        invoice_expiry: cfg.payments.invoice_expiry(),
+        pay_timeout: cfg.payments.pay_timeout(),
+        external_url: external_url.clone(),
+    };
+    let mut terminus = Terminus::new(driver, ledger, Arc::new(node), policy);
+    terminus.start()?;
+    Ok(Started {
+        terminus,
+        bound,
+        scheme,
+        external_url,
+    })
+}
+
+/// Runs the terminus over `node` (the simulated one with its `peers`, or LND) until a signal.
+fn serve<N: Node>(
+    cfg: TerminusConfig,
+    data_dir: PathBuf,
+    ledger: Ledger,
+    node: N,
+    peers: Vec<Arc<SimNode>>,
+) -> CmdResult {
+    let Started {
+        mut terminus,
+        bound,
+        scheme,
+        external_url,
+    } = start_terminus(&cfg, ledger, node)?;
+    let registry = terminus
+        .driver()
         .io()
         .transport()
         .registry()
@@ -161,16 +214,6 @@ fn serve<N: Node>(
         ),
         None => None,
     };
-    let policy = Policy {
-        fee_limit_ppm: u64::from(cfg.payments.fee_limit_ppm),
-        fee_limit_min_msat: cfg.payments.fee_limit_min_msat,
-        invoice_expiry: cfg.payments.invoice_expiry(),
-        pay_timeout: cfg.payments.pay_timeout(),
-        external_url: external_url.clone(),
-    };
-    let mut terminus = Terminus::new(driver, ledger, Arc::new(node), policy);
-    terminus.start()?;
-
     let mut stdout = std::io::stdout();
     let _ = writeln!(stdout, "listening at: {scheme}://{bound}");
     let _ = writeln!(stdout, "control at: http://{}", control.local_addr());

@@ -7,6 +7,9 @@ pub mod config;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use moneysocket_core::host::HostConfig;
@@ -42,6 +45,69 @@ struct Relay {
     last_stats: (usize, usize, usize),
     next_stats: std::time::Instant,
     shutdown: bool,
+    /// Set by [`RelayThread::stop`] when the relay runs inside another program.
+    stop: Option<Arc<AtomicBool>>,
+}
+
+/// A relay running on a thread of this process (the demo): no signals, no stdout.
+pub struct RelayThread {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Result<(), String>>>,
+}
+
+impl RelayThread {
+    /// Starts the relay on its own thread and returns once it listens.
+    pub fn spawn(cfg: RelayConfig) -> Result<RelayThread, String> {
+        cfg.validate()?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = mpsc::channel();
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("relay".into())
+            .spawn(move || {
+                let mut relay = match start(cfg, Some(flag)) {
+                    Ok((relay, addr)) => {
+                        let _ = tx.send(Ok(addr));
+                        relay
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e.clone()));
+                        return Err(e);
+                    }
+                };
+                relay.serve()
+            })
+            .map_err(|e| format!("relay thread: {e}"))?;
+        let addr = rx
+            .recv()
+            .map_err(|_| "relay thread ended before listening".to_string())??;
+        Ok(RelayThread {
+            addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the relay (graceful shutdown) and waits for its thread.
+    pub fn stop(mut self) -> Result<(), String> {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err("relay thread panicked".into()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for RelayThread {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// Runs the relay until SIGTERM or SIGINT. Prints `listening at: ws[s]://addr` (and
@@ -53,10 +119,13 @@ pub fn run(cfg: RelayConfig) -> Result<(), String> {
         cfg.log_dir.as_deref(),
         "moneysocket-relay.log",
     )?;
-    run_loop(cfg)
+    start(cfg, None)?.0.serve()
 }
 
-fn run_loop(cfg: RelayConfig) -> Result<(), String> {
+/// Binds the relay. With `stop` it runs inside another program: no signal handling and
+/// nothing on stdout.
+fn start(cfg: RelayConfig, stop: Option<Arc<AtomicBool>>) -> Result<(Relay, SocketAddr), String> {
+    let embedded = stop.is_some();
     let tls = match (&cfg.tls_cert, &cfg.tls_key) {
         (Some(c), Some(k)) => Some(tls::server_config(c, k, cfg.tls_chain.as_deref())?),
         _ => None,
@@ -79,7 +148,11 @@ fn run_loop(cfg: RelayConfig) -> Result<(), String> {
         .listen(want, tls.clone())
         .map_err(|e| format!("listening on {want}: {e}"))?;
     let scheme = if tls.is_some() { "wss" } else { "ws" };
-    let mut stdout = std::io::stdout();
+    let mut stdout: Box<dyn std::io::Write> = if embedded {
+        Box::new(std::io::sink())
+    } else {
+        Box::new(std::io::stdout())
+    };
     let _ = writeln!(stdout, "listening at: {scheme}://{addr}");
     tracing::info!("listening at: {scheme}://{addr}");
     let t = driver.io().transport();
@@ -95,6 +168,7 @@ fn run_loop(cfg: RelayConfig) -> Result<(), String> {
     };
     let _ = stdout.flush();
     let signals = match crate::daemon::signal_pipe(t.registry(), SIGNAL_N) {
+        _ if embedded => None,
         Ok(s) => Some(s),
         Err(e) => {
             tracing::warn!("no signal handling: {e}");
@@ -103,7 +177,7 @@ fn run_loop(cfg: RelayConfig) -> Result<(), String> {
     };
     let stats_every = (cfg.stats_interval > 0.0)
         .then(|| Duration::try_from_secs_f64(cfg.stats_interval).unwrap_or(Duration::MAX));
-    let mut relay = Relay {
+    let relay = Relay {
         cfg,
         driver,
         metrics,
@@ -112,8 +186,9 @@ fn run_loop(cfg: RelayConfig) -> Result<(), String> {
         last_stats: (0, 0, 0),
         next_stats: std::time::Instant::now(),
         shutdown: false,
+        stop,
     };
-    relay.serve()
+    Ok((relay, addr))
 }
 
 impl Relay {
@@ -121,8 +196,10 @@ impl Relay {
     fn serve(&mut self) -> Result<(), String> {
         let mut events = Vec::new();
         while !self.shutdown {
+            // inside another program: look at the stop flag ten times a second
+            let tick = self.stop.as_ref().map(|_| Duration::from_millis(100));
             self.driver
-                .poll(&mut events, None)
+                .poll(&mut events, tick)
                 .map_err(|e| format!("poll: {e}"))?;
             for ev in events.drain(..) {
                 self.on_event(ev);
@@ -131,6 +208,13 @@ impl Relay {
                 m.sweep(self.driver.io().transport().registry());
             }
             self.stats_line();
+            if self
+                .stop
+                .as_ref()
+                .is_some_and(|s| s.load(Ordering::Relaxed))
+            {
+                self.shutdown = true;
+            }
         }
         self.graceful_shutdown(&mut events);
         Ok(())

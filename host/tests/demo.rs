@@ -1,0 +1,76 @@
+//! The one-command demo, as a user runs it: the real binary, real sockets.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const EXE: &str = env!("CARGO_BIN_EXE_moneysocket");
+
+/// `demo --json` exits 0 within 60 s; its last line is the summary: purchases until the
+/// allowance refused one, balances before and after that add up, the ledger consistent.
+#[test]
+fn demo_buys_until_the_allowance_refuses() {
+    let start = Instant::now();
+    let mut child = Command::new(EXE)
+        .args(["demo", "--json", "--timeout", "55"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("demo starts");
+    let out = child.stdout.take().expect("stdout");
+    let lines: Vec<String> = BufReader::new(out).lines().map_while(Result::ok).collect();
+    let status = child.wait().expect("demo ends");
+    let took = start.elapsed();
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        use std::io::Read as _;
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(status.success(), "demo failed: {err}\n{}", lines.join("\n"));
+    assert!(took < Duration::from_secs(60), "demo took {took:?}");
+    let story = lines.join("\n");
+    for step in [
+        "relay",
+        "listening at ws://127.0.0.1:",
+        "connected to the seller's account",
+        "connected to its wallet",
+        "the store sells",
+        "got the invoice",
+        "paid: preimage",
+        "received \"hello\": Sincere Hello!!",
+        "the wallet refused",
+    ] {
+        assert!(story.contains(step), "the story lacks {step:?}:\n{story}");
+    }
+    let summary: Value = serde_json::from_str(lines.last().expect("a last line")).expect("JSON");
+    assert_eq!(summary["ok"], true, "{summary}");
+    let purchases = summary["purchases"].as_array().expect("purchases");
+    let refusals = summary["refusals"].as_array().expect("refusals");
+    assert!(!purchases.is_empty(), "{summary}");
+    assert_eq!(refusals.len(), 1, "{summary}");
+    let spent: u64 = purchases.iter().map(|p| p["msats"].as_u64().unwrap()).sum();
+    let b = &summary["balances"];
+    let buyer_before = b["before"]["buyer_msats"].as_u64().unwrap();
+    assert_eq!(
+        b["after"]["buyer_msats"].as_u64().unwrap(),
+        buyer_before - spent
+    );
+    assert_eq!(
+        b["after"]["seller_msats"].as_u64().unwrap(),
+        b["before"]["seller_msats"].as_u64().unwrap() + spent
+    );
+    // the refused purchase would have gone past the allowance
+    let allowance = b["before"]["allowance_left_msats"].as_u64().unwrap();
+    let refused = refusals[0]["msats"].as_u64().unwrap();
+    assert!(
+        spent <= allowance && spent + refused > allowance,
+        "{summary}"
+    );
+    assert_eq!(
+        b["after"]["allowance_left_msats"].as_u64().unwrap(),
+        allowance - spent
+    );
+    assert_eq!(summary["ledger"]["ok"], true);
+}

@@ -1,0 +1,693 @@
+//! The wallet end to end: the real `moneysocket` binary (terminus on the simulated node,
+//! terminus-cli, relay, wallet), the apps as consumer sessions on a driver in this process,
+//! real websockets on loopback.
+
+mod support;
+#[path = "support/terminus.rs"]
+mod terminus_support;
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use moneysocket_core::beacon::Beacon;
+use moneysocket_core::bolt11::Invoice;
+use moneysocket_core::host::SessionId;
+use moneysocket_core::uuid::Uuid;
+use moneysocket_driver::{ConsumerEvent, Driver, DriverConfig};
+use moneysocket_host::terminus::ledger::system_clock;
+use moneysocket_host::wallet::ledger::WalletLedger;
+use moneysocket_host::wallet::{self, Period, Upstream, WalletConfig, Window};
+use moneysocket_ws::TransportConfig;
+use support::{spawn_listening, temp_dir};
+use terminus_support::{
+    cli, consumer, pay_answer, pump, sha256, start_terminus, wait_for, Killed, BIN,
+};
+
+const FOREVER: Window = Window {
+    start_ms: 0,
+    end_ms: None,
+};
+
+/// A terminus on the simulated node with accounts `(name, amount)`; the listen beacons of
+/// `name-0`, in order.
+fn terminus(dir: &Path, accounts: &[(&str, &str)]) -> (Killed, Vec<String>) {
+    terminus_with("", dir, accounts)
+}
+
+/// [`terminus`] with a configuration (TOML).
+fn terminus_with(config: &str, dir: &Path, accounts: &[(&str, &str)]) -> (Killed, Vec<String>) {
+    let (t, _) = start_terminus(config, dir, "127.0.0.1:0");
+    let beacons = accounts
+        .iter()
+        .map(|(name, amount)| {
+            cli(dir, &["create", amount, "-a", name]);
+            cli(dir, &["listen", &format!("{name}-0")])["beacon"]
+                .as_str()
+                .expect("beacon")
+                .to_owned()
+        })
+        .collect();
+    (t, beacons)
+}
+
+/// `name-0`'s balance as the terminus has it.
+fn balance_of(dir: &Path, name: &str) -> u64 {
+    cli(dir, &["getaccountinfo", &format!("{name}-0")])["accounts"][0]["msats"]
+        .as_u64()
+        .expect("msats")
+}
+
+/// A peer node's invoice (paid through the simulated node: fee 1,000 msat + 1,000 ppm).
+fn peer_invoice(dir: &Path, amount: &str) -> String {
+    cli(dir, &["simnet-invoice", amount])["bolt11"][0]
+        .as_str()
+        .expect("bolt11")
+        .to_owned()
+}
+
+/// A signed regtest invoice that names no amount.
+fn amountless_invoice() -> String {
+    use moneysocket_core::bolt11::{DescriptionRef, Network, UnsignedInvoice};
+    use secp256k1::{Message, Secp256k1, SecretKey};
+    let secp = Secp256k1::signing_only();
+    let key = SecretKey::from_slice(&[7; 32]).unwrap();
+    let now = (system_clock())() / 1000;
+    UnsignedInvoice::new(
+        Network::Regtest,
+        now,
+        [9; 32],
+        [8; 32],
+        DescriptionRef::Direct("any amount"),
+    )
+    .to_signed_string(|h| {
+        let sig = secp.sign_ecdsa_recoverable(&Message::from_digest(*h), &key);
+        let (id, rs) = sig.serialize_compact();
+        (rs, u8::try_from(id.to_i32()).unwrap())
+    })
+    .unwrap()
+}
+
+/// A `moneysocket wallet` process (logs in `DIR/moneysocket-wallet.log`).
+struct WalletProc {
+    child: Killed,
+    dir: PathBuf,
+    beacon: String,
+    /// `host:port` with --listen.
+    listen: Option<String>,
+}
+
+impl WalletProc {
+    /// `wallet --downstream D --data-dir DIR --log-dir DIR --no-qr ARGS…`.
+    fn start(dir: &Path, downstream: &str, args: &[&str]) -> WalletProc {
+        let mut all: Vec<&OsStr> = vec![
+            OsStr::new("wallet"),
+            OsStr::new("--downstream"),
+            OsStr::new(downstream),
+            OsStr::new("--data-dir"),
+            dir.as_os_str(),
+            OsStr::new("--log-dir"),
+            dir.as_os_str(),
+            OsStr::new("--no-qr"),
+        ];
+        all.extend(args.iter().map(OsStr::new));
+        let listening = args.contains(&"--listen");
+        let (child, mut out, listen) = if listening {
+            let (c, out, url) = spawn_listening(&all);
+            (c, out, Some(url.trim_start_matches("ws://").to_owned()))
+        } else {
+            let mut c = Command::new(BIN)
+                .args(&all)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn wallet");
+            let out = BufReader::new(c.stdout.take().expect("stdout"));
+            (c, out, None)
+        };
+        let mut line = String::new();
+        out.read_line(&mut line).expect("beacon line");
+        let beacon = line
+            .trim()
+            .strip_prefix("upstream beacon: ")
+            .unwrap_or_else(|| panic!("unexpected line {line:?}"))
+            .to_owned();
+        WalletProc {
+            child: Killed(child),
+            dir: dir.to_path_buf(),
+            beacon,
+            listen,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("moneysocket-wallet.log")).unwrap_or_default()
+    }
+
+    /// SIGTERM, and wait for the exit (graceful stop).
+    fn stop(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.0.id().to_string()])
+            .status();
+        let until = Instant::now() + Duration::from_secs(15);
+        while !matches!(self.child.0.try_wait(), Ok(Some(_))) {
+            assert!(Instant::now() < until, "wallet did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// What the wallet's ledger says (read beside the running wallet: SQLite WAL).
+fn ledger(dir: &Path) -> WalletLedger {
+    WalletLedger::open(&dir.join("wallet.sqlite"), system_clock()).expect("wallet ledger")
+}
+
+/// Consumers in this process: the apps, and the accounts paying the apps' invoices.
+struct Apps {
+    d: Driver,
+    events: Vec<(SessionId, ConsumerEvent)>,
+}
+
+impl Apps {
+    fn new() -> Apps {
+        Apps {
+            d: Driver::new(DriverConfig::default(), TransportConfig::default()).unwrap(),
+            events: Vec::new(),
+        }
+    }
+
+    fn consumer(&mut self, beacon: &str) -> SessionId {
+        consumer(&mut self.d, beacon)
+    }
+
+    /// The next balance `c` hears that satisfies `ok` (the first provider info included).
+    fn balance(&mut self, c: SessionId, ok: impl Fn(u64) -> bool) -> u64 {
+        wait_for(&mut self.d, &mut self.events, "a balance", |s, e| match e {
+            ConsumerEvent::Provider(u) if s == c => u.msats.filter(|m| ok(*m)),
+            _ => None,
+        })
+    }
+
+    /// The next provider info `c` hears: balance and account uuid.
+    fn info(&mut self, c: SessionId) -> (Option<u64>, Uuid) {
+        wait_for(
+            &mut self.d,
+            &mut self.events,
+            "provider info",
+            |s, e| match e {
+                ConsumerEvent::Provider(u) if s == c => Some((u.msats, u.account_uuid)),
+                _ => None,
+            },
+        )
+    }
+
+    fn invoice(&mut self, c: SessionId, msats: u64) -> String {
+        let r = self.d.request_invoice(c, msats).unwrap();
+        wait_for(
+            &mut self.d,
+            &mut self.events,
+            "an invoice",
+            |s, e| match e {
+                ConsumerEvent::Invoice { request, bolt11 } if s == c && *request == r => {
+                    Some(bolt11.clone())
+                }
+                _ => None,
+            },
+        )
+    }
+
+    fn pay(&mut self, c: SessionId, bolt11: &str) -> Result<[u8; 32], String> {
+        pay_answer(&mut self.d, &mut self.events, c, bolt11)
+    }
+}
+
+#[test]
+fn an_allowed_pay_counts_its_fee_and_the_limits_refuse_without_touching_downstream() {
+    let tdir = temp_dir();
+    let (_t, beacons) = terminus(&tdir, &[("buyer", "100000sat")]);
+    let wdir = temp_dir();
+    let w = WalletProc::start(
+        &wdir,
+        &beacons[0],
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--allowance",
+            "20000sat",
+            "--per-payment-max",
+            "17000sat",
+            "--period",
+            "never",
+        ],
+    );
+    let mut apps = Apps::new();
+    let app = apps.consumer(&w.beacon);
+    // min(allowance 20,000 sat, downstream 100,000 sat)
+    assert_eq!(apps.balance(app, |_| true), 20_000_000);
+
+    // Through the node: fee 1,000 msat + 1,000 ppm of 3,000,000 = 4,000 msat.
+    let bolt11 = peer_invoice(&tdir, "3000sat");
+    let preimage = apps.pay(app, &bolt11).expect("allowed pay");
+    let invoice = Invoice::parse(&bolt11).unwrap();
+    assert_eq!(&sha256(&preimage), invoice.payment_hash());
+    let left = 20_000_000 - 3_004_000;
+    assert_eq!(apps.balance(app, |m| m == left), left, "{}", w.log());
+    let after = 100_000_000 - 3_004_000;
+    assert_eq!(balance_of(&tdir, "buyer"), after);
+
+    // Above the per-payment maximum: refused, never forwarded.
+    let big = peer_invoice(&tdir, "18000sat");
+    let e = apps.pay(app, &big).unwrap_err();
+    assert!(e.contains("per-payment maximum of 17000000 msat"), "{e}");
+    // Within the maximum but 16,990,000 + 169,900 reserve > 16,996,000 left: refused.
+    let over = peer_invoice(&tdir, "16990sat");
+    let e = apps.pay(app, &over).unwrap_err();
+    assert!(e.contains("allowance exceeded"), "{e}");
+    assert!(e.contains(&format!("{left} msat left")), "{e}");
+    // An invoice without an amount, and one that does not decode.
+    let e = apps.pay(app, &amountless_invoice()).unwrap_err();
+    assert!(e.contains("the invoice has no amount"), "{e}");
+    let e = apps.pay(app, "lnbcrt1notaninvoice").unwrap_err();
+    assert!(e.contains("invalid invoice"), "{e}");
+    assert_eq!(balance_of(&tdir, "buyer"), after, "downstream untouched");
+
+    let mut l = ledger(&wdir);
+    let u = l.usage(&FOREVER).unwrap();
+    assert_eq!((u.spent_msat, u.reserved_msat), (3_004_000, 0));
+    assert_eq!(l.counts(), (1, 4));
+    let log = w.log();
+    assert!(log.contains("fee 4000 msat"), "{log}");
+    assert!(log.contains("refused pay"), "{log}");
+    w.stop();
+}
+
+#[test]
+fn the_allowance_renews_on_a_period_boundary() {
+    let tdir = temp_dir();
+    let (_t, beacons) = terminus(&tdir, &[("buyer", "100000sat"), ("seller", "0")]);
+    let wdir = temp_dir();
+    let w = WalletProc::start(
+        &wdir,
+        &beacons[0],
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--allowance",
+            "5000sat",
+            "--period",
+            "4",
+        ],
+    );
+    let mut apps = Apps::new();
+    let app = apps.consumer(&w.beacon);
+    let seller = apps.consumer(&beacons[1]);
+    assert_eq!(apps.balance(app, |_| true), 5_000_000);
+    apps.balance(seller, |_| true);
+    let first = apps.invoice(seller, 4_000_000);
+    let second = apps.invoice(seller, 4_000_000);
+
+    // Start right after a boundary (rolling windows count from the wallet's anchor), so
+    // both pays fall in one window of 4 s.
+    let anchor: u64 = rusqlite::Connection::open(wdir.join("wallet.sqlite"))
+        .unwrap()
+        .query_row("SELECT value FROM meta WHERE key = 'anchor_ms'", [], |r| {
+            r.get::<_, String>(0)
+        })
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = (system_clock())();
+    let into = (now - anchor) % 4_000;
+    if into > 300 {
+        std::thread::sleep(Duration::from_millis(4_000 - into + 50));
+    }
+
+    // An internal transfer: no fee; 4,000,000 spent, 1,000,000 left.
+    apps.pay(app, &first).expect("first pay");
+    assert_eq!(apps.balance(app, |m| m == 1_000_000), 1_000_000);
+    let e = apps.pay(app, &second).unwrap_err();
+    assert!(
+        e.contains("allowance exceeded") && e.contains("renews at"),
+        "{e}"
+    );
+    // The boundary renews it: advertised again, and the same invoice now goes through.
+    assert_eq!(
+        apps.balance(app, |m| m == 5_000_000),
+        5_000_000,
+        "{}",
+        w.log()
+    );
+    apps.pay(app, &second).expect("after renewal");
+    assert_eq!(balance_of(&tdir, "seller"), 8_000_000);
+    let log = w.log();
+    assert!(log.contains("allowance renewed"), "{log}");
+    w.stop();
+}
+
+#[test]
+fn the_spent_amount_survives_a_kill_and_restart() {
+    let tdir = temp_dir();
+    let (_t, beacons) = terminus(&tdir, &[("buyer", "100000sat"), ("seller", "0")]);
+    let wdir = temp_dir();
+    let args = ["--allowance", "10000sat", "--period", "month"];
+    let mut first_args = vec!["--listen", "127.0.0.1:0"];
+    first_args.extend(args);
+    let w = WalletProc::start(&wdir, &beacons[0], &first_args);
+    let listen = w.listen.clone().expect("listen address");
+    let mut apps = Apps::new();
+    let app = apps.consumer(&w.beacon);
+    let seller = apps.consumer(&beacons[1]);
+    let (msats, account) = apps.info(app);
+    assert_eq!(msats, Some(10_000_000));
+    apps.balance(seller, |_| true);
+    let bolt11 = apps.invoice(seller, 3_000_000);
+    apps.pay(app, &bolt11).expect("pay");
+    assert_eq!(apps.balance(app, |m| m == 7_000_000), 7_000_000);
+
+    // kill -9, restart on the same port with the same data dir: same beacon, same account,
+    // 7,000 sat left.
+    let beacon = w.beacon.clone();
+    drop(w);
+    wait_for(
+        &mut apps.d,
+        &mut apps.events,
+        "the link to close",
+        |s, e| matches!(e, ConsumerEvent::Closed(_) if s == app).then_some(()),
+    );
+    apps.events.clear(); // what the first wallet said
+    let mut again_args = vec!["--listen", listen.as_str()];
+    again_args.extend(args);
+    let w2 = WalletProc::start(&wdir, &beacons[0], &again_args);
+    assert_eq!(w2.beacon, beacon);
+    // The app redials by itself and hears what is left, of the same account.
+    assert_eq!(apps.info(app), (Some(7_000_000), account), "{}", w2.log());
+    let big = apps.invoice(seller, 8_000_000);
+    let e = apps.pay(app, &big).unwrap_err();
+    assert!(e.contains("allowance exceeded"), "{e}");
+    w2.stop();
+    let u = ledger(&wdir).usage(&FOREVER).unwrap();
+    assert_eq!((u.spent_msat, u.reserved_msat), (3_000_000, 0));
+    assert_eq!(balance_of(&tdir, "buyer"), 97_000_000);
+}
+
+#[test]
+fn a_pay_in_flight_when_the_wallet_dies_stays_reserved_and_is_reconciled() {
+    let tdir = temp_dir();
+    // Payments through the node take 3 s.
+    let (_t, beacons) = terminus_with(
+        "[simnode]\nlatency_ms = 3000\n",
+        &tdir,
+        &[("buyer", "100000sat")],
+    );
+    let wdir = temp_dir();
+    let args = ["--allowance", "10000sat", "--period", "never"];
+    let mut first_args = vec!["--listen", "127.0.0.1:0"];
+    first_args.extend(args);
+    let w = WalletProc::start(&wdir, &beacons[0], &first_args);
+    let listen = w.listen.clone().expect("listen address");
+    let mut apps = Apps::new();
+    let app = apps.consumer(&w.beacon);
+    assert_eq!(apps.balance(app, |_| true), 10_000_000);
+    let bolt11 = peer_invoice(&tdir, "2000sat");
+    apps.d.pay(app, &bolt11).unwrap();
+    let until = Instant::now() + Duration::from_secs(10);
+    while !w.log().contains("allowed pay") {
+        assert!(Instant::now() < until, "pay not forwarded: {}", w.log());
+        pump(&mut apps.d, &mut apps.events);
+    }
+    // kill -9 with the pay routing; restart at once: the pay is still reserved
+    // (2,000,000 + 20,000 reserve), then the terminus tells the account's sessions the
+    // preimage and the wallet marks it succeeded (its fee unknown: the reserve counts).
+    drop(w);
+    let mut again_args = vec!["--listen", listen.as_str()];
+    again_args.extend(args);
+    let w2 = WalletProc::start(&wdir, &beacons[0], &again_args);
+    let until = Instant::now() + Duration::from_secs(20);
+    while !w2.log().contains("reconciled") {
+        assert!(Instant::now() < until, "not reconciled: {}", w2.log());
+        pump(&mut apps.d, &mut apps.events);
+    }
+    assert!(w2.log().contains("1 pay(s) were in flight"), "{}", w2.log());
+    // as much used as before (reserved then, spent now): the same amount advertised
+    assert_eq!(apps.balance(app, |m| m == 7_980_000), 7_980_000);
+    // (the log line is written before the round commits)
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let u = ledger(&wdir).usage(&FOREVER).unwrap();
+        if (u.spent_msat, u.reserved_msat) == (2_020_000, 0) {
+            break;
+        }
+        assert!(Instant::now() < until, "{u:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // the terminus charged the actual fee (1,000 + 2,000 ppm = 3,000 msat)
+    assert_eq!(balance_of(&tdir, "buyer"), 100_000_000 - 2_003_000);
+    w2.stop();
+}
+
+#[test]
+fn pays_in_flight_reserve_before_they_are_forwarded() {
+    let tdir = temp_dir();
+    let (_t, beacons) = terminus_with(
+        "[simnode]\nlatency_ms = 500\n",
+        &tdir,
+        &[("buyer", "100000sat")],
+    );
+    let wdir = temp_dir();
+    let w = WalletProc::start(
+        &wdir,
+        &beacons[0],
+        &["--listen", "127.0.0.1:0", "--allowance", "7000sat"],
+    );
+    let mut apps = Apps::new();
+    let app = apps.consumer(&w.beacon);
+    assert_eq!(apps.balance(app, |_| true), 7_000_000);
+    // Three pays of 3,000 sat sent at once: two fit (2 × 3,030,000 reserved), the third
+    // is refused while they route.
+    let requests: Vec<_> = (0..3)
+        .map(|_| {
+            let b = peer_invoice(&tdir, "3000sat");
+            apps.d.pay(app, &b).unwrap()
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for r in &requests {
+        answers.push(wait_for(
+            &mut apps.d,
+            &mut apps.events,
+            "an answer",
+            |s, e| match e {
+                ConsumerEvent::Preimage {
+                    request: Some(q), ..
+                } if s == app && q == r => Some(Ok(())),
+                ConsumerEvent::Error {
+                    request: Some(q),
+                    message,
+                } if s == app && q == r => Some(Err(message.clone())),
+                _ => None,
+            },
+        ));
+    }
+    assert!(answers[0].is_ok() && answers[1].is_ok(), "{answers:?}");
+    let refused = answers[2].as_ref().unwrap_err();
+    assert!(refused.contains("allowance exceeded"), "{refused}");
+    // Both routed at once: their fees (4,000 msat each) are told together by the balance
+    // once both were answered.
+    assert_eq!(apps.balance(app, |m| m == 992_000), 992_000, "{}", w.log());
+    let u = ledger(&wdir).usage(&FOREVER).unwrap();
+    assert_eq!(
+        (u.spent_msat, u.reserved_msat),
+        (6_008_000, 0),
+        "{}",
+        w.log()
+    );
+    assert_eq!(balance_of(&tdir, "buyer"), 100_000_000 - 2 * 3_004_000);
+    w.stop();
+}
+
+#[test]
+fn the_app_hears_not_ready_until_the_downstream_account_is_there() {
+    let tdir = temp_dir();
+    let (_t, listen) = start_terminus("", &tdir, "127.0.0.1:0");
+    cli(&tdir, &["create", "2000sat", "-a", "late"]);
+    // The account's beacon, before the terminus serves it.
+    let seed = "a1a2a3a4a5a6a7a8a9aaabacadaeafb0";
+    let encoded = Command::new(BIN)
+        .args(["beacon", "encode", "--seed", seed, "--location"])
+        .arg(format!("ws://{listen}"))
+        .output()
+        .unwrap();
+    assert!(encoded.status.success());
+    let downstream = String::from_utf8(encoded.stdout).unwrap().trim().to_owned();
+    let wdir = temp_dir();
+    let w = WalletProc::start(
+        &wdir,
+        &downstream,
+        &["--listen", "127.0.0.1:0", "--allowance", "5000sat"],
+    );
+    let mut apps = Apps::new();
+    let app = apps.consumer(&w.beacon);
+    wait_for(&mut apps.d, &mut apps.events, "not ready", |s, e| {
+        matches!(e, ConsumerEvent::ProviderNotReady if s == app).then_some(())
+    });
+    assert!(!apps.d.host().consumer(app).unwrap().is_ready());
+    // The terminus serves the account now: the wallet is ready, and so is the app.
+    cli(&tdir, &["listen", "late-0", "-s", seed]);
+    assert_eq!(apps.balance(app, |_| true), 2_000_000, "{}", w.log());
+    w.stop();
+}
+
+/// A consumer of the seller's account on `apps`, ready.
+fn fresh_seller(apps: &mut Apps, beacon: &str) -> SessionId {
+    let s = apps.consumer(beacon);
+    apps.balance(s, |_| true);
+    s
+}
+
+#[test]
+fn an_upstream_invoice_is_paid_by_another_account_and_its_preimage_reaches_the_app() {
+    let (mut relay, _out, relay_url) =
+        spawn_listening(&[OsStr::new("relay"), OsStr::new("--port"), OsStr::new("0")]);
+    let tdir = temp_dir();
+    let (_t, beacons) = terminus(&tdir, &[("buyer", "1000sat"), ("payer", "50000sat")]);
+    let encoded = Command::new(BIN)
+        .args([
+            "beacon",
+            "encode",
+            "--seed",
+            "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+            "--location",
+            &relay_url,
+        ])
+        .output()
+        .unwrap();
+    assert!(encoded.status.success());
+    let app_beacon = String::from_utf8(encoded.stdout).unwrap().trim().to_owned();
+    let wdir = temp_dir();
+    let w = WalletProc::start(
+        &wdir,
+        &beacons[0],
+        &["--upstream", &app_beacon, "--allowance", "5000sat"],
+    );
+    assert_eq!(w.beacon, app_beacon);
+    let mut apps = Apps::new();
+    let app = apps.consumer(&app_beacon);
+    let payer = apps.consumer(&beacons[1]);
+    // min(allowance 5,000 sat, downstream 1,000 sat)
+    assert_eq!(apps.balance(app, |_| true), 1_000_000);
+    apps.balance(payer, |_| true);
+
+    // Receiving is not limited by the allowance.
+    let bolt11 = apps.invoice(app, 20_000_000);
+    let hash = *Invoice::parse(&bolt11).unwrap().payment_hash();
+    apps.pay(payer, &bolt11)
+        .expect("payer pays the app's invoice");
+    let heard = wait_for(
+        &mut apps.d,
+        &mut apps.events,
+        "the app's preimage",
+        |s, e| match e {
+            ConsumerEvent::Preimage {
+                request: None,
+                preimage,
+            } if s == app => Some(*preimage),
+            _ => None,
+        },
+    );
+    assert_eq!(sha256(&heard), hash);
+    // the downstream balance grew: the advertised amount is the allowance now
+    assert_eq!(apps.balance(app, |m| m == 5_000_000), 5_000_000);
+    assert_eq!(balance_of(&tdir, "buyer"), 21_000_000);
+    assert!(w.log().contains("upstream invoice paid"), "{}", w.log());
+    w.stop();
+    let _ = relay.kill();
+    let _ = relay.wait();
+}
+
+#[test]
+fn the_in_process_wallet_reports_its_state_and_stops() {
+    let tdir = temp_dir();
+    let (_t, beacons) = terminus(&tdir, &[("buyer", "10000sat"), ("seller", "0")]);
+    let mut cfg = WalletConfig::new(
+        Beacon::decode(&beacons[0]).unwrap(),
+        Upstream::Listen {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            external_url: None,
+        },
+        3_000_000,
+        Period::Day,
+        temp_dir(),
+    );
+    cfg.per_payment_max_msat = Some(2_500_000);
+    let handle = wallet::spawn(cfg).expect("wallet starts");
+    let mut apps = Apps::new();
+    let app = apps.consumer(handle.upstream_beacon());
+    let seller = fresh_seller(&mut apps, &beacons[1]);
+    assert_eq!(apps.balance(app, |_| true), 3_000_000);
+    let bolt11 = apps.invoice(seller, 2_000_000);
+    apps.pay(app, &bolt11).expect("pay");
+    let s = handle
+        .wait_for(Duration::from_secs(10), |s| s.spent_msat == 2_000_000)
+        .expect("spent counted");
+    assert_eq!((s.left_msat, s.reserved_msat, s.allowed), (1_000_000, 0, 1));
+    assert!(s.downstream_ready && s.upstream_ready, "{s:?}");
+    let again = apps.invoice(seller, 2_000_000);
+    assert!(apps.pay(app, &again).unwrap_err().contains("allowance"));
+    let s = handle
+        .wait_for(Duration::from_secs(10), |s| s.refusals == 1)
+        .expect("refusal counted");
+    assert_eq!(s.advertised_msat, Some(1_000_000));
+    assert_eq!(s.downstream_balance_msat, Some(8_000_000));
+    handle.stop().expect("stops");
+    // the app's link is gone
+    let until = Instant::now() + Duration::from_secs(10);
+    while apps.d.host().consumer(app).is_some_and(|c| c.is_ready()) {
+        assert!(Instant::now() < until, "app still linked after stop");
+        pump(&mut apps.d, &mut apps.events);
+    }
+}
+
+#[test]
+fn a_calendar_day_renews_at_midnight_utc_on_the_wallets_clock() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+    let tdir = temp_dir();
+    let (_t, beacons) = terminus(&tdir, &[("buyer", "10000sat"), ("seller", "0")]);
+    // 2026-12-04T23:59:59Z, a second before the next calendar day
+    let clock = Arc::new(AtomicU64::new(1_796_428_799_000));
+    let mut cfg = WalletConfig::new(
+        Beacon::decode(&beacons[0]).unwrap(),
+        Upstream::Listen {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            external_url: None,
+        },
+        2_000_000,
+        Period::Day,
+        temp_dir(),
+    );
+    let c = Arc::clone(&clock);
+    cfg.clock = Arc::new(move || c.load(Ordering::SeqCst));
+    let handle = wallet::spawn(cfg).expect("wallet starts");
+    let mut apps = Apps::new();
+    let app = apps.consumer(handle.upstream_beacon());
+    let seller = fresh_seller(&mut apps, &beacons[1]);
+    assert_eq!(apps.balance(app, |_| true), 2_000_000);
+    let first = apps.invoice(seller, 1_500_000);
+    let second = apps.invoice(seller, 1_500_000);
+    apps.pay(app, &first).expect("first pay");
+    let e = apps.pay(app, &second).unwrap_err();
+    assert!(e.contains("renews at 2026-12-05T00:00:00Z"), "{e}");
+    // midnight on the wallet's clock: renewed, advertised again, the second pay allowed
+    clock.store(1_796_428_801_000, Ordering::SeqCst);
+    assert_eq!(apps.balance(app, |m| m == 2_000_000), 2_000_000);
+    let s = handle.state();
+    assert_eq!((s.spent_msat, s.period_start_ms), (0, 1_796_428_800_000));
+    apps.pay(app, &second).expect("after midnight");
+    let s = handle
+        .wait_for(Duration::from_secs(10), |s| s.spent_msat == 1_500_000)
+        .expect("spent in the new day");
+    assert_eq!((s.allowed, s.refusals), (2, 1));
+    handle.stop().expect("stops");
+}
