@@ -4,9 +4,10 @@
 //! `moneysocket-driver`; see docs/web.md for the JavaScript API and a one-page example.
 //!
 //! On `wasm32` the crate exports, through wasm-bindgen, the classes `Consumer` and
-//! `Provider` and the functions `beacon_decode`, `beacon_encode`, `beacon_new`,
-//! `bolt11_msats` and the wallet's `Allowance`. On other targets it is only its plain-Rust
-//! parts ([`allowance`], [`beacon`]), which are tested there.
+//! `Provider` (with the opinion-seller extension), the wallet's `Allowance`, and the
+//! functions `beacon_decode`, `beacon_encode`, `beacon_new`, `bolt11_msats`,
+//! `bolt11_payment_hash`, `sha256_hex` and `uuid_new`. On other targets it is only its
+//! plain-Rust parts ([`allowance`], [`beacon`], [`opinion`]), which are tested there.
 //!
 //! [`SessionHost`]: moneysocket_core::host::SessionHost
 #![cfg_attr(not(target_arch = "wasm32"), no_std)]

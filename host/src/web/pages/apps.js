@@ -246,9 +246,16 @@ export class Buyer {
     });
   }
 
-  wait(key, f) {
+  /** Registers the answer to `key` (or to the uuid `f()` returns); resolves with it, or with
+   * `{error}` when `f` throws or nothing came within `ms`. */
+  wait(key, f, ms = 20000) {
     return new Promise((resolve) => {
-      try { const k = f(); this.pending.set(key ?? k, resolve); } catch (err) { resolve({ error: err.message }); }
+      try {
+        const k = key ?? f();
+        if (key !== null) f();
+        this.pending.set(k, resolve);
+        setTimeout(() => { if (this.pending.get(k) === resolve) { this.pending.delete(k); resolve({ error: `no answer within ${ms / 1000} s` }); } }, ms);
+      } catch (err) { resolve({ error: err.message }); }
     });
   }
 
@@ -266,7 +273,7 @@ export class Buyer {
       this.onChange(this);
       return r;
     }
-    const o = await Promise.race([opinion, new Promise((res) => setTimeout(() => res({ error: 'no opinion within 10 s' }), 10000))]);
+    const o = await opinion;
     if (o.opinion === undefined) { this.log(`paid for ${item_id}: ${o.error}`); return { paid: true, error: o.error }; }
     this.purchases += 1;
     this.opinions.push(o.opinion);
