@@ -96,16 +96,7 @@ fn chromium_runs_the_scripted_demo_and_every_page_renders() {
     let Some(chromium) = required("chromium", cdp::find_chromium()) else {
         return;
     };
-    let data = temp_dir();
-    let (demo, _, web) = spawn_listening(&[
-        OsStr::new("demo"),
-        OsStr::new("--web"),
-        OsStr::new("--port"),
-        OsStr::new("0"),
-        OsStr::new("--data-dir"),
-        data.as_os_str(),
-    ]);
-    let _demo = Killed(demo);
+    let (_demo, web) = demo_web();
     let profile = temp_dir().join("chromium-profile");
     let mut b = cdp::Browser::start(&chromium, &profile);
     let out = out_dir();
@@ -154,6 +145,101 @@ fn chromium_runs_the_scripted_demo_and_every_page_renders() {
     let url = decoded["locations"][0]["url"].as_str().unwrap_or_default();
     assert!(url.starts_with("ws://127.0.0.1:"), "{decoded}");
     eprintln!("screenshots in {}", out.display());
+}
+
+/// `demo --web` on any free port with its data in a fresh directory: the process and the
+/// pages' base URL.
+fn demo_web() -> (Killed, String) {
+    let data = temp_dir();
+    let (demo, _, web) = spawn_listening(&[
+        OsStr::new("demo"),
+        OsStr::new("--web"),
+        OsStr::new("--port"),
+        OsStr::new("0"),
+        OsStr::new("--data-dir"),
+        data.as_os_str(),
+    ]);
+    (Killed(demo), web)
+}
+
+/// Waits (20 s at most) until the JavaScript `expr` is `true` in the current tab.
+fn until_true(b: &mut cdp::Browser, expr: &str) {
+    let v = b.wait_for(expr, Duration::from_secs(20), |v| v == &Value::Bool(true));
+    assert_eq!(v, Value::Bool(true), "{expr}");
+}
+
+#[test]
+fn the_separate_pages_wire_by_hand_like_the_prototype() {
+    let Some(chromium) = required("chromium", cdp::find_chromium()) else {
+        return;
+    };
+    let (_demo, web) = demo_web();
+    let mut b = cdp::Browser::start(&chromium, &temp_dir().join("chromium-profile"));
+    let el = |id: &str, prop: &str| format!("document.getElementById('{id}').{prop}");
+
+    // the seller opens its store on its own account (prefilled) and a fresh relay beacon
+    let seller = b.new_tab();
+    b.goto(&format!("{web}/seller"));
+    until_true(
+        &mut b,
+        &format!("{}.startsWith('moneysocket1')", el("store", "value")),
+    );
+    b.eval(&el("open", "click()"));
+    until_true(
+        &mut b,
+        &format!("{} === '0 sat'", el("balance", "textContent")),
+    );
+    let store = b.eval(&el("store", "value"));
+
+    // the wallet: the buyer's account downstream (prefilled), a fresh upstream beacon
+    let wallet = b.new_tab();
+    b.goto(&format!("{web}/wallet"));
+    until_true(
+        &mut b,
+        &format!("{}.startsWith('moneysocket1')", el("up", "value")),
+    );
+    b.eval(&el("connect", "click()"));
+    until_true(
+        &mut b,
+        &format!("{} === '50000 sat'", el("balance", "textContent")),
+    );
+    // the slider starts at the demo's allowance: 20 % of 50,000 sat
+    until_true(
+        &mut b,
+        &format!("{} === '10000 sat'", el("left", "textContent")),
+    );
+    let upstream = b.eval(&el("up", "value"));
+
+    // the buyer pastes both beacons, connects, and buys the first item
+    b.new_tab();
+    b.goto(&format!("{web}/buyer"));
+    until_true(&mut b, "document.getElementById('connect') !== null");
+    b.eval(&format!("{} = {upstream}", el("wallet", "value")));
+    b.eval(&format!("{} = {store}", el("store", "value")));
+    b.eval(&el("connect", "click()"));
+    until_true(
+        &mut b,
+        "document.querySelectorAll('#items button').length === 3",
+    );
+    b.eval("document.querySelector('#items button').click()");
+    until_true(
+        &mut b,
+        &format!("{} === '1'", el("purchases", "textContent")),
+    );
+    b.screenshot(&out_dir().join("buyer-after-purchase.png"));
+
+    b.switch(&wallet);
+    until_true(&mut b, &format!("{} === '1'", el("paid", "textContent")));
+    until_true(
+        &mut b,
+        &format!("{} === '49000 sat'", el("balance", "textContent")),
+    );
+    b.switch(&seller);
+    until_true(&mut b, &format!("{} === '1'", el("sales", "textContent")));
+    until_true(
+        &mut b,
+        &format!("{} === '1000 sat'", el("balance", "textContent")),
+    );
 }
 
 #[test]

@@ -88,20 +88,33 @@ impl Browser {
             next_id: 0,
             session: None,
         };
-        let target = b.call("Target.createTarget", json!({"url": "about:blank"}))["targetId"]
+        b.new_tab();
+        b
+    }
+
+    /// Opens a new tab (about:blank) and makes it the current one; its session id.
+    pub fn new_tab(&mut self) -> String {
+        self.session = None;
+        let target = self.call("Target.createTarget", json!({"url": "about:blank"}))["targetId"]
             .as_str()
             .expect("targetId")
             .to_owned();
-        let session = b.call(
+        let session = self.call(
             "Target.attachToTarget",
             json!({"targetId": target, "flatten": true}),
         )["sessionId"]
             .as_str()
             .expect("sessionId")
             .to_owned();
-        b.session = Some(session);
-        b.call("Page.enable", json!({}));
-        b
+        self.session = Some(session.clone());
+        self.call("Page.enable", json!({}));
+        session
+    }
+
+    /// Makes the tab of `session` the current one (commands go to it).
+    pub fn switch(&mut self, session: &str) {
+        self.session = Some(session.to_owned());
+        self.call("Page.bringToFront", json!({}));
     }
 
     /// One command (on the page once attached); its `result`. Events are skipped.
