@@ -165,7 +165,14 @@ fn demo_web() -> (Killed, String) {
 /// Waits (20 s at most) until the JavaScript `expr` is `true` in the current tab.
 fn until_true(b: &mut cdp::Browser, expr: &str) {
     let v = b.wait_for(expr, Duration::from_secs(20), |v| v == &Value::Bool(true));
-    assert_eq!(v, Value::Bool(true), "{expr}");
+    if v != Value::Bool(true) {
+        let logs =
+            b.eval("[...document.querySelectorAll('pre.log')].map(p => p.textContent).join('\\n')");
+        panic!(
+            "{expr}: {v}\nthe page's logs:\n{}",
+            logs.as_str().unwrap_or_default()
+        );
+    }
 }
 
 #[test]
@@ -180,6 +187,7 @@ fn the_separate_pages_wire_by_hand_like_the_prototype() {
     // the seller opens its store on its own account (prefilled) and a fresh relay beacon
     let seller = b.new_tab();
     b.goto(&format!("{web}/seller"));
+    until_true(&mut b, "document.body.dataset.ready === 'yes'");
     until_true(
         &mut b,
         &format!("{}.startsWith('moneysocket1')", el("store", "value")),
@@ -194,6 +202,7 @@ fn the_separate_pages_wire_by_hand_like_the_prototype() {
     // the wallet: the buyer's account downstream (prefilled), a fresh upstream beacon
     let wallet = b.new_tab();
     b.goto(&format!("{web}/wallet"));
+    until_true(&mut b, "document.body.dataset.ready === 'yes'");
     until_true(
         &mut b,
         &format!("{}.startsWith('moneysocket1')", el("up", "value")),
@@ -213,7 +222,7 @@ fn the_separate_pages_wire_by_hand_like_the_prototype() {
     // the buyer pastes both beacons, connects, and buys the first item
     b.new_tab();
     b.goto(&format!("{web}/buyer"));
-    until_true(&mut b, "document.getElementById('connect') !== null");
+    until_true(&mut b, "document.body.dataset.ready === 'yes'");
     b.eval(&format!("{} = {upstream}", el("wallet", "value")));
     b.eval(&format!("{} = {store}", el("store", "value")));
     b.eval(&el("connect", "click()"));
@@ -233,6 +242,16 @@ fn the_separate_pages_wire_by_hand_like_the_prototype() {
     until_true(
         &mut b,
         &format!("{} === '49000 sat'", el("balance", "textContent")),
+    );
+    until_true(
+        &mut b,
+        &format!("{} === '9000 sat'", el("left", "textContent")),
+    );
+    // the slider to 50 %: from now on half of the 49,000 sat
+    b.eval("const s = document.getElementById('slider'); s.value = 50; s.dispatchEvent(new Event('change')); 0");
+    until_true(
+        &mut b,
+        &format!("{} === '24500 sat'", el("left", "textContent")),
     );
     b.switch(&seller);
     until_true(&mut b, &format!("{} === '1'", el("sales", "textContent")));

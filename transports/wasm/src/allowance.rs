@@ -1,10 +1,11 @@
 //! The web wallet's spending allowance: what an upstream app may still spend through the
 //! wallet, enforced on every upstream pay request (host-apps §3.3 only advertised it).
 //!
-//! The user sets a share of the downstream balance (the slider, in percent) and the wallet
-//! keeps the msats it has let through: `left = min(balance, balance_at_grant × percent / 100)
-//! − spent`. A pay above `left` (or without an amount) is refused before it reaches the
-//! downstream provider; a pay let through is reserved at once and released if it fails.
+//! The allowance has a cap (the web wallet sets it from the slider: a share of the downstream
+//! balance, [`Allowance::percent_of`]) and counts what it let through:
+//! `left = min(cap − spent − reserved, balance)`. A pay above `left` (or without an amount)
+//! is refused before it reaches the downstream provider; a pay let through is reserved at
+//! once, spent when its preimage comes back and released if it fails.
 
 use alloc::collections::BTreeMap;
 use alloc::string::String;

@@ -79,9 +79,20 @@ export class Wallet {
           return;
         }
         log(`paying ${sats(e.msats)} (${sats(w.left())} left before it)`);
-        w.routes.set(w.down.pay(e.bolt11), e.request);
+        try {
+          w.routes.set(w.down.pay(e.bolt11), e.request);
+        } catch (err) {
+          w.allowance.release(e.request);
+          w.up.send_error(e.request, `downstream: ${err.message}`);
+        }
       },
-      on_invoice_request(e) { w.routes.set(w.down.request_invoice(e.msats), e.request); },
+      on_invoice_request(e) {
+        try {
+          w.routes.set(w.down.request_invoice(e.msats), e.request);
+        } catch (err) {
+          w.up.send_error(e.request, `downstream: ${err.message}`);
+        }
+      },
     });
   }
 
@@ -104,11 +115,14 @@ export class Wallet {
     try { this.up.set_provider_info(this.account, true, true, this.left()); } catch (err) { this.log(`provider info: ${err.message}`); }
   }
 
-  /** The slider: a new allowance, `percent` of the balance now. */
+  /** The slider: from now on the app may spend `percent` of the balance now (pays under way
+   * stay reserved; what was spent stays spent). */
   setPercent(percent) {
     this.percent = percent;
-    this.allowance = new ms.Allowance(ms.Allowance.percent_of(this.balance ?? 0, percent));
-    this.log(`allowance set to ${percent}% = ${sats(this.allowance.cap())}`);
+    const share = ms.Allowance.percent_of(this.balance ?? 0, percent);
+    if (!this.allowance) this.allowance = new ms.Allowance(share);
+    else this.allowance.set_cap(this.allowance.spent() + share);
+    this.log(`allowance set to ${percent}% = ${sats(share)}`);
     this.advertise();
   }
 }
@@ -178,7 +192,11 @@ export class Seller {
           const item = s.items.find((i) => i.item_id === JSON.parse(e.json).item_id);
           if (!item) return log(`unknown item asked`);
           log(`${item.item_id} asked`);
-          s.asked.set(s.wallet.request_invoice(item.msats), { request: e.uuid, item });
+          try {
+            s.asked.set(s.wallet.request_invoice(item.msats), { request: e.uuid, item });
+          } catch (err) {
+            log(`no invoice for ${item.item_id}: ${err.message}`);
+          }
         }
       },
       on_invoice_request: (e) => s.store.send_error(e.request, 'buy items with the opinion-seller extension'),
