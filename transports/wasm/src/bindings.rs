@@ -28,7 +28,7 @@ use web_sys::{BinaryType, MessageEvent, WebSocket};
 
 use crate::allowance::Allowance as RustAllowance;
 use crate::events::{to_js, Obj};
-use crate::js::{now_ms, set_timeout, unix_ms, JsRng};
+use crate::js::{console_error, now_ms, set_timeout, unix_ms, JsRng};
 use crate::opinion::{ts, Items};
 use moneysocket_core::message::opinion::OpinionMessage;
 
@@ -101,8 +101,11 @@ fn dispatch(calls: Calls) {
         for method in [name.as_str(), "on_event"] {
             if let Ok(f) = Reflect::get(&handlers, &JsValue::from_str(method)) {
                 if let Some(f) = f.dyn_ref::<Function>() {
-                    // A throwing handler must not stop the others (it is the page's bug).
-                    let _ = f.call1(&handlers, &value);
+                    // A throwing handler must not stop the others (it is the page's bug):
+                    // reported on the console.
+                    if let Err(e) = f.call1(&handlers, &value) {
+                        console_error(&alloc::format!("moneysocket: {method} threw"), &e);
+                    }
                 }
             }
         }

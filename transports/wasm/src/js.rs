@@ -15,6 +15,9 @@ extern "C" {
     /// `Date.now()`: Unix milliseconds.
     #[wasm_bindgen(js_namespace = Date, js_name = now)]
     fn date_now() -> f64;
+    /// `console.error(a, b)`.
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    pub fn console_error(a: &str, b: &JsValue);
     /// `crypto.getRandomValues(buf)`.
     #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues, catch)]
     fn get_random_values(buf: &mut [u8]) -> Result<JsValue, JsValue>;

@@ -631,6 +631,9 @@ function __wbg_get_imports() {
             const ret = arg0.data;
             return ret;
         },
+        __wbg_error_c82d71c4649c1a39: function(arg0, arg1, arg2) {
+            console.error(getStringFromWasm0(arg0, arg1), arg2);
+        },
         __wbg_getRandomValues_fdf22c08a975571e: function() { return handleError(function (arg0, arg1) {
             const ret = crypto.getRandomValues(getArrayU8FromWasm0(arg0, arg1));
             return ret;
