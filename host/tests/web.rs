@@ -297,3 +297,42 @@ fn which(name: &str) -> Option<PathBuf> {
         .map(|d| d.join(name))
         .find(|p| p.is_file())
 }
+
+#[test]
+fn the_wasm_consumer_redials_a_terminus_that_restarts() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+
+    let Some(node) = required("node", which("node")) else {
+        return;
+    };
+    let dir = temp_dir();
+    let (terminus, listen) = start_terminus("", &dir, "127.0.0.1:0");
+    cli(&dir, &["create", "4000sat", "-a", "ruth"]);
+    let beacon = beacon(&dir, "ruth-0");
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../transports/wasm/tests/node/reconnect.mjs");
+    let mut child = Command::new(node)
+        .arg("--experimental-websocket")
+        .arg(&script)
+        .arg(&beacon)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("run node");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let _node = Killed(child);
+    let mut line = || {
+        let mut l = String::new();
+        out.read_line(&mut l).expect("node output");
+        l.trim().to_owned()
+    };
+    assert_eq!(line(), "READY");
+    drop(terminus); // killed: the consumer's link is lost
+    assert_eq!(line(), "DOWN");
+    let (_terminus, again) = start_terminus("", &dir, &listen);
+    assert_eq!(again, listen);
+    // the same account on the same address: the consumer is ready again by itself
+    // (two websockets opened in all: the first, and the one after the restart)
+    assert_eq!(line(), "BACK 4000000 dials=2");
+}
