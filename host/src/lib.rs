@@ -8,3 +8,4 @@ pub mod metrics;
 pub mod simnet;
 pub mod terminus;
 pub mod wallet;
+pub mod web;

@@ -72,6 +72,9 @@ enum Command {
     /// Load generator for v0 relays (and its baseline echo server).
     #[command(subcommand)]
     Bench(cmd::bench::BenchCmd),
+    /// Serve the browser pages (web wallet, seller, buyer, beacons, scripted demo) on the
+    /// WASM build of the core.
+    Web(cmd::web::WebArgs),
 }
 
 fn main() -> ExitCode {
@@ -91,6 +94,7 @@ fn main() -> ExitCode {
         Command::Bench(c) => cmd::bench::run(c),
         Command::Demo(a) => cmd::demo::run(a),
         Command::Wallet(a) => cmd::wallet::run(a),
+        Command::Web(a) => cmd::web::run(a),
     };
     match result {
         Ok(out) => {

@@ -45,10 +45,27 @@ pub struct DemoArgs {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 50)]
     timeout: u64,
+    /// Serve the browser pages instead (web wallet, seller, buyer, beacons, `/demo`): relay
+    /// and terminus in this process, the apps in the browser on the WASM core; prints the
+    /// URL; Ctrl-C stops (docs/web.md).
+    #[arg(long)]
+    web: bool,
+    /// The pages' port with --web (0: any free port).
+    #[arg(long, default_value_t = 8000, requires = "web")]
+    port: u16,
 }
 
 /// Runs the demo; the summary JSON (with `--json`) is the last line.
 pub fn run(a: DemoArgs) -> CmdResult {
+    if a.web {
+        return super::web::run_demo(super::web::WebDemo {
+            listen: ([127, 0, 0, 1], a.port).into(),
+            buyer_msats: a.buyer,
+            allowance_msats: a.allowance,
+            price_msats: DemoOptions::default().prices.hello,
+            data_dir: a.data_dir,
+        });
+    }
     let summary = demo::run(DemoOptions {
         buyer_msats: a.buyer,
         allowance_msats: a.allowance,

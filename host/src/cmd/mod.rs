@@ -13,6 +13,7 @@ pub mod terminus;
 pub mod terminus_cli;
 pub mod wad;
 pub mod wallet;
+pub mod web;
 
 /// What a command prints on success, or why it failed.
 pub type CmdResult = Result<String, String>;

@@ -14,7 +14,7 @@
 mod apps;
 mod narrate;
 mod opinion;
-mod terminus;
+pub(crate) mod terminus;
 
 use std::path::PathBuf;
 use std::time::Duration;
