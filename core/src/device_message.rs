@@ -29,8 +29,9 @@ pub const MARKER: u8 = 0x00;
 /// Bytes before the payload: marker, kind, big-endian `u16` payload length.
 pub const HEADER_LEN: usize = 4;
 
-/// Host → device: the beacon to use (its text, e.g. `moneysocket1…`). The device forgets any
-/// earlier session and starts over with the beacon's shared seed.
+/// Host → device: the shared seed of the beacon to use, 32 hex digits. The bridge decodes the
+/// beacon and sends its seed (its locations are the bridge's business: it dials the relay);
+/// the device forgets any earlier session and starts over with that seed.
 pub const KIND_PROVISION: u8 = b'p';
 /// Host → device: a BOLT11 invoice to pay (its text).
 pub const KIND_PAY: u8 = b'b';

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
-use moneysocket_bridge::{Bridge, BridgeConfig, BridgeHandle, Command, DeviceAddr};
+use moneysocket_bridge::{
+    relay_of_beacon, Bridge, BridgeConfig, BridgeHandle, Command, DeviceAddr,
+};
 
 use super::CmdResult;
 
@@ -23,13 +25,14 @@ pub struct BridgeArgs {
     /// `-serial tcp:127.0.0.1:4444,server=on,wait=on`).
     #[arg(long, group = "device")]
     tcp: Option<String>,
-    /// The relay's websocket URL (ws://… or wss://…).
+    /// The relay's websocket URL (ws://… or wss://…) [default: the first websocket location
+    /// of --provision's beacon].
     #[arg(long)]
-    relay: String,
+    relay: Option<String>,
     /// Trust only these PEM certificates for a wss:// relay.
     #[arg(long)]
     ca_file: Option<PathBuf>,
-    /// Provision the device with this beacon whenever its link comes up.
+    /// Provision the device with this beacon's shared seed whenever its link comes up.
     #[arg(long)]
     provision: Option<String>,
     /// Milliseconds of silence that end a partial frame from the device (0 = never).
@@ -50,7 +53,12 @@ pub fn run(a: BridgeArgs) -> CmdResult {
         (None, Some(addr)) => DeviceAddr::Tcp(addr),
         (None, None) => return Err("--serial or --tcp is required".into()),
     };
-    let mut config = BridgeConfig::new(device, &a.relay);
+    let relay = match (a.relay, &a.provision) {
+        (Some(r), _) => r,
+        (None, Some(beacon)) => relay_of_beacon(beacon)?,
+        (None, None) => return Err("--relay is required without --provision".into()),
+    };
+    let mut config = BridgeConfig::new(device, &relay);
     config.ca_file = a.ca_file;
     config.provision = a.provision;
     config.idle_gap = (a.idle_gap_ms > 0).then(|| Duration::from_millis(a.idle_gap_ms));

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use mio::Interest;
+use moneysocket_core::beacon::Beacon;
 use moneysocket_core::device_message::{self, Body, DeviceMessage};
 use moneysocket_core::serial_framing::{self, Decoded, Decoder};
 use moneysocket_core::time::Instant as CoreInstant;
@@ -38,7 +39,8 @@ pub struct BridgeConfig {
     pub relay: String,
     /// PEM certificates to trust for a `wss://` relay (default: the webpki roots).
     pub ca_file: Option<PathBuf>,
-    /// A beacon sent to the device (a provisioning message) each time its link comes up.
+    /// A beacon whose shared seed is sent to the device (a provisioning message) each time its
+    /// link comes up.
     pub provision: Option<String>,
     /// Silence that ends a partial frame from the device (default 2 s; `None`: never).
     pub idle_gap: Option<Duration>,
@@ -72,7 +74,8 @@ impl BridgeConfig {
 /// What another thread (or the application) asks the bridge to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// Provision the device with this beacon now, and again whenever its link comes back.
+    /// Provision the device with this beacon's shared seed now, and again whenever its link
+    /// comes back.
     Provision(String),
     /// Hand the device a BOLT11 invoice to pay.
     Pay(String),
@@ -311,10 +314,13 @@ impl Bridge {
     /// Carries out `cmd` (from this thread).
     pub fn command(&mut self, cmd: Command, events: &mut Vec<BridgeEvent>) {
         match cmd {
-            Command::Provision(beacon) => {
-                self.send_device_message(device_message::KIND_PROVISION, beacon.as_bytes());
-                self.config.provision = Some(beacon);
-            }
+            Command::Provision(beacon) => match provision_payload(&beacon) {
+                Ok(seed) => {
+                    self.send_device_message(device_message::KIND_PROVISION, seed.as_bytes());
+                    self.config.provision = Some(beacon);
+                }
+                Err(e) => tracing::warn!("not provisioned: {e}"),
+            },
             Command::Pay(bolt11) => {
                 self.send_device_message(device_message::KIND_PAY, bolt11.as_bytes());
             }
@@ -427,8 +433,11 @@ impl Bridge {
         self.device.out.clear();
         tracing::info!("device link up: {}", self.config.device);
         events.push(BridgeEvent::DeviceConnected);
-        if let Some(beacon) = self.config.provision.clone() {
-            self.send_device_message(device_message::KIND_PROVISION, beacon.as_bytes());
+        if let Some(beacon) = &self.config.provision {
+            match provision_payload(beacon) {
+                Ok(seed) => self.send_device_message(device_message::KIND_PROVISION, seed.as_bytes()),
+                Err(e) => tracing::warn!("not provisioned: {e}"),
+            }
         }
         // A new device link is a new transport on the relay side too.
         self.close_relay();
@@ -721,6 +730,24 @@ impl Bridge {
             tracing::warn!("device link: {e}{}", more(n));
         }
     }
+}
+
+/// What a provisioning message carries for `beacon`: its shared seed in hex (the device
+/// needs no location: the bridge dials the relay).
+fn provision_payload(beacon: &str) -> Result<String, String> {
+    let b = Beacon::decode(beacon.trim()).map_err(|e| format!("not a beacon: {e}"))?;
+    Ok(b.shared_seed().to_string())
+}
+
+/// The first websocket location of `beacon`, as a URL (for a bridge given no relay).
+pub fn relay_of_beacon(beacon: &str) -> Result<String, String> {
+    let b = Beacon::decode(beacon.trim()).map_err(|e| format!("not a beacon: {e}"))?;
+    let ws = b
+        .first_websocket()
+        .ok_or_else(|| "the beacon names no websocket location".to_owned())?;
+    let mut url = String::new();
+    ws.url(&mut url).map_err(|e| format!("beacon location: {e}"))?;
+    Ok(url)
 }
 
 enum Item {

@@ -36,7 +36,9 @@ mod bridge;
 mod limit;
 mod link;
 
-pub use bridge::{Bridge, BridgeConfig, BridgeEvent, BridgeHandle, BridgeStats, Command};
+pub use bridge::{
+    relay_of_beacon, Bridge, BridgeConfig, BridgeEvent, BridgeHandle, BridgeStats, Command,
+};
 pub use link::DeviceAddr;
 
 /// The device's frame bound (bytes of one frame body): the firmware's `FRAME`. Longer relay
