@@ -88,6 +88,8 @@ pub struct Device<E: Entropy> {
     pay: Option<Pay>,
     paid: bool,
     outcome: Outcome,
+    /// Set while the session is told that the host already replaced its transport.
+    transport_gone: bool,
 }
 
 impl<E: Entropy> Device<E> {
@@ -113,6 +115,7 @@ impl<E: Entropy> Device<E> {
             pay: None,
             paid: false,
             outcome: Outcome::Running,
+            transport_gone: false,
         }
     }
 
@@ -154,7 +157,11 @@ impl<E: Entropy> Device<E> {
     }
 
     fn new_transport(&mut self, now: Instant) {
+        // The old transport is gone already: its session's `Closed` must not be answered
+        // with a close frame, which would make the bridge close the new one (and so on).
+        self.transport_gone = true;
         self.input(SessionInput::Closed, now);
+        self.transport_gone = false;
         self.vend_request = None;
         if let Some(p) = &mut self.pay {
             p.request = None;
@@ -277,7 +284,7 @@ impl<E: Entropy> Device<E> {
             match out {
                 SessionOutput::Transmit(frame) => write_frame(frame),
                 SessionOutput::Event(ev) => match ev {
-                    ConsumerEvent::Closed(_) => write_frame(&[]),
+                    ConsumerEvent::Closed(_) if !self.transport_gone => write_frame(&[]),
                     ConsumerEvent::Provider(_) => seen.ready = true,
                     ConsumerEvent::Invoice { request, bolt11 } if Some(request) == vend_request => {
                         match payment_hash(bolt11) {

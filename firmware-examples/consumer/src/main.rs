@@ -170,6 +170,10 @@ fn main() -> ! {
     }
 }
 
+/// Time the host gets to read the last lines before the link closes (QEMU's exit resets the
+/// TCP connection, which may discard what the bridge has not read yet).
+const LAST_WORDS: u64 = 300;
+
 /// Reports the peak stack and ends the run.
 fn finish(success: bool) -> ! {
     #[cfg(not(feature = "baseline"))]
@@ -182,6 +186,11 @@ fn finish(success: bool) -> ! {
             device::decimal(peak, &mut digits),
             " bytes"
         );
+    }
+    uart::flush();
+    let until = clock::now().0 + LAST_WORDS;
+    while clock::now().0 < until {
+        cortex_m::asm::wfi();
     }
     semihosting::exit(success)
 }

@@ -20,6 +20,8 @@ const DR: usize = 0x00;
 const FR: usize = 0x18;
 const FR_RXFE: u32 = 1 << 4;
 const FR_TXFF: u32 = 1 << 5;
+const FR_BUSY: u32 = 1 << 3;
+const FR_TXFE: u32 = 1 << 7;
 /// Line control: 8 data bits, FIFOs enabled.
 const LCRH: usize = 0x2C;
 const LCRH_8N1_FIFO: u32 = 0x70;
@@ -61,6 +63,11 @@ pub fn write_all(bytes: &[u8]) {
         while read(FR) & FR_TXFF != 0 {}
         write(DR, u32::from(b));
     }
+}
+
+/// Waits until everything written has left the UART.
+pub fn flush() {
+    while read(FR) & (FR_BUSY | FR_TXFE) != FR_TXFE {}
 }
 
 /// The next received byte, if any.
