@@ -119,8 +119,17 @@ struct Rig {
     payer: SessionId,
 }
 
+/// How the bridge reaches the device's UART.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// QEMU's serial as a TCP server (`wait=on`), the bridge's `--tcp`.
+    Tcp,
+    /// QEMU's serial as a pseudo-terminal, the bridge's `--serial` (a serial port).
+    Pty,
+}
+
 impl Rig {
-    fn start(qemu: &str) -> Rig {
+    fn start(qemu: &str, link: Link) -> Rig {
         let elf = firmware();
         let (relay, relay_port) = start_relay(None);
         let dir = temp_dir();
@@ -145,7 +154,10 @@ impl Rig {
         });
 
         let port = free_port();
-        let serial = format!("tcp:127.0.0.1:{port},server=on,wait=on");
+        let serial = match link {
+            Link::Tcp => format!("tcp:127.0.0.1:{port},server=on,wait=on"),
+            Link::Pty => "pty".to_owned(),
+        };
         let qemu = Killed(
             Command::new(qemu)
                 .args(["-M", "lm3s6965evb", "-cpu", "cortex-m4"])
@@ -159,9 +171,14 @@ impl Rig {
                 .spawn()
                 .expect("spawn qemu"),
         );
-        // The bridge redials until QEMU listens.
+        let device = match link {
+            // The bridge redials until QEMU listens.
+            Link::Tcp => vec!["--tcp".to_owned(), format!("127.0.0.1:{port}")],
+            Link::Pty => vec!["--serial".to_owned(), pty_of(&dir.join("qemu.out"))],
+        };
         let mut child = Command::new(BIN)
-            .args(["bridge", "--tcp", &format!("127.0.0.1:{port}")])
+            .arg("bridge")
+            .args(&device)
             .args(["--provision", &beacon])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -297,6 +314,21 @@ impl Rig {
     }
 }
 
+/// The pseudo-terminal QEMU made for the serial port (from its `char device redirected to
+/// /dev/pts/N` line on stdout, which goes to `console`).
+fn pty_of(console: &Path) -> String {
+    let until = Instant::now() + STEP;
+    loop {
+        let text = std::fs::read_to_string(console).unwrap_or_default();
+        if let Some(at) = text.find("redirected to /dev/") {
+            let path = text[at + "redirected to ".len()..].split_whitespace().next();
+            return path.unwrap().to_owned();
+        }
+        assert!(Instant::now() < until, "no pty line from QEMU: {text:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// A relay on `port` (any if `None`): the process and its port.
 fn start_relay(port: Option<u16>) -> (Killed, u16) {
     let port = port.unwrap_or(0).to_string();
@@ -321,7 +353,7 @@ fn encode_beacon(seed: &str, location: &str) -> String {
 #[test]
 fn the_device_sells_and_buys_through_bridge_relay_and_terminus() {
     let Some(qemu) = qemu() else { return };
-    let mut rig = Rig::start(qemu);
+    let mut rig = Rig::start(qemu, Link::Tcp);
     rig.line("the device's boot line", |l| {
         l.contains("NOT SECURE").then_some(())
     });
@@ -332,7 +364,7 @@ fn the_device_sells_and_buys_through_bridge_relay_and_terminus() {
 #[test]
 fn the_device_survives_a_dropped_websocket_and_a_relay_restart() {
     let Some(qemu) = qemu() else { return };
-    let mut rig = Rig::start(qemu);
+    let mut rig = Rig::start(qemu, Link::Tcp);
     let bolt11 = rig.device_invoice();
     // The bridge drops its websocket mid-session: the device starts a new session.
     rig.command("drop-relay");
@@ -354,4 +386,13 @@ fn start_relay_after_kill(relay: &mut Killed, port: u16) -> Killed {
     let _ = relay.0.kill();
     let _ = relay.0.wait();
     start_relay(Some(port)).0
+}
+
+/// The same over a serial port: QEMU's UART on a pseudo-terminal, the bridge's `--serial`.
+#[test]
+fn the_device_sells_and_buys_over_a_serial_port() {
+    let Some(qemu) = qemu() else { return };
+    let mut rig = Rig::start(qemu, Link::Pty);
+    let bolt11 = rig.device_invoice();
+    rig.sell_and_buy(&bolt11);
 }
