@@ -4,8 +4,8 @@
 //! is paid from another account, by a consumer in this process) and buys (pays a BOLT11
 //! handed over the link); the test passes only when QEMU exits with the firmware's success.
 //!
-//! Without `qemu-system-arm` the tests are skipped (loudly); under `CI=true` a missing QEMU
-//! fails them. The firmware is built by the first test that needs it, into
+//! Without `qemu-system-arm` the tests are skipped (loudly); under `CI=true` (or
+//! `MONEYSOCKET_REQUIRE_QEMU=1`, as `firmware-examples/e2e.sh` sets) a missing QEMU fails them. The firmware is built by the first test that needs it, into
 //! `target/firmware` (cached).
 
 mod support;
@@ -44,9 +44,12 @@ fn qemu() -> Option<&'static str> {
     if found {
         return Some(QEMU);
     }
+    let required = std::env::var("CI").as_deref() == Ok("true")
+        || std::env::var("MONEYSOCKET_REQUIRE_QEMU").as_deref() == Ok("1");
     assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "{QEMU} is missing under CI=true (apt-get install -y qemu-system-arm)"
+        !required,
+        "{QEMU} is missing under CI=true or MONEYSOCKET_REQUIRE_QEMU=1 \
+         (apt-get install -y qemu-system-arm)"
     );
     eprintln!(
         "\n*** SKIPPED: {QEMU} not found; the payment device end-to-end test did not run \
