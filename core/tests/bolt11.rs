@@ -1026,7 +1026,12 @@ mod writer {
 fn light_payment_hash_reader_agrees() {
     for e in valid_examples() {
         let inv = Invoice::parse(e.invoice).unwrap();
-        assert_eq!(payment_hash(e.invoice), Ok(*inv.payment_hash()), "{}", e.invoice);
+        assert_eq!(
+            payment_hash(e.invoice),
+            Ok(*inv.payment_hash()),
+            "{}",
+            e.invoice
+        );
     }
     assert!(matches!(
         payment_hash(BAD_CHECKSUM),

@@ -152,9 +152,12 @@ impl Rig {
             Driver::new(DriverConfig::default(), TransportConfig::default()).unwrap();
         let mut events = Vec::new();
         let payer = consumer(&mut payer_app, &payer_beacon);
-        wait_for(&mut payer_app, &mut events, "the payer's provider", |s, e| {
-            matches!(e, ConsumerEvent::Provider(_) if s == payer).then_some(())
-        });
+        wait_for(
+            &mut payer_app,
+            &mut events,
+            "the payer's provider",
+            |s, e| matches!(e, ConsumerEvent::Provider(_) if s == payer).then_some(()),
+        );
 
         let port = free_port();
         let serial = match link {
@@ -299,8 +302,16 @@ impl Rig {
         assert!(status.success(), "QEMU exit {status:?}\n{}", self.log());
         let info = cli(&self.dir, &["getaccountinfo", "shop-0", "payer-0"]);
         let msats = |i: usize| info["accounts"][i]["msats"].as_u64();
-        assert_eq!(msats(0), Some(2_500_000 + VEND_MSATS - METERED_MSATS), "{info}");
-        assert_eq!(msats(1), Some(10_000_000 - VEND_MSATS + METERED_MSATS), "{info}");
+        assert_eq!(
+            msats(0),
+            Some(2_500_000 + VEND_MSATS - METERED_MSATS),
+            "{info}"
+        );
+        assert_eq!(
+            msats(1),
+            Some(10_000_000 - VEND_MSATS + METERED_MSATS),
+            "{info}"
+        );
         assert_eq!(cli(&self.dir, &["check"])["ok"], true);
     }
 
@@ -324,7 +335,9 @@ fn pty_of(console: &Path) -> String {
     loop {
         let text = std::fs::read_to_string(console).unwrap_or_default();
         if let Some(at) = text.find("redirected to /dev/") {
-            let path = text[at + "redirected to ".len()..].split_whitespace().next();
+            let path = text[at + "redirected to ".len()..]
+                .split_whitespace()
+                .next();
             return path.unwrap().to_owned();
         }
         assert!(Instant::now() < until, "no pty line from QEMU: {text:?}");
@@ -377,7 +390,9 @@ fn the_device_survives_a_dropped_websocket_and_a_relay_restart() {
     // The relay dies and comes back on the same port: everyone reconnects.
     let port = rig.relay_port;
     rig._relay = start_relay_after_kill(&mut rig._relay, port);
-    rig.line("the relay lost", |l| l.starts_with("relay lost").then_some(()));
+    rig.line("the relay lost", |l| {
+        l.starts_with("relay lost").then_some(())
+    });
     rig.line("the device ready after the restart", |l| {
         l.contains("ready: provider info").then_some(())
     });

@@ -101,7 +101,12 @@ impl<E: Entropy> Device<E> {
         rng: E,
     ) -> Self {
         let secure = if E::SECURE { "" } else { ", NOT SECURE" };
-        say!("boot: entropy ", E::SOURCE, secure, "; waiting for provisioning");
+        say!(
+            "boot: entropy ",
+            E::SOURCE,
+            secure,
+            "; waiting for provisioning"
+        );
         Device {
             slot: Some(slot),
             consumer: None,
@@ -299,11 +304,7 @@ impl<E: Entropy> Device<E> {
                     ConsumerEvent::Preimage {
                         request: None,
                         preimage,
-                    } => {
-                        if Some(sha256(&preimage)) == self.vend_hash {
-                            seen.vend_paid = true;
-                        }
-                    }
+                    } if Some(sha256(&preimage)) == self.vend_hash => seen.vend_paid = true,
                     ConsumerEvent::Preimage {
                         request: Some(r),
                         preimage,
@@ -403,8 +404,7 @@ pub fn status(parts: &[&str]) {
         }
     }
     let mut body = [0u8; STATUS_MAX + device_message::HEADER_LEN + 1];
-    if let Ok(n) = device_message::encode(device_message::KIND_STATUS, &line, &mut body)
-    {
+    if let Ok(n) = device_message::encode(device_message::KIND_STATUS, &line, &mut body) {
         if let Some(b) = body.get(..n) {
             write_frame(b);
         }

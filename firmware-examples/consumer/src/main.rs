@@ -94,14 +94,19 @@ mod app {
 
     pub struct App;
 
-    pub fn entropy() {}
+    /// No session, no entropy.
+    pub struct NoEntropy;
+
+    pub fn entropy() -> NoEntropy {
+        NoEntropy
+    }
 
     impl App {
         pub fn new(
             _slot: &'static mut MaybeUninit<DeviceConsumer>,
             _buf: &'static mut FrameBuf,
             _pay: &'static mut PayText,
-            _rng: (),
+            _rng: NoEntropy,
         ) -> Self {
             App
         }

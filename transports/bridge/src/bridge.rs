@@ -119,7 +119,11 @@ impl fmt::Display for BridgeEvent {
             BridgeEvent::DeviceInvoice(b) => write!(f, "device invoice: {b}"),
             BridgeEvent::DeviceStatus(s) => write!(f, "device status: {s}"),
             BridgeEvent::DeviceOther { kind, payload } => {
-                write!(f, "device message kind {kind:#04x}, {} bytes", payload.len())
+                write!(
+                    f,
+                    "device message kind {kind:#04x}, {} bytes",
+                    payload.len()
+                )
             }
         }
     }
@@ -337,7 +341,11 @@ impl Bridge {
 
     /// One round: waits up to `timeout` (or the next reconnect or idle deadline) for either
     /// side, carries what came, reconnects what is due, and appends what happened.
-    pub fn poll(&mut self, events: &mut Vec<BridgeEvent>, timeout: Option<Duration>) -> io::Result<()> {
+    pub fn poll(
+        &mut self,
+        events: &mut Vec<BridgeEvent>,
+        timeout: Option<Duration>,
+    ) -> io::Result<()> {
         self.reconnect_due(events);
         let wait = self.next_wait(timeout);
         let mut ws_events = std::mem::take(&mut self.ws_events);
@@ -435,7 +443,9 @@ impl Bridge {
         events.push(BridgeEvent::DeviceConnected);
         if let Some(beacon) = &self.config.provision {
             match provision_payload(beacon) {
-                Ok(seed) => self.send_device_message(device_message::KIND_PROVISION, seed.as_bytes()),
+                Ok(seed) => {
+                    self.send_device_message(device_message::KIND_PROVISION, seed.as_bytes())
+                }
                 Err(e) => tracing::warn!("not provisioned: {e}"),
             }
         }
@@ -522,7 +532,11 @@ impl Bridge {
             Event::Closed { conn, cause } if Some(conn) == self.relay.conn => {
                 self.relay_failed(cause.to_string(), events);
             }
-            Event::User { n: DEVICE_SOURCE, readable, writable } => {
+            Event::User {
+                n: DEVICE_SOURCE,
+                readable,
+                writable,
+            } => {
                 self.check_device_connected(events);
                 if writable {
                     self.flush_device(events);
@@ -531,7 +545,9 @@ impl Bridge {
                     self.read_device(events);
                 }
             }
-            Event::User { n: CONTROL_SOURCE, .. } => {
+            Event::User {
+                n: CONTROL_SOURCE, ..
+            } => {
                 let mut buf = [0u8; 64];
                 while matches!(self.control_wake_rx.read(&mut buf), Ok(n) if n > 0) {}
                 while let Ok(cmd) = self.control_rx.try_recv() {
@@ -746,7 +762,8 @@ pub fn relay_of_beacon(beacon: &str) -> Result<String, String> {
         .first_websocket()
         .ok_or_else(|| "the beacon names no websocket location".to_owned())?;
     let mut url = String::new();
-    ws.url(&mut url).map_err(|e| format!("beacon location: {e}"))?;
+    ws.url(&mut url)
+        .map_err(|e| format!("beacon location: {e}"))?;
     Ok(url)
 }
 

@@ -97,7 +97,10 @@ impl Relay {
             if !self.events.is_empty() {
                 return self.events.remove(0);
             }
-            assert!(Instant::now() < until, "relay: timed out waiting for {what}");
+            assert!(
+                Instant::now() < until,
+                "relay: timed out waiting for {what}"
+            );
             self.t
                 .poll(&mut self.events, Some(Duration::from_millis(20)))
                 .unwrap();
@@ -239,7 +242,10 @@ fn frames_cross_both_ways_and_each_websocket_is_announced() {
     assert_eq!(relay.frame(), (ws, b"{\"clean\":1}".to_vec()));
 
     // Commands: pay goes to the device as a device message.
-    bridge.handle.send(Command::Pay("lnbcrt1pay".into())).unwrap();
+    bridge
+        .handle
+        .send(Command::Pay("lnbcrt1pay".into()))
+        .unwrap();
     let body = read_frame(&mut dev);
     match device_message::classify(&body) {
         Body::Device(m) => {
@@ -270,7 +276,9 @@ fn a_lost_device_link_takes_its_websocket_and_both_come_back() {
     // A partial frame, then the link goes.
     dev.write_all(&[0, 10, 1, 2]).unwrap();
     drop(dev);
-    bridge.event("the device lost", |e| matches!(e, BridgeEvent::DeviceLost(_)));
+    bridge.event("the device lost", |e| {
+        matches!(e, BridgeEvent::DeviceLost(_))
+    });
     // The bridge reopens the link and dials a new websocket for it.
     let mut dev = accept(&device);
     let ws2 = relay.replaced(ws);
