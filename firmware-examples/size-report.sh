@@ -16,8 +16,10 @@ OUT=target/size
 mkdir -p "$OUT"
 ELF=target/thumbv7em-none-eabihf/release/consumer-size
 
-cargo build --release --quiet --features baseline
-cp "$ELF" "$OUT/baseline.elf"
+# Its own target dir: with both variants fresh in one dir, cargo would not copy the
+# requested one to target/…/release (the copy there is the last one built).
+cargo build --release --quiet --features baseline --target-dir target/baseline
+cp "target/baseline/thumbv7em-none-eabihf/release/consumer-size" "$OUT/baseline.elf"
 cargo build --release --quiet
 cp "$ELF" "$OUT/consumer.elf"
 

@@ -39,6 +39,10 @@ pub const KIND_PAY: u8 = b'b';
 pub const KIND_INVOICE: u8 = b'i';
 /// Device → host: one line of status for the log (UTF-8 text).
 pub const KIND_STATUS: u8 = b's';
+/// Device → host: "I have no seed: provision me" (empty payload). An unprovisioned device
+/// repeats it (the QEMU firmware every second), so provisioning never depends on bytes the
+/// host sent before the device's UART was up.
+pub const KIND_HELLO: u8 = b'h';
 
 /// One device message, borrowed from the frame body it was read from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

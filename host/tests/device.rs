@@ -185,10 +185,11 @@ impl Rig {
         let mut child = Command::new(BIN)
             .arg("bridge")
             .args(&device)
-            .args(["--provision", &beacon])
+            .args(["--provision", &beacon, "--log-level", "debug"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            // Its log, for failure reports.
+            .stderr(std::fs::File::create(dir.join("bridge.log")).unwrap())
             .spawn()
             .expect("spawn bridge");
         let bridge_in = child.stdin.take().unwrap();
@@ -242,8 +243,9 @@ impl Rig {
 
     fn log(&self) -> String {
         let console = std::fs::read_to_string(self.dir.join("qemu.out")).unwrap_or_default();
+        let bridge_log = std::fs::read_to_string(self.dir.join("bridge.log")).unwrap_or_default();
         format!(
-            "{}\n--- QEMU console (exit {:?}):\n{console}",
+            "{}\n--- QEMU console (exit {:?}):\n{console}\n--- bridge log:\n{bridge_log}",
             self.seen.join("\n"),
             self.qemu_status
         )

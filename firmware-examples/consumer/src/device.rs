@@ -43,6 +43,10 @@ pub const BOLT11_MAX: usize = FRAME - device_message::HEADER_LEN - 1;
 /// The BOLT11 to pay, kept until the session is ready for it.
 pub type PayText = heapless::String<BOLT11_MAX>;
 
+/// How often an unprovisioned device asks for its seed (bytes the host sent before the UART
+/// was up are lost, and a host may come after the device).
+const HELLO_EVERY_MS: u64 = 1_000;
+
 /// How the run ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -90,6 +94,10 @@ pub struct Device<E: Entropy> {
     outcome: Outcome,
     /// Set while the session is told that the host already replaced its transport.
     transport_gone: bool,
+    /// "ready" was said on this transport (later provider info is balance news).
+    ready_said: bool,
+    /// When to ask for a seed again.
+    next_hello: Instant,
 }
 
 impl<E: Entropy> Device<E> {
@@ -121,6 +129,8 @@ impl<E: Entropy> Device<E> {
             paid: false,
             outcome: Outcome::Running,
             transport_gone: false,
+            ready_said: false,
+            next_hello: Instant(0),
         }
     }
 
@@ -154,8 +164,13 @@ impl<E: Entropy> Device<E> {
         }
     }
 
-    /// Fires the session's deadline once it has passed.
+    /// Fires the session's deadline once it has passed; unprovisioned, asks for a seed every
+    /// [`HELLO_EVERY_MS`].
     pub fn on_tick(&mut self, now: Instant) {
+        if self.consumer.is_none() && now >= self.next_hello {
+            self.next_hello = Instant(now.0 + HELLO_EVERY_MS);
+            send_message(device_message::KIND_HELLO, &[]);
+        }
         if self.deadline.is_some_and(|d| now >= d) {
             self.input(SessionInput::Timeout, now);
         }
@@ -168,6 +183,7 @@ impl<E: Entropy> Device<E> {
         self.input(SessionInput::Closed, now);
         self.transport_gone = false;
         self.vend_request = None;
+        self.ready_said = false;
         if let Some(p) = &mut self.pay {
             p.request = None;
         }
@@ -225,6 +241,7 @@ impl<E: Entropy> Device<E> {
             (None, None) => return,
         }
         self.vend_request = None;
+        self.ready_said = false;
         say!("provisioned; rendezvous through the bridge's relay");
         self.input(SessionInput::Opened, now);
     }
@@ -329,7 +346,8 @@ impl<E: Entropy> Device<E> {
     }
 
     fn act(&mut self, seen: &Seen) {
-        if seen.ready {
+        if seen.ready && !self.ready_said {
+            self.ready_said = true;
             say!("ready: provider info received");
         }
         if seen.vend_lost {

@@ -48,8 +48,9 @@ mod uart;
 use cortex_m as _; // critical-section implementation (single core)
 use cortex_m_rt::{entry, exception};
 
-use core::convert::Infallible;
 use core::time::Duration;
+
+use embedded_io::{Read as _, ReadReady as _, Write as _};
 
 use moneysocket_core::serial_framing::{self, Decoded, Decoder};
 
@@ -147,24 +148,32 @@ fn main() -> ! {
 
     let mut app = app::App::new(CONSUMER, FRAME_BUF, PAY_TEXT, app::entropy());
 
+    let mut uart = uart::Uart;
+    let mut chunk = [0u8; 64];
     loop {
-        while let Some(b) = uart::read_byte() {
+        while uart.read_ready().unwrap_or(false) {
+            let n = uart.read(&mut chunk).unwrap_or(0);
             let now = clock::now();
-            match READER.push(b, now) {
-                Some(Decoded::Frame(frame)) => app.on_frame(frame, now),
-                Some(Decoded::Control) => app.on_frame(&[], now),
-                // Dropped bytes (counted in `READER.stats()`); the decoder has resynchronised.
-                // A board with a log would print the error's one-line `Display` here.
-                Some(Decoded::Error(_)) | None => {}
+            let mut rest = chunk.get(..n).unwrap_or(&[]);
+            while !rest.is_empty() {
+                let (used, decoded) = READER.feed(rest, now);
+                rest = rest.get(used..).unwrap_or(&[]);
+                match decoded {
+                    Some(Decoded::Frame(frame)) => app.on_frame(frame, now),
+                    Some(Decoded::Control) => app.on_frame(&[], now),
+                    // Dropped bytes (counted in `READER.stats()`); the decoder has
+                    // resynchronised. A board with a log would print the error's `Display`.
+                    Some(Decoded::Error(_)) | None => {}
+                }
             }
+            settle_reader(READER, &mut uart);
         }
         app.on_tick(clock::now());
+        settle_reader(READER, &mut uart);
         match app.outcome() {
             app::Outcome::Running => {}
             outcome => finish(outcome == app::Outcome::Done),
         }
-        // Bytes that arrived while `on_tick` ran wait in the RX buffer: not line silence.
-        READER.resume(clock::now());
         // Sleep until the next interrupt (UART RX or the 1 ms tick). Checking with interrupts
         // masked avoids sleeping on a byte that arrived after the check.
         critical_section::with(|cs| {
@@ -172,6 +181,16 @@ fn main() -> ! {
                 cortex_m::asm::wfi();
             }
         });
+    }
+}
+
+/// Bytes are stamped when the main loop reads them, not when they arrive: if some waited in
+/// the receive ring while the device worked, that wait is not silence on the line, so the
+/// decoder's idle gap restarts now. (Restarting it on every loop turn instead would hide real
+/// silence, and a garbled length would never be dropped.)
+fn settle_reader(reader: &mut Decoder<FRAME>, uart: &mut uart::Uart) {
+    if uart.read_ready().unwrap_or(false) {
+        reader.resume(clock::now());
     }
 }
 
@@ -192,7 +211,7 @@ fn finish(success: bool) -> ! {
             " bytes"
         );
     }
-    uart::flush();
+    let _ = uart::Uart.flush();
     let until = clock::now().0 + LAST_WORDS;
     while clock::now().0 < until {
         cortex_m::asm::wfi();
@@ -216,10 +235,7 @@ unsafe fn DefaultHandler(irqn: i16) {
 /// sent at all (the core's encoder refuses it rather than truncate); the session's frames are
 /// bounded by `FRAME`, so this does not happen.
 fn send(frame: &[u8]) {
-    let _ = serial_framing::write_frame(frame, FRAME, |bytes| {
-        uart::write_all(bytes);
-        Ok::<(), Infallible>(())
-    });
+    let _ = serial_framing::write_frame(frame, FRAME, |bytes| uart::Uart.write_all(bytes));
 }
 
 /// Stops here (bad setup); a debugger shows where.

@@ -32,7 +32,7 @@ pub struct BridgeArgs {
     /// Trust only these PEM certificates for a wss:// relay.
     #[arg(long)]
     ca_file: Option<PathBuf>,
-    /// Provision the device with this beacon's shared seed whenever its link comes up.
+    /// Provision the device with this beacon's shared seed whenever it asks (it booted without).
     #[arg(long)]
     provision: Option<String>,
     /// Milliseconds of silence that end a partial frame from the device (0 = never).

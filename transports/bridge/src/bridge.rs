@@ -39,8 +39,8 @@ pub struct BridgeConfig {
     pub relay: String,
     /// PEM certificates to trust for a `wss://` relay (default: the webpki roots).
     pub ca_file: Option<PathBuf>,
-    /// A beacon whose shared seed is sent to the device (a provisioning message) each time its
-    /// link comes up.
+    /// A beacon whose shared seed is sent to the device (a provisioning message) whenever the
+    /// device asks for it (a hello device message: it booted without a seed).
     pub provision: Option<String>,
     /// Silence that ends a partial frame from the device (default 2 s; `None`: never).
     pub idle_gap: Option<Duration>,
@@ -74,8 +74,7 @@ impl BridgeConfig {
 /// What another thread (or the application) asks the bridge to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
-    /// Provision the device with this beacon's shared seed now, and again whenever its link
-    /// comes back.
+    /// Provision the device with this beacon's shared seed now, and whenever it asks again.
     Provision(String),
     /// Hand the device a BOLT11 invoice to pay.
     Pay(String),
@@ -215,6 +214,7 @@ struct Limits {
     framing: RateLimit,
     dropped_up: RateLimit,
     dropped_down: RateLimit,
+    unprovisioned: RateLimit,
 }
 
 /// The bridge. See the crate documentation.
@@ -284,6 +284,7 @@ impl Bridge {
                 framing: RateLimit::new(Duration::from_secs(1)),
                 dropped_up: RateLimit::new(Duration::from_secs(1)),
                 dropped_down: RateLimit::new(Duration::from_secs(1)),
+                unprovisioned: RateLimit::new(Duration::from_secs(10)),
             },
             ws_events: Vec::new(),
         })
@@ -441,14 +442,6 @@ impl Bridge {
         self.device.out.clear();
         tracing::info!("device link up: {}", self.config.device);
         events.push(BridgeEvent::DeviceConnected);
-        if let Some(beacon) = &self.config.provision {
-            match provision_payload(beacon) {
-                Ok(seed) => {
-                    self.send_device_message(device_message::KIND_PROVISION, seed.as_bytes())
-                }
-                Err(e) => tracing::warn!("not provisioned: {e}"),
-            }
-        }
         // A new device link is a new transport on the relay side too.
         self.close_relay();
         self.relay.delay.reset();
@@ -704,6 +697,15 @@ impl Bridge {
     fn device_frame(&mut self, frame: Vec<u8>, events: &mut Vec<BridgeEvent>) {
         match device_message::classify(&frame) {
             Body::Moneysocket => {}
+            Body::Device(DeviceMessage {
+                kind: device_message::KIND_HELLO,
+                ..
+            }) => {
+                self.stats.device_messages += 1;
+                self.provision_device();
+                self.flush_device(events);
+                return;
+            }
             Body::Device(DeviceMessage { kind, payload }) => {
                 self.stats.device_messages += 1;
                 let text = || String::from_utf8_lossy(payload).into_owned();
@@ -734,6 +736,31 @@ impl Bridge {
                 if let Some(n) = self.limits.dropped_up.allow(Instant::now()) {
                     tracing::warn!(
                         "device → relay: frame dropped: no websocket open yet{}",
+                        more(n)
+                    );
+                }
+            }
+        }
+    }
+
+    /// The device asked for its seed: send it if the bridge has a beacon.
+    fn provision_device(&mut self) {
+        let now = Instant::now();
+        match self.config.provision.as_deref().map(provision_payload) {
+            Some(Ok(seed)) => {
+                tracing::info!("device asks to be provisioned: sending the beacon's seed");
+                self.send_device_message(device_message::KIND_PROVISION, seed.as_bytes());
+            }
+            Some(Err(e)) => {
+                if let Some(n) = self.limits.unprovisioned.allow(now) {
+                    tracing::warn!("device asks to be provisioned: {e}{}", more(n));
+                }
+            }
+            None => {
+                if let Some(n) = self.limits.unprovisioned.allow(now) {
+                    tracing::warn!(
+                        "device asks to be provisioned and the bridge has no beacon \
+                         (--provision, or `provision BEACON` on stdin){}",
                         more(n)
                     );
                 }

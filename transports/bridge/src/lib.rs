@@ -10,8 +10,8 @@
 //!   websocket is announced to the device with a zero-length frame (a new transport).
 //! * The bridge never looks inside Moneysocket frames. It only tells apart the
 //!   [`device_message`](moneysocket_core::device_message)s, which are for it, not for the
-//!   relay: provisioning and BOLT11s to pay (host → device, [`Command`]) and the device's
-//!   invoices and status lines (device → host, [`BridgeEvent`]).
+//!   relay: provisioning (answering the device's hello) and BOLT11s to pay (host → device,
+//!   [`Command`]) and the device's invoices and status lines (device → host, [`BridgeEvent`]).
 //! * Line noise: the core's decoder resynchronises (bounded length, idle gap); each dropped
 //!   run of bytes is one log line, at most one per second per kind.
 //!

@@ -198,14 +198,15 @@ fn frames_cross_both_ways_and_each_websocket_is_announced() {
     let bridge = Running::start(config);
     let mut dev = accept(&device);
 
-    // Provisioned first (the seed only), then the new transport.
+    // The new transport is announced; the device asks for its seed and gets it.
+    let ws = relay.opened();
+    assert_eq!(read_frame(&mut dev), b"");
+    bridge.event("relay connected", |e| *e == BridgeEvent::RelayOpened);
+    write_frame(&mut dev, &device_message(device_message::KIND_HELLO, b""));
     assert_eq!(
         read_frame(&mut dev),
         device_message(device_message::KIND_PROVISION, SEED.as_bytes())
     );
-    let ws = relay.opened();
-    assert_eq!(read_frame(&mut dev), b"");
-    bridge.event("relay connected", |e| *e == BridgeEvent::RelayOpened);
 
     // Device → relay, and back.
     write_frame(&mut dev, b"{\"up\":1}");
