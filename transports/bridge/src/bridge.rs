@@ -35,7 +35,8 @@ const READ_CHUNK: usize = 4096;
 pub struct BridgeConfig {
     /// Where the device is.
     pub device: DeviceAddr,
-    /// The relay's websocket URL (`ws://…`; `wss://` needs [`BridgeConfig::tls`]).
+    /// The relay's websocket URL (`ws://…`, or `wss://…` trusting the webpki roots or
+    /// [`BridgeConfig::ca_file`]).
     pub relay: String,
     /// PEM certificates to trust for a `wss://` relay (default: the webpki roots).
     pub ca_file: Option<PathBuf>,
