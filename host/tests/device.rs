@@ -117,6 +117,8 @@ struct Rig {
     bridge_out: Receiver<String>,
     /// Lines the bridge printed, for failure messages.
     seen: Vec<String>,
+    /// The device's account's beacon (on the relay).
+    beacon: String,
     payer_app: Driver,
     events: Vec<(SessionId, ConsumerEvent)>,
     payer: SessionId,
@@ -205,6 +207,7 @@ impl Rig {
             bridge_in,
             bridge_out,
             seen: Vec::new(),
+            beacon,
             payer_app,
             events,
             payer,
@@ -383,7 +386,19 @@ fn the_device_sells_and_buys_through_bridge_relay_and_terminus() {
 fn the_device_survives_a_dropped_websocket_and_a_relay_restart() {
     let Some(qemu) = qemu() else { return };
     let mut rig = Rig::start(qemu, Link::Tcp);
+    let first = rig.device_invoice();
+    // Provisioned again: the device closes its transport (the bridge dials a new websocket)
+    // and starts the run over with a new invoice.
+    let beacon = rig.beacon.clone();
+    rig.command(&format!("provision {beacon}"));
+    rig.line("the device provisioned again", |l| {
+        l.contains("provisioned again").then_some(())
+    });
+    rig.line("the device's close", |l| {
+        (l == "relay lost: closed by the device").then_some(())
+    });
     let bolt11 = rig.device_invoice();
+    assert_ne!(bolt11, first);
     // The bridge drops its websocket mid-session: the device starts a new session.
     rig.command("drop-relay");
     rig.line("the device ready again", |l| {

@@ -235,15 +235,30 @@ impl<E: Entropy> Device<E> {
                 ..ConsumerConfig::default()
             },
         );
-        match (self.consumer.as_deref_mut(), self.slot.take()) {
-            (Some(c), _) => *c = session,
-            (None, Some(slot)) => self.consumer = Some(slot.write(session)),
-            (None, None) => return,
-        }
+        // A new seed starts the run over.
         self.vend_request = None;
+        self.vend_hash = None;
+        self.dispensed = false;
+        self.pay = None;
+        self.paid = false;
         self.ready_said = false;
-        say!("provisioned; rendezvous through the bridge's relay");
-        self.input(SessionInput::Opened, now);
+        self.deadline = None;
+        match (self.consumer.as_deref_mut(), self.slot.take()) {
+            (Some(c), _) => {
+                // The bridge's websocket met the old seed's peer: ask for a new one; its
+                // announcement (an empty frame) opens the new session.
+                *c = session;
+                say!("provisioned again; asking for a new transport");
+                write_frame(&[]);
+            }
+            (None, Some(slot)) => {
+                // The transport the bridge has open has carried nothing yet: use it.
+                self.consumer = Some(slot.write(session));
+                say!("provisioned; rendezvous through the bridge's relay");
+                self.input(SessionInput::Opened, now);
+            }
+            (None, None) => {}
+        }
     }
 
     /// An input that carries no frame.
