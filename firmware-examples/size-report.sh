@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Flash and RAM of the consumer-only firmware vs. the same skeleton without the consumer.
+# Flash and RAM of the payment device firmware (consumer/, a Moneysocket consumer) vs. the same
+# skeleton without it (the echo baseline). Peak stack is measured at run time (docs/firmware.md).
 # Usage: firmware-examples/size-report.sh [--top N]   (installs the target and llvm-tools)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -15,8 +16,10 @@ OUT=target/size
 mkdir -p "$OUT"
 ELF=target/thumbv7em-none-eabihf/release/consumer-size
 
-cargo build --release --quiet --features baseline
-cp "$ELF" "$OUT/baseline.elf"
+# Its own target dir: with both variants fresh in one dir, cargo would not copy the
+# requested one to target/…/release (the copy there is the last one built).
+cargo build --release --quiet --features baseline --target-dir target/baseline
+cp "target/baseline/thumbv7em-none-eabihf/release/consumer-size" "$OUT/baseline.elf"
 cargo build --release --quiet
 cp "$ELF" "$OUT/consumer.elf"
 
@@ -34,7 +37,7 @@ for v in baseline consumer; do
 done
 delta=$((FLASH[consumer] - FLASH[baseline]))
 awk -v c="${FLASH[consumer]}" -v d="$delta" 'BEGIN {
-  printf "consumer firmware flash: %.1f KiB; consumer cost over the baseline: %d bytes (%.1f KiB)\n", c/1024, d, d/1024 }'
+  printf "device firmware flash: %.1f KiB (goal 48 KiB); cost over the baseline: %d bytes (%.1f KiB)\n", c/1024, d, d/1024 }'
 
 # Symbols as "size name" (decimal), text/rodata only; mawk has no strtonum, so bash converts.
 symbols() {
@@ -53,6 +56,7 @@ sym_size() {
 }
 echo "size_of::<Consumer<heapless::Vec<u8, 1024>, 6, 2>>() on thumbv7em: $(sym_size CONSUMER) bytes (in .bss)"
 echo "frame buffer (FRAME_BUF): $(sym_size FRAME_BUF) bytes (in .bss)"
+echo "BOLT11 to pay (PAY_TEXT): $(sym_size PAY_TEXT) bytes (in .bss)"
 
 # f64 formatting/parsing pulled in (costly on Cortex-M)?
 symbols "$OUT/consumer.elf" > "$OUT/consumer.symbols"

@@ -714,6 +714,44 @@ impl Found {
     }
 }
 
+/// The payment hash of `s`, read without building an [`Invoice`]: for a device that only has
+/// to check a preimage and cannot spend the flash of the full reader (about 3 KB less on
+/// Cortex-M). It checks the bech32 checksum and the tagged-field structure up to the first
+/// 52-group `p` field, and that the invoice is long enough for a signature; it does not check
+/// the prefix, the amount, the other fields or the signature. Where [`Invoice::parse`]
+/// accepts an invoice, this returns the same hash.
+pub fn payment_hash(s: &str) -> Result<[u8; 32], Bolt11Error> {
+    let checked = Checked::new(s)?;
+    let total = checked.group_count();
+    let sig_start = match total.checked_sub(SIGNATURE_GROUPS) {
+        Some(n) if n >= TIMESTAMP_GROUPS => n,
+        _ => return Err(Bolt11Error::TooShort { groups: total }),
+    };
+    let mut groups = checked.groups().skip(TIMESTAMP_GROUPS);
+    let mut pos = TIMESTAMP_GROUPS;
+    while pos < sig_start {
+        let at = pos;
+        let left = sig_start - pos;
+        let field = Field::from_tag(groups.next().unwrap_or(0));
+        if left < 3 {
+            return Err(Bolt11Error::Truncated { field, at });
+        }
+        let hi = usize::from(groups.next().unwrap_or(0));
+        let lo = usize::from(groups.next().unwrap_or(0));
+        let len = hi * 32 + lo;
+        if len > left - 3 {
+            return Err(Bolt11Error::Truncated { field, at });
+        }
+        let mut data = groups.by_ref().take(len);
+        if field == Field::PaymentHash && len == 52 {
+            return read_fixed(&mut data, len, field);
+        }
+        data.for_each(drop);
+        pos += 3 + len;
+    }
+    Err(Bolt11Error::Missing(Field::PaymentHash))
+}
+
 impl Invoice {
     /// Parses an invoice (all lowercase or all uppercase; no `lightning:` prefix).
     ///

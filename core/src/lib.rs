@@ -19,6 +19,7 @@ pub mod bech;
 pub mod bigsize;
 pub mod bolt11;
 pub mod conn;
+pub mod device_message;
 pub mod frame;
 pub mod hex;
 #[cfg(feature = "alloc")]

@@ -5,7 +5,8 @@
 
 use moneysocket_core::bech::BechError;
 use moneysocket_core::bolt11::{
-    parse_amount, write_amount, AmountError, Bolt11Error, Description, Field, Invoice, Network,
+    parse_amount, payment_hash, write_amount, AmountError, Bolt11Error, Description, Field,
+    Invoice, Network,
 };
 use proptest::prelude::*;
 use std::num::NonZeroU64;
@@ -1018,4 +1019,23 @@ mod writer {
         assert_eq!(&v.payee_pubkey()[..], &hex(PAYEE)[..]);
         assert_eq!(v.payee_node_id(), Some(v.payee_pubkey()));
     }
+}
+
+/// The light reader finds the hash the full one finds, and refuses what has none.
+#[test]
+fn light_payment_hash_reader_agrees() {
+    for e in valid_examples() {
+        let inv = Invoice::parse(e.invoice).unwrap();
+        assert_eq!(
+            payment_hash(e.invoice),
+            Ok(*inv.payment_hash()),
+            "{}",
+            e.invoice
+        );
+    }
+    assert!(matches!(
+        payment_hash(BAD_CHECKSUM),
+        Err(Bolt11Error::Bech32(_))
+    ));
+    assert!(payment_hash(BAD_TOO_SHORT).is_err());
 }

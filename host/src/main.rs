@@ -48,6 +48,9 @@ enum Command {
     Bolt11(cmd::bolt11::Bolt11Cmd),
     /// Run the relay daemon (pairs peers by rendezvous id, forwards frames).
     Relay(cmd::relay::RelayArgs),
+    /// Carry frames between a device (serial port or TCP) and a relay websocket; commands
+    /// on stdin (provision BEACON, pay BOLT11, drop-relay), events on stdout.
+    Bridge(cmd::bridge::BridgeArgs),
     /// Run the terminus: accounts on a durable ledger served as Moneysocket providers,
     /// on a simulated Lightning node (control it with terminus-cli).
     Terminus(cmd::terminus::TerminusArgs),
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
         Command::ProviderInfo(c) => cmd::wad::run_provider_info(c),
         Command::Bolt11(c) => cmd::bolt11::run(c),
         Command::Relay(a) => cmd::relay::run(a),
+        Command::Bridge(a) => cmd::bridge::run(a),
         Command::Terminus(a) => cmd::terminus::run(a),
         Command::TerminusCli(a) => cmd::terminus_cli::run(a),
         Command::Simnet(a) => cmd::simnet::run(a),

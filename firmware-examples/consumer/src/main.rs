@@ -1,36 +1,56 @@
-//! A consumer-only Moneysocket firmware for Cortex-M (thumbv7em-none-eabihf, no heap), built
-//! to measure what the sans-IO `moneysocket_core::session::Consumer` costs in flash and RAM,
-//! and runnable on QEMU's lm3s6965evb.
+//! A Moneysocket payment device for Cortex-M (thumbv7em-none-eabihf, no heap), runnable on
+//! QEMU's lm3s6965evb: a consumer of one account that sells (vending) and buys (metered)
+//! through a host-side bridge, a relay and a provider. See `docs/firmware.md`.
 //!
 //! The UART carries length-prefixed frames (`moneysocket_core::serial_framing`, see
-//! `docs/uart-framing.md`): a host-side bridge relays them to and from a WebSocket connected
-//! to a Moneysocket relay. At boot the transport counts as
-//! open; a zero-length frame from the host announces a new transport (reconnect), and the
-//! device sends a zero-length frame when the session closes. Once the provider handshake is
-//! done the firmware requests one invoice of [`DEMO_INVOICE_MSATS`].
+//! `docs/uart-framing.md`): Moneysocket frames, which the bridge carries to and from a
+//! websocket to the relay, and device messages for the bridge itself
+//! (`moneysocket_core::device_message`): the beacon is provisioned that way at run time, the
+//! BOLT11 to pay comes that way, and the device reports its status and the invoice it wants
+//! paid that way. A zero-length frame from the host announces a new transport (the bridge
+//! opened a new websocket); the device sends one when its session closes.
 //!
-//! Memory: the consumer (`Consumer<heapless::Vec<u8, FRAME>, 6, 2>`, see `app`) and its one
-//! frame buffer are statics; the app owns the RNG and passes it to each call that needs
-//! entropy. A received frame is copied from the UART decoder into the frame buffer and
-//! decrypted there in place; outgoing frames are sealed into the same buffer at poll time
-//! and written to the UART before the next poll. The main loop sleeps until the next
-//! interrupt and fires `SessionInput::Timeout` once `poll_timeout()`'s deadline has passed.
+//! Run (`device::Device`): boot, wait for the beacon; rendezvous, provider info; ask for an
+//! invoice of [`device::VEND_MSATS`], wait for its preimage (checked against the invoice's
+//! payment hash), "dispense"; then pay the BOLT11 the host hands over, check the preimage;
+//! report the peak stack and exit through semihosting (QEMU's exit status 0), or exit with
+//! failure (status 1) on a provider error or a wrong preimage.
+//!
+//! Memory: the session (`Consumer<heapless::Vec<u8, FRAME>, 6, 2>`), its one frame buffer,
+//! the BOLT11 to pay and the UART decoder are statics; the stack is painted at boot and its
+//! peak reported at the end (`stack`).
 //!
 //! With the `baseline` feature the same skeleton (UART driver, SysTick clock, frame loop)
-//! only echoes frames: the difference in size is the consumer's cost.
+//! only echoes frames: the difference in size is the device's cost.
 #![no_std]
 #![no_main]
 
+/// A status line to the host and the console (see `device::status`).
+#[cfg(not(feature = "baseline"))]
+macro_rules! say {
+    ($($part:expr),+ $(,)?) => { $crate::device::status(&[$($part),+]) };
+}
+
 mod clock;
 #[cfg(not(feature = "baseline"))]
+mod device;
+#[cfg(not(feature = "baseline"))]
+mod entropy;
+#[cfg(not(feature = "baseline"))]
 mod rng;
+// The baseline only exits on a panic and never reads the stack's peak.
+#[cfg_attr(feature = "baseline", allow(dead_code))]
+mod semihosting;
+#[cfg_attr(feature = "baseline", allow(dead_code))]
+mod stack;
 mod uart;
 
 use cortex_m as _; // critical-section implementation (single core)
 use cortex_m_rt::{entry, exception};
 
-use core::convert::Infallible;
 use core::time::Duration;
+
+use embedded_io::{Read as _, ReadReady as _, Write as _};
 
 use moneysocket_core::serial_framing::{self, Decoded, Decoder};
 
@@ -43,140 +63,14 @@ const IDLE_GAP: Duration = Duration::from_millis(500);
 
 #[cfg(not(feature = "baseline"))]
 mod app {
-    use core::mem::MaybeUninit;
+    pub use crate::device::{Device, DeviceConsumer, FrameBuf, Outcome, PayText};
+    pub type App = Device<crate::rng::DemoRng>;
 
-    use moneysocket_core::seed::SharedSeed;
-    use moneysocket_core::session::{
-        Consumer, ConsumerConfig, ConsumerEvent, SessionInput, SessionOutput,
-    };
-    use moneysocket_core::time::Instant;
-
-    use crate::rng::DemoRng;
-    use crate::send as write_frame;
-    use crate::FRAME;
-
-    /// The beacon's shared seed (hex). A real device would take it from provisioning.
-    const SEED_HEX: &str = "000102030405060708090a0b0c0d0e0f";
-
-    /// Amount of the invoice requested once the provider is ready.
-    pub const DEMO_INVOICE_MSATS: u64 = 1_000;
-
-    /// Outstanding requests: the demo's one invoice request, plus room for one `pay`.
-    const PENDING: usize = 2;
-    /// Depth of each output queue (frames to seal, events). The core requires
-    /// `QUEUE > PENDING + 3`: on a close every outstanding request fails (`PENDING` events)
-    /// before `Closed`, and a drain follows every input, so the queues never hold more.
-    const QUEUE: usize = PENDING + 4;
-    /// Where received texts (provider info JSON, invoice, error text) wait for the drain. The
-    /// app drains after every input, so the store holds at most one frame's text, which is
-    /// shorter than `FRAME`: a received message never fails with `FrameRefusal::NoRoom`.
-    pub type TextStore = heapless::Vec<u8, FRAME>;
-
-    pub type DeviceConsumer = Consumer<TextStore, QUEUE, PENDING>;
-
-    /// One frame buffer: a received frame is copied here (the decoder keeps the next one in
-    /// its own buffer) and decrypted in place, and every outgoing frame is sealed here at
-    /// poll time, then written to the UART before the next poll.
-    pub type FrameBuf = [u8; FRAME];
-
-    pub struct App {
-        consumer: &'static mut DeviceConsumer,
-        buf: &'static mut FrameBuf,
-        /// The session draws request uuids and IVs from it on each call that needs entropy.
-        rng: DemoRng,
-        /// `poll_timeout()` after the last drain.
-        deadline: Option<Instant>,
-        invoice_requested: bool,
-    }
-
-    impl App {
-        /// Builds the consumer in `slot` (a static: the consumer does not sit on the stack)
-        /// and opens the session: at boot the transport counts as open.
-        pub fn new(
-            slot: &'static mut MaybeUninit<DeviceConsumer>,
-            buf: &'static mut FrameBuf,
-            rng_seed: u64,
-            now: Instant,
-        ) -> Self {
-            let Ok(seed) = SharedSeed::from_hex(SEED_HEX) else {
-                crate::halt()
-            };
-            let config = ConsumerConfig {
-                max_frame: FRAME,
-                ..ConsumerConfig::default()
-            };
-            let consumer = slot.write(Consumer::new(&seed, config));
-            let mut app = App {
-                consumer,
-                buf,
-                rng: DemoRng::new(rng_seed),
-                deadline: None,
-                invoice_requested: false,
-            };
-            app.input(SessionInput::Opened, now);
-            app
-        }
-
-        /// A frame from the host; an empty one announces a new transport.
-        pub fn on_frame(&mut self, frame: &[u8], now: Instant) {
-            if frame.is_empty() {
-                // A new transport: forget the old one, start over with the same seed.
-                self.input(SessionInput::Closed, now);
-                self.invoice_requested = false;
-                self.input(SessionInput::Opened, now);
-                return;
-            }
-            // The decoder's bound is FRAME, so this always fits.
-            let Some(bytes) = self.buf.get_mut(..frame.len()) else {
-                return;
-            };
-            bytes.copy_from_slice(frame);
-            self.consumer.handle_input(SessionInput::Frame(bytes), now);
-            self.settle(now);
-        }
-
-        pub fn on_tick(&mut self, now: Instant) {
-            if self.deadline.is_some_and(|d| now >= d) {
-                self.input(SessionInput::Timeout, now);
-            }
-        }
-
-        /// An input that carries no frame.
-        fn input(&mut self, input: SessionInput<'_>, now: Instant) {
-            self.consumer.handle_input(input, now);
-            self.settle(now);
-        }
-
-        /// After an input: drain, request the demo invoice once the provider is ready, and
-        /// take the next deadline.
-        fn settle(&mut self, now: Instant) {
-            self.drain();
-            if self.consumer.is_ready() && !self.invoice_requested {
-                self.invoice_requested = true;
-                if self
-                    .consumer
-                    .request_invoice(DEMO_INVOICE_MSATS, now, &mut self.rng)
-                    .is_ok()
-                {
-                    self.drain();
-                }
-            }
-            self.deadline = self.consumer.poll_timeout();
-        }
-
-        /// Writes every queued frame (sealed into `buf`) and acts on the events.
-        fn drain(&mut self) {
-            while let Some(out) = self.consumer.poll_output(&mut self.rng, &mut self.buf[..]) {
-                match out {
-                    SessionOutput::Transmit(frame) => write_frame(frame),
-                    SessionOutput::Event(ConsumerEvent::Closed(_)) => write_frame(&[]),
-                    // Invoice, Preimage, Provider (balance), Error, ...: an application
-                    // would act here (show the invoice, ...) before the next poll, while
-                    // the texts are borrowed. The demo does not.
-                    _ => {}
-                }
-            }
-        }
+    /// The QEMU board's entropy: **not secure** (see `rng`).
+    pub fn entropy() -> crate::rng::DemoRng {
+        crate::rng::DemoRng::new(
+            0x6d6f_6e65_7973_6f63 ^ u64::from(cortex_m::peripheral::SYST::get_current()),
+        )
     }
 }
 
@@ -186,18 +80,34 @@ mod app {
 
     use moneysocket_core::time::Instant;
 
-    /// Stand in for the consumer's slot and frame buffer so both variants share one `main`.
+    /// Stand in for the device's statics so both variants share one `main`.
     pub type DeviceConsumer = ();
     pub type FrameBuf = [u8; 0];
+    pub type PayText = heapless::String<0>;
+
+    #[derive(PartialEq, Eq)]
+    #[allow(dead_code)] // the same variants as the device's
+    pub enum Outcome {
+        Running,
+        Done,
+        Failed,
+    }
 
     pub struct App;
+
+    /// No session, no entropy.
+    pub struct NoEntropy;
+
+    pub fn entropy() -> NoEntropy {
+        NoEntropy
+    }
 
     impl App {
         pub fn new(
             _slot: &'static mut MaybeUninit<DeviceConsumer>,
             _buf: &'static mut FrameBuf,
-            _rng_seed: u64,
-            _now: Instant,
+            _pay: &'static mut PayText,
+            _rng: NoEntropy,
         ) -> Self {
             App
         }
@@ -205,24 +115,27 @@ mod app {
             crate::send(frame);
         }
         pub fn on_tick(&mut self, _now: Instant) {}
+        pub fn outcome(&self) -> Outcome {
+            Outcome::Running
+        }
     }
 }
-
-#[cfg(not(feature = "baseline"))]
-pub use app::DEMO_INVOICE_MSATS;
 
 #[entry]
 fn main() -> ! {
     // cortex-m-rt turns these into `&'static mut` (entry runs once): no `unsafe` needed.
-    // The consumer lives in .bss, not on the stack; its symbol size is
+    // The session lives in .bss, not on the stack; its symbol size is
     // `size_of::<DeviceConsumer>()` (the size report reads it with `llvm-nm -S`).
     static mut CONSUMER: core::mem::MaybeUninit<app::DeviceConsumer> =
         core::mem::MaybeUninit::uninit();
     // The session's frame buffer (received frames decrypted in place, outgoing ones sealed).
     static mut FRAME_BUF: app::FrameBuf = [0; core::mem::size_of::<app::FrameBuf>()];
+    // The BOLT11 to pay, kept until the session is ready for it.
+    static mut PAY_TEXT: app::PayText = app::PayText::new();
     // All-zero initial value: the frame buffer stays in .bss; the gap is set below.
     static mut READER: Decoder<FRAME> = Decoder::new();
 
+    stack::paint();
     let Some(mut cp) = cortex_m::Peripherals::take() else {
         halt()
     };
@@ -233,24 +146,34 @@ fn main() -> ! {
     // the RX ring buffer inside a critical section.
     unsafe { cp.NVIC.iser[0].write(1 << uart::IRQ) };
 
-    // Not secure, see `rng`: a constant mixed with the SysTick counter.
-    let rng_seed = 0x6d6f_6e65_7973_6f63 ^ u64::from(cortex_m::peripheral::SYST::get_current());
-    let mut app = app::App::new(CONSUMER, FRAME_BUF, rng_seed, clock::now());
+    let mut app = app::App::new(CONSUMER, FRAME_BUF, PAY_TEXT, app::entropy());
 
+    let mut uart = uart::Uart;
+    let mut chunk = [0u8; 64];
     loop {
-        while let Some(b) = uart::read_byte() {
+        while uart.read_ready().unwrap_or(false) {
+            let n = uart.read(&mut chunk).unwrap_or(0);
             let now = clock::now();
-            match READER.push(b, now) {
-                Some(Decoded::Frame(frame)) => app.on_frame(frame, now),
-                Some(Decoded::Control) => app.on_frame(&[], now),
-                // Dropped bytes (counted in `READER.stats()`); the decoder has resynchronised.
-                // A board with a log would print the error's one-line `Display` here.
-                Some(Decoded::Error(_)) | None => {}
+            let mut rest = chunk.get(..n).unwrap_or(&[]);
+            while !rest.is_empty() {
+                let (used, decoded) = READER.feed(rest, now);
+                rest = rest.get(used..).unwrap_or(&[]);
+                match decoded {
+                    Some(Decoded::Frame(frame)) => app.on_frame(frame, now),
+                    Some(Decoded::Control) => app.on_frame(&[], now),
+                    // Dropped bytes (counted in `READER.stats()`); the decoder has
+                    // resynchronised. A board with a log would print the error's `Display`.
+                    Some(Decoded::Error(_)) | None => {}
+                }
             }
+            settle_reader(READER, &mut uart);
         }
         app.on_tick(clock::now());
-        // Bytes that arrived while `on_tick` ran wait in the RX buffer: not line silence.
-        READER.resume(clock::now());
+        settle_reader(READER, &mut uart);
+        match app.outcome() {
+            app::Outcome::Running => {}
+            outcome => finish(outcome == app::Outcome::Done),
+        }
         // Sleep until the next interrupt (UART RX or the 1 ms tick). Checking with interrupts
         // masked avoids sleeping on a byte that arrived after the check.
         critical_section::with(|cs| {
@@ -259,6 +182,41 @@ fn main() -> ! {
             }
         });
     }
+}
+
+/// Bytes are stamped when the main loop reads them, not when they arrive: if some waited in
+/// the receive ring while the device worked, that wait is not silence on the line, so the
+/// decoder's idle gap restarts now. (Restarting it on every loop turn instead would hide real
+/// silence, and a garbled length would never be dropped.)
+fn settle_reader(reader: &mut Decoder<FRAME>, uart: &mut uart::Uart) {
+    if uart.read_ready().unwrap_or(false) {
+        reader.resume(clock::now());
+    }
+}
+
+/// Time the host gets to read the last lines before the link closes (QEMU's exit resets the
+/// TCP connection, which may discard what the bridge has not read yet).
+const LAST_WORDS: u64 = 300;
+
+/// Reports the peak stack and ends the run.
+fn finish(success: bool) -> ! {
+    #[cfg(not(feature = "baseline"))]
+    {
+        let mut digits = [0u8; 10];
+        let peak = u32::try_from(stack::peak()).unwrap_or(u32::MAX);
+        say!(
+            if success { "DONE" } else { "FAILED" },
+            "; peak stack ",
+            device::decimal(peak, &mut digits),
+            " bytes"
+        );
+    }
+    let _ = uart::Uart.flush();
+    let until = clock::now().0 + LAST_WORDS;
+    while clock::now().0 < until {
+        cortex_m::asm::wfi();
+    }
+    semihosting::exit(success)
 }
 
 #[exception]
@@ -277,13 +235,10 @@ unsafe fn DefaultHandler(irqn: i16) {
 /// sent at all (the core's encoder refuses it rather than truncate); the session's frames are
 /// bounded by `FRAME`, so this does not happen.
 fn send(frame: &[u8]) {
-    let _ = serial_framing::write_frame(frame, FRAME, |bytes| {
-        uart::write_all(bytes);
-        Ok::<(), Infallible>(())
-    });
+    let _ = serial_framing::write_frame(frame, FRAME, |bytes| uart::Uart.write_all(bytes));
 }
 
-/// Stops here (bad setup or panic); a debugger shows where.
+/// Stops here (bad setup); a debugger shows where.
 fn halt() -> ! {
     loop {
         cortex_m::asm::wfi();
@@ -292,5 +247,5 @@ fn halt() -> ! {
 
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo<'_>) -> ! {
-    halt()
+    semihosting::exit(false)
 }

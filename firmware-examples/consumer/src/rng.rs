@@ -1,4 +1,4 @@
-//! Entropy for the demo. **Not secure.**
+//! Entropy for the QEMU build. **Not secure.**
 //!
 //! The consumer draws request uuids and AES-CBC IVs from its RNG; predictable IVs and uuids
 //! weaken the v0 framing and let a relay or peer guess request ids. A real device must use
@@ -46,3 +46,8 @@ impl RngCore for DemoRng {
 /// A lie told to satisfy the session's `CryptoRng` bound, acceptable only in this demo:
 /// replace `DemoRng` with a hardware TRNG on a real device.
 impl CryptoRng for DemoRng {}
+
+impl crate::entropy::Entropy for DemoRng {
+    const SECURE: bool = false;
+    const SOURCE: &'static str = "QEMU demo xorshift64* seeded from SysTick";
+}

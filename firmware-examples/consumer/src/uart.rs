@@ -3,6 +3,10 @@
 //! ring buffer. No clock gating or baud setup is needed under QEMU; a real board would also
 //! enable the UART clock (RCGC1) and program IBRD/FBRD.
 //!
+//! [`Uart`] is the driver as `embedded_io` traits (`Read`, `ReadReady`, `Write`, `WriteReady`):
+//! the main loop and the frame writer use only those, so a board whose HAL UART implements
+//! them replaces this module without touching the rest.
+//!
 //! MMIO is the one place that needs `unsafe`: each access is a volatile read or write of a
 //! PL011 register at a fixed, aligned address that is valid for the whole run, and only this
 //! module touches the UART.
@@ -20,6 +24,8 @@ const DR: usize = 0x00;
 const FR: usize = 0x18;
 const FR_RXFE: u32 = 1 << 4;
 const FR_TXFF: u32 = 1 << 5;
+const FR_BUSY: u32 = 1 << 3;
+const FR_TXFE: u32 = 1 << 7;
 /// Line control: 8 data bits, FIFOs enabled.
 const LCRH: usize = 0x2C;
 const LCRH_8N1_FIFO: u32 = 0x70;
@@ -55,17 +61,68 @@ pub fn init() {
     write(CR, CR_ENABLE);
 }
 
-/// Sends `bytes`, waiting while the TX FIFO is full.
-pub fn write_all(bytes: &[u8]) {
-    for &b in bytes {
-        while read(FR) & FR_TXFF != 0 {}
-        write(DR, u32::from(b));
+/// UART0 (a handle: the hardware is one, set up by [`init`]).
+pub struct Uart;
+
+impl embedded_io::ErrorType for Uart {
+    type Error = core::convert::Infallible;
+}
+
+impl embedded_io::Write for Uart {
+    /// Queues `bytes` in the TX FIFO, waiting while it is full; all of them are taken.
+    fn write(&mut self, bytes: &[u8]) -> Result<usize, Self::Error> {
+        for &b in bytes {
+            while read(FR) & FR_TXFF != 0 {}
+            write(DR, u32::from(b));
+        }
+        Ok(bytes.len())
+    }
+
+    /// Waits until everything written has left the UART.
+    fn flush(&mut self) -> Result<(), Self::Error> {
+        while read(FR) & (FR_BUSY | FR_TXFE) != FR_TXFE {}
+        Ok(())
     }
 }
 
-/// The next received byte, if any.
-pub fn read_byte() -> Option<u8> {
-    critical_section::with(|cs| RX.borrow_ref_mut(cs).pop_front())
+impl embedded_io::WriteReady for Uart {
+    fn write_ready(&mut self) -> Result<bool, Self::Error> {
+        Ok(read(FR) & FR_TXFF == 0)
+    }
+}
+
+impl embedded_io::Read for Uart {
+    /// Received bytes from the ring buffer, waiting (`wfi`) until there is at least one.
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Self::Error> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        loop {
+            let n = critical_section::with(|cs| {
+                let mut rx = RX.borrow_ref_mut(cs);
+                let mut n = 0;
+                for slot in buf.iter_mut() {
+                    let Some(b) = rx.pop_front() else { break };
+                    *slot = b;
+                    n += 1;
+                }
+                if n == 0 {
+                    // Sleep with interrupts masked: a byte arriving now still wakes us.
+                    cortex_m::asm::wfi();
+                }
+                n
+            });
+            if n > 0 {
+                return Ok(n);
+            }
+        }
+    }
+}
+
+impl embedded_io::ReadReady for Uart {
+    fn read_ready(&mut self) -> Result<bool, Self::Error> {
+        Ok(critical_section::with(|cs| !RX.borrow_ref(cs).is_empty()))
+    }
 }
 
 /// Whether received bytes are waiting (call inside a critical section before `wfi`).

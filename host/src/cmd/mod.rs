@@ -3,6 +3,7 @@
 pub mod beacon;
 pub mod bench;
 pub mod bolt11;
+pub mod bridge;
 pub mod consumer;
 pub mod demo;
 pub mod frame;
