@@ -74,3 +74,65 @@ fn demo_buys_until_the_allowance_refuses() {
     );
     assert_eq!(summary["ledger"]["ok"], true);
 }
+
+/// `demo --keep-running` stays up after the story and prints beacons of both accounts;
+/// `moneysocket consumer BEACON info` from "another terminal" sees the buyer's balance after
+/// the purchases; Ctrl-C (SIGINT) ends it with exit 0.
+#[test]
+fn keep_running_serves_beacons_to_the_consumer_cli() {
+    let mut child = Command::new(EXE)
+        .args(["demo", "--keep-running", "--timeout", "55"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("demo starts");
+    let out = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut buyer_beacon = None;
+    let mut spent = None;
+    while buyer_beacon.is_none() {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = rx.recv_timeout(left).expect("the demo prints the beacons");
+        if let Some(rest) = line.strip_prefix("buyer's account: moneysocket consumer ") {
+            buyer_beacon = rest.split_whitespace().next().map(str::to_owned);
+        }
+        if let Some(s) = line.split("buyer 50,000 sat → ").nth(1) {
+            spent = s.split(';').next().map(str::to_owned);
+        }
+    }
+    let beacon = buyer_beacon.expect("beacon");
+    assert_eq!(spent.as_deref(), Some("41,000 sat"));
+    let info = Command::new(EXE)
+        .args(["consumer", &beacon, "--timeout", "20", "info"])
+        .output()
+        .expect("consumer runs");
+    assert!(
+        info.status.success(),
+        "{}",
+        String::from_utf8_lossy(&info.stderr)
+    );
+    let v: Value = serde_json::from_slice(&info.stdout).expect("JSON");
+    let text = v.to_string();
+    assert!(text.contains("41000000"), "{text}");
+    // Ctrl-C
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let until = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success(), "{status:?}");
+            break;
+        }
+        assert!(Instant::now() < until, "the demo did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
