@@ -235,7 +235,12 @@ fn bench_stream_smoke() {
     assert_eq!(r["metered"]["events"], 600, "{r}");
     assert_eq!(r["metered"]["settled_msats"], 600_000, "{r}");
     assert_eq!(r["metered"]["owed_msats"], 0, "{r}");
-    assert_eq!(r["paid_msats"], 100_000 + 600_000, "{r}");
+    // through the wallet: the window and the fixed-rate runs again, the wallet's total exact
+    assert_eq!(r["wallet"]["window_run"]["paid"], 40, "{r}");
+    assert_eq!(r["wallet"]["rate_run"]["paid"], 20, "{r}");
+    assert_eq!(r["wallet"]["spent_msats"], 60_000, "{r}");
+    assert_eq!(r["wallet"]["exact"], true, "{r}");
+    assert_eq!(r["paid_msats"], 100_000 + 600_000 + 60_000, "{r}");
     assert_eq!(r["balances_exact"], true, "{r}");
     assert_eq!(r["ledger_ok"], true, "{r}");
     assert!(
