@@ -1,7 +1,7 @@
 //! The event loop: listeners, dialing, connection table, timers and backpressure.
 
-use std::collections::HashMap;
-use std::io;
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read as _, Write as _};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -9,11 +9,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use moneysocket_core::time::duration_millis;
+use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::Bytes;
 
-use crate::conn::{start_server, Conn, Phase};
+use crate::conn::{start_server, Conn, Handshake, Phase, ReadEnd};
 use crate::dial::{parse_ws_url, DialError, WsUrl};
+use crate::http::{self, HttpRefusal};
 use crate::tls::{ClientConfig, ServerConfig};
 use crate::{AcceptRefusal, CloseCause, ConnId, Event, Origin, SendError, TransportConfig};
 
@@ -24,6 +26,11 @@ const USER: usize = 1 << 34;
 const WAKER: usize = 1 << 35;
 /// Timer granularity (handshake, idle, ping, linger).
 const SWEEP: Duration = Duration::from_millis(250);
+/// Longest a failed connection (close code sent, or an HTTP error answered) drains its
+/// input before it is dropped.
+const DRAIN_LINGER: Duration = Duration::from_secs(1);
+/// Bytes granted at a time from the partial-message budget.
+const GRANT: usize = 16 * 1024;
 
 /// `now + d`, saturating far in the future instead of overflowing on absurd settings.
 fn later(now: Instant, d: Duration) -> Instant {
@@ -41,6 +48,9 @@ pub struct TransportStats {
     pub refused_max_connections: u64,
     /// Accepts refused by `max_per_ip`.
     pub refused_max_per_ip: u64,
+    /// Requests that were not websocket upgrades, answered with an HTTP error (400, 405,
+    /// 426, 431).
+    pub bad_requests: u64,
     /// Accepted connections whose TLS or websocket handshake failed or timed out.
     pub handshake_failures: u64,
     /// Connections closed because of an oversized frame.
@@ -49,6 +59,11 @@ pub struct TransportStats {
     pub closed_overflow: u64,
     /// Connections closed for idleness.
     pub closed_idle: u64,
+    /// Connections closed for a websocket protocol violation (close code 1002).
+    pub closed_protocol: u64,
+    /// Connections closed because their incomplete message found the partial-message
+    /// budget used up (close code 1009).
+    pub closed_input_budget: u64,
     /// Times a source was paused because its destination's backlog passed high water.
     pub backpressure_pauses: u64,
     /// Binary frames received.
@@ -128,6 +143,12 @@ pub struct Transport {
     stats: TransportStats,
     /// Dials whose host name is being resolved.
     resolving: HashMap<ConnId, Resolving>,
+    /// What is left of `partial_budget`.
+    partial_pool: usize,
+    /// Connections holding a grant from it, oldest first (with the grant's epoch; entries
+    /// of finished grants are skipped).
+    grants: VecDeque<(ConnId, u64)>,
+    next_epoch: u64,
     next_seq: u64,
     resolved_tx: mpsc::Sender<Resolved>,
     resolved_rx: mpsc::Receiver<Resolved>,
@@ -142,6 +163,7 @@ impl Transport {
         let (resolved_tx, resolved_rx) = mpsc::channel();
         Ok(Transport {
             ws: config.websocket(),
+            partial_pool: config.partial_budget,
             config,
             poll,
             mio_events: Events::with_capacity(1024),
@@ -157,6 +179,8 @@ impl Transport {
             next_sweep: Instant::now() + SWEEP,
             stats: TransportStats::default(),
             resolving: HashMap::new(),
+            grants: VecDeque::new(),
+            next_epoch: 0,
             next_seq: 0,
             resolved_tx,
             resolved_rx,
@@ -193,6 +217,10 @@ impl Transport {
     ) -> io::Result<SocketAddr> {
         let mut sock = TcpListener::bind(addr)?;
         let addr = sock.local_addr()?;
+        if self.config.recv_buffer > 0 {
+            // inherited by accepted sockets, and in effect for the window offered in the SYN-ACK
+            socket2::SockRef::from(&sock).set_recv_buffer_size(self.config.recv_buffer)?;
+        }
         let token = Token(LISTENER | self.listeners.len());
         self.poll
             .registry()
@@ -201,12 +229,28 @@ impl Transport {
         Ok(addr)
     }
 
-    /// Closes every listener (existing connections stay).
+    /// Closes every listener and drops the accepted connections that never opened (still in
+    /// their TLS or websocket handshake, or answered with an HTTP error) and those already
+    /// failed (draining after a close code): none of them is known to the caller. Open
+    /// connections stay.
     pub fn stop_listening(&mut self) {
         for l in self.listeners.iter_mut() {
             if let Some(mut l) = l.take() {
                 let _ = self.poll.registry().deregister(&mut l.sock);
             }
+        }
+        let unopened: Vec<ConnId> = self
+            .conns
+            .values()
+            .filter(|c| {
+                c.draining
+                    || (matches!(c.origin, Origin::Accepted(_))
+                        && !matches!(c.phase, Phase::Open(_)))
+            })
+            .map(|c| c.id)
+            .collect();
+        for id in unopened {
+            self.remove(id, None, &mut Vec::new());
         }
     }
 
@@ -330,6 +374,7 @@ impl Transport {
     /// [`Transport::send`], returning the connection's pending output afterwards.
     fn queue(&mut self, conn: ConnId, data: Bytes) -> Result<usize, SendError> {
         let max = self.config.max_pending;
+        let compact_below = self.config.read_buffer;
         let c = self
             .conns
             .get_mut(&conn)
@@ -337,7 +382,7 @@ impl Transport {
             .ok_or(SendError::Unknown)?;
         self.stats.frames_out += 1;
         self.stats.bytes_out += data.len() as u64;
-        let backlog = c.queue(data);
+        let backlog = c.queue(data, compact_below);
         if !c.dirty {
             c.dirty = true;
             self.dirty.push(conn);
@@ -381,7 +426,9 @@ impl Transport {
         Ok(())
     }
 
-    /// Bytes queued on `conn` and not yet handed to the socket layer.
+    /// Output queued on `conn` and not yet handed to the socket layer: payload bytes plus
+    /// [`FRAME_OVERHEAD`](crate::FRAME_OVERHEAD) per frame (what `high_water` and
+    /// `max_pending` are compared with).
     pub fn pending_output(&self, conn: ConnId) -> Option<usize> {
         match self.conns.get(&conn) {
             Some(c) => Some(c.out_bytes),
@@ -402,7 +449,7 @@ impl Transport {
             return;
         };
         c.announced = false;
-        if !matches!(c.phase, Phase::Open(_)) {
+        if !matches!(c.phase, Phase::Open(_)) || c.draining {
             self.remove(conn, None, &mut Vec::new());
             return;
         }
@@ -552,15 +599,26 @@ impl Transport {
                 None
             };
             if let Some(reason) = reason {
-                match reason {
-                    AcceptRefusal::MaxConnections => self.stats.refused_max_connections += 1,
-                    AcceptRefusal::MaxPerIp => self.stats.refused_max_per_ip += 1,
+                let answer = match reason {
+                    AcceptRefusal::MaxConnections => {
+                        self.stats.refused_max_connections += 1;
+                        http::FULL
+                    }
+                    AcceptRefusal::MaxPerIp => {
+                        self.stats.refused_max_per_ip += 1;
+                        http::PER_IP
+                    }
+                };
+                // TLS would need a handshake first: those get a bare close
+                if tls.is_none() {
+                    refuse(&tcp, answer);
                 }
                 drop(tcp);
                 events.push(Event::Refused { peer, reason });
                 continue;
             }
             let _ = tcp.set_nodelay(true);
+            self.set_buffers(&tcp);
             let id = self.alloc_id();
             if let Err(e) = self.poll.registry().register(
                 &mut tcp,
@@ -571,7 +629,7 @@ impl Transport {
                 continue;
             }
             let now = Instant::now();
-            let phase = match start_server(tcp, tls.as_ref(), self.ws) {
+            let phase = match start_server(tcp, tls.as_ref()) {
                 Ok(p) => p,
                 Err(e) => {
                     self.stats.handshake_failures += 1;
@@ -589,16 +647,30 @@ impl Transport {
             );
             c.ip = Some(ip);
             *self.per_ip.entry(ip).or_insert(0) += 1;
-            let opened = matches!(c.phase, Phase::Open(_));
             self.conns.insert(id, c);
-            if opened {
-                self.opened(id, events);
-            }
+            // the request is often there already
+            self.drive(id, true, true, events);
+        }
+    }
+
+    /// Applies the configured kernel buffer sizes to an accepted socket (best effort).
+    fn set_buffers(&self, tcp: &TcpStream) {
+        let sock = socket2::SockRef::from(tcp);
+        if self.config.send_buffer > 0 {
+            let _ = sock.set_send_buffer_size(self.config.send_buffer);
+        }
+        if self.config.recv_buffer > 0 {
+            let _ = sock.set_recv_buffer_size(self.config.recv_buffer);
         }
     }
 
     fn opened(&mut self, id: ConnId, events: &mut Vec<Event>) {
+        let base = self.config.partial_base;
         if let Some(c) = self.conns.get_mut(&id) {
+            if let Some(s) = c.stream_mut() {
+                s.held = 0;
+                s.limit = base;
+            }
             c.announced = true;
             c.read_ready = true;
             c.last_rx = Instant::now();
@@ -621,12 +693,34 @@ impl Transport {
         if readable {
             c.read_ready = true;
         }
+        if c.draining {
+            if c.read_ready {
+                match c.discard() {
+                    Ok(false) if c.read_ready => Self::retry(&mut self.again, c),
+                    Ok(false) => {}
+                    Ok(true) | Err(_) => {
+                        self.remove(id, None, events);
+                        return;
+                    }
+                }
+            }
+            if writable && !c.dirty {
+                c.dirty = true;
+                self.dirty.push(id);
+            }
+            return;
+        }
         if !matches!(c.phase, Phase::Open(_)) {
             match c.advance_handshake(writable, ws) {
-                Ok(true) => {
-                    self.opened(id, events);
+                Ok(Handshake::Opened) => self.opened(id, events),
+                Ok(Handshake::Pending) => {}
+                Ok(Handshake::Answered(status)) => {
+                    tracing::debug!(conn = id.0, "not a websocket upgrade: answered {status}");
+                    self.stats.bad_requests += 1;
+                    c.draining = true;
+                    c.closing = Some(later(Instant::now(), DRAIN_LINGER));
+                    Self::retry(&mut self.again, c);
                 }
-                Ok(false) => {}
                 Err(cause) => {
                     tracing::debug!(conn = id.0, "handshake failed: {cause}");
                     self.remove(id, Some(cause), events);
@@ -636,17 +730,17 @@ impl Transport {
         }
         let now = Instant::now();
         if c.read_ready && (!c.reading_paused() || c.closing.is_some()) {
-            match c.read(budget, now, events, &mut self.stats) {
-                Ok(true) => {
-                    if let Some(c) = self.conns.get_mut(&id) {
-                        Self::retry(&mut self.again, c);
-                    }
+            match c.read(budget, now, events, &mut self.stats, &mut self.partial_pool) {
+                Ok(ReadEnd::More) => Self::retry(&mut self.again, c),
+                Ok(ReadEnd::Starved) => self.feed(id, events),
+                Ok(ReadEnd::Drained) => {}
+                Err(cause @ CloseCause::Oversized) => {
+                    self.fail(id, cause, CloseCode::Size, "message too large", events);
                 }
-                Ok(false) => {}
+                Err(cause @ CloseCause::Protocol(_)) => {
+                    self.fail(id, cause, CloseCode::Protocol, "protocol error", events);
+                }
                 Err(cause) => {
-                    if cause == CloseCause::Oversized {
-                        self.stats.closed_oversized += 1;
-                    }
                     self.remove(id, Some(cause), events);
                     return;
                 }
@@ -657,6 +751,110 @@ impl Transport {
                 c.dirty = true;
                 self.dirty.push(id);
             }
+        }
+    }
+
+    /// Closes `id` with a close `code` because of `cause`: the caller gets
+    /// [`Event::Closed`] now, the close frame goes out, and the connection discards its
+    /// input until the peer hangs up or [`DRAIN_LINGER`] passes.
+    fn fail(
+        &mut self,
+        id: ConnId,
+        cause: CloseCause,
+        code: CloseCode,
+        reason: &'static str,
+        events: &mut Vec<Event>,
+    ) {
+        let linger = self.config.close_linger.min(DRAIN_LINGER);
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        match cause {
+            CloseCause::Oversized => self.stats.closed_oversized += 1,
+            CloseCause::Protocol(_) => self.stats.closed_protocol += 1,
+            CloseCause::InputBudget => self.stats.closed_input_budget += 1,
+            _ => {}
+        }
+        tracing::debug!(conn = id.0, "closing with {}: {cause}", u16::from(code));
+        if std::mem::replace(&mut c.announced, false) && c.closing.is_none() {
+            events.push(Event::Closed { conn: id, cause });
+        }
+        self.partial_pool += std::mem::take(&mut c.granted);
+        c.fail(code, reason);
+        c.closing = Some(later(Instant::now(), linger));
+        Self::retry(&mut self.again, c);
+        if !c.dirty {
+            c.dirty = true;
+            self.dirty.push(id);
+        }
+        for w in std::mem::take(&mut c.waiters) {
+            self.release(w);
+        }
+    }
+
+    /// `id`'s incomplete message needs more than its input limit: grants it more from the
+    /// partial-message budget, closing the connections whose incomplete messages have
+    /// waited longest while the budget is used up (`id` itself if it is the oldest).
+    fn feed(&mut self, id: ConnId, events: &mut Vec<Event>) {
+        let grant = GRANT.min(self.config.partial_budget).max(1);
+        loop {
+            if self.partial_pool >= grant {
+                let Some(c) = self.conns.get_mut(&id) else {
+                    return;
+                };
+                self.partial_pool -= grant;
+                if c.granted == 0 {
+                    self.next_epoch += 1;
+                    c.grant_epoch = self.next_epoch;
+                    self.grants.push_back((id, self.next_epoch));
+                }
+                c.granted += grant;
+                if let Some(s) = c.stream_mut() {
+                    s.limit = s.limit.saturating_add(grant);
+                }
+                Self::retry(&mut self.again, c);
+                self.compact_grants();
+                return;
+            }
+            let victim = self.oldest_grant().unwrap_or(id);
+            self.fail(
+                victim,
+                CloseCause::InputBudget,
+                CloseCode::Size,
+                "incomplete message over the input budget",
+                events,
+            );
+            if victim == id {
+                return;
+            }
+        }
+    }
+
+    /// Takes the connection holding the oldest live grant off the grant queue.
+    fn oldest_grant(&mut self) -> Option<ConnId> {
+        while let Some((id, epoch)) = self.grants.pop_front() {
+            if self.live_grant(id, epoch) {
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    fn live_grant(&self, id: ConnId, epoch: u64) -> bool {
+        self.conns
+            .get(&id)
+            .is_some_and(|c| c.granted > 0 && c.grant_epoch == epoch && !c.draining)
+    }
+
+    /// Drops finished grants from the queue once they outnumber the connections.
+    fn compact_grants(&mut self) {
+        if self.grants.len() > 2 * self.conns.len() + 64 {
+            let conns = &self.conns;
+            self.grants.retain(|&(id, epoch)| {
+                conns
+                    .get(&id)
+                    .is_some_and(|c| c.granted > 0 && c.grant_epoch == epoch)
+            });
         }
     }
 
@@ -705,8 +903,12 @@ impl Transport {
         let Some(mut c) = self.conns.remove(&id) else {
             return;
         };
+        self.partial_pool += std::mem::take(&mut c.granted);
         // Accepted connections that never opened (dials are announced from the start).
-        if cause.is_some() && !c.announced && !matches!(c.phase, Phase::Open(_)) {
+        if cause.is_some()
+            && !c.announced
+            && !matches!(c.phase, Phase::Open(_) | Phase::Answered(_))
+        {
             self.stats.handshake_failures += 1;
         }
         if let Some(ip) = c.ip {
@@ -791,4 +993,19 @@ impl Transport {
             self.close(id);
         }
     }
+}
+
+/// Answers a refused accept with an HTTP error and closes it: the response and a FIN go out
+/// at once (a fresh socket's buffer takes them), and whatever the client already sent is
+/// read and dropped first so that the close does not turn into a reset.
+fn refuse(tcp: &TcpStream, answer: HttpRefusal) {
+    let mut scratch = [0u8; 2048];
+    for _ in 0..4 {
+        match (&*tcp).read(&mut scratch) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
+    let _ = (&*tcp).write(&answer.response());
+    let _ = tcp.shutdown(std::net::Shutdown::Write);
 }
