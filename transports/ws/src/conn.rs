@@ -40,8 +40,9 @@ pub(crate) enum Phase {
     ClientHs(MidHandshake<ClientHandshake<Stream>>),
     /// Websocket open.
     Open(Box<WebSocket<Stream>>),
-    /// An HTTP error answer was sent: input is discarded until the peer hangs up.
-    Answered(Stream),
+    /// Failed: the HTTP error answer or the close frame was sent (the websocket and its
+    /// buffers are gone); input is discarded until the peer hangs up.
+    Draining(Stream),
     /// Transient while a handshake step owns the state, or after a failure.
     Gone,
 }
@@ -103,8 +104,6 @@ pub(crate) struct Conn {
     /// Closed by a violation (or an HTTP error answer): input is discarded until the peer
     /// hangs up or `closing` passes.
     pub draining: bool,
-    /// The sending direction was shut down (after the close frame or the HTTP answer).
-    pub shut: bool,
     /// Bytes granted from the transport's partial-message budget (beyond the base).
     pub granted: usize,
     /// Tells this grant episode from older entries of the transport's grant queue.
@@ -145,7 +144,6 @@ impl Conn {
             closing: None,
             close_sent: false,
             draining: false,
-            shut: false,
             granted: 0,
             grant_epoch: 0,
             dirty: false,
@@ -201,7 +199,7 @@ impl Conn {
                 }
             },
             Phase::ClientHs(m) => client_step(m.handshake())?,
-            p @ (Phase::Open(_) | Phase::Answered(_)) => (p, Handshake::Pending),
+            p @ (Phase::Open(_) | Phase::Draining(_)) => (p, Handshake::Pending),
             Phase::Gone => return Err(CloseCause::Error("connection gone".into())),
         };
         self.phase = phase;
@@ -357,10 +355,22 @@ impl Conn {
             // errors: the socket is gone or full; the linger deadline ends it either way
             if ws.close(Some(frame)).is_ok() {
                 self.unflushed = false;
-                ws.get_mut().shutdown_write();
-                self.shut = true;
+                self.shut_down();
             }
         }
+    }
+
+    /// Once the close frame is out: FIN, and the websocket (with its buffers) is dropped,
+    /// keeping only the socket to drain.
+    fn shut_down(&mut self) {
+        self.phase = match std::mem::replace(&mut self.phase, Phase::Gone) {
+            Phase::Open(ws) => {
+                let mut stream = ws.into_inner();
+                stream.shutdown_write();
+                Phase::Draining(stream)
+            }
+            p => p,
+        };
     }
 
     /// Reads and discards input of a draining connection (up to 64 KiB per round).
@@ -368,7 +378,7 @@ impl Conn {
     pub(crate) fn discard(&mut self) -> Result<bool, CloseCause> {
         let stream = match &mut self.phase {
             Phase::Open(ws) => ws.get_mut(),
-            Phase::Answered(s) => s,
+            Phase::Draining(s) => s,
             _ => return Ok(true),
         };
         for _ in 0..16 {
@@ -391,7 +401,7 @@ impl Conn {
     pub(crate) fn stream_mut(&mut self) -> Option<&mut Stream> {
         match &mut self.phase {
             Phase::Open(ws) => Some(ws.get_mut()),
-            Phase::ServerHead { stream, .. } | Phase::Answered(stream) => Some(stream),
+            Phase::ServerHead { stream, .. } | Phase::Draining(stream) => Some(stream),
             _ => None,
         }
     }
@@ -410,10 +420,7 @@ impl Conn {
                 }
             }
             if self.draining {
-                if !self.shut {
-                    self.shut = true;
-                    ws.get_mut().shutdown_write();
-                }
+                self.shut_down();
                 return Ok(());
             }
             if self.out.is_empty() {
@@ -527,7 +534,7 @@ fn answer(mut stream: Stream, refusal: HttpRefusal) -> (Phase, Handshake) {
     let _ = io::Write::write_all(&mut stream, &refusal.response());
     let _ = io::Write::flush(&mut stream);
     stream.shutdown_write();
-    (Phase::Answered(stream), Handshake::Answered(refusal.status))
+    (Phase::Draining(stream), Handshake::Answered(refusal.status))
 }
 
 /// `Ok` for a would-block (the rest stays buffered), the close cause otherwise.

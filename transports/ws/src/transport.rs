@@ -907,7 +907,7 @@ impl Transport {
         // Accepted connections that never opened (dials are announced from the start).
         if cause.is_some()
             && !c.announced
-            && !matches!(c.phase, Phase::Open(_) | Phase::Answered(_))
+            && !matches!(c.phase, Phase::Open(_) | Phase::Draining(_))
         {
             self.stats.handshake_failures += 1;
         }
