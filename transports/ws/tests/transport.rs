@@ -316,3 +316,40 @@ fn stalled_handshake_times_out_without_an_event() {
         Ok(0) | Err(_)
     ));
 }
+
+#[test]
+fn empty_frames_are_charged_and_overflow_a_stalled_reader() {
+    // a client that never reads; its queue fills with empty frames
+    let config = TransportConfig {
+        max_pending: 64 * 1024,
+        ..TransportConfig::default()
+    };
+    let (mut t, addr) = server(config);
+    let stalled = thread::spawn(move || {
+        let ws = client(addr);
+        thread::sleep(Duration::from_secs(2));
+        drop(ws);
+    });
+    let mut conn = None;
+    run(&mut t, |_, ev| match ev {
+        Event::Opened { conn: c, .. } => {
+            conn = Some(c);
+            true
+        }
+        _ => false,
+    });
+    let conn = conn.unwrap();
+    t.send(conn, tungstenite::Bytes::new()).unwrap();
+    assert_eq!(t.pending_output(conn), Some(moneysocket_ws::FRAME_OVERHEAD));
+    // 64 KiB of queue holds 1,024 empty frames: the next one overflows (no poll in between,
+    // so nothing was written)
+    let sent = (0..2_000)
+        .take_while(|_| t.send(conn, tungstenite::Bytes::new()).is_ok())
+        .count();
+    assert_eq!(sent, 64 * 1024 / moneysocket_ws::FRAME_OVERHEAD - 1);
+    run(
+        &mut t,
+        |_, ev| matches!(ev, Event::Closed { conn: c, cause: CloseCause::Overflow } if c == conn),
+    );
+    stalled.join().unwrap();
+}
