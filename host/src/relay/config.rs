@@ -86,8 +86,9 @@ impl Default for RelayConfig {
             handshake_timeout: 10.0,
             high_water: 64 * 1024,
             max_pending: 1024 * 1024,
-            send_buffer: ws.send_buffer,
-            recv_buffer: ws.recv_buffer,
+            // bounded kernel memory per connection (the transport's default is the kernel's)
+            send_buffer: 32 * 1024,
+            recv_buffer: 32 * 1024,
             partial_base: ws.partial_base,
             partial_budget: ws.partial_budget,
         }

@@ -51,12 +51,15 @@ pub struct TransportConfig {
     /// [`crate::Transport::forward`] can therefore overshoot `high_water` by at most
     /// 64 KiB plus one message: keep `max_pending` above `high_water + 64 KiB + 2 * max_frame`.
     pub read_budget: usize,
-    /// `SO_SNDBUF` of accepted sockets (default 32 KiB; Linux doubles the value for its
-    /// bookkeeping and turns off send-buffer autotuning, which otherwise grows to
-    /// `net.ipv4.tcp_wmem`'s maximum, 4 MiB, towards a slow reader; 0 = kernel default).
+    /// `SO_SNDBUF` of accepted sockets. Linux doubles the value for its bookkeeping and
+    /// turns off send-buffer autotuning, which otherwise grows up to `net.ipv4.tcp_wmem`'s
+    /// maximum (4 MiB) towards a slow reader. Default 0: the kernel's default with
+    /// autotuning (a relay sets it: 32 KiB).
     pub send_buffer: usize,
-    /// `SO_RCVBUF` of listeners and accepted sockets (default 32 KiB, doubled by Linux;
-    /// 0 = kernel default with autotuning up to `net.ipv4.tcp_rmem`'s maximum).
+    /// `SO_RCVBUF` of listeners and accepted sockets (doubled by Linux; fixes the window,
+    /// so it also caps one connection's inbound rate per round trip). Default 0: the
+    /// kernel's default with autotuning up to `net.ipv4.tcp_rmem`'s maximum (a relay sets
+    /// it: 32 KiB).
     pub recv_buffer: usize,
     /// Bytes of an incomplete message (a partial frame, or the frames of an unfinished
     /// fragmented message) a connection may hold without drawing on `partial_budget`
@@ -84,8 +87,8 @@ impl Default for TransportConfig {
             ping_interval: Some(Duration::from_secs(30)),
             close_linger: Duration::from_secs(2),
             read_budget: 64,
-            send_buffer: 32 * 1024,
-            recv_buffer: 32 * 1024,
+            send_buffer: 0,
+            recv_buffer: 0,
             partial_base: 8 * 1024,
             partial_budget: 16 * 1024 * 1024,
         }
