@@ -114,7 +114,16 @@ fn refusals_carry_an_http_status() {
 fn dial_refusal(url: &str) -> (u16, String) {
     let mut t = moneysocket_ws::Transport::new(moneysocket_ws::TransportConfig::default())
         .expect("transport");
-    let id = t.dial(url, None).expect("dial");
+    dial_until_closed(&mut t, url, None)
+}
+
+/// Dials `url` on `t`; the HTTP refusal the dial ends with.
+fn dial_until_closed(
+    t: &mut moneysocket_ws::Transport,
+    url: &str,
+    tls: Option<std::sync::Arc<moneysocket_ws::tls::ClientConfig>>,
+) -> (u16, String) {
+    let id = t.dial(url, tls).expect("dial");
     let deadline = Instant::now() + IO_TIMEOUT;
     let mut events = Vec::new();
     while Instant::now() < deadline {
@@ -133,6 +142,41 @@ fn dial_refusal(url: &str) -> (u16, String) {
         }
     }
     panic!("dial neither refused nor closed");
+}
+
+#[test]
+fn refusals_over_wss_come_after_the_tls_handshake() {
+    let dir = relay::self_signed_cert();
+    let relay = Relay::start(&format!(
+        "max_connections = 1
+tls_cert = {:?}
+tls_key = {:?}
+",
+        dir.join("cert.pem"),
+        dir.join("key.pem")
+    ));
+    let url = format!("wss://localhost:{}", relay.port);
+    let tls = moneysocket_ws::tls::client_config(Some(&dir.join("cert.pem"))).expect("ca");
+    let mut t = moneysocket_ws::Transport::new(moneysocket_ws::TransportConfig::default())
+        .expect("transport");
+    let first = t.dial(&url, Some(tls.clone())).expect("dial");
+    let deadline = Instant::now() + IO_TIMEOUT;
+    let mut events = Vec::new();
+    while !events
+        .iter()
+        .any(|e| matches!(e, moneysocket_ws::Event::Opened { conn, .. } if *conn == first))
+    {
+        assert!(Instant::now() < deadline, "first wss dial did not open");
+        t.poll(&mut events, Some(Duration::from_millis(20)))
+            .expect("poll");
+    }
+    assert_eq!(
+        dial_until_closed(&mut t, &url, Some(tls)),
+        (
+            503,
+            "server at its connection limit, try again later".into()
+        )
+    );
 }
 
 #[test]

@@ -157,6 +157,16 @@ pub fn expect_kind(ws: &mut Ws, kind: &str) {
     );
 }
 
+/// A directory with a self-signed certificate for `localhost` (`cert.pem`) and its key
+/// (`key.pem`).
+pub fn self_signed_cert() -> std::path::PathBuf {
+    let dir = temp_dir();
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("rcgen");
+    std::fs::write(dir.join("cert.pem"), ck.cert.pem()).expect("write cert");
+    std::fs::write(dir.join("key.pem"), ck.signing_key.serialize_pem()).expect("write key");
+    dir
+}
+
 /// Writes `request` on a fresh TCP connection to `addr` and reads the answer to the end
 /// (the server closes).
 pub fn http_exchange(addr: &str, request: &[u8]) -> String {

@@ -106,6 +106,9 @@ pub(crate) struct Conn {
     pub draining: bool,
     /// Bytes granted from the transport's partial-message budget (beyond the base).
     pub granted: usize,
+    /// Accepted over a limit on a TLS listener: answered with this once its request head
+    /// is in (a plain listener answers at accept).
+    pub refusal: Option<HttpRefusal>,
     /// Tells this grant episode from older entries of the transport's grant queue.
     pub grant_epoch: u64,
     /// In the dirty list (has output to pump).
@@ -146,6 +149,7 @@ impl Conn {
             draining: false,
             granted: 0,
             grant_epoch: 0,
+            refusal: None,
             dirty: false,
             in_again: false,
             hs_deadline,
@@ -190,7 +194,7 @@ impl Conn {
                     }
                 }
             }
-            Phase::ServerHead { stream, head } => read_head(stream, head, ws)?,
+            Phase::ServerHead { stream, head } => read_head(stream, head, ws, self.refusal)?,
             Phase::ServerHs(m) => match m.handshake() {
                 Ok(w) => (Phase::Open(Box::new(w)), Handshake::Opened),
                 Err(HandshakeError::Interrupted(m)) => (Phase::ServerHs(m), Handshake::Pending),
@@ -493,6 +497,7 @@ fn read_head(
     mut stream: Stream,
     mut head: Vec<u8>,
     ws: WebSocketConfig,
+    refusal: Option<HttpRefusal>,
 ) -> Result<(Phase, Handshake), CloseCause> {
     let mut chunk = [0u8; 2048];
     loop {
@@ -516,6 +521,9 @@ fn read_head(
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(CloseCause::HandshakeFailed(e.to_string())),
         }
+    }
+    if let Some(refusal) = refusal {
+        return Ok(answer(stream, refusal));
     }
     if let Err(refusal) = http::check_upgrade(&head) {
         return Ok(answer(stream, refusal));

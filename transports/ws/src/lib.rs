@@ -116,9 +116,11 @@ pub enum Event {
         /// Why.
         cause: CloseCause,
     },
-    /// An accepted TCP connection was refused because of a limit: plain `ws` listeners
-    /// answer it with an HTTP error (503 for `max_connections`, 429 for `max_per_ip`) and a
-    /// one-line reason, then close it; TLS listeners close it at once.
+    /// An accepted TCP connection was refused because of a limit. It is answered with an
+    /// HTTP error (503 for `max_connections`, 429 for `max_per_ip`) and a one-line reason,
+    /// then closed: at once on a plain listener; on a TLS listener after the TLS handshake
+    /// and the request head, for at most 64 refused connections at a time (2 s each; beyond
+    /// that a bare close).
     Refused {
         /// The remote address.
         peer: SocketAddr,

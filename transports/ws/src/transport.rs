@@ -31,6 +31,10 @@ const SWEEP: Duration = Duration::from_millis(250);
 const DRAIN_LINGER: Duration = Duration::from_secs(1);
 /// Bytes granted at a time from the partial-message budget.
 const GRANT: usize = 16 * 1024;
+/// Refused connections on TLS listeners kept at once to answer them over TLS (beyond
+/// that, a refusal is a bare close); each has [`REFUSAL_TIME`] for its handshake.
+const MAX_REFUSING: usize = 64;
+const REFUSAL_TIME: Duration = Duration::from_secs(2);
 
 /// `now + d`, saturating far in the future instead of overflowing on absurd settings.
 fn later(now: Instant, d: Duration) -> Instant {
@@ -149,6 +153,8 @@ pub struct Transport {
     /// of finished grants are skipped).
     grants: VecDeque<(ConnId, u64)>,
     next_epoch: u64,
+    /// Connections in the table only to be answered with a refusal (TLS listeners).
+    refusing: usize,
     next_seq: u64,
     resolved_tx: mpsc::Sender<Resolved>,
     resolved_rx: mpsc::Receiver<Resolved>,
@@ -181,6 +187,7 @@ impl Transport {
             resolving: HashMap::new(),
             grants: VecDeque::new(),
             next_epoch: 0,
+            refusing: 0,
             next_seq: 0,
             resolved_tx,
             resolved_rx,
@@ -575,7 +582,7 @@ impl Transport {
             let Some(Some(l)) = self.listeners.get(idx) else {
                 return;
             };
-            let (mut tcp, peer) = match l.sock.accept() {
+            let (tcp, peer) = match l.sock.accept() {
                 Ok(x) => x,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -589,7 +596,7 @@ impl Transport {
             let tls = l.tls.clone();
             self.stats.accepted += 1;
             let ip = peer.ip();
-            let reason = if self.conns.len() >= self.config.max_connections {
+            let reason = if self.conns.len() - self.refusing >= self.config.max_connections {
                 Some(AcceptRefusal::MaxConnections)
             } else if self.config.max_per_ip > 0
                 && self.per_ip.get(&ip).copied().unwrap_or(0) >= self.config.max_per_ip
@@ -609,48 +616,73 @@ impl Transport {
                         http::PER_IP
                     }
                 };
-                // TLS would need a handshake first: those get a bare close
+                events.push(Event::Refused { peer, reason });
                 if tls.is_none() {
                     refuse(&tcp, answer);
+                } else if self.refusing < MAX_REFUSING {
+                    // the answer needs the TLS handshake and the request head first
+                    self.admit(tcp, peer, local, tls, Some(answer), events);
                 }
-                drop(tcp);
-                events.push(Event::Refused { peer, reason });
                 continue;
             }
-            let _ = tcp.set_nodelay(true);
-            self.set_buffers(&tcp);
-            let id = self.alloc_id();
-            if let Err(e) = self.poll.registry().register(
-                &mut tcp,
-                Token(id.0 as usize),
-                Interest::READABLE | Interest::WRITABLE,
-            ) {
-                tracing::warn!("register: {e}");
-                continue;
+            self.admit(tcp, peer, local, tls, None, events);
+        }
+    }
+
+    /// Puts an accepted socket in the table (in its handshake), or, with `refusal`, only
+    /// to answer it with that once its TLS handshake and request head are in.
+    fn admit(
+        &mut self,
+        mut tcp: TcpStream,
+        peer: SocketAddr,
+        local: SocketAddr,
+        tls: Option<Arc<ServerConfig>>,
+        refusal: Option<HttpRefusal>,
+        events: &mut Vec<Event>,
+    ) {
+        let _ = tcp.set_nodelay(true);
+        self.set_buffers(&tcp);
+        let id = self.alloc_id();
+        if let Err(e) = self.poll.registry().register(
+            &mut tcp,
+            Token(id.0 as usize),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            tracing::warn!("register: {e}");
+            return;
+        }
+        let now = Instant::now();
+        let phase = match start_server(tcp, tls.as_ref()) {
+            Ok(p) => p,
+            Err(e) => {
+                self.stats.handshake_failures += 1;
+                tracing::debug!("handshake failed at once: {e}");
+                return;
             }
-            let now = Instant::now();
-            let phase = match start_server(tcp, tls.as_ref()) {
-                Ok(p) => p,
-                Err(e) => {
-                    self.stats.handshake_failures += 1;
-                    tracing::debug!("handshake failed at once: {e}");
-                    continue;
-                }
-            };
-            let mut c = Conn::new(
-                id,
-                phase,
-                peer,
-                Origin::Accepted(local),
-                now,
-                later(now, self.config.handshake_timeout),
-            );
+        };
+        let deadline = match refusal {
+            Some(_) => REFUSAL_TIME.min(self.config.handshake_timeout),
+            None => self.config.handshake_timeout,
+        };
+        let mut c = Conn::new(
+            id,
+            phase,
+            peer,
+            Origin::Accepted(local),
+            now,
+            later(now, deadline),
+        );
+        if refusal.is_some() {
+            c.refusal = refusal;
+            self.refusing += 1;
+        } else {
+            let ip = peer.ip();
             c.ip = Some(ip);
             *self.per_ip.entry(ip).or_insert(0) += 1;
-            self.conns.insert(id, c);
-            // the request is often there already
-            self.drive(id, true, true, events);
         }
+        self.conns.insert(id, c);
+        // the request is often there already
+        self.drive(id, true, true, events);
     }
 
     /// Applies the configured kernel buffer sizes to an accepted socket (best effort).
@@ -715,8 +747,10 @@ impl Transport {
                 Ok(Handshake::Opened) => self.opened(id, events),
                 Ok(Handshake::Pending) => {}
                 Ok(Handshake::Answered(status)) => {
-                    tracing::debug!(conn = id.0, "not a websocket upgrade: answered {status}");
-                    self.stats.bad_requests += 1;
+                    if c.refusal.is_none() {
+                        tracing::debug!(conn = id.0, "not a websocket upgrade: answered {status}");
+                        self.stats.bad_requests += 1;
+                    }
                     c.draining = true;
                     c.closing = Some(later(Instant::now(), DRAIN_LINGER));
                     Self::retry(&mut self.again, c);
@@ -904,9 +938,13 @@ impl Transport {
             return;
         };
         self.partial_pool += std::mem::take(&mut c.granted);
+        if c.refusal.is_some() {
+            self.refusing -= 1;
+        }
         // Accepted connections that never opened (dials are announced from the start).
         if cause.is_some()
             && !c.announced
+            && c.refusal.is_none()
             && !matches!(c.phase, Phase::Open(_) | Phase::Draining(_))
         {
             self.stats.handshake_failures += 1;
