@@ -50,6 +50,11 @@ pub(crate) enum Phase {
 /// Payload bytes delivered from one connection per readiness round.
 pub(crate) const READ_BYTES_BUDGET: usize = 64 * 1024;
 
+/// Payload bytes moved towards one connection per pump, so that a fast-draining socket
+/// with a large kernel buffer cannot make one poll round copy its whole backlog while
+/// other connections wait.
+pub(crate) const WRITE_BYTES_BUDGET: usize = 256 * 1024;
+
 /// A step's verdict.
 pub(crate) type Step = Result<(), CloseCause>;
 
@@ -108,9 +113,9 @@ pub(crate) struct Conn {
     pub granted: usize,
     /// Accepted over a limit on a TLS listener: answered with this once its request head
     /// is in (a plain listener answers at accept).
-    pub refusal: Option<HttpRefusal>,
+    pub refusal: Option<&'static HttpRefusal>,
     /// Tells this grant episode from older entries of the transport's grant queue.
-    pub grant_epoch: u64,
+    pub grant_epoch: u32,
     /// In the dirty list (has output to pump).
     pub dirty: bool,
     /// In the retry-read list.
@@ -412,46 +417,53 @@ impl Conn {
 
     /// Moves queued frames into the websocket and flushes as far as the socket allows;
     /// sends the close frame once the queue is empty when closing.
-    pub(crate) fn pump_write(&mut self) -> Step {
+    /// `Ok(true)` if [`WRITE_BYTES_BUDGET`] ran out with output left (pump again next round).
+    pub(crate) fn pump_write(&mut self) -> Result<bool, CloseCause> {
         let Phase::Open(ws) = &mut self.phase else {
-            return Ok(());
+            return Ok(false);
         };
+        let mut moved = 0usize;
         loop {
             if self.unflushed {
                 match ws.flush() {
                     Ok(()) => self.unflushed = false,
-                    Err(e) => return blocked_or(e),
+                    Err(e) => return blocked_or(e).map(|()| false),
                 }
             }
             if self.draining {
                 self.shut_down();
-                return Ok(());
+                return Ok(false);
             }
             if self.out.is_empty() {
                 if self.closing.is_some() && !self.close_sent {
                     self.close_sent = true;
                     self.unflushed = true;
                     if let Err(e) = ws.close(None) {
-                        return blocked_or(e);
+                        return blocked_or(e).map(|()| false);
                     }
                     self.unflushed = false;
                 }
-                return Ok(());
+                return Ok(false);
+            }
+            if moved >= WRITE_BYTES_BUDGET {
+                return Ok(true);
             }
             while let Some(f) = self.out.pop_front() {
                 self.out_bytes -= f.len() + FRAME_OVERHEAD;
+                moved += f.len();
                 match ws.write(Message::Binary(f)) {
                     Ok(()) => self.unflushed = true,
                     Err(WsError::WriteBufferFull(m)) => {
                         if let Message::Binary(b) = *m {
                             self.out_bytes += b.len() + FRAME_OVERHEAD;
+                            moved -= b.len();
                             self.out.push_front(b);
                         }
                         break;
                     }
                     Err(e) => {
                         self.unflushed = true;
-                        return blocked_or(e);
+                        return blocked_or(e).map(|()| false);
                     }
                 }
             }
@@ -497,7 +509,7 @@ fn read_head(
     mut stream: Stream,
     mut head: Vec<u8>,
     ws: WebSocketConfig,
-    refusal: Option<HttpRefusal>,
+    refusal: Option<&'static HttpRefusal>,
 ) -> Result<(Phase, Handshake), CloseCause> {
     let mut chunk = [0u8; 2048];
     loop {
@@ -523,7 +535,7 @@ fn read_head(
         }
     }
     if let Some(refusal) = refusal {
-        return Ok(answer(stream, refusal));
+        return Ok(answer(stream, *refusal));
     }
     if let Err(refusal) = http::check_upgrade(&head) {
         return Ok(answer(stream, refusal));

@@ -135,6 +135,8 @@ pub struct Transport {
     next_id: u32,
     /// Connections with output to pump.
     dirty: Vec<ConnId>,
+    /// Connections whose pump ran out of its round's budget (kept for its capacity).
+    dirty_more: Vec<ConnId>,
     /// Connections with input left over (budget ran out, or resumed).
     again: Vec<ConnId>,
     /// The emptied `again` of the last poll, kept for its capacity.
@@ -151,8 +153,8 @@ pub struct Transport {
     partial_pool: usize,
     /// Connections holding a grant from it, oldest first (with the grant's epoch; entries
     /// of finished grants are skipped).
-    grants: VecDeque<(ConnId, u64)>,
-    next_epoch: u64,
+    grants: VecDeque<(ConnId, u32)>,
+    next_epoch: u32,
     /// Connections in the table only to be answered with a refusal (TLS listeners).
     refusing: usize,
     next_seq: u64,
@@ -178,6 +180,7 @@ impl Transport {
             per_ip: HashMap::new(),
             next_id: 1,
             dirty: Vec::new(),
+            dirty_more: Vec::new(),
             again: Vec::new(),
             again_spare: Vec::new(),
             ready: Vec::new(),
@@ -511,7 +514,7 @@ impl Transport {
         let now = Instant::now();
         let until_sweep = self.next_sweep.saturating_duration_since(now);
         let mut wait = timeout.map_or(until_sweep, |t| t.min(until_sweep));
-        if !self.again.is_empty() || !events.is_empty() {
+        if !self.again.is_empty() || !self.dirty.is_empty() || !events.is_empty() {
             wait = Duration::ZERO;
         }
         if let Err(e) = self.poll.poll(&mut self.mio_events, Some(wait)) {
@@ -609,16 +612,16 @@ impl Transport {
                 let answer = match reason {
                     AcceptRefusal::MaxConnections => {
                         self.stats.refused_max_connections += 1;
-                        http::FULL
+                        &http::FULL
                     }
                     AcceptRefusal::MaxPerIp => {
                         self.stats.refused_max_per_ip += 1;
-                        http::PER_IP
+                        &http::PER_IP
                     }
                 };
                 events.push(Event::Refused { peer, reason });
                 if tls.is_none() {
-                    refuse(&tcp, answer);
+                    refuse(&tcp, *answer);
                 } else if self.refusing < MAX_REFUSING {
                     // the answer needs the TLS handshake and the request head first
                     self.admit(tcp, peer, local, tls, Some(answer), events);
@@ -637,7 +640,7 @@ impl Transport {
         peer: SocketAddr,
         local: SocketAddr,
         tls: Option<Arc<ServerConfig>>,
-        refusal: Option<HttpRefusal>,
+        refusal: Option<&'static HttpRefusal>,
         events: &mut Vec<Event>,
     ) {
         let _ = tcp.set_nodelay(true);
@@ -838,7 +841,7 @@ impl Transport {
                 };
                 self.partial_pool -= grant;
                 if c.granted == 0 {
-                    self.next_epoch += 1;
+                    self.next_epoch = self.next_epoch.wrapping_add(1);
                     c.grant_epoch = self.next_epoch;
                     self.grants.push_back((id, self.next_epoch));
                 }
@@ -874,7 +877,7 @@ impl Transport {
         None
     }
 
-    fn live_grant(&self, id: ConnId, epoch: u64) -> bool {
+    fn live_grant(&self, id: ConnId, epoch: u32) -> bool {
         self.conns
             .get(&id)
             .is_some_and(|c| c.granted > 0 && c.grant_epoch == epoch && !c.draining)
@@ -895,6 +898,7 @@ impl Transport {
     /// Pumps output of every dirty connection; releases paused sources below low water.
     fn pump_dirty(&mut self, events: &mut Vec<Event>) {
         let low = self.config.low_water;
+        let mut more = std::mem::take(&mut self.dirty_more);
         while let Some(id) = self.dirty.pop() {
             let Some(c) = self.conns.get_mut(&id) else {
                 continue;
@@ -902,9 +906,16 @@ impl Transport {
             c.dirty = false;
             let r = c.pump_write();
             let release = c.out_bytes <= low && !c.waiters.is_empty();
-            if let Err(cause) = r {
-                self.remove(id, Some(cause), events);
-                continue;
+            match r {
+                Err(cause) => {
+                    self.remove(id, Some(cause), events);
+                    continue;
+                }
+                Ok(true) => {
+                    c.dirty = true;
+                    more.push(id);
+                }
+                Ok(false) => {}
             }
             if release {
                 let waiters = std::mem::take(&mut c.waiters);
@@ -913,6 +924,9 @@ impl Transport {
                 }
             }
         }
+        // the rest of their output goes out in the next round
+        self.dirty.append(&mut more);
+        self.dirty_more = more;
     }
 
     /// Schedules another read round for `c` in the next `poll` (once).

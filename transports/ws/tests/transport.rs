@@ -353,3 +353,39 @@ fn empty_frames_are_charged_and_overflow_a_stalled_reader() {
     );
     stalled.join().unwrap();
 }
+
+#[test]
+fn a_large_backlog_is_written_over_several_rounds_in_order() {
+    // 4 MiB queued at once: more than one pump's write budget (256 KiB) per round
+    let config = TransportConfig {
+        max_pending: 8 * 1024 * 1024,
+        ..TransportConfig::default()
+    };
+    let (mut t, addr) = server(config);
+    let reader = thread::spawn(move || {
+        let mut ws = client(addr);
+        (0..64u8)
+            .map(|_| match ws.read().unwrap() {
+                Message::Binary(b) => b[0],
+                other => panic!("{other:?}"),
+            })
+            .collect::<Vec<u8>>()
+    });
+    run(&mut t, |t, ev| match ev {
+        Event::Opened { conn, .. } => {
+            for i in 0..64u8 {
+                t.send(conn, vec![i; 64 * 1024]).unwrap();
+            }
+            true
+        }
+        _ => false,
+    });
+    let deadline = Instant::now() + TIMEOUT;
+    let mut events = Vec::new();
+    while !reader.is_finished() {
+        t.poll(&mut events, Some(Duration::from_millis(10)))
+            .unwrap();
+        assert!(Instant::now() < deadline, "timed out");
+    }
+    assert_eq!(reader.join().unwrap(), (0..64u8).collect::<Vec<u8>>());
+}
