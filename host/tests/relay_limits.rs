@@ -403,7 +403,9 @@ fn quantile(sorted: &[u64], q: f64) -> u64 {
 fn slow_reader_flood_latency() {
     const FLOOD_PAIRS: usize = 150;
     const ROUND_TRIPS: usize = 20_000;
-    let relay = Relay::start("max_per_ip = 0\n");
+    // extra relay settings to compare, e.g. RELAY_TOML='send_buffer = 0'
+    let extra = std::env::var("RELAY_TOML").unwrap_or_default();
+    let relay = Relay::start(&format!("max_per_ip = 0\n{extra}\n"));
     let (mut a, mut b) = relay.pair(RID);
     let quiet = ping_pong(&mut a, &mut b, ROUND_TRIPS);
     let mut senders = Vec::new();

@@ -46,8 +46,11 @@ pub struct TransportConfig {
     /// Time a closing connection may take to flush and finish the close handshake
     /// (default 2 s).
     pub close_linger: Duration,
-    /// Messages read from one connection per readiness round before others get a turn
-    /// (default 64; a round also ends after 64 KiB of payload). A source paused by
+    /// Messages read from one connection per turn before others get theirs (default 64; a
+    /// turn also ends after 64 KiB of payload plus `FRAME_OVERHEAD` per message). A fresh
+    /// readiness event gets a first turn of 4 messages; connections with input left get
+    /// full turns from a retry list, at most 1,024 messages per `poll` in all, so a
+    /// connection with one message waiting is served before bulk senders. A source paused by
     /// [`crate::Transport::forward`] can therefore overshoot `high_water` by at most
     /// 64 KiB plus one message: keep `max_pending` above `high_water + 64 KiB + 2 * max_frame`.
     pub read_budget: usize,

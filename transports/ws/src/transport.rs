@@ -31,6 +31,13 @@ const SWEEP: Duration = Duration::from_millis(250);
 const DRAIN_LINGER: Duration = Duration::from_secs(1);
 /// Bytes granted at a time from the partial-message budget.
 const GRANT: usize = 16 * 1024;
+/// Messages read from a connection on a fresh readiness event: a short first turn, so that
+/// a connection with one message waiting is served before bulk senders get their full
+/// turns (`read_budget`) from the retry list.
+const FIRST_TURN: usize = 4;
+/// Messages delivered from the retry list per `poll` in all; the rest keep their place for
+/// the next `poll`. Bounds how long one `poll` takes however many bulk senders there are.
+const RETRY_CAP: usize = 1024;
 /// Refused connections on TLS listeners kept at once to answer them over TLS (beyond
 /// that, a refusal is a bare close); each has [`REFUSAL_TIME`] for its handshake.
 const MAX_REFUSING: usize = 64;
@@ -542,20 +549,12 @@ impl Transport {
             } else if t & LISTENER != 0 {
                 self.accept(t & 0xffff_ffff, events);
             } else if let Ok(id) = u32::try_from(t) {
-                self.drive(ConnId(id), readable, writable, events);
+                self.drive(ConnId(id), readable, writable, events, FIRST_TURN);
             }
         }
         self.ready = ready;
         self.take_resolved(events);
-        let spare = std::mem::take(&mut self.again_spare);
-        let mut again = std::mem::replace(&mut self.again, spare);
-        for id in again.drain(..) {
-            if let Some(c) = self.conns.get_mut(&id) {
-                c.in_again = false;
-                self.drive(id, true, false, events);
-            }
-        }
-        self.again_spare = again;
+        self.drive_again(events);
         let now = Instant::now();
         if now >= self.next_sweep {
             self.next_sweep = now + SWEEP;
@@ -568,6 +567,37 @@ impl Transport {
         }
         self.pump_dirty(events);
         Ok(())
+    }
+
+    /// Full read turns for the connections with input left, in order, until
+    /// [`RETRY_CAP`] messages were delivered; the others stay first in line.
+    fn drive_again(&mut self, events: &mut Vec<Event>) {
+        let budget = self.config.read_budget.max(1);
+        let spare = std::mem::take(&mut self.again_spare);
+        let mut again = std::mem::replace(&mut self.again, spare);
+        let start = events.len();
+        let mut done = 0;
+        for &id in again.iter() {
+            if events.len() - start >= RETRY_CAP {
+                break;
+            }
+            done += 1;
+            if let Some(c) = self.conns.get_mut(&id) {
+                c.in_again = false;
+                self.drive(id, true, false, events, budget);
+            }
+        }
+        if done < again.len() {
+            // still flagged `in_again`: ahead of the retries scheduled meanwhile
+            let mut fresh = std::mem::take(&mut self.again);
+            again.drain(..done);
+            again.append(&mut fresh);
+            self.again = again;
+            self.again_spare = fresh;
+        } else {
+            again.clear();
+            self.again_spare = again;
+        }
     }
 
     fn alloc_id(&mut self) -> ConnId {
@@ -685,7 +715,7 @@ impl Transport {
         }
         self.conns.insert(id, c);
         // the request is often there already
-        self.drive(id, true, true, events);
+        self.drive(id, true, true, events, FIRST_TURN);
     }
 
     /// Applies the configured kernel buffer sizes to an accepted socket (best effort).
@@ -719,9 +749,16 @@ impl Transport {
     }
 
     /// Reacts to readiness of one connection.
-    fn drive(&mut self, id: ConnId, readable: bool, writable: bool, events: &mut Vec<Event>) {
+    /// Reads at most `budget` messages.
+    fn drive(
+        &mut self,
+        id: ConnId,
+        readable: bool,
+        writable: bool,
+        events: &mut Vec<Event>,
+        budget: usize,
+    ) {
         let ws = self.ws;
-        let budget = self.config.read_budget.max(1);
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
@@ -895,11 +932,14 @@ impl Transport {
         }
     }
 
-    /// Pumps output of every dirty connection; releases paused sources below low water.
+    /// Pumps output of every dirty connection, in the order they got output (frames read
+    /// on fresh readiness, forwarded first, leave first); releases paused sources below low
+    /// water.
     fn pump_dirty(&mut self, events: &mut Vec<Event>) {
         let low = self.config.low_water;
+        let mut list = std::mem::take(&mut self.dirty);
         let mut more = std::mem::take(&mut self.dirty_more);
-        while let Some(id) = self.dirty.pop() {
+        for &id in list.iter() {
             let Some(c) = self.conns.get_mut(&id) else {
                 continue;
             };
@@ -925,7 +965,10 @@ impl Transport {
             }
         }
         // the rest of their output goes out in the next round
-        self.dirty.append(&mut more);
+        list.clear();
+        list.append(&mut more);
+        list.append(&mut self.dirty);
+        self.dirty = list;
         self.dirty_more = more;
     }
 
