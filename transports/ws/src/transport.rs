@@ -215,7 +215,8 @@ impl Transport {
         self.stats
     }
 
-    /// Connections in the table (resolving, handshaking and closing ones included).
+    /// Connections in the table (resolving, handshaking and closing ones included, and
+    /// those kept only to answer a refusal or to drain after a close code).
     pub fn len(&self) -> usize {
         self.conns.len() + self.resolving.len()
     }
