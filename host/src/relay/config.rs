@@ -67,6 +67,14 @@ pub struct RelayConfig {
     pub high_water: usize,
     /// Bytes queued towards one connection above which it is dropped.
     pub max_pending: usize,
+    /// `SO_SNDBUF` of accepted sockets in bytes (Linux doubles it; 0 = kernel default).
+    pub send_buffer: usize,
+    /// `SO_RCVBUF` of the listener and accepted sockets in bytes (doubled; 0 = default).
+    pub recv_buffer: usize,
+    /// Bytes of an incomplete message one connection may hold on its own.
+    pub partial_base: usize,
+    /// Bytes shared by all connections for incomplete messages beyond `partial_base`.
+    pub partial_budget: usize,
 }
 
 /// Most connections the relay's matchmaker table holds (compile-time capacity).
@@ -74,6 +82,7 @@ pub const MAX_CONNECTIONS_CAP: usize = 16_384;
 
 impl Default for RelayConfig {
     fn default() -> Self {
+        let ws = moneysocket_ws::TransportConfig::default();
         RelayConfig {
             bind: IpAddr::from([127, 0, 0, 1]),
             port: 11060,
@@ -98,6 +107,11 @@ impl Default for RelayConfig {
             handshake_timeout: 10.0,
             high_water: 64 * 1024,
             max_pending: 1024 * 1024,
+            // bounded kernel memory per connection (the transport's default is the kernel's)
+            send_buffer: 32 * 1024,
+            recv_buffer: 32 * 1024,
+            partial_base: ws.partial_base,
+            partial_budget: ws.partial_budget,
         }
     }
 }
@@ -291,6 +305,10 @@ impl RelayConfig {
             handshake_timeout: secs("handshake_timeout", self.handshake_timeout)?,
             idle_timeout: optional_secs("idle_timeout", self.idle_timeout)?,
             ping_interval: optional_secs("ping_interval", self.ping_interval)?,
+            send_buffer: self.send_buffer,
+            recv_buffer: self.recv_buffer,
+            partial_base: self.partial_base,
+            partial_budget: self.partial_budget,
             ..moneysocket_ws::TransportConfig::default()
         })
     }

@@ -5,6 +5,14 @@ use std::time::Duration;
 /// Bytes of small frames tungstenite collects before writing to the socket.
 pub(crate) const WRITE_BATCH: usize = 16 * 1024;
 
+/// Bytes charged per queued frame on top of its payload, for pending output and for the
+/// read round's byte budget: the queue slot (a 32-byte `Bytes`) and the frame's own
+/// allocation (a small payload is copied into one when it joins a backlog; an allocator
+/// chunk is at least 32 bytes). The websocket header (at most 10 bytes towards a client) is
+/// added when the frame moves into the bounded write buffer. So an empty frame costs 64
+/// bytes of `max_pending`, not 0.
+pub const FRAME_OVERHEAD: usize = 64;
+
 /// Limits and buffer sizes of a [`crate::Transport`]. The defaults suit Moneysocket's small
 /// messages (a few hundred bytes).
 #[derive(Debug, Clone)]
@@ -38,11 +46,33 @@ pub struct TransportConfig {
     /// Time a closing connection may take to flush and finish the close handshake
     /// (default 2 s).
     pub close_linger: Duration,
-    /// Messages read from one connection per readiness round before others get a turn
-    /// (default 64; a round also ends after 64 KiB of payload). A source paused by
+    /// Messages read from one connection per turn before others get theirs (default 64; a
+    /// turn also ends after 64 KiB of payload plus `FRAME_OVERHEAD` per message). A fresh
+    /// readiness event gets a first turn of 4 messages; connections with input left get
+    /// full turns from a retry list, at most 1,024 messages per `poll` in all, so a
+    /// connection with one message waiting is served before bulk senders. A source paused by
     /// [`crate::Transport::forward`] can therefore overshoot `high_water` by at most
     /// 64 KiB plus one message: keep `max_pending` above `high_water + 64 KiB + 2 * max_frame`.
     pub read_budget: usize,
+    /// `SO_SNDBUF` of accepted sockets. Linux doubles the value for its bookkeeping and
+    /// turns off send-buffer autotuning, which otherwise grows up to `net.ipv4.tcp_wmem`'s
+    /// maximum (4 MiB) towards a slow reader. Default 0: the kernel's default with
+    /// autotuning (a relay sets it: 32 KiB).
+    pub send_buffer: usize,
+    /// `SO_RCVBUF` of listeners and accepted sockets (doubled by Linux; fixes the window,
+    /// so it also caps one connection's inbound rate per round trip). Default 0: the
+    /// kernel's default with autotuning up to `net.ipv4.tcp_rmem`'s maximum (a relay sets
+    /// it: 32 KiB).
+    pub recv_buffer: usize,
+    /// Bytes of an incomplete message (a partial frame, or the frames of an unfinished
+    /// fragmented message) a connection may hold without drawing on `partial_budget`
+    /// (default 8 KiB, well above a Moneysocket message).
+    pub partial_base: usize,
+    /// Bytes shared by all connections for incomplete messages beyond `partial_base`
+    /// (default 16 MiB: 256 frames of 64 KiB in flight at once). When it is used up, the
+    /// connection whose incomplete message has waited longest is closed with 1009
+    /// ([`crate::CloseCause::InputBudget`]). 0: messages above `partial_base` are refused.
+    pub partial_budget: usize,
 }
 
 impl Default for TransportConfig {
@@ -60,6 +90,10 @@ impl Default for TransportConfig {
             ping_interval: Some(Duration::from_secs(30)),
             close_linger: Duration::from_secs(2),
             read_budget: 64,
+            send_buffer: 0,
+            recv_buffer: 0,
+            partial_base: 8 * 1024,
+            partial_budget: 16 * 1024 * 1024,
         }
     }
 }

@@ -108,6 +108,15 @@ pub enum DialError {
     },
     /// The socket could not be registered with the event loop.
     Register(String),
+    /// The server answered the websocket upgrade with an HTTP error (for a relay: 503 at
+    /// its connection limit, 429 at its per-address limit). Reported after the dial
+    /// started, inside [`CloseCause::DialFailed`](crate::CloseCause::DialFailed).
+    Refused {
+        /// The HTTP status code.
+        status: u16,
+        /// The first line of the response body (empty if none came with the head).
+        reason: String,
+    },
 }
 
 impl fmt::Display for DialError {
@@ -119,6 +128,12 @@ impl fmt::Display for DialError {
             DialError::Resolve(e) => write!(f, "cannot start name resolution: {e}"),
             DialError::Connect { addr, error } => write!(f, "connect {addr}: {error}"),
             DialError::Register(e) => write!(f, "event loop registration: {e}"),
+            DialError::Refused { status, reason } if reason.is_empty() => {
+                write!(f, "refused by the server: HTTP {status}")
+            }
+            DialError::Refused { status, reason } => {
+                write!(f, "refused by the server: HTTP {status}: {reason}")
+            }
         }
     }
 }
@@ -198,6 +213,14 @@ mod tests {
         assert_eq!(
             DialError::from(UrlError::Port).to_string(),
             "bad websocket URL: invalid port in URL"
+        );
+        assert_eq!(
+            DialError::Refused {
+                status: 503,
+                reason: "full".into()
+            }
+            .to_string(),
+            "refused by the server: HTTP 503: full"
         );
         assert_eq!(
             DialError::TlsConfigMissing.to_string(),

@@ -36,11 +36,24 @@
 //!   eventually closed (see [`TransportConfig`]). No extension (permessage-deflate) is
 //!   negotiated.
 //! * Frames larger than [`TransportConfig::max_frame`] close the offending connection
-//!   ([`CloseCause::Oversized`]).
+//!   ([`CloseCause::Oversized`], close code 1009); protocol violations close it with 1002
+//!   ([`CloseCause::Protocol`]). Such connections send their close frame, then their input
+//!   is discarded until the peer hangs up (at most `close_linger`).
+//! * Refusals are HTTP answers: over a connection limit 503 or 429, a request that is not a
+//!   websocket upgrade 400/405/426, each with a one-line body. A dial refused that way ends
+//!   with [`CloseCause::DialFailed`] carrying [`DialError::Refused`] (status and reason).
+//! * Input memory is bounded: a connection may hold [`TransportConfig::partial_base`] bytes
+//!   of an incomplete message; more comes from the shared
+//!   [`TransportConfig::partial_budget`], and when that is used up the connection whose
+//!   incomplete message has waited longest is closed ([`CloseCause::InputBudget`], 1009).
+//! * Accepted sockets get [`TransportConfig::send_buffer`] and
+//!   [`TransportConfig::recv_buffer`] as kernel buffer sizes, so kernel memory per
+//!   connection is bounded too.
 //! * Output is queued per connection. [`Transport::forward`] pauses reading the source while
 //!   the destination's queue is above [`TransportConfig::high_water`] and resumes it below
 //!   [`TransportConfig::low_water`]; a queue above [`TransportConfig::max_pending`] closes
-//!   the destination ([`CloseCause::Overflow`]).
+//!   the destination ([`CloseCause::Overflow`]). Queues are measured in payload bytes plus
+//!   [`FRAME_OVERHEAD`] per frame, so empty and tiny frames are bounded too.
 //!
 //! Only 64-bit targets are supported (mio tokens carry the id and a kind tag).
 #![forbid(unsafe_code)]
@@ -52,10 +65,11 @@ compile_error!("moneysocket-ws needs a 64-bit target");
 mod config;
 mod conn;
 mod dial;
+mod http;
 pub mod tls;
 mod transport;
 
-pub use config::TransportConfig;
+pub use config::{TransportConfig, FRAME_OVERHEAD};
 pub use dial::{parse_ws_url, WsUrl};
 pub use moneysocket_core::ConnId;
 pub use transport::{Transport, TransportStats};
@@ -102,7 +116,11 @@ pub enum Event {
         /// Why.
         cause: CloseCause,
     },
-    /// An accepted TCP connection was dropped at once because of a limit.
+    /// An accepted TCP connection was refused because of a limit. It is answered with an
+    /// HTTP error (503 for `max_connections`, 429 for `max_per_ip`) and a one-line reason,
+    /// then closed: at once on a plain listener; on a TLS listener after the TLS handshake
+    /// and the request head, for at most 64 refused connections at a time (2 s each; beyond
+    /// that a bare close).
     Refused {
         /// The remote address.
         peer: SocketAddr,
@@ -134,8 +152,30 @@ pub enum CloseCause {
     Idle,
     /// A dialed connection failed to connect or to complete its handshake.
     HandshakeFailed(String),
-    /// A websocket protocol violation or an I/O error.
+    /// A websocket protocol violation by the peer (answered with close code 1002).
+    Protocol(String),
+    /// The connection's incomplete message needed more input memory than
+    /// [`TransportConfig::partial_base`] while the shared
+    /// [`TransportConfig::partial_budget`] was used up, and it had waited longest (closed
+    /// with 1009).
+    InputBudget,
+    /// A dial failed with a typed reason (today [`DialError::Refused`]: the server answered
+    /// the websocket upgrade with an HTTP error, e.g. 503 or 429, and a one-line reason).
+    DialFailed(DialError),
+    /// An I/O error, or a protocol error of our own side.
     Error(String),
+}
+
+impl CloseCause {
+    /// The HTTP status and reason when a dial was refused at the HTTP layer.
+    pub fn http_refusal(&self) -> Option<(u16, &str)> {
+        match self {
+            CloseCause::DialFailed(DialError::Refused { status, reason }) => {
+                Some((*status, reason.as_str()))
+            }
+            _ => None,
+        }
+    }
 }
 
 impl std::fmt::Display for CloseCause {
@@ -146,6 +186,9 @@ impl std::fmt::Display for CloseCause {
             CloseCause::Overflow => f.write_str("pending output over limit"),
             CloseCause::Idle => f.write_str("idle timeout"),
             CloseCause::HandshakeFailed(e) => write!(f, "handshake failed: {e}"),
+            CloseCause::Protocol(e) => write!(f, "protocol error: {e}"),
+            CloseCause::InputBudget => f.write_str("incomplete message over the input budget"),
+            CloseCause::DialFailed(e) => write!(f, "dial failed: {e}"),
             CloseCause::Error(e) => write!(f, "error: {e}"),
         }
     }

@@ -75,38 +75,145 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String
     Ok(Arc::new(config))
 }
 
-/// The byte stream under a websocket: plain TCP or TLS over TCP (non-blocking).
+/// The socket under a websocket: plain TCP or TLS over TCP (non-blocking).
 #[derive(Debug)]
-pub(crate) enum Stream {
+enum Io {
     Plain(TcpStream),
     Server(Box<StreamOwned<ServerConnection, TcpStream>>),
     Client(Box<StreamOwned<ClientConnection, TcpStream>>),
 }
 
+/// The byte stream under a websocket (plain TCP or TLS over TCP, non-blocking), with two
+/// additions the transport uses:
+///
+/// * an **input limit**: [`Stream::held`] counts bytes handed to the websocket since the last
+///   complete message (what tungstenite holds as a partial frame, within one read chunk);
+///   a read that would pass [`Stream::limit`] is refused with `WouldBlock` and sets
+///   [`Stream::starved`], so that the transport can grant more from its global budget or
+///   close a connection;
+/// * a **replay prefix**: the request head the transport read and checked itself is handed
+///   to tungstenite's handshake before the socket is read again.
+#[derive(Debug)]
+pub(crate) struct Stream {
+    io: Io,
+    /// Bytes read since the counter was last reset.
+    pub held: usize,
+    /// `held` may not pass this (`usize::MAX`: no limit).
+    pub limit: usize,
+    /// The last read was refused because `held` reached `limit`.
+    pub starved: bool,
+    replay: Vec<u8>,
+    replay_at: usize,
+}
+
+impl Stream {
+    fn new(io: Io) -> Self {
+        Stream {
+            io,
+            held: 0,
+            limit: usize::MAX,
+            starved: false,
+            replay: Vec::new(),
+            replay_at: 0,
+        }
+    }
+
+    /// Plain TCP.
+    pub(crate) fn plain(tcp: TcpStream) -> Self {
+        Self::new(Io::Plain(tcp))
+    }
+
+    /// The server side of TLS.
+    pub(crate) fn server(s: StreamOwned<ServerConnection, TcpStream>) -> Self {
+        Self::new(Io::Server(Box::new(s)))
+    }
+
+    /// The client side of TLS.
+    pub(crate) fn client(s: StreamOwned<ClientConnection, TcpStream>) -> Self {
+        Self::new(Io::Client(Box::new(s)))
+    }
+
+    /// The TCP socket.
+    pub(crate) fn tcp(&self) -> &TcpStream {
+        match &self.io {
+            Io::Plain(s) => s,
+            Io::Server(s) => &s.sock,
+            Io::Client(s) => &s.sock,
+        }
+    }
+
+    /// Hands `bytes` to the next reads, before anything from the socket.
+    pub(crate) fn set_replay(&mut self, bytes: Vec<u8>) {
+        self.replay = bytes;
+        self.replay_at = 0;
+    }
+
+    /// Ends the sending direction (TCP FIN after what is already written). Errors are
+    /// ignored: the connection is being dropped anyway.
+    pub(crate) fn shutdown_write(&mut self) {
+        if let Io::Server(s) = &mut self.io {
+            s.conn.send_close_notify();
+            let _ = s.conn.write_tls(&mut s.sock);
+        }
+        let _ = self.tcp().shutdown(std::net::Shutdown::Write);
+    }
+
+    /// Reads and discards input, without limit, into a scratch buffer: `Ok(0)` at the end
+    /// of the stream.
+    pub(crate) fn discard(&mut self) -> io::Result<usize> {
+        let mut scratch = [0u8; 4096];
+        self.read_io(&mut scratch)
+    }
+
+    fn read_io(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.io {
+            Io::Plain(s) => s.read(buf),
+            Io::Server(s) => s.read(buf),
+            Io::Client(s) => s.read(buf),
+        }
+    }
+}
+
 impl Read for Stream {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.read(buf),
-            Stream::Server(s) => s.read(buf),
-            Stream::Client(s) => s.read(buf),
+        if self.replay_at < self.replay.len() {
+            let rest = &self.replay[self.replay_at..];
+            let n = rest.len().min(buf.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            self.replay_at += n;
+            if self.replay_at == self.replay.len() {
+                self.replay = Vec::new();
+                self.replay_at = 0;
+            }
+            return Ok(n);
         }
+        let room = self.limit.saturating_sub(self.held);
+        if room == 0 && !buf.is_empty() {
+            self.starved = true;
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        self.starved = false;
+        let want = buf.len().min(room);
+        let n = self.read_io(&mut buf[..want])?;
+        self.held = self.held.saturating_add(n);
+        Ok(n)
     }
 }
 
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self {
-            Stream::Plain(s) => s.write(buf),
-            Stream::Server(s) => s.write(buf),
-            Stream::Client(s) => s.write(buf),
+        match &mut self.io {
+            Io::Plain(s) => s.write(buf),
+            Io::Server(s) => s.write(buf),
+            Io::Client(s) => s.write(buf),
         }
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match self {
-            Stream::Plain(s) => s.flush(),
-            Stream::Server(s) => s.flush(),
-            Stream::Client(s) => s.flush(),
+        match &mut self.io {
+            Io::Plain(s) => s.flush(),
+            Io::Server(s) => s.flush(),
+            Io::Client(s) => s.flush(),
         }
     }
 }

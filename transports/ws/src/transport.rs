@@ -1,7 +1,7 @@
 //! The event loop: listeners, dialing, connection table, timers and backpressure.
 
-use std::collections::HashMap;
-use std::io;
+use std::collections::{HashMap, VecDeque};
+use std::io::{self, Read as _, Write as _};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -9,11 +9,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
 use moneysocket_core::time::duration_millis;
+use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::Bytes;
 
-use crate::conn::{start_server, Conn, Phase};
+use crate::conn::{start_server, Conn, Handshake, Phase, ReadEnd};
 use crate::dial::{parse_ws_url, DialError, WsUrl};
+use crate::http::{self, HttpRefusal};
 use crate::tls::{ClientConfig, ServerConfig};
 use crate::{AcceptRefusal, CloseCause, ConnId, Event, Origin, SendError, TransportConfig};
 
@@ -24,6 +26,22 @@ const USER: usize = 1 << 34;
 const WAKER: usize = 1 << 35;
 /// Timer granularity (handshake, idle, ping, linger).
 const SWEEP: Duration = Duration::from_millis(250);
+/// Longest a failed connection (close code sent, or an HTTP error answered) drains its
+/// input before it is dropped.
+const DRAIN_LINGER: Duration = Duration::from_secs(1);
+/// Bytes granted at a time from the partial-message budget.
+const GRANT: usize = 16 * 1024;
+/// Messages read from a connection on a fresh readiness event: a short first turn, so that
+/// a connection with one message waiting is served before bulk senders get their full
+/// turns (`read_budget`) from the retry list.
+const FIRST_TURN: usize = 4;
+/// Messages delivered from the retry list per `poll` in all; the rest keep their place for
+/// the next `poll`. Bounds how long one `poll` takes however many bulk senders there are.
+const RETRY_CAP: usize = 1024;
+/// Refused connections on TLS listeners kept at once to answer them over TLS (beyond
+/// that, a refusal is a bare close); each has [`REFUSAL_TIME`] for its handshake.
+const MAX_REFUSING: usize = 64;
+const REFUSAL_TIME: Duration = Duration::from_secs(2);
 
 /// `now + d`, saturating far in the future instead of overflowing on absurd settings.
 fn later(now: Instant, d: Duration) -> Instant {
@@ -41,6 +59,9 @@ pub struct TransportStats {
     pub refused_max_connections: u64,
     /// Accepts refused by `max_per_ip`.
     pub refused_max_per_ip: u64,
+    /// Requests that were not websocket upgrades, answered with an HTTP error (400, 405,
+    /// 426, 431).
+    pub bad_requests: u64,
     /// Accepted connections whose TLS or websocket handshake failed or timed out.
     pub handshake_failures: u64,
     /// Connections closed because of an oversized frame.
@@ -49,6 +70,11 @@ pub struct TransportStats {
     pub closed_overflow: u64,
     /// Connections closed for idleness.
     pub closed_idle: u64,
+    /// Connections closed for a websocket protocol violation (close code 1002).
+    pub closed_protocol: u64,
+    /// Connections closed because their incomplete message found the partial-message
+    /// budget used up (close code 1009).
+    pub closed_input_budget: u64,
     /// Times a source was paused because its destination's backlog passed high water.
     pub backpressure_pauses: u64,
     /// Binary frames received.
@@ -116,6 +142,8 @@ pub struct Transport {
     next_id: u32,
     /// Connections with output to pump.
     dirty: Vec<ConnId>,
+    /// Connections whose pump ran out of its round's budget (kept for its capacity).
+    dirty_more: Vec<ConnId>,
     /// Connections with input left over (budget ran out, or resumed).
     again: Vec<ConnId>,
     /// The emptied `again` of the last poll, kept for its capacity.
@@ -128,6 +156,14 @@ pub struct Transport {
     stats: TransportStats,
     /// Dials whose host name is being resolved.
     resolving: HashMap<ConnId, Resolving>,
+    /// What is left of `partial_budget`.
+    partial_pool: usize,
+    /// Connections holding a grant from it, oldest first (with the grant's epoch; entries
+    /// of finished grants are skipped).
+    grants: VecDeque<(ConnId, u32)>,
+    next_epoch: u32,
+    /// Connections in the table only to be answered with a refusal (TLS listeners).
+    refusing: usize,
     next_seq: u64,
     resolved_tx: mpsc::Sender<Resolved>,
     resolved_rx: mpsc::Receiver<Resolved>,
@@ -142,6 +178,7 @@ impl Transport {
         let (resolved_tx, resolved_rx) = mpsc::channel();
         Ok(Transport {
             ws: config.websocket(),
+            partial_pool: config.partial_budget,
             config,
             poll,
             mio_events: Events::with_capacity(1024),
@@ -150,6 +187,7 @@ impl Transport {
             per_ip: HashMap::new(),
             next_id: 1,
             dirty: Vec::new(),
+            dirty_more: Vec::new(),
             again: Vec::new(),
             again_spare: Vec::new(),
             ready: Vec::new(),
@@ -157,6 +195,9 @@ impl Transport {
             next_sweep: Instant::now() + SWEEP,
             stats: TransportStats::default(),
             resolving: HashMap::new(),
+            grants: VecDeque::new(),
+            next_epoch: 0,
+            refusing: 0,
             next_seq: 0,
             resolved_tx,
             resolved_rx,
@@ -174,7 +215,8 @@ impl Transport {
         self.stats
     }
 
-    /// Connections in the table (resolving, handshaking and closing ones included).
+    /// Connections in the table (resolving, handshaking and closing ones included, and
+    /// those kept only to answer a refusal or to drain after a close code).
     pub fn len(&self) -> usize {
         self.conns.len() + self.resolving.len()
     }
@@ -193,6 +235,10 @@ impl Transport {
     ) -> io::Result<SocketAddr> {
         let mut sock = TcpListener::bind(addr)?;
         let addr = sock.local_addr()?;
+        if self.config.recv_buffer > 0 {
+            // inherited by accepted sockets, and in effect for the window offered in the SYN-ACK
+            socket2::SockRef::from(&sock).set_recv_buffer_size(self.config.recv_buffer)?;
+        }
         let token = Token(LISTENER | self.listeners.len());
         self.poll
             .registry()
@@ -201,12 +247,28 @@ impl Transport {
         Ok(addr)
     }
 
-    /// Closes every listener (existing connections stay).
+    /// Closes every listener and drops the accepted connections that never opened (still in
+    /// their TLS or websocket handshake, or answered with an HTTP error) and those already
+    /// failed (draining after a close code): none of them is known to the caller. Open
+    /// connections stay.
     pub fn stop_listening(&mut self) {
         for l in self.listeners.iter_mut() {
             if let Some(mut l) = l.take() {
                 let _ = self.poll.registry().deregister(&mut l.sock);
             }
+        }
+        let unopened: Vec<ConnId> = self
+            .conns
+            .values()
+            .filter(|c| {
+                c.draining
+                    || (matches!(c.origin, Origin::Accepted(_))
+                        && !matches!(c.phase, Phase::Open(_)))
+            })
+            .map(|c| c.id)
+            .collect();
+        for id in unopened {
+            self.remove(id, None, &mut Vec::new());
         }
     }
 
@@ -330,6 +392,7 @@ impl Transport {
     /// [`Transport::send`], returning the connection's pending output afterwards.
     fn queue(&mut self, conn: ConnId, data: Bytes) -> Result<usize, SendError> {
         let max = self.config.max_pending;
+        let compact_below = self.config.read_buffer;
         let c = self
             .conns
             .get_mut(&conn)
@@ -337,7 +400,7 @@ impl Transport {
             .ok_or(SendError::Unknown)?;
         self.stats.frames_out += 1;
         self.stats.bytes_out += data.len() as u64;
-        let backlog = c.queue(data);
+        let backlog = c.queue(data, compact_below);
         if !c.dirty {
             c.dirty = true;
             self.dirty.push(conn);
@@ -381,7 +444,9 @@ impl Transport {
         Ok(())
     }
 
-    /// Bytes queued on `conn` and not yet handed to the socket layer.
+    /// Output queued on `conn` and not yet handed to the socket layer: payload bytes plus
+    /// [`FRAME_OVERHEAD`](crate::FRAME_OVERHEAD) per frame (what `high_water` and
+    /// `max_pending` are compared with).
     pub fn pending_output(&self, conn: ConnId) -> Option<usize> {
         match self.conns.get(&conn) {
             Some(c) => Some(c.out_bytes),
@@ -402,7 +467,7 @@ impl Transport {
             return;
         };
         c.announced = false;
-        if !matches!(c.phase, Phase::Open(_)) {
+        if !matches!(c.phase, Phase::Open(_)) || c.draining {
             self.remove(conn, None, &mut Vec::new());
             return;
         }
@@ -457,7 +522,7 @@ impl Transport {
         let now = Instant::now();
         let until_sweep = self.next_sweep.saturating_duration_since(now);
         let mut wait = timeout.map_or(until_sweep, |t| t.min(until_sweep));
-        if !self.again.is_empty() || !events.is_empty() {
+        if !self.again.is_empty() || !self.dirty.is_empty() || !events.is_empty() {
             wait = Duration::ZERO;
         }
         if let Err(e) = self.poll.poll(&mut self.mio_events, Some(wait)) {
@@ -485,20 +550,12 @@ impl Transport {
             } else if t & LISTENER != 0 {
                 self.accept(t & 0xffff_ffff, events);
             } else if let Ok(id) = u32::try_from(t) {
-                self.drive(ConnId(id), readable, writable, events);
+                self.drive(ConnId(id), readable, writable, events, FIRST_TURN);
             }
         }
         self.ready = ready;
         self.take_resolved(events);
-        let spare = std::mem::take(&mut self.again_spare);
-        let mut again = std::mem::replace(&mut self.again, spare);
-        for id in again.drain(..) {
-            if let Some(c) = self.conns.get_mut(&id) {
-                c.in_again = false;
-                self.drive(id, true, false, events);
-            }
-        }
-        self.again_spare = again;
+        self.drive_again(events);
         let now = Instant::now();
         if now >= self.next_sweep {
             self.next_sweep = now + SWEEP;
@@ -511,6 +568,37 @@ impl Transport {
         }
         self.pump_dirty(events);
         Ok(())
+    }
+
+    /// Full read turns for the connections with input left, in order, until
+    /// [`RETRY_CAP`] messages were delivered; the others stay first in line.
+    fn drive_again(&mut self, events: &mut Vec<Event>) {
+        let budget = self.config.read_budget.max(1);
+        let spare = std::mem::take(&mut self.again_spare);
+        let mut again = std::mem::replace(&mut self.again, spare);
+        let start = events.len();
+        let mut done = 0;
+        for &id in again.iter() {
+            if events.len() - start >= RETRY_CAP {
+                break;
+            }
+            done += 1;
+            if let Some(c) = self.conns.get_mut(&id) {
+                c.in_again = false;
+                self.drive(id, true, false, events, budget);
+            }
+        }
+        if done < again.len() {
+            // still flagged `in_again`: ahead of the retries scheduled meanwhile
+            let mut fresh = std::mem::take(&mut self.again);
+            again.drain(..done);
+            again.append(&mut fresh);
+            self.again = again;
+            self.again_spare = fresh;
+        } else {
+            again.clear();
+            self.again_spare = again;
+        }
     }
 
     fn alloc_id(&mut self) -> ConnId {
@@ -528,7 +616,7 @@ impl Transport {
             let Some(Some(l)) = self.listeners.get(idx) else {
                 return;
             };
-            let (mut tcp, peer) = match l.sock.accept() {
+            let (tcp, peer) = match l.sock.accept() {
                 Ok(x) => x,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -542,7 +630,7 @@ impl Transport {
             let tls = l.tls.clone();
             self.stats.accepted += 1;
             let ip = peer.ip();
-            let reason = if self.conns.len() >= self.config.max_connections {
+            let reason = if self.conns.len() - self.refusing >= self.config.max_connections {
                 Some(AcceptRefusal::MaxConnections)
             } else if self.config.max_per_ip > 0
                 && self.per_ip.get(&ip).copied().unwrap_or(0) >= self.config.max_per_ip
@@ -552,53 +640,103 @@ impl Transport {
                 None
             };
             if let Some(reason) = reason {
-                match reason {
-                    AcceptRefusal::MaxConnections => self.stats.refused_max_connections += 1,
-                    AcceptRefusal::MaxPerIp => self.stats.refused_max_per_ip += 1,
-                }
-                drop(tcp);
+                let answer = match reason {
+                    AcceptRefusal::MaxConnections => {
+                        self.stats.refused_max_connections += 1;
+                        &http::FULL
+                    }
+                    AcceptRefusal::MaxPerIp => {
+                        self.stats.refused_max_per_ip += 1;
+                        &http::PER_IP
+                    }
+                };
                 events.push(Event::Refused { peer, reason });
-                continue;
-            }
-            let _ = tcp.set_nodelay(true);
-            let id = self.alloc_id();
-            if let Err(e) = self.poll.registry().register(
-                &mut tcp,
-                Token(id.0 as usize),
-                Interest::READABLE | Interest::WRITABLE,
-            ) {
-                tracing::warn!("register: {e}");
-                continue;
-            }
-            let now = Instant::now();
-            let phase = match start_server(tcp, tls.as_ref(), self.ws) {
-                Ok(p) => p,
-                Err(e) => {
-                    self.stats.handshake_failures += 1;
-                    tracing::debug!("handshake failed at once: {e}");
-                    continue;
+                if tls.is_none() {
+                    refuse(&tcp, *answer);
+                } else if self.refusing < MAX_REFUSING {
+                    // the answer needs the TLS handshake and the request head first
+                    self.admit(tcp, peer, local, tls, Some(answer), events);
                 }
-            };
-            let mut c = Conn::new(
-                id,
-                phase,
-                peer,
-                Origin::Accepted(local),
-                now,
-                later(now, self.config.handshake_timeout),
-            );
+                continue;
+            }
+            self.admit(tcp, peer, local, tls, None, events);
+        }
+    }
+
+    /// Puts an accepted socket in the table (in its handshake), or, with `refusal`, only
+    /// to answer it with that once its TLS handshake and request head are in.
+    fn admit(
+        &mut self,
+        mut tcp: TcpStream,
+        peer: SocketAddr,
+        local: SocketAddr,
+        tls: Option<Arc<ServerConfig>>,
+        refusal: Option<&'static HttpRefusal>,
+        events: &mut Vec<Event>,
+    ) {
+        let _ = tcp.set_nodelay(true);
+        self.set_buffers(&tcp);
+        let id = self.alloc_id();
+        if let Err(e) = self.poll.registry().register(
+            &mut tcp,
+            Token(id.0 as usize),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            tracing::warn!("register: {e}");
+            return;
+        }
+        let now = Instant::now();
+        let phase = match start_server(tcp, tls.as_ref()) {
+            Ok(p) => p,
+            Err(e) => {
+                self.stats.handshake_failures += 1;
+                tracing::debug!("handshake failed at once: {e}");
+                return;
+            }
+        };
+        let deadline = match refusal {
+            Some(_) => REFUSAL_TIME.min(self.config.handshake_timeout),
+            None => self.config.handshake_timeout,
+        };
+        let mut c = Conn::new(
+            id,
+            phase,
+            peer,
+            Origin::Accepted(local),
+            now,
+            later(now, deadline),
+        );
+        if refusal.is_some() {
+            c.refusal = refusal;
+            self.refusing += 1;
+        } else {
+            let ip = peer.ip();
             c.ip = Some(ip);
             *self.per_ip.entry(ip).or_insert(0) += 1;
-            let opened = matches!(c.phase, Phase::Open(_));
-            self.conns.insert(id, c);
-            if opened {
-                self.opened(id, events);
-            }
+        }
+        self.conns.insert(id, c);
+        // the request is often there already
+        self.drive(id, true, true, events, FIRST_TURN);
+    }
+
+    /// Applies the configured kernel buffer sizes to an accepted socket (best effort).
+    fn set_buffers(&self, tcp: &TcpStream) {
+        let sock = socket2::SockRef::from(tcp);
+        if self.config.send_buffer > 0 {
+            let _ = sock.set_send_buffer_size(self.config.send_buffer);
+        }
+        if self.config.recv_buffer > 0 {
+            let _ = sock.set_recv_buffer_size(self.config.recv_buffer);
         }
     }
 
     fn opened(&mut self, id: ConnId, events: &mut Vec<Event>) {
+        let base = self.config.partial_base;
         if let Some(c) = self.conns.get_mut(&id) {
+            if let Some(s) = c.stream_mut() {
+                s.held = 0;
+                s.limit = base;
+            }
             c.announced = true;
             c.read_ready = true;
             c.last_rx = Instant::now();
@@ -612,21 +750,52 @@ impl Transport {
     }
 
     /// Reacts to readiness of one connection.
-    fn drive(&mut self, id: ConnId, readable: bool, writable: bool, events: &mut Vec<Event>) {
+    /// Reads at most `budget` messages.
+    fn drive(
+        &mut self,
+        id: ConnId,
+        readable: bool,
+        writable: bool,
+        events: &mut Vec<Event>,
+        budget: usize,
+    ) {
         let ws = self.ws;
-        let budget = self.config.read_budget.max(1);
         let Some(c) = self.conns.get_mut(&id) else {
             return;
         };
         if readable {
             c.read_ready = true;
         }
+        if c.draining {
+            if c.read_ready {
+                match c.discard() {
+                    Ok(false) if c.read_ready => Self::retry(&mut self.again, c),
+                    Ok(false) => {}
+                    Ok(true) | Err(_) => {
+                        self.remove(id, None, events);
+                        return;
+                    }
+                }
+            }
+            if writable && !c.dirty {
+                c.dirty = true;
+                self.dirty.push(id);
+            }
+            return;
+        }
         if !matches!(c.phase, Phase::Open(_)) {
             match c.advance_handshake(writable, ws) {
-                Ok(true) => {
-                    self.opened(id, events);
+                Ok(Handshake::Opened) => self.opened(id, events),
+                Ok(Handshake::Pending) => {}
+                Ok(Handshake::Answered(status)) => {
+                    if c.refusal.is_none() {
+                        tracing::debug!(conn = id.0, "not a websocket upgrade: answered {status}");
+                        self.stats.bad_requests += 1;
+                    }
+                    c.draining = true;
+                    c.closing = Some(later(Instant::now(), DRAIN_LINGER));
+                    Self::retry(&mut self.again, c);
                 }
-                Ok(false) => {}
                 Err(cause) => {
                     tracing::debug!(conn = id.0, "handshake failed: {cause}");
                     self.remove(id, Some(cause), events);
@@ -636,17 +805,17 @@ impl Transport {
         }
         let now = Instant::now();
         if c.read_ready && (!c.reading_paused() || c.closing.is_some()) {
-            match c.read(budget, now, events, &mut self.stats) {
-                Ok(true) => {
-                    if let Some(c) = self.conns.get_mut(&id) {
-                        Self::retry(&mut self.again, c);
-                    }
+            match c.read(budget, now, events, &mut self.stats, &mut self.partial_pool) {
+                Ok(ReadEnd::More) => Self::retry(&mut self.again, c),
+                Ok(ReadEnd::Starved) => self.feed(id, events),
+                Ok(ReadEnd::Drained) => {}
+                Err(cause @ CloseCause::Oversized) => {
+                    self.fail(id, cause, CloseCode::Size, "message too large", events);
                 }
-                Ok(false) => {}
+                Err(cause @ CloseCause::Protocol(_)) => {
+                    self.fail(id, cause, CloseCode::Protocol, "protocol error", events);
+                }
                 Err(cause) => {
-                    if cause == CloseCause::Oversized {
-                        self.stats.closed_oversized += 1;
-                    }
                     self.remove(id, Some(cause), events);
                     return;
                 }
@@ -660,19 +829,134 @@ impl Transport {
         }
     }
 
-    /// Pumps output of every dirty connection; releases paused sources below low water.
+    /// Closes `id` with a close `code` because of `cause`: the caller gets
+    /// [`Event::Closed`] now, the close frame goes out, and the connection discards its
+    /// input until the peer hangs up or [`DRAIN_LINGER`] passes.
+    fn fail(
+        &mut self,
+        id: ConnId,
+        cause: CloseCause,
+        code: CloseCode,
+        reason: &'static str,
+        events: &mut Vec<Event>,
+    ) {
+        let linger = self.config.close_linger.min(DRAIN_LINGER);
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        match cause {
+            CloseCause::Oversized => self.stats.closed_oversized += 1,
+            CloseCause::Protocol(_) => self.stats.closed_protocol += 1,
+            CloseCause::InputBudget => self.stats.closed_input_budget += 1,
+            _ => {}
+        }
+        tracing::debug!(conn = id.0, "closing with {}: {cause}", u16::from(code));
+        if std::mem::replace(&mut c.announced, false) && c.closing.is_none() {
+            events.push(Event::Closed { conn: id, cause });
+        }
+        self.partial_pool += std::mem::take(&mut c.granted);
+        c.fail(code, reason);
+        c.closing = Some(later(Instant::now(), linger));
+        Self::retry(&mut self.again, c);
+        if !c.dirty {
+            c.dirty = true;
+            self.dirty.push(id);
+        }
+        for w in std::mem::take(&mut c.waiters) {
+            self.release(w);
+        }
+    }
+
+    /// `id`'s incomplete message needs more than its input limit: grants it more from the
+    /// partial-message budget, closing the connections whose incomplete messages have
+    /// waited longest while the budget is used up (`id` itself if it is the oldest).
+    fn feed(&mut self, id: ConnId, events: &mut Vec<Event>) {
+        let grant = GRANT.min(self.config.partial_budget).max(1);
+        loop {
+            if self.partial_pool >= grant {
+                let Some(c) = self.conns.get_mut(&id) else {
+                    return;
+                };
+                self.partial_pool -= grant;
+                if c.granted == 0 {
+                    self.next_epoch = self.next_epoch.wrapping_add(1);
+                    c.grant_epoch = self.next_epoch;
+                    self.grants.push_back((id, self.next_epoch));
+                }
+                c.granted += grant;
+                if let Some(s) = c.stream_mut() {
+                    s.limit = s.limit.saturating_add(grant);
+                }
+                Self::retry(&mut self.again, c);
+                self.compact_grants();
+                return;
+            }
+            let victim = self.oldest_grant().unwrap_or(id);
+            self.fail(
+                victim,
+                CloseCause::InputBudget,
+                CloseCode::Size,
+                "incomplete message over the input budget",
+                events,
+            );
+            if victim == id {
+                return;
+            }
+        }
+    }
+
+    /// Takes the connection holding the oldest live grant off the grant queue.
+    fn oldest_grant(&mut self) -> Option<ConnId> {
+        while let Some((id, epoch)) = self.grants.pop_front() {
+            if self.live_grant(id, epoch) {
+                return Some(id);
+            }
+        }
+        None
+    }
+
+    fn live_grant(&self, id: ConnId, epoch: u32) -> bool {
+        self.conns
+            .get(&id)
+            .is_some_and(|c| c.granted > 0 && c.grant_epoch == epoch && !c.draining)
+    }
+
+    /// Drops finished grants from the queue once they outnumber the connections.
+    fn compact_grants(&mut self) {
+        if self.grants.len() > 2 * self.conns.len() + 64 {
+            let conns = &self.conns;
+            self.grants.retain(|&(id, epoch)| {
+                conns
+                    .get(&id)
+                    .is_some_and(|c| c.granted > 0 && c.grant_epoch == epoch)
+            });
+        }
+    }
+
+    /// Pumps output of every dirty connection, in the order they got output (frames read
+    /// on fresh readiness, forwarded first, leave first); releases paused sources below low
+    /// water.
     fn pump_dirty(&mut self, events: &mut Vec<Event>) {
         let low = self.config.low_water;
-        while let Some(id) = self.dirty.pop() {
+        let mut list = std::mem::take(&mut self.dirty);
+        let mut more = std::mem::take(&mut self.dirty_more);
+        for &id in list.iter() {
             let Some(c) = self.conns.get_mut(&id) else {
                 continue;
             };
             c.dirty = false;
             let r = c.pump_write();
             let release = c.out_bytes <= low && !c.waiters.is_empty();
-            if let Err(cause) = r {
-                self.remove(id, Some(cause), events);
-                continue;
+            match r {
+                Err(cause) => {
+                    self.remove(id, Some(cause), events);
+                    continue;
+                }
+                Ok(true) => {
+                    c.dirty = true;
+                    more.push(id);
+                }
+                Ok(false) => {}
             }
             if release {
                 let waiters = std::mem::take(&mut c.waiters);
@@ -681,6 +965,12 @@ impl Transport {
                 }
             }
         }
+        // the rest of their output goes out in the next round
+        list.clear();
+        list.append(&mut more);
+        list.append(&mut self.dirty);
+        self.dirty = list;
+        self.dirty_more = more;
     }
 
     /// Schedules another read round for `c` in the next `poll` (once).
@@ -705,8 +995,16 @@ impl Transport {
         let Some(mut c) = self.conns.remove(&id) else {
             return;
         };
+        self.partial_pool += std::mem::take(&mut c.granted);
+        if c.refusal.is_some() {
+            self.refusing -= 1;
+        }
         // Accepted connections that never opened (dials are announced from the start).
-        if cause.is_some() && !c.announced && !matches!(c.phase, Phase::Open(_)) {
+        if cause.is_some()
+            && !c.announced
+            && c.refusal.is_none()
+            && !matches!(c.phase, Phase::Open(_) | Phase::Draining(_))
+        {
             self.stats.handshake_failures += 1;
         }
         if let Some(ip) = c.ip {
@@ -791,4 +1089,19 @@ impl Transport {
             self.close(id);
         }
     }
+}
+
+/// Answers a refused accept with an HTTP error and closes it: the response and a FIN go out
+/// at once (a fresh socket's buffer takes them), and whatever the client already sent is
+/// read and dropped first so that the close does not turn into a reset.
+fn refuse(tcp: &TcpStream, answer: HttpRefusal) {
+    let mut scratch = [0u8; 2048];
+    for _ in 0..4 {
+        match (&*tcp).read(&mut scratch) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
+    let _ = (&*tcp).write(&answer.response());
+    let _ = tcp.shutdown(std::net::Shutdown::Write);
 }

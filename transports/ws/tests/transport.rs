@@ -316,3 +316,76 @@ fn stalled_handshake_times_out_without_an_event() {
         Ok(0) | Err(_)
     ));
 }
+
+#[test]
+fn empty_frames_are_charged_and_overflow_a_stalled_reader() {
+    // a client that never reads; its queue fills with empty frames
+    let config = TransportConfig {
+        max_pending: 64 * 1024,
+        ..TransportConfig::default()
+    };
+    let (mut t, addr) = server(config);
+    let stalled = thread::spawn(move || {
+        let ws = client(addr);
+        thread::sleep(Duration::from_secs(2));
+        drop(ws);
+    });
+    let mut conn = None;
+    run(&mut t, |_, ev| match ev {
+        Event::Opened { conn: c, .. } => {
+            conn = Some(c);
+            true
+        }
+        _ => false,
+    });
+    let conn = conn.unwrap();
+    t.send(conn, tungstenite::Bytes::new()).unwrap();
+    assert_eq!(t.pending_output(conn), Some(moneysocket_ws::FRAME_OVERHEAD));
+    // 64 KiB of queue holds 1,024 empty frames: the next one overflows (no poll in between,
+    // so nothing was written)
+    let sent = (0..2_000)
+        .take_while(|_| t.send(conn, tungstenite::Bytes::new()).is_ok())
+        .count();
+    assert_eq!(sent, 64 * 1024 / moneysocket_ws::FRAME_OVERHEAD - 1);
+    run(
+        &mut t,
+        |_, ev| matches!(ev, Event::Closed { conn: c, cause: CloseCause::Overflow } if c == conn),
+    );
+    stalled.join().unwrap();
+}
+
+#[test]
+fn a_large_backlog_is_written_over_several_rounds_in_order() {
+    // 4 MiB queued at once: more than one pump's write budget (256 KiB) per round
+    let config = TransportConfig {
+        max_pending: 8 * 1024 * 1024,
+        ..TransportConfig::default()
+    };
+    let (mut t, addr) = server(config);
+    let reader = thread::spawn(move || {
+        let mut ws = client(addr);
+        (0..64u8)
+            .map(|_| match ws.read().unwrap() {
+                Message::Binary(b) => b[0],
+                other => panic!("{other:?}"),
+            })
+            .collect::<Vec<u8>>()
+    });
+    run(&mut t, |t, ev| match ev {
+        Event::Opened { conn, .. } => {
+            for i in 0..64u8 {
+                t.send(conn, vec![i; 64 * 1024]).unwrap();
+            }
+            true
+        }
+        _ => false,
+    });
+    let deadline = Instant::now() + TIMEOUT;
+    let mut events = Vec::new();
+    while !reader.is_finished() {
+        t.poll(&mut events, Some(Duration::from_millis(10)))
+            .unwrap();
+        assert!(Instant::now() < deadline, "timed out");
+    }
+    assert_eq!(reader.join().unwrap(), (0..64u8).collect::<Vec<u8>>());
+}
