@@ -742,7 +742,11 @@ pub fn run_load(o: LoadOptions) -> Result<Outcome, String> {
 /// HTTP status when the relay sent one (429: a per-address limit, 503: its connection
 /// limit), else the usual suspects.
 pub fn limit_hint(errors: &[String]) -> Option<String> {
-    let refused = errors.iter().find(|e| e.contains("handshake failed"))?;
+    // our relay answers a refused upgrade with an HTTP status (`DialError::Refused`:
+    // "refused by the server: HTTP 429: …"); other relays just fail the handshake
+    let refused = errors
+        .iter()
+        .find(|e| e.contains("refused by the server") || e.contains("handshake failed"))?;
     let limit = if refused.contains("429") {
         "its per-address limit (max_per_ip, 64 by default)"
     } else if refused.contains("503") {

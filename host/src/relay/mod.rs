@@ -276,6 +276,8 @@ impl Relay {
                     match cause {
                         CloseCause::Oversized => self.summary.add("oversized"),
                         CloseCause::Overflow => self.summary.add("overflow"),
+                        CloseCause::Protocol(_) => self.summary.add("protocol"),
+                        CloseCause::InputBudget => self.summary.add("input_budget"),
                         _ => {}
                     }
                 }
@@ -414,7 +416,15 @@ impl Relay {
                 ("{reason=\"oversized\"}", ts.closed_oversized),
                 ("{reason=\"overflow\"}", ts.closed_overflow),
                 ("{reason=\"idle\"}", ts.closed_idle),
+                ("{reason=\"protocol\"}", ts.closed_protocol),
+                ("{reason=\"input_budget\"}", ts.closed_input_budget),
             ],
+        );
+        put(
+            "bad_requests_total",
+            "counter",
+            "HTTP requests answered with an error status instead of a websocket upgrade.",
+            &[("", ts.bad_requests)],
         );
         put(
             "dropped_frames_total",
