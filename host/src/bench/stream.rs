@@ -380,7 +380,12 @@ fn run_in(o: &StreamOptions, dir: &std::path::Path) -> Result<Outcome, String> {
     payer.close();
 
     // 5. the same window and fixed-rate runs, the payer through the wallet
-    let allowance = o.msats.saturating_mul((o.pays + o.rate_pays) as u64) + reserve;
+    // While pays overlap without a pause the wallet counts each at its full fee reserve (it
+    // learns the fees when the burst ends: docs/wallet.md), so the allowance covers that.
+    let allowance = o
+        .msats
+        .saturating_add(WINDOW_FEE_RESERVE)
+        .saturating_mul((o.pays + o.rate_pays) as u64);
     let (wallet, upstream) = wallet_path(&cli, &names[0], &relay_url, allowance, dir)?;
     let (mut w_fast, mut w_paced) = {
         let payer = Client::connect(&upstream, config).map_err(|e| format!("wallet: {e}"))?;
@@ -388,7 +393,13 @@ fn run_in(o: &StreamOptions, dir: &std::path::Path) -> Result<Outcome, String> {
         let paced = window_run(&payer, &payee, o, o.rate_pays, Some(o.rate));
         (fast, paced)
     };
-    let w_state = wallet.state();
+    // the last burst's fees are settled at the next balance update (at most 10 s)
+    let through = w_fast.paid_msats + w_paced.paid_msats;
+    let w_state = match wallet.wait_for(Duration::from_secs(15), |s| {
+        s.reserved_msat == 0 && s.spent_msat == through
+    }) {
+        Ok(s) | Err(s) => s,
+    };
     drop(wallet);
     payee.close();
 
