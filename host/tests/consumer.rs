@@ -1,6 +1,9 @@
 //! `moneysocket consumer` and `beacon new|encode` end to end: the real binary against a
 //! terminus (the real binary, on its simulated node) over loopback websockets.
 
+/// The client's mock provider (one copy, shared with the client's tests).
+#[path = "../../transports/client/tests/support/mod.rs"]
+mod client_mock;
 mod support;
 #[path = "support/terminus.rs"]
 mod terminus_support;
@@ -147,6 +150,36 @@ fn consumer_cli_pays_between_two_terminus_accounts() {
     assert!(fails(&consumer_raw(&a, &["pay", "lnbc1nonsense"])).contains("invalid invoice"));
     assert!(fails(&run(&["consumer", "moneysocket1xyz", "info"])).contains("invalid beacon"));
     cli(&dir, &["check"]);
+}
+
+#[test]
+fn consumer_cli_invoice_reports_the_invoice_amount_of_a_whole_sat_provider() {
+    // the Python terminus on LND makes invoices in whole sats (round(msats / 1000),
+    // half-even): 1,500 msat asked → an invoice of 2,000 msat, which the client accepts.
+    // `msats` must say what the invoice is for, not what was asked.
+    let how = client_mock::Behaviour {
+        whole_sats: true,
+        ..client_mock::Behaviour::default()
+    };
+    let mock = client_mock::MockProvider::start("127.0.0.1:0", &[], &[0], how);
+    let b = &mock.beacons[0];
+    let inv = consumer(b, &["invoice", "1500"]);
+    assert_eq!(
+        (&inv["msats"], &inv["requested_msats"]),
+        (&2_000.into(), &1_500.into()),
+        "{inv}"
+    );
+    let decoded: Value = serde_json::from_slice(
+        &run(&["bolt11", "decode", inv["bolt11"].as_str().expect("bolt11")]).stdout,
+    )
+    .expect("bolt11 decode");
+    assert_eq!(decoded["amount_msat"], 2_000, "{decoded}");
+    let exact = consumer(b, &["invoice", "3sat"]);
+    assert_eq!(
+        (&exact["msats"], &exact["requested_msats"]),
+        (&3_000.into(), &3_000.into()),
+        "{exact}"
+    );
 }
 
 #[test]

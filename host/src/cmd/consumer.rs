@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Subcommand};
 use moneysocket_client::{Client, ClientConfig, ClientEvent, ProviderInfo};
+use moneysocket_core::bolt11::Invoice;
 use moneysocket_core::hex;
 use serde_json::{json, Value};
 
@@ -74,6 +75,17 @@ pub fn event_json(ev: &ClientEvent) -> Value {
     }
 }
 
+/// The JSON `invoice` prints: the BOLT11, its own amount (`msats`) and the amount asked
+/// for (`requested_msats`). They differ when the provider makes invoices in whole sats
+/// (the Python terminus on LND rounds half-even; the client accepts that).
+fn invoice_json(bolt11: &str, requested: u64) -> Result<Value, String> {
+    let invoice = Invoice::parse(bolt11).map_err(|e| format!("invalid invoice: {e}"))?;
+    let msats = invoice
+        .amount_msat()
+        .ok_or("the provider's invoice has no amount")?;
+    Ok(json!({"bolt11": bolt11, "msats": msats, "requested_msats": requested}))
+}
+
 /// Runs `moneysocket consumer`.
 pub fn run(a: ConsumerArgs) -> CmdResult {
     let timeout = Duration::try_from_secs_f64(a.timeout)
@@ -97,9 +109,11 @@ pub fn run(a: ConsumerArgs) -> CmdResult {
             info_json(&info)
         }
         ConsumerVerb::Invoice { .. } => {
-            let msats = amount.unwrap_or_default();
-            let bolt11 = client.request_invoice(msats).map_err(|e| e.to_string())?;
-            json!({"bolt11": bolt11, "msats": msats})
+            let requested = amount.unwrap_or_default();
+            let bolt11 = client
+                .request_invoice(requested)
+                .map_err(|e| e.to_string())?;
+            invoice_json(&bolt11, requested)?
         }
         ConsumerVerb::Pay { bolt11 } => {
             let preimage = client.pay(bolt11.trim()).map_err(|e| e.to_string())?;
