@@ -1,6 +1,6 @@
 //! Small `memcpy`/`memmove`/`memset` and their ARM EABI variants, in place of
 //! `compiler_builtins`' speed-tuned ones (about 3 KB of flash: unaligned-copy paths, unrolled
-//! loops; the sysroot's copy is prebuilt and ignores `opt-level = "z"`). Ours are about 120
+//! loops; the sysroot's copy is prebuilt and ignores `opt-level = "z"`). Ours are about 100
 //! bytes: a word loop when both pointers are word-aligned, bytes otherwise.
 //!
 //! `compiler_builtins` defines these symbols weak, so these (strong) definitions replace them
