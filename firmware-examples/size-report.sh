@@ -37,7 +37,7 @@ for v in baseline consumer; do
 done
 delta=$((FLASH[consumer] - FLASH[baseline]))
 awk -v c="${FLASH[consumer]}" -v d="$delta" 'BEGIN {
-  printf "device firmware flash: %.1f KiB (goal 48 KiB); cost over the baseline: %d bytes (%.1f KiB)\n", c/1024, d, d/1024 }'
+  printf "device firmware flash: %d bytes, %.1f KiB (goal 48,000 bytes: %d to spare); cost over the baseline: %d bytes (%.1f KiB)\n", c, c/1024, 48000 - c, d, d/1024 }'
 
 # Symbols as "size name" (decimal), text/rodata only; mawk has no strtonum, so bash converts.
 symbols() {

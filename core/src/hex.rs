@@ -83,6 +83,21 @@ pub fn is_hex(text: &str) -> bool {
     text.bytes().all(|c| nibble(c).is_some())
 }
 
+/// Lowercase hex digits, by value.
+const DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Appends the lowercase hex of `bytes` to `out`, as far as it fits. Written without
+/// `core::fmt` (the text forms of ids and hashes are built on devices, where the formatting
+/// machinery costs flash); the same text as `Hex(bytes)` displays.
+pub fn push_hex<const N: usize>(out: &mut heapless::String<N>, bytes: &[u8]) {
+    for &b in bytes {
+        for nib in [b >> 4, b & 0xf] {
+            let digit = DIGITS.get(usize::from(nib)).copied().unwrap_or(b'0');
+            let _ = out.push(char::from(digit));
+        }
+    }
+}
+
 /// Displays bytes as lowercase hex: `format!("{}", Hex(&bytes))`.
 #[derive(Clone, Copy)]
 pub struct Hex<'a>(pub &'a [u8]);
@@ -124,6 +139,9 @@ mod tests {
             })
         );
         assert_eq!(decode_array::<1>("zz"), Err(HexError::BadChar(0)));
+        let mut s = heapless::String::<6>::new();
+        push_hex(&mut s, &[0x00, 0x9f, 0xa0, 0xff]);
+        assert_eq!(s.as_str(), "009fa0", "stops where the string is full");
         #[cfg(feature = "alloc")]
         assert_eq!(encode(&[0, 255]), "00ff");
     }

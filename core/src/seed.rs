@@ -95,7 +95,7 @@ impl RendezvousId {
     pub fn to_hex(&self) -> heapless::String<64> {
         let mut s = heapless::String::new();
         // 64 characters always fit.
-        let _ = fmt::write(&mut s, format_args!("{}", Hex(&self.0)));
+        crate::hex::push_hex(&mut s, &self.0);
         s
     }
 }

@@ -94,8 +94,13 @@ impl Uuid {
     /// The canonical lowercase text, in a fixed buffer.
     pub fn to_str_buf(&self) -> heapless::String<36> {
         let mut s = heapless::String::new();
-        // 36 bytes always fit.
-        let _ = fmt::write(&mut s, format_args!("{self}"));
+        // 36 bytes always fit. Without `core::fmt` (flash on devices); the `Display` text.
+        for (i, group) in self.0.chunks(2).enumerate() {
+            if matches!(i, 2..=5) {
+                let _ = s.push('-');
+            }
+            crate::hex::push_hex(&mut s, group);
+        }
         s
     }
 }
@@ -141,6 +146,18 @@ mod tests {
         assert!(Uuid::parse_canonical("35cefcb2cab04cca96553e110b736efa").is_err());
         assert!(Uuid::parse_lenient("35cefcb2-cab0-4cca-9655-3e110b736ef").is_err());
         assert_eq!(c.to_string(), "35cefcb2-cab0-4cca-9655-3e110b736efa");
+        assert_eq!(
+            c.to_str_buf().as_str(),
+            "35cefcb2-cab0-4cca-9655-3e110b736efa"
+        );
+        let all = Uuid(
+            (0..16)
+                .map(|i| i * 17)
+                .collect::<std::vec::Vec<u8>>()
+                .try_into()
+                .unwrap(),
+        );
+        assert_eq!(all.to_str_buf().as_str(), all.to_string());
         assert!(c.is_v4());
     }
 }

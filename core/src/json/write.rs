@@ -81,6 +81,19 @@ pub fn write_code_points<S: Sink + ?Sized, I: IntoIterator<Item = u32>>(
     sink.put(b"\"")
 }
 
+/// `v / 10` and `v % 10` with 32-bit divisions only (long division over 16-bit limbs): on
+/// 32-bit targets a 64-bit division is a library routine of about 900 bytes of flash.
+fn div_rem_10(v: u64) -> (u64, u8) {
+    let mut q = 0u64;
+    let mut r = 0u32;
+    for shift in [48u32, 32, 16, 0] {
+        let cur = (r << 16) | (((v >> shift) as u32) & 0xffff);
+        q |= u64::from(cur / 10) << shift;
+        r = cur % 10;
+    }
+    (q, r as u8)
+}
+
 /// Writes an unsigned integer.
 pub fn write_u64<S: Sink + ?Sized>(sink: &mut S, v: u64) -> Result<(), Overflow> {
     let mut buf = [0u8; 20];
@@ -88,10 +101,11 @@ pub fn write_u64<S: Sink + ?Sized>(sink: &mut S, v: u64) -> Result<(), Overflow>
     let mut v = v;
     loop {
         i -= 1;
+        let (q, digit) = div_rem_10(v);
         if let Some(d) = buf.get_mut(i) {
-            *d = b'0' + (v % 10) as u8;
+            *d = b'0' + digit;
         }
-        v /= 10;
+        v = q;
         if v == 0 || i == 0 {
             break;
         }
@@ -314,6 +328,26 @@ mod tests {
         let mut v = Vec::new();
         f(&mut v).unwrap();
         String::from_utf8(v).unwrap()
+    }
+
+    #[test]
+    fn integers_without_64_bit_division() {
+        for v in [
+            0u64,
+            9,
+            10,
+            65_535,
+            65_536,
+            u64::from(u32::MAX),
+            1 << 32,
+            1_612_345_678_123_456,
+            u64::MAX - 1,
+            u64::MAX,
+        ] {
+            assert_eq!(div_rem_10(v), (v / 10, (v % 10) as u8), "{v}");
+            assert_eq!(out(|s| write_u64(s, v)), v.to_string());
+        }
+        assert_eq!(out(|s| write_i64(s, i64::MIN)), i64::MIN.to_string());
     }
 
     #[test]

@@ -222,7 +222,7 @@ impl Hex256 {
     /// The lowercase hex form of 32 bytes.
     pub fn from_bytes(bytes: &[u8; 32]) -> Self {
         let mut s = heapless::String::new();
-        let _ = fmt::write(&mut s, format_args!("{}", crate::hex::Hex(bytes)));
+        crate::hex::push_hex(&mut s, bytes);
         Hex256(s)
     }
 
@@ -316,24 +316,27 @@ impl<'a> Timestamp<'a> {
         }
     }
 
+    /// `S.F` with `F` the six fractional digits without trailing zeros (at least one). Built
+    /// from the decimal digits of `us` (no 64-bit division, no `core::fmt`: both cost flash on
+    /// 32-bit devices, which write timestamps in every request).
     fn micros_text(us: u64) -> heapless::String<32> {
-        let mut s = heapless::String::new();
-        let secs = us / 1_000_000;
-        let frac = us % 1_000_000;
-        let _ = if frac == 0 {
-            fmt::write(&mut s, format_args!("{secs}.0"))
-        } else {
-            let mut digits = [0u8; 6];
-            let mut v = frac;
-            for d in digits.iter_mut().rev() {
-                *d = b'0' + (v % 10) as u8;
-                v /= 10;
-            }
-            let len = 6 - digits.iter().rev().take_while(|&&d| d == b'0').count();
-            let digits = core::str::from_utf8(digits.get(..len).unwrap_or(&[])).unwrap_or("0");
-            fmt::write(&mut s, format_args!("{secs}.{digits}"))
-        };
-        s
+        let mut digits = heapless::Vec::<u8, 20>::new();
+        // 20 digits hold any u64.
+        let _ = crate::json::write_u64(&mut digits, us);
+        // At least one digit of seconds before the six of the fraction.
+        let mut all = heapless::Vec::<u8, 27>::new();
+        for _ in digits.len()..7 {
+            let _ = all.push(b'0');
+        }
+        let _ = all.extend_from_slice(&digits);
+        let cut = all.len().saturating_sub(6);
+        let frac = all.get(cut..).unwrap_or(&[]);
+        let frac_len = frac.iter().rposition(|&d| d != b'0').map_or(1, |i| i + 1);
+        let mut out = heapless::Vec::<u8, 32>::new();
+        let _ = out.extend_from_slice(all.get(..cut).unwrap_or(&[]));
+        let _ = out.push(b'.');
+        let _ = out.extend_from_slice(frac.get(..frac_len).unwrap_or(b"0"));
+        heapless::String::from_utf8(out).unwrap_or_default()
     }
 
     /// Writes the JSON number.
@@ -392,6 +395,13 @@ mod tests {
         );
         assert_eq!(Timestamp::from_micros(5).to_string(), "0.000005");
         assert_eq!(Timestamp::from_secs(7).to_string(), "7.0");
+        assert_eq!(Timestamp::from_micros(0).to_string(), "0.0");
+        assert_eq!(Timestamp::from_micros(1_000_000).to_string(), "1.0");
+        assert_eq!(Timestamp::from_micros(120).to_string(), "0.00012");
+        assert_eq!(
+            Timestamp::from_micros(u64::MAX).to_string(),
+            "18446744073709.551615"
+        );
         assert_eq!(
             Timestamp::from_micros(1612345678123456).whole_seconds(),
             Some(1612345678)
@@ -412,6 +422,11 @@ mod tests {
         let lower = "2acc58b612ab45f732bd60b9eb91910918d74ba3107800fea034d80f4171edb6";
         let h = Hex256::parse(lower).unwrap();
         assert_eq!(Hex256::from_bytes(&h.to_bytes()), h);
+        let bytes: [u8; 32] = core::array::from_fn(|i| (i * 8) as u8);
+        assert_eq!(
+            Hex256::from_bytes(&bytes).as_str(),
+            crate::hex::Hex(&bytes).to_string()
+        );
         let upper = Hex256::parse(&lower.to_uppercase()).unwrap();
         assert_ne!(upper, h);
         assert_eq!(upper.to_bytes(), h.to_bytes());

@@ -36,6 +36,7 @@ mod clock;
 mod device;
 #[cfg(not(feature = "baseline"))]
 mod entropy;
+mod mem;
 #[cfg(not(feature = "baseline"))]
 mod rng;
 // The baseline only exits on a panic and never reads the stack's peak.
