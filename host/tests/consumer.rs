@@ -5,13 +5,12 @@ mod support;
 #[path = "support/terminus.rs"]
 mod terminus_support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{ChildStdout, Command, Output, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::temp_dir;
+use support::{lines_of, temp_dir};
 use terminus_support::{cli, hex, sha256, start_terminus, BIN};
 
 fn run(args: &[&str]) -> Output {
@@ -43,19 +42,6 @@ fn fails(out: &Output) -> String {
     assert_eq!(out.status.code(), Some(1), "{out:?}");
     assert!(out.stdout.is_empty(), "{out:?}");
     String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-/// The lines of a child's stdout, read on a thread (so waits can be bounded).
-fn lines_of(out: ChildStdout) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
 }
 
 /// The next line as JSON, within 10 s.

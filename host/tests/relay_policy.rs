@@ -8,7 +8,7 @@ mod relay;
 mod support;
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -237,13 +237,6 @@ fn run(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 // ---------------------------------------------------------------- log floods
@@ -519,7 +512,7 @@ fn metrics_scrapes_succeed_beside_two_thousand_stalled_requests() {
 
 #[test]
 fn metrics_on_the_relays_own_port_fails_before_printing_success() {
-    let port = free_port().to_string();
+    let port = support::free_port().to_string();
     let (code, out, err) = run(&[
         "relay",
         "--port",

@@ -12,14 +12,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use moneysocket_core::beacon::Beacon;
-use moneysocket_core::host::SessionId;
-use moneysocket_driver::{ConsumerEvent, Driver, DriverConfig};
-use moneysocket_ws::TransportConfig;
+use moneysocket_driver::ConsumerEvent;
 use serde_json::Value;
 use support::{spawn_listening, temp_dir};
-use terminus_support::{
-    cli, cli_raw, consumer, hex, pay_answer, pump, sha256, start_terminus, wait_for, Killed, BIN,
-};
+use terminus_support::{cli, cli_raw, hex, sha256, start_terminus, Apps, Killed, BIN};
 
 /// A running terminus and its data dir.
 struct Terminus {
@@ -57,85 +53,12 @@ impl Terminus {
 
     /// SIGTERM, and wait for the exit.
     fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.0.id().to_string()])
-            .status();
-        let until = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Ok(Some(_)) = self.child.0.try_wait() {
-                return;
-            }
-            assert!(Instant::now() < until, "terminus did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.child.stop("terminus");
     }
 
     fn check(&self) {
         let r = self.cli(&["check"]);
         assert_eq!(r["ok"], Value::Bool(true), "invariant: {r}");
-    }
-}
-
-/// Consumers in this process.
-struct Apps {
-    d: Driver,
-    events: Vec<(SessionId, ConsumerEvent)>,
-}
-
-impl Apps {
-    fn new() -> Apps {
-        let d = Driver::new(DriverConfig::default(), TransportConfig::default()).unwrap();
-        Apps {
-            d,
-            events: Vec::new(),
-        }
-    }
-
-    fn consumer(&mut self, beacon: &str) -> SessionId {
-        consumer(&mut self.d, beacon)
-    }
-
-    /// One poll; the consumers' events are kept for later waits.
-    fn pump(&mut self) {
-        pump(&mut self.d, &mut self.events);
-    }
-
-    /// Polls until `f` finds what it waits for among the events.
-    fn until<T>(&mut self, what: &str, f: impl FnMut(SessionId, &ConsumerEvent) -> Option<T>) -> T {
-        wait_for(&mut self.d, &mut self.events, what, f)
-    }
-
-    fn ready(&mut self, c: SessionId) -> u64 {
-        self.until("provider info", |s, e| match e {
-            ConsumerEvent::Provider(u) if s == c => u.msats,
-            _ => None,
-        })
-    }
-
-    /// The next balance `c` hears that satisfies `ok`.
-    fn balance(&mut self, c: SessionId, ok: impl Fn(u64) -> bool) -> u64 {
-        self.until("a balance update", |s, e| match e {
-            ConsumerEvent::Provider(u) if s == c => u.msats.filter(|m| ok(*m)),
-            _ => None,
-        })
-    }
-
-    fn invoice(&mut self, c: SessionId, msats: u64) -> Result<String, String> {
-        let r = self.d.request_invoice(c, msats).unwrap();
-        self.until("an invoice", |s, e| match e {
-            ConsumerEvent::Invoice { request, bolt11 } if s == c && *request == r => {
-                Some(Ok(bolt11.clone()))
-            }
-            ConsumerEvent::Error {
-                request: Some(q),
-                message,
-            } if s == c && *q == r => Some(Err(message.clone())),
-            _ => None,
-        })
-    }
-
-    fn pay(&mut self, c: SessionId, bolt11: &str) -> Result<[u8; 32], String> {
-        pay_answer(&mut self.d, &mut self.events, c, bolt11)
     }
 }
 

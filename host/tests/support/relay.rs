@@ -75,6 +75,12 @@ impl Relay {
         Self::spawn(&args, metrics)
     }
 
+    /// `moneysocket relay --port PORT` (0: a free one), default settings otherwise.
+    pub fn on_port(port: u16) -> Relay {
+        let port = port.to_string();
+        Self::spawn(&["relay", "--port", &port].map(OsStr::new), false)
+    }
+
     /// Runs `moneysocket ARGS…` (a `relay` command line); reads the metrics line when
     /// `metrics` is set or the flags ask for an endpoint.
     pub fn spawn(args: &[&OsStr], metrics: bool) -> Relay {
@@ -101,6 +107,12 @@ impl Relay {
             metrics,
             log: None,
         }
+    }
+
+    /// Kills the relay and reaps it (as dropping it does).
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// `127.0.0.1:PORT`
@@ -197,8 +209,7 @@ impl Relay {
 
 impl Drop for Relay {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 
