@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::{lines_of, temp_dir};
-use terminus_support::{cli, hex, sha256, start_terminus, BIN};
+use terminus_support::{cli, hex, listen_beacon, sha256, start_terminus, BIN};
 
 fn run(args: &[&str]) -> Output {
     Command::new(BIN)
@@ -52,21 +52,14 @@ fn next_json(lines: &Receiver<String>) -> Value {
     serde_json::from_str(&line).expect("one JSON object per line")
 }
 
-fn beacon_of(dir: &std::path::Path, account: &str) -> String {
-    cli(dir, &["listen", account])["beacon"]
-        .as_str()
-        .expect("beacon")
-        .to_owned()
-}
-
 #[test]
 fn consumer_cli_pays_between_two_terminus_accounts() {
     let dir = temp_dir();
     let (_t, _listen) = start_terminus("[listen]\nmax_per_ip = 0\n", &dir, "127.0.0.1:0");
     cli(&dir, &["create", "100000sat", "-a", "alice"]);
     cli(&dir, &["create", "0", "-a", "bob"]);
-    let a = beacon_of(&dir, "alice-0");
-    let b = beacon_of(&dir, "bob-0");
+    let a = listen_beacon(&dir, "alice-0");
+    let b = listen_beacon(&dir, "bob-0");
 
     let info = consumer(&a, &["info"]);
     assert_eq!(info["balance_msats"], 100_000_000, "{info}");

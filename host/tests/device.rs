@@ -25,7 +25,7 @@ use moneysocket_core::host::SessionId;
 use moneysocket_driver::ConsumerEvent;
 use relay::Relay;
 use support::{free_port, lines_of, temp_dir};
-use terminus_support::{cli, encode_beacon, start_terminus, Apps, Killed, BIN};
+use terminus_support::{cli, encode_beacon, listen_beacon, start_terminus, Apps, Killed, BIN};
 
 /// Longest wait for one step of the device (QEMU paces its UART: a frame takes ~0.3 s).
 const STEP: Duration = Duration::from_secs(60);
@@ -127,10 +127,7 @@ impl Rig {
             &format!("ws://127.0.0.1:{}", relay.port),
         );
         cli(&dir, &["connect", "shop-0", &beacon]);
-        let payer_beacon = cli(&dir, &["listen", "payer-0"])["beacon"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let payer_beacon = listen_beacon(&dir, "payer-0");
         let mut apps = Apps::new();
         let payer = apps.consumer(&payer_beacon);
         apps.until("the payer's provider", |s, e| {

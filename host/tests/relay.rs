@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use moneysocket_core::message::{Body, Message, MessageKind};
 use relay::{
-    expect_closed, expect_notify, http_get, pair_clients, poll_until, recv, request,
-    self_signed_cert, send, uuid, ws_client, Relay, Ws, IO_TIMEOUT,
+    expect_closed, expect_notify, pair_clients, poll_until, recv, request, send, uuid, ws_client,
+    Relay, Ws, IO_TIMEOUT,
 };
-use support::temp_dir;
+use support::{http_get, temp_dir};
 
 const RID: &str = "2acc58b612ab45f732bd60b9eb91910918d74ba3107800fea034d80f4171edb6";
 const RID2: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
@@ -307,18 +307,7 @@ fn bad_config_exits_1_with_reason() {
 
 #[test]
 fn wss_with_generated_certificate() {
-    let cert = self_signed_cert();
-    let c = cert.join("cert.pem");
-    let k = cert.join("key.pem");
-    let relay = Relay::start_with(
-        "",
-        &[
-            "--tls-cert",
-            c.to_str().unwrap(),
-            "--tls-key",
-            k.to_str().unwrap(),
-        ],
-    );
+    let (relay, c) = Relay::start_tls("");
     assert!(relay.url.starts_with("wss://"), "{}", relay.url);
     let (mut a, mut b) = pair_clients(|| relay.connect_tls(&c), 1, 2, RID);
     for len in [1usize, 300, 20_000] {
@@ -383,18 +372,7 @@ fn our_client_sends_host_with_port() {
 
 #[test]
 fn our_client_pairs_through_the_relay_over_wss() {
-    let cert = self_signed_cert();
-    let c = cert.join("cert.pem");
-    let k = cert.join("key.pem");
-    let relay = Relay::start_with(
-        "",
-        &[
-            "--tls-cert",
-            c.to_str().unwrap(),
-            "--tls-key",
-            k.to_str().unwrap(),
-        ],
-    );
+    let (relay, c) = Relay::start_tls("");
     let tls = moneysocket_ws::tls::client_config(Some(&c)).unwrap();
     let mut t = moneysocket_ws::Transport::new(moneysocket_ws::TransportConfig::default()).unwrap();
     let mut backlog = std::collections::VecDeque::new();

@@ -17,7 +17,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use moneysocket_core::message::MessageKind;
-use relay::{expect_notify, http_exchange, http_get, poll_until, recv, send, Relay, Ws};
+use relay::{expect_notify, poll_until, recv, send, Relay, Ws};
+use support::{http_exchange, http_get};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::Message as WsMessage;
 

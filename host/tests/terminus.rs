@@ -1,21 +1,25 @@
 //! The terminus end to end: the real `moneysocket` binary (terminus, terminus-cli, relay),
 //! consumers on real websockets (the session driver in this process), the simulated node.
 
+#[path = "support/relay.rs"]
+mod relay;
 mod support;
 #[path = "support/terminus.rs"]
 mod terminus_support;
 
-use std::ffi::OsStr;
-use std::io::BufRead;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use moneysocket_core::beacon::Beacon;
 use moneysocket_driver::ConsumerEvent;
+use relay::Relay;
 use serde_json::Value;
-use support::{spawn_listening, temp_dir};
-use terminus_support::{cli, cli_raw, hex, sha256, start_terminus, Apps, Killed, BIN};
+use support::{http_get, read_metrics_line, temp_dir};
+use terminus_support::{
+    cli, cli_raw, encode_beacon, hex, listen_beacon, sha256, start_terminus, start_terminus_out,
+    Apps, Killed, BIN,
+};
 
 /// A running terminus and its data dir.
 struct Terminus {
@@ -69,14 +73,8 @@ fn accounts_pay_each_other_and_everything_survives_a_restart() {
     let alice = t.cli(&["create", "100000sat", "-a", "alice"]);
     assert_eq!(alice["msats"], 100_000_000);
     let bob = t.cli(&["create", "0", "-a", "bob"]);
-    let a_beacon = t.cli(&["listen", "alice-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let b_beacon = t.cli(&["listen", "bob-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let a_beacon = listen_beacon(&t.dir, "alice-0");
+    let b_beacon = listen_beacon(&t.dir, "bob-0");
     assert_eq!(bob["name"], "bob-0");
 
     let mut apps = Apps::new();
@@ -106,13 +104,7 @@ fn accounts_pay_each_other_and_everything_survives_a_restart() {
         hex(&sha256(&preimage)),
         decoded["payment_hash"].as_str().unwrap()
     );
-    let bob_heard = apps.until("Bob's preimage", |s, e| match e {
-        ConsumerEvent::Preimage {
-            request: None,
-            preimage: p,
-        } if s == b => Some(*p),
-        _ => None,
-    });
+    let bob_heard = apps.incoming_preimage(b);
     assert_eq!(bob_heard, preimage);
     assert_eq!(apps.balance(b, |m| m > 0), 5_000_000);
     assert_eq!(apps.balance(a, |m| m < 100_000_000), 95_000_000);
@@ -136,10 +128,7 @@ fn accounts_pay_each_other_and_everything_survives_a_restart() {
     let other_dir = temp_dir();
     let other = Terminus::start(&other_dir);
     other.cli(&["create", "0", "-a", "carol"]);
-    let c_beacon = other.cli(&["listen", "carol-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let c_beacon = listen_beacon(&other.dir, "carol-0");
     let c = apps.consumer(&c_beacon);
     apps.ready(c);
     let foreign = apps.invoice(c, 1_000).unwrap();
@@ -189,22 +178,12 @@ fn accounts_pay_each_other_and_everything_survives_a_restart() {
 
 #[test]
 fn an_account_is_reached_through_a_relay_with_connect() {
-    let (mut relay, _out, relay_url) =
-        spawn_listening(&[OsStr::new("relay"), OsStr::new("--port"), OsStr::new("0")]);
+    let relay = Relay::on_port(0);
     let dir = temp_dir();
     let t = Terminus::start(&dir);
     t.cli(&["create", "2500sat", "-a", "dave"]);
     let seed = "00112233445566778899aabbccddeeff";
-    let encoded = Command::new(BIN)
-        .args(["beacon", "encode", "--seed", seed, "--location", &relay_url])
-        .output()
-        .unwrap();
-    assert!(
-        encoded.status.success(),
-        "{}",
-        String::from_utf8_lossy(&encoded.stderr)
-    );
-    let beacon = String::from_utf8(encoded.stdout).unwrap().trim().to_owned();
+    let beacon = encode_beacon(seed, &relay.url);
     let r = t.cli(&["connect", "dave-0", &beacon]);
     assert_eq!(r["name"], "dave-0");
     let mut apps = Apps::new();
@@ -216,8 +195,7 @@ fn an_account_is_reached_through_a_relay_with_connect() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("still has connections"));
     t.check();
-    let _ = relay.kill();
-    let _ = relay.wait();
+    drop(relay);
 }
 
 #[test]
@@ -266,42 +244,11 @@ fn python_terminus_accounts_are_imported_and_served() {
 
 #[test]
 fn metrics_count_what_happened() {
-    use std::io::{Read, Write};
     let dir = temp_dir();
-    std::fs::write(dir.join("t.toml"), "metrics = \"127.0.0.1:0\"\n").unwrap();
-    let (mut child, mut out, _url) = spawn_listening(&[
-        OsStr::new("terminus"),
-        OsStr::new("--config"),
-        dir.join("t.toml").as_os_str(),
-        OsStr::new("--data-dir"),
-        dir.as_os_str(),
-        OsStr::new("--listen"),
-        OsStr::new("127.0.0.1:0"),
-        OsStr::new("--rpc"),
-        OsStr::new("127.0.0.1:0"),
-    ]);
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    line.clear();
-    out.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("metrics at: http://")
-        .and_then(|s| s.strip_suffix("/metrics"))
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_owned();
-    let cli = Command::new(BIN)
-        .args(["terminus-cli", "--no-qr", "--data-dir"])
-        .arg(&dir)
-        .args(["create", "7sat"])
-        .output()
-        .unwrap();
-    assert!(cli.status.success());
-    let mut s = std::net::TcpStream::connect(&addr).unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
+    let (_t, mut out, _) = start_terminus_out("metrics = \"127.0.0.1:0\"\n", &dir, "127.0.0.1:0");
+    let addr = read_metrics_line(&mut out);
+    cli(&dir, &["create", "7sat"]);
+    let text = http_get(addr.as_str(), "/metrics");
     assert!(text.contains("moneysocket_terminus_accounts 1"), "{text}");
     assert!(
         text.contains("moneysocket_terminus_ledger_consistent 1"),
@@ -311,8 +258,6 @@ fn metrics_count_what_happened() {
         text.contains("moneysocket_terminus_ledger_msat_total{flow=\"deposits\"} 7000"),
         "{text}"
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]
@@ -320,10 +265,7 @@ fn the_world_outside_pays_and_is_paid_through_the_node() {
     let dir = temp_dir();
     let t = Terminus::start(&dir);
     t.cli(&["create", "10000sat", "-a", "erin"]);
-    let beacon = t.cli(&["listen", "erin-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let beacon = listen_beacon(&t.dir, "erin-0");
     let mut apps = Apps::new();
     let e = apps.consumer(&beacon);
     assert_eq!(apps.ready(e), 10_000_000);
@@ -331,13 +273,7 @@ fn the_world_outside_pays_and_is_paid_through_the_node() {
     // credits her and she hears the preimage.
     let bolt11 = apps.invoice(e, 2_000_000).unwrap();
     assert_eq!(t.cli(&["simnet-pay", &bolt11])["paying"], true);
-    let heard = apps.until("the incoming preimage", |s, ev| match ev {
-        ConsumerEvent::Preimage {
-            request: None,
-            preimage,
-        } if s == e => Some(*preimage),
-        _ => None,
-    });
+    let heard = apps.incoming_preimage(e);
     assert_eq!(apps.balance(e, |m| m == 12_000_000), 12_000_000);
     let decoded: Value = serde_json::from_slice(
         &Command::new(BIN)
@@ -404,10 +340,7 @@ fn a_crash_with_1000_pays_in_flight_loses_and_doubles_nothing() {
     let mut apps = Apps::new();
     let mut consumers = Vec::new();
     for _ in 0..SESSIONS {
-        let beacon = t.cli(&["listen", "frank-0"])["beacon"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let beacon = listen_beacon(&t.dir, "frank-0");
         consumers.push(apps.consumer(&beacon));
     }
     for &c in &consumers {
@@ -495,14 +428,8 @@ fn a_pay_request_replayed_past_the_window_never_pays_twice() {
     let t = Terminus::start(&dir);
     t.cli(&["create", "1000sat", "-a", "gina"]);
     t.cli(&["create", "0", "-a", "hank"]);
-    let g_beacon = t.cli(&["listen", "gina-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let h_beacon = t.cli(&["listen", "hank-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let g_beacon = listen_beacon(&t.dir, "gina-0");
+    let h_beacon = listen_beacon(&t.dir, "hank-0");
     let mut apps = Apps::new();
     let g = apps.consumer(&g_beacon);
     let h = apps.consumer(&h_beacon);
@@ -582,14 +509,8 @@ fn the_cap_holds_for_concurrent_invoice_requests() {
     let dir = temp_dir();
     let t = Terminus::start(&dir);
     t.cli(&["create", "0", "-a", "ivy", "-c", "1500sat"]);
-    let b1 = t.cli(&["listen", "ivy-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let b2 = t.cli(&["listen", "ivy-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let b1 = listen_beacon(&t.dir, "ivy-0");
+    let b2 = listen_beacon(&t.dir, "ivy-0");
     let mut apps = Apps::new();
     let c1 = apps.consumer(&b1);
     let c2 = apps.consumer(&b2);

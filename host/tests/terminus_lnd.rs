@@ -7,38 +7,36 @@ mod support;
 mod terminus_support;
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use moneysocket_core::beacon::Beacon;
-use moneysocket_core::session::ConsumerConfig;
 use moneysocket_driver::{ConsumerEvent, Driver, DriverConfig};
 use moneysocket_host::terminus::config::LndConfig;
 use moneysocket_host::terminus::lnd::LndNode;
 use moneysocket_host::terminus::node::{InvoiceRequest, Node};
 use moneysocket_ws::TransportConfig;
-use support::{spawn_listening, temp_dir};
-use terminus_support::{cli, consumer, pay_answer, start_terminus, wait_for, Killed, BIN};
+use support::{spawn_piped, temp_dir};
+use terminus_support::{
+    cli, consumer, listen_beacon, pay_answer, start_terminus, wait_for, Killed, BIN,
+};
 
 /// `moneysocket simnet --nodes 2 --latency-ms MS`: each node's REST port and directory.
 fn simnet(dir: &Path, latency_ms: u64) -> (Killed, Vec<(u16, PathBuf)>) {
-    let mut child = Command::new(BIN)
-        .args([
-            "simnet",
-            "--nodes",
-            "2",
-            "--latency-ms",
-            &latency_ms.to_string(),
-            "--dir",
-        ])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let latency_ms = latency_ms.to_string();
+    let mut args = [
+        "simnet",
+        "--nodes",
+        "2",
+        "--latency-ms",
+        &latency_ms,
+        "--dir",
+    ]
+    .map(OsStr::new)
+    .to_vec();
+    args.push(dir.as_os_str());
+    let (child, mut out) = spawn_piped(&args);
     let mut nodes = Vec::new();
     for _ in 0..2 {
         let mut line = String::new();
@@ -77,42 +75,13 @@ fn the_terminus_pays_and_is_paid_through_lnd_rest() {
     let (p0, d0) = nodes[0].clone();
     let (p1, d1) = nodes[1].clone();
     let dir = temp_dir();
-    let config = dir.join("terminus.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[lnd]\nrest_host = \"127.0.0.1\"\nrest_port = {p0}\nmacaroon_path = {:?}\ntls_cert_path = {:?}\n",
-            d0.join("data/chain/bitcoin/regtest/admin.macaroon"),
-            d0.join("tls.cert"),
-        ),
-    )
-    .unwrap();
-    let (terminus, mut out, _url) = spawn_listening(&[
-        OsStr::new("terminus"),
-        OsStr::new("--config"),
-        config.as_os_str(),
-        OsStr::new("--data-dir"),
-        dir.as_os_str(),
-        OsStr::new("--listen"),
-        OsStr::new("127.0.0.1:0"),
-        OsStr::new("--rpc"),
-        OsStr::new("127.0.0.1:0"),
-    ]);
-    let _terminus = Killed(terminus);
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert!(line.starts_with("control at:"), "{line}");
+    let (_terminus, _) = start_terminus(&lnd_toml(p0, &d0, ""), &dir, "127.0.0.1:0");
     let info = cli(&dir, &["getinfo"]);
     assert_eq!(info["node"]["network"], "regtest", "{info}");
     cli(&dir, &["create", "10000sat", "-a", "lena"]);
-    let beacon = cli(&dir, &["listen", "lena-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let beacon = listen_beacon(&dir, "lena-0");
     let mut d: Driver = Driver::new(DriverConfig::default(), TransportConfig::default()).unwrap();
-    let b = Beacon::decode(&beacon).unwrap();
-    let c = d.add_consumer(&b.shared_seed(), ConsumerConfig::default());
-    d.connect_beacon(c, &b).unwrap();
+    let c = consumer(&mut d, &beacon);
     let mut events = Vec::new();
     let start = wait_for(&mut d, &mut events, "provider info", |s, e| match e {
         ConsumerEvent::Provider(u) if s == c => u.msats,
@@ -285,10 +254,7 @@ fn lnd_failures_reach_the_consumer_and_the_reserve_comes_back() {
     );
     let (_t, _listen) = start_terminus(&cfg, &dir, "127.0.0.1:0");
     cli(&dir, &["create", "5000sat", "-a", "mo"]);
-    let beacon = cli(&dir, &["listen", "mo-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let beacon = listen_beacon(&dir, "mo-0");
     let mut d: Driver = Driver::new(DriverConfig::default(), TransportConfig::default()).unwrap();
     let mut events = Vec::new();
     let c = consumer(&mut d, &beacon);
@@ -390,10 +356,7 @@ fn a_crash_with_lnd_pays_in_flight_is_reconciled_through_track() {
     let mut events = Vec::new();
     let mut cs = Vec::new();
     for _ in 0..(PAYS / 8) {
-        let beacon = cli(&dir, &["listen", "nia-0"])["beacon"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let beacon = listen_beacon(&dir, "nia-0");
         cs.push(consumer(&mut d, &beacon));
     }
     for &c in &cs {
@@ -468,10 +431,7 @@ fn the_terminus_resubscribes_after_lnd_restarts() {
     let dir = temp_dir();
     let (_t, _) = start_terminus(&lnd_toml(ports[0], &n0, ""), &dir, "127.0.0.1:0");
     cli(&dir, &["create", "0", "-a", "ola"]);
-    let beacon = cli(&dir, &["listen", "ola-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let beacon = listen_beacon(&dir, "ola-0");
     let mut d: Driver = Driver::new(DriverConfig::default(), TransportConfig::default()).unwrap();
     let mut events = Vec::new();
     let c = consumer(&mut d, &beacon);

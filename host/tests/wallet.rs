@@ -9,9 +9,8 @@ mod support;
 mod terminus_support;
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use moneysocket_core::beacon::Beacon;
@@ -22,8 +21,8 @@ use moneysocket_host::terminus::ledger::system_clock;
 use moneysocket_host::wallet::ledger::WalletLedger;
 use moneysocket_host::wallet::{self, Period, Upstream, WalletConfig, Window};
 use relay::Relay;
-use support::{spawn_listening, temp_dir};
-use terminus_support::{cli, encode_beacon, sha256, start_terminus, Apps, Killed, BIN};
+use support::{spawn_listening, spawn_piped, temp_dir};
+use terminus_support::{cli, encode_beacon, listen_beacon, sha256, start_terminus, Apps, Killed};
 
 const FOREVER: Window = Window {
     start_ms: 0,
@@ -43,10 +42,7 @@ fn terminus_with(config: &str, dir: &Path, accounts: &[(&str, &str)]) -> (Killed
         .iter()
         .map(|(name, amount)| {
             cli(dir, &["create", amount, "-a", name]);
-            cli(dir, &["listen", &format!("{name}-0")])["beacon"]
-                .as_str()
-                .expect("beacon")
-                .to_owned()
+            listen_beacon(dir, &format!("{name}-0"))
         })
         .collect();
     (t, beacons)
@@ -117,13 +113,7 @@ impl WalletProc {
             let (c, out, url) = spawn_listening(&all);
             (c, out, Some(url.trim_start_matches("ws://").to_owned()))
         } else {
-            let mut c = Command::new(BIN)
-                .args(&all)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn wallet");
-            let out = BufReader::new(c.stdout.take().expect("stdout"));
+            let (c, out) = spawn_piped(&all);
             (c, out, None)
         };
         let mut line = String::new();
@@ -495,13 +485,7 @@ fn an_upstream_invoice_is_paid_by_another_account_and_its_preimage_reaches_the_a
     let hash = *Invoice::parse(&bolt11).unwrap().payment_hash();
     apps.pay(payer, &bolt11)
         .expect("payer pays the app's invoice");
-    let heard = apps.until("the app's preimage", |s, e| match e {
-        ConsumerEvent::Preimage {
-            request: None,
-            preimage,
-        } if s == app => Some(*preimage),
-        _ => None,
-    });
+    let heard = apps.incoming_preimage(app);
     assert_eq!(sha256(&heard), hash);
     // the downstream balance grew: the advertised amount is the allowance now
     assert_eq!(apps.balance(app, |m| m == 5_000_000), 5_000_000);

@@ -4,8 +4,8 @@
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::io::{BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command};
 use std::time::{Duration, Instant};
@@ -14,7 +14,7 @@ use moneysocket_core::message::{Body, Hex256, Message, MessageKind, Timestamp};
 use moneysocket_core::uuid::Uuid;
 use tungstenite::{Message as WsMessage, WebSocket};
 
-use crate::support::{spawn_listening, temp_dir};
+use crate::support::{read_metrics_line, spawn_listening, temp_dir};
 
 /// Read timeout of the test clients.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -65,6 +65,20 @@ impl Relay {
         relay
     }
 
+    /// [`Relay::start_with`] serving wss with a fresh self-signed certificate for
+    /// `localhost` (`--tls-cert`, `--tls-key`): the relay and the certificate's path.
+    pub fn start_tls(toml: &str) -> (Relay, PathBuf) {
+        let dir = self_signed_cert();
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        let flags = [
+            "--tls-cert",
+            cert.to_str().expect("utf-8 path"),
+            "--tls-key",
+            key.to_str().expect("utf-8 path"),
+        ];
+        (Self::start_with(toml, &flags), cert)
+    }
+
     /// Starts the relay with the config file `cfg` (TOML or the Python relay's INI) and
     /// extra `flags`.
     pub fn from_config_file(cfg: &Path, flags: &[&str]) -> Relay {
@@ -90,15 +104,8 @@ impl Relay {
             .next()
             .and_then(|p| p.parse().ok())
             .unwrap_or_else(|| panic!("no port in the listening line {url:?}"));
-        let metrics = (metrics || args.contains(&OsStr::new("--metrics"))).then(|| {
-            let mut line = String::new();
-            out.read_line(&mut line).expect("read metrics line");
-            line.trim()
-                .strip_prefix("metrics at: http://")
-                .and_then(|l| l.strip_suffix("/metrics"))
-                .unwrap_or_else(|| panic!("unexpected metrics line {line:?}"))
-                .to_owned()
-        });
+        let metrics = (metrics || args.contains(&OsStr::new("--metrics")))
+            .then(|| read_metrics_line(&mut out));
         Relay {
             child,
             _stdout: out,
@@ -355,25 +362,6 @@ pub fn self_signed_cert() -> PathBuf {
     std::fs::write(dir.join("cert.pem"), ck.cert.pem()).expect("write cert");
     std::fs::write(dir.join("key.pem"), ck.signing_key.serialize_pem()).expect("write key");
     dir
-}
-
-/// Writes `request` on a fresh TCP connection to `addr` and reads the answer to the end
-/// (the server closes).
-pub fn http_exchange(addr: impl ToSocketAddrs, request: &[u8]) -> String {
-    let mut s = TcpStream::connect(addr).expect("tcp connect");
-    s.set_read_timeout(Some(IO_TIMEOUT)).expect("read timeout");
-    s.write_all(request).expect("write request");
-    let mut out = Vec::new();
-    let _ = s.read_to_end(&mut out);
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// `GET PATH` on `addr`: the whole answer.
-pub fn http_get(addr: impl ToSocketAddrs + std::fmt::Display, path: &str) -> String {
-    http_exchange(
-        &addr,
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes(),
-    )
 }
 
 /// `GET /metrics` on `addr`: the body of a 200 answer.

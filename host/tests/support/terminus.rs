@@ -3,9 +3,9 @@
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
-use std::io::BufRead;
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Output};
+use std::process::{Child, ChildStdout, Command, Output};
 use std::time::{Duration, Instant};
 
 use moneysocket_core::beacon::Beacon;
@@ -69,9 +69,27 @@ pub fn cli(dir: &Path, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("json result")
 }
 
+/// The beacon of `terminus-cli listen ACCOUNT`.
+pub fn listen_beacon(dir: &Path, account: &str) -> String {
+    cli(dir, &["listen", account])["beacon"]
+        .as_str()
+        .expect("beacon")
+        .to_owned()
+}
+
 /// A terminus on `config` (TOML text, written to `DIR/terminus.toml`) with its data in
 /// `dir`, listening on `listen`: the process and its listen address (`host:port`).
 pub fn start_terminus(config: &str, dir: &Path, listen: &str) -> (Killed, String) {
+    let (t, _, listen) = start_terminus_out(config, dir, listen);
+    (t, listen)
+}
+
+/// [`start_terminus`], also giving its stdout after the `control at:` line.
+pub fn start_terminus_out(
+    config: &str,
+    dir: &Path,
+    listen: &str,
+) -> (Killed, BufReader<ChildStdout>, String) {
     std::fs::create_dir_all(dir).unwrap();
     let path = dir.join("terminus.toml");
     std::fs::write(&path, config).unwrap();
@@ -89,7 +107,11 @@ pub fn start_terminus(config: &str, dir: &Path, listen: &str) -> (Killed, String
     let mut line = String::new();
     out.read_line(&mut line).expect("control line");
     assert!(line.starts_with("control at:"), "{line:?}");
-    (Killed(child), url.trim_start_matches("ws://").to_owned())
+    (
+        Killed(child),
+        out,
+        url.trim_start_matches("ws://").to_owned(),
+    )
 }
 
 /// `moneysocket beacon encode --seed SEED --location LOCATION`: the beacon.
@@ -245,6 +267,17 @@ impl Apps {
     pub fn info(&mut self, c: SessionId) -> (Option<u64>, Uuid) {
         self.until("provider info", |s, e| match e {
             ConsumerEvent::Provider(u) if s == c => Some((u.msats, u.account_uuid)),
+            _ => None,
+        })
+    }
+
+    /// The preimage of an incoming payment `c` hears of (no request of its own).
+    pub fn incoming_preimage(&mut self, c: SessionId) -> [u8; 32] {
+        self.until("an incoming preimage", |s, e| match e {
+            ConsumerEvent::Preimage {
+                request: None,
+                preimage,
+            } if s == c => Some(*preimage),
             _ => None,
         })
     }
