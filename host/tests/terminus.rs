@@ -12,7 +12,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use moneysocket_core::beacon::Beacon;
-use moneysocket_driver::ConsumerEvent;
 use relay::Relay;
 use serde_json::Value;
 use support::{http_get, read_metrics_line, temp_dir};
@@ -521,21 +520,12 @@ fn the_cap_holds_for_concurrent_invoice_requests() {
     let mut made = 0;
     let mut refused = 0;
     for (c, r) in [(c1, r1), (c2, r2)] {
-        let outcome = apps.until("an answer", |s, e| match e {
-            ConsumerEvent::Invoice { request, .. } if s == c && *request == r => Some(true),
-            ConsumerEvent::Error {
-                request: Some(q),
-                message,
-            } if s == c && *q == r => {
+        match apps.invoice_outcome(c, r) {
+            Ok(_) => made += 1,
+            Err(message) => {
                 assert_eq!(message, "account cap exceeded");
-                Some(false)
+                refused += 1;
             }
-            _ => None,
-        });
-        if outcome {
-            made += 1;
-        } else {
-            refused += 1;
         }
     }
     assert_eq!((made, refused), (1, 1));

@@ -399,16 +399,7 @@ fn pays_in_flight_reserve_before_they_are_forwarded() {
         .collect();
     let mut answers = Vec::new();
     for r in &requests {
-        answers.push(apps.until("an answer", |s, e| match e {
-            ConsumerEvent::Preimage {
-                request: Some(q), ..
-            } if s == app && q == r => Some(Ok(())),
-            ConsumerEvent::Error {
-                request: Some(q),
-                message,
-            } if s == app && q == r => Some(Err(message.clone())),
-            _ => None,
-        }));
+        answers.push(apps.pay_outcome(app, *r).map(|_| ()));
     }
     assert!(answers[0].is_ok() && answers[1].is_ok(), "{answers:?}");
     let refused = answers[2].as_ref().unwrap_err();

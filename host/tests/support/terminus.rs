@@ -182,6 +182,16 @@ pub fn pay_answer(
     bolt11: &str,
 ) -> Result<[u8; 32], String> {
     let r = d.pay(c, bolt11).unwrap();
+    pay_outcome(d, events, c, r)
+}
+
+/// The answer to `c`'s pay request `r`: the preimage, or the provider's error text.
+pub fn pay_outcome(
+    d: &mut Driver,
+    events: &mut Vec<(SessionId, ConsumerEvent)>,
+    c: SessionId,
+    r: Uuid,
+) -> Result<[u8; 32], String> {
     wait_for(d, events, "a payment's answer", |s, e| match e {
         ConsumerEvent::Preimage {
             request: Some(q),
@@ -203,6 +213,16 @@ pub fn invoice_answer(
     msats: u64,
 ) -> Result<String, String> {
     let r = d.request_invoice(c, msats).unwrap();
+    invoice_outcome(d, events, c, r)
+}
+
+/// The answer to `c`'s invoice request `r`: the BOLT11, or the provider's error text.
+pub fn invoice_outcome(
+    d: &mut Driver,
+    events: &mut Vec<(SessionId, ConsumerEvent)>,
+    c: SessionId,
+    r: Uuid,
+) -> Result<String, String> {
     wait_for(d, events, "an invoice", |s, e| match e {
         ConsumerEvent::Invoice { request, bolt11 } if s == c && *request == r => {
             Some(Ok(bolt11.clone()))
@@ -285,6 +305,16 @@ impl Apps {
     /// `c` asks for an invoice of `msats` (see [`invoice_answer`]).
     pub fn invoice(&mut self, c: SessionId, msats: u64) -> Result<String, String> {
         invoice_answer(&mut self.d, &mut self.events, c, msats)
+    }
+
+    /// The answer to `c`'s invoice request `r` (see [`invoice_outcome`]).
+    pub fn invoice_outcome(&mut self, c: SessionId, r: Uuid) -> Result<String, String> {
+        invoice_outcome(&mut self.d, &mut self.events, c, r)
+    }
+
+    /// The answer to `c`'s pay request `r` (see [`pay_outcome`]).
+    pub fn pay_outcome(&mut self, c: SessionId, r: Uuid) -> Result<[u8; 32], String> {
+        pay_outcome(&mut self.d, &mut self.events, c, r)
     }
 
     /// `c` pays `bolt11` (see [`pay_answer`]).
