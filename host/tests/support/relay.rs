@@ -27,10 +27,13 @@ pub type TlsWs = WebSocket<rustls::StreamOwned<rustls::ClientConnection, TcpStre
 
 /// A relay process on a free port; killed on drop.
 pub struct Relay {
+    /// The relay process.
     pub child: Child,
+    /// Its stdout, kept open (read up to the listening and metrics lines).
     _stdout: BufReader<ChildStdout>,
     /// `ws://127.0.0.1:PORT` or `wss://…`, as the relay printed it.
     pub url: String,
+    /// The port it listens on.
     pub port: u16,
     /// The metrics endpoint's `HOST:PORT` when the relay serves one.
     pub metrics: Option<String>,
