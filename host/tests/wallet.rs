@@ -9,7 +9,6 @@ mod support;
 mod terminus_support;
 
 use std::ffi::OsStr;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -21,7 +20,7 @@ use moneysocket_host::terminus::ledger::system_clock;
 use moneysocket_host::wallet::ledger::WalletLedger;
 use moneysocket_host::wallet::{self, Period, Upstream, WalletConfig, Window};
 use relay::Relay;
-use support::{spawn_listening, spawn_piped, temp_dir};
+use support::{read_line_after, spawn_listening, spawn_piped, temp_dir};
 use terminus_support::{cli, encode_beacon, listen_beacon, sha256, start_terminus, Apps, Killed};
 
 const FOREVER: Window = Window {
@@ -116,13 +115,7 @@ impl WalletProc {
             let (c, out) = spawn_piped(&all);
             (c, out, None)
         };
-        let mut line = String::new();
-        out.read_line(&mut line).expect("beacon line");
-        let beacon = line
-            .trim()
-            .strip_prefix("upstream beacon: ")
-            .unwrap_or_else(|| panic!("unexpected line {line:?}"))
-            .to_owned();
+        let beacon = read_line_after(&mut out, "upstream beacon: ");
         WalletProc {
             child: Killed(child),
             dir: dir.to_path_buf(),

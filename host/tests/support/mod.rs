@@ -26,14 +26,19 @@ pub fn spawn_piped(args: &[&std::ffi::OsStr]) -> (Child, BufReader<ChildStdout>)
 /// its stdout (for further lines) and the URL.
 pub fn spawn_listening(args: &[&std::ffi::OsStr]) -> (Child, BufReader<ChildStdout>, String) {
     let (child, mut out) = spawn_piped(args);
-    let mut line = String::new();
-    out.read_line(&mut line).expect("read listening line");
-    let url = line
-        .trim()
-        .strip_prefix("listening at: ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_owned();
+    let url = read_line_after(&mut out, "listening at: ");
     (child, out, url)
+}
+
+/// Reads the next line from `out`, which must start with `prefix`: the rest, trimmed.
+pub fn read_line_after(out: &mut impl BufRead, prefix: &str) -> String {
+    let mut line = String::new();
+    out.read_line(&mut line)
+        .unwrap_or_else(|e| panic!("reading a {prefix:?} line: {e}"));
+    line.trim()
+        .strip_prefix(prefix)
+        .unwrap_or_else(|| panic!("expected a {prefix:?} line, got {line:?}"))
+        .to_owned()
 }
 
 /// A fresh directory under the system temp dir, unique per call (tests run in parallel).
@@ -72,12 +77,9 @@ pub fn lines_of(out: impl Read + Send + 'static) -> Receiver<String> {
 
 /// Reads a `metrics at: http://HOST:PORT/metrics` line from `out`: `HOST:PORT`.
 pub fn read_metrics_line(out: &mut impl BufRead) -> String {
-    let mut line = String::new();
-    out.read_line(&mut line).expect("read metrics line");
-    line.trim()
-        .strip_prefix("metrics at: http://")
-        .and_then(|l| l.strip_suffix("/metrics"))
-        .unwrap_or_else(|| panic!("unexpected metrics line {line:?}"))
+    let url = read_line_after(out, "metrics at: http://");
+    url.strip_suffix("/metrics")
+        .unwrap_or_else(|| panic!("metrics at an unexpected path: {url:?}"))
         .to_owned()
 }
 

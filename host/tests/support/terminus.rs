@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Output};
 use std::time::{Duration, Instant};
@@ -16,7 +16,7 @@ use moneysocket_driver::{ConsumerEvent, Driver, DriverConfig, DriverEvent, Sessi
 use moneysocket_ws::TransportConfig;
 use serde_json::Value;
 
-use crate::support::spawn_listening;
+use crate::support::{read_line_after, spawn_listening};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_moneysocket");
@@ -104,9 +104,7 @@ pub fn start_terminus_out(
         OsStr::new("--rpc"),
         OsStr::new("127.0.0.1:0"),
     ]);
-    let mut line = String::new();
-    out.read_line(&mut line).expect("control line");
-    assert!(line.starts_with("control at:"), "{line:?}");
+    read_line_after(&mut out, "control at:");
     (
         Killed(child),
         out,
