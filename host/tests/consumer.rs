@@ -8,14 +8,13 @@ mod support;
 #[path = "support/terminus.rs"]
 mod terminus_support;
 
-use std::io::{BufRead, BufReader};
-use std::process::{ChildStdout, Command, Output, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use serde_json::Value;
-use support::temp_dir;
-use terminus_support::{cli, hex, sha256, start_terminus, BIN};
+use support::{lines_of, temp_dir};
+use terminus_support::{cli, hex, listen_beacon, sha256, start_terminus, BIN};
 
 fn run(args: &[&str]) -> Output {
     Command::new(BIN)
@@ -48,19 +47,6 @@ fn fails(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// The lines of a child's stdout, read on a thread (so waits can be bounded).
-fn lines_of(out: ChildStdout) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
-
 /// The next line as JSON, within 10 s.
 fn next_json(lines: &Receiver<String>) -> Value {
     let line = lines
@@ -69,21 +55,14 @@ fn next_json(lines: &Receiver<String>) -> Value {
     serde_json::from_str(&line).expect("one JSON object per line")
 }
 
-fn beacon_of(dir: &std::path::Path, account: &str) -> String {
-    cli(dir, &["listen", account])["beacon"]
-        .as_str()
-        .expect("beacon")
-        .to_owned()
-}
-
 #[test]
 fn consumer_cli_pays_between_two_terminus_accounts() {
     let dir = temp_dir();
     let (_t, _listen) = start_terminus("[listen]\nmax_per_ip = 0\n", &dir, "127.0.0.1:0");
     cli(&dir, &["create", "100000sat", "-a", "alice"]);
     cli(&dir, &["create", "0", "-a", "bob"]);
-    let a = beacon_of(&dir, "alice-0");
-    let b = beacon_of(&dir, "bob-0");
+    let a = listen_beacon(&dir, "alice-0");
+    let b = listen_beacon(&dir, "bob-0");
 
     let info = consumer(&a, &["info"]);
     assert_eq!(info["balance_msats"], 100_000_000, "{info}");

@@ -2,12 +2,14 @@
 //! loop in a thread, with a fake handler) against raw HTTP clients, the library's client, and
 //! the real `moneysocket terminus-cli` binary.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -17,21 +19,11 @@ use moneysocket_host::terminus::control::{
 };
 use moneysocket_ws::Transport;
 use serde_json::{json, Value};
+use support::temp_dir;
 
 const BEACON: &str = "moneysocket1lcqqzqdm8hlqqqgph5gqqqgzqvzq2ps8pqys5zcvp58qllsqqyquzg07qqqsr0cpq8lqqqgpcv2qqynjv4kxz7fwwdhkx6m9wshx6mmwv4uszxmrns";
 /// Any base works; a large one shows the numbers are passed through.
 const BASE: usize = 1000;
-
-fn temp_dir() -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "moneysocket-control-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
 
 type Calls = Arc<Mutex<Vec<(String, Value)>>>;
 

@@ -8,22 +8,24 @@
 //! `MONEYSOCKET_REQUIRE_QEMU=1`, as `firmware-examples/e2e.sh` sets) a missing QEMU fails them. The firmware is built by the first test that needs it, into
 //! `target/firmware` (cached).
 
+#[path = "support/relay.rs"]
+mod relay;
 mod support;
 #[path = "support/terminus.rs"]
 mod terminus_support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStdin, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use moneysocket_core::host::SessionId;
-use moneysocket_driver::{ConsumerEvent, Driver, DriverConfig};
-use moneysocket_ws::TransportConfig;
-use support::{spawn_listening, temp_dir};
-use terminus_support::{cli, consumer, pay_answer, start_terminus, wait_for, Killed, BIN};
+use moneysocket_driver::ConsumerEvent;
+use relay::Relay;
+use support::{free_port, lines_of, temp_dir};
+use terminus_support::{cli, encode_beacon, listen_beacon, start_terminus, Apps, Killed, BIN};
 
 /// Longest wait for one step of the device (QEMU paces its UART: a frame takes ~0.3 s).
 const STEP: Duration = Duration::from_secs(60);
@@ -84,30 +86,9 @@ fn firmware() -> &'static Path {
     })
 }
 
-/// A free loopback port (for QEMU's serial server).
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-/// Lines of a child's stdout, through a channel (read on a thread).
-fn lines_of(out: impl std::io::Read + Send + 'static) -> Receiver<String> {
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { return };
-            if tx.send(line).is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
-
 /// Everything a device run needs, killed when dropped.
 struct Rig {
-    _relay: Killed,
-    relay_port: u16,
+    relay: Relay,
     _terminus: Killed,
     dir: PathBuf,
     qemu: Killed,
@@ -119,8 +100,8 @@ struct Rig {
     seen: Vec<String>,
     /// The device's account's beacon (on the relay).
     beacon: String,
-    payer_app: Driver,
-    events: Vec<(SessionId, ConsumerEvent)>,
+    /// The payer's consumer session (paying the device, paid by it) on `apps`.
+    apps: Apps,
     payer: SessionId,
 }
 
@@ -136,30 +117,22 @@ enum Link {
 impl Rig {
     fn start(qemu: &str, link: Link) -> Rig {
         let elf = firmware();
-        let (relay, relay_port) = start_relay(None);
+        let relay = Relay::on_port(0);
         let dir = temp_dir();
         let (terminus, _) = start_terminus("", &dir, "127.0.0.1:0");
         cli(&dir, &["create", "2500sat", "-a", "shop"]);
         cli(&dir, &["create", "10000sat", "-a", "payer"]);
         let beacon = encode_beacon(
             "00112233445566778899aabbccddeeff",
-            &format!("ws://127.0.0.1:{relay_port}"),
+            &format!("ws://127.0.0.1:{}", relay.port),
         );
         cli(&dir, &["connect", "shop-0", &beacon]);
-        let payer_beacon = cli(&dir, &["listen", "payer-0"])["beacon"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        let mut payer_app =
-            Driver::new(DriverConfig::default(), TransportConfig::default()).unwrap();
-        let mut events = Vec::new();
-        let payer = consumer(&mut payer_app, &payer_beacon);
-        wait_for(
-            &mut payer_app,
-            &mut events,
-            "the payer's provider",
-            |s, e| matches!(e, ConsumerEvent::Provider(_) if s == payer).then_some(()),
-        );
+        let payer_beacon = listen_beacon(&dir, "payer-0");
+        let mut apps = Apps::new();
+        let payer = apps.consumer(&payer_beacon);
+        apps.until("the payer's provider", |s, e| {
+            matches!(e, ConsumerEvent::Provider(_) if s == payer).then_some(())
+        });
 
         let port = free_port();
         let serial = match link {
@@ -197,8 +170,7 @@ impl Rig {
         let bridge_in = child.stdin.take().unwrap();
         let bridge_out = lines_of(child.stdout.take().unwrap());
         Rig {
-            _relay: relay,
-            relay_port,
+            relay,
             _terminus: terminus,
             dir,
             qemu,
@@ -208,8 +180,7 @@ impl Rig {
             bridge_out,
             seen: Vec::new(),
             beacon,
-            payer_app,
-            events,
+            apps,
             payer,
         }
     }
@@ -240,7 +211,7 @@ impl Rig {
                 "timed out waiting for {what}; the bridge said:\n{}",
                 self.log()
             );
-            terminus_support::pump(&mut self.payer_app, &mut self.events);
+            self.apps.pump();
         }
     }
 
@@ -269,25 +240,15 @@ impl Rig {
 
     /// The payer pays `bolt11`.
     fn pay(&mut self, bolt11: &str) {
-        let r = pay_answer(&mut self.payer_app, &mut self.events, self.payer, bolt11);
+        let r = self.apps.pay(self.payer, bolt11);
         assert!(r.is_ok(), "paying the device's invoice: {r:?}");
     }
 
     /// The payer's invoice of `msats`, for the device to pay.
     fn payer_invoice(&mut self, msats: u64) -> String {
-        let r = self.payer_app.request_invoice(self.payer, msats).unwrap();
-        let payer = self.payer;
-        wait_for(
-            &mut self.payer_app,
-            &mut self.events,
-            "the payer's invoice",
-            |s, e| match e {
-                ConsumerEvent::Invoice { request, bolt11 } if s == payer && *request == r => {
-                    Some(bolt11.clone())
-                }
-                _ => None,
-            },
-        )
+        self.apps
+            .invoice(self.payer, msats)
+            .unwrap_or_else(|e| panic!("the payer's invoice: {e}"))
     }
 
     /// Sells, then buys; asserts QEMU's exit and the balances.
@@ -350,27 +311,6 @@ fn pty_of(console: &Path) -> String {
     }
 }
 
-/// A relay on `port` (any if `None`): the process and its port.
-fn start_relay(port: Option<u16>) -> (Killed, u16) {
-    let port = port.unwrap_or(0).to_string();
-    let (child, _out, url) = spawn_listening(&[
-        std::ffi::OsStr::new("relay"),
-        std::ffi::OsStr::new("--port"),
-        std::ffi::OsStr::new(&port),
-    ]);
-    let port = url.rsplit(':').next().unwrap().parse().unwrap();
-    (Killed(child), port)
-}
-
-fn encode_beacon(seed: &str, location: &str) -> String {
-    let out = Command::new(BIN)
-        .args(["beacon", "encode", "--seed", seed, "--location", location])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    String::from_utf8(out.stdout).unwrap().trim().to_owned()
-}
-
 #[test]
 fn the_device_sells_and_buys_through_bridge_relay_and_terminus() {
     let Some(qemu) = qemu() else { return };
@@ -405,8 +345,9 @@ fn the_device_survives_a_dropped_websocket_and_a_relay_restart() {
         l.contains("ready: provider info").then_some(())
     });
     // The relay dies and comes back on the same port: everyone reconnects.
-    let port = rig.relay_port;
-    rig._relay = start_relay_after_kill(&mut rig._relay, port);
+    let port = rig.relay.port;
+    rig.relay.kill();
+    rig.relay = Relay::on_port(port);
     rig.line("the relay lost", |l| {
         l.starts_with("relay lost").then_some(())
     });
@@ -414,13 +355,6 @@ fn the_device_survives_a_dropped_websocket_and_a_relay_restart() {
         l.contains("ready: provider info").then_some(())
     });
     rig.sell_and_buy(&bolt11);
-}
-
-/// Kills `relay` and starts a new one on `port`.
-fn start_relay_after_kill(relay: &mut Killed, port: u16) -> Killed {
-    let _ = relay.0.kill();
-    let _ = relay.0.wait();
-    start_relay(Some(port)).0
 }
 
 /// The same over a serial port: QEMU's UART on a pseudo-terminal, the bridge's `--serial`.

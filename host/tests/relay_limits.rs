@@ -11,11 +11,14 @@
 mod relay;
 mod support;
 
+use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use relay::{expect_kind, http_exchange, recv, send, Relay, Ws, IO_TIMEOUT};
+use moneysocket_core::message::MessageKind;
+use relay::{expect_notify, poll_until, recv, send, Relay, Ws};
+use support::{http_exchange, http_get};
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::Message as WsMessage;
 
@@ -90,7 +93,7 @@ fn refusals_carry_an_http_status() {
          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
         relay.addr()
     );
-    let answer = http_exchange(&relay.addr(), upgrade.as_bytes());
+    let answer = http_exchange(relay.addr(), upgrade.as_bytes());
     assert!(answer.starts_with("HTTP/1.1 503 "), "{answer:?}");
     assert!(answer.ends_with("\r\n\r\nserver at its connection limit, try again later\n"));
     // our dialer reports status and reason
@@ -124,24 +127,18 @@ fn dial_until_closed(
     tls: Option<std::sync::Arc<moneysocket_ws::tls::ClientConfig>>,
 ) -> (u16, String) {
     let id = t.dial(url, tls).expect("dial");
-    let deadline = Instant::now() + IO_TIMEOUT;
-    let mut events = Vec::new();
-    while Instant::now() < deadline {
-        t.poll(&mut events, Some(Duration::from_millis(20)))
-            .expect("poll");
-        for ev in events.drain(..) {
-            if let moneysocket_ws::Event::Closed { conn, cause } = ev {
-                assert_eq!(conn, id);
-                let err = cause.to_string();
-                let (status, reason) = cause
-                    .http_refusal()
-                    .unwrap_or_else(|| panic!("not an HTTP refusal: {err}"));
-                assert!(err.contains(&format!("HTTP {status}: {reason}")), "{err}");
-                return (status, reason.to_owned());
-            }
-        }
-    }
-    panic!("dial neither refused nor closed");
+    poll_until(t, &mut VecDeque::new(), |_, ev| {
+        let moneysocket_ws::Event::Closed { conn, cause } = ev else {
+            return None;
+        };
+        assert_eq!(conn, id);
+        let err = cause.to_string();
+        let (status, reason) = cause
+            .http_refusal()
+            .unwrap_or_else(|| panic!("not an HTTP refusal: {err}"));
+        assert!(err.contains(&format!("HTTP {status}: {reason}")), "{err}");
+        Some((status, reason.to_owned()))
+    })
 }
 
 #[test]
@@ -160,16 +157,10 @@ tls_key = {:?}
     let mut t = moneysocket_ws::Transport::new(moneysocket_ws::TransportConfig::default())
         .expect("transport");
     let first = t.dial(&url, Some(tls.clone())).expect("dial");
-    let deadline = Instant::now() + IO_TIMEOUT;
-    let mut events = Vec::new();
-    while !events
-        .iter()
-        .any(|e| matches!(e, moneysocket_ws::Event::Opened { conn, .. } if *conn == first))
-    {
-        assert!(Instant::now() < deadline, "first wss dial did not open");
-        t.poll(&mut events, Some(Duration::from_millis(20)))
-            .expect("poll");
-    }
+    // the first wss dial opens
+    poll_until(&mut t, &mut VecDeque::new(), |_, ev| {
+        matches!(ev, moneysocket_ws::Event::Opened { conn, .. } if conn == first).then_some(())
+    });
     assert_eq!(
         dial_until_closed(&mut t, &url, Some(tls)),
         (
@@ -183,10 +174,7 @@ tls_key = {:?}
 fn non_websocket_requests_get_an_http_answer() {
     let relay = Relay::start("");
     let host = relay.addr();
-    let plain = http_exchange(
-        &host,
-        format!("GET / HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes(),
-    );
+    let plain = http_get(host, "/");
     assert!(
         plain.starts_with("HTTP/1.1 426 Upgrade Required\r\n"),
         "{plain:?}"
@@ -197,14 +185,14 @@ fn non_websocket_requests_get_an_http_answer() {
     let upgrade = |extra: &str| {
         format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n{extra}\r\n")
     };
-    let no_key = http_exchange(&host, upgrade("Sec-WebSocket-Version: 13\r\n").as_bytes());
+    let no_key = http_exchange(host, upgrade("Sec-WebSocket-Version: 13\r\n").as_bytes());
     assert!(
         no_key.starts_with("HTTP/1.1 400 Bad Request\r\n"),
         "{no_key:?}"
     );
     assert!(no_key.ends_with("\r\n\r\nwebsocket upgrade without Sec-WebSocket-Key\n"));
     let old = http_exchange(
-        &host,
+        host,
         upgrade("Sec-WebSocket-Version: 8\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")
             .as_bytes(),
     );
@@ -334,7 +322,7 @@ fn oversized_frames_and_protocol_errors_get_close_codes() {
     send(&mut a, &vec![0u8; 70_000]);
     assert_eq!(close_code(&mut a), Some(CloseCode::Size));
     // the partner is told the pair ended
-    expect_kind(&mut b, "NOTIFY_RENDEZVOUS_END");
+    expect_notify(&mut b, MessageKind::NotifyRendezvousEnd, None, RID);
 
     let mut c = relay.connect();
     // an unmasked frame from a client
@@ -359,7 +347,7 @@ fn sigterm_with_a_stalled_handshake_exits_at_once() {
     // the pair is ended and closed (the clients answer the close); the half handshake does
     // not hold the exit to the 3 s grace
     for ws in [&mut a, &mut b] {
-        expect_kind(ws, "NOTIFY_RENDEZVOUS_END");
+        expect_notify(ws, MessageKind::NotifyRendezvousEnd, None, RID);
         assert_eq!(close_code(ws), None);
         while ws.read().is_ok() {}
     }

@@ -3,19 +3,22 @@
 
 #[path = "../../core/tests/common/mod.rs"]
 mod common;
+#[path = "support/relay.rs"]
+mod relay;
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::io::{Read, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use moneysocket_core::message::{Body, Hex256, Message, MessageKind, Timestamp};
+use moneysocket_core::message::{Body, Message, MessageKind, Timestamp};
 use moneysocket_core::uuid::Uuid;
-use tungstenite::{Message as WsMessage, WebSocket};
+use relay::{pair_clients, recv, request, scrape_after, send, Relay, Ws};
 
+/// Connect and read timeout of this file's raw clients (longer than the harness's: the
+/// relay and this process hold thousands of sockets).
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The tests that open thousands of sockets take turns (the file-descriptor limit is shared
@@ -41,115 +44,6 @@ fn open_file_limit() -> Option<u64> {
 }
 
 // ---------------------------------------------------------------- harness
-
-/// A relay process logging to a file; killed on drop.
-struct Relay {
-    child: Child,
-    _out: BufReader<ChildStdout>,
-    addr: SocketAddr,
-    metrics: Option<String>,
-    log: PathBuf,
-}
-
-impl Relay {
-    /// Starts the relay with `toml` (plus `port = 0` and a log directory).
-    fn start(toml: &str) -> Relay {
-        let dir = support::temp_dir();
-        let cfg = dir.join("relay.toml");
-        let text = format!(
-            "port = 0\nlog_dir = {:?}\n{toml}",
-            dir.display().to_string()
-        );
-        std::fs::write(&cfg, text).expect("write config");
-        let args = [
-            std::ffi::OsStr::new("relay"),
-            "--config".as_ref(),
-            cfg.as_os_str(),
-        ];
-        let (child, mut out, url) = support::spawn_listening(&args);
-        let addr = url
-            .strip_prefix("ws://")
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("bad url {url}"));
-        let metrics = toml.contains("metrics").then(|| {
-            let mut line = String::new();
-            out.read_line(&mut line).expect("read metrics line");
-            line.trim()
-                .strip_prefix("metrics at: http://")
-                .and_then(|l| l.strip_suffix("/metrics"))
-                .expect("metrics line")
-                .to_owned()
-        });
-        Relay {
-            child,
-            _out: out,
-            addr,
-            metrics,
-            log: dir.join("moneysocket-relay.log"),
-        }
-    }
-
-    /// The relay's resident memory in KiB (Linux; 0 elsewhere), for the numbers in
-    /// docs/relay.md.
-    fn rss_kib(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find_map(|l| l.strip_prefix("VmRSS:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            })
-            .unwrap_or(0)
-    }
-
-    fn url(&self) -> String {
-        format!("ws://{}/", self.addr)
-    }
-
-    /// The log lines so far.
-    fn log_lines(&self) -> Vec<String> {
-        std::fs::read_to_string(&self.log)
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
-    }
-
-    /// One metric's value from a scrape.
-    fn metric(&self, name: &str) -> u64 {
-        let text = scrape(self.metrics.as_deref().expect("metrics on")).expect("scrape");
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
-            .unwrap_or_else(|| panic!("no metric {name} in\n{text}"))
-    }
-}
-
-impl Drop for Relay {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// `GET /metrics` on `addr`: the body of a 200 answer.
-fn scrape(addr: &str) -> Result<String, String> {
-    scrape_after(addr, Duration::ZERO)
-}
-
-/// [`scrape`] by a client that sends its request `delay` after connecting.
-fn scrape_after(addr: &str, delay: Duration) -> Result<String, String> {
-    let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    std::thread::sleep(delay);
-    s.set_read_timeout(Some(Duration::from_secs(3)))
-        .map_err(|e| e.to_string())?;
-    write!(s, "GET /metrics HTTP/1.1\r\nHost: {addr}\r\n\r\n").map_err(|e| e.to_string())?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
-    match out.split_once("\r\n\r\n") {
-        Some((head, body)) if head.starts_with("HTTP/1.1 200") => Ok(body.to_owned()),
-        _ => Err(format!("not a 200 answer: {out:?}")),
-    }
-}
 
 /// A TCP connection to `to` from the loopback address `from` (any when `None`).
 fn tcp(from: Option<Ipv4Addr>, to: SocketAddr) -> std::io::Result<TcpStream> {
@@ -245,17 +139,6 @@ fn rid(n: u64) -> String {
     format!("{n:064x}")
 }
 
-fn request(n: u64, rid: &str) -> Vec<u8> {
-    let u = Uuid::v4_from_bytes([(n % 251) as u8; 16]);
-    Message::request_rendezvous(
-        u,
-        Timestamp::from_secs(1_612_345_678),
-        Hex256::parse(rid).expect("rid"),
-    )
-    .to_json_string()
-    .into_bytes()
-}
-
 /// The kind of a notification frame.
 fn kind_of(frame: &[u8]) -> Option<MessageKind> {
     Message::parse(frame).ok().map(|m| m.kind())
@@ -274,7 +157,9 @@ fn waiter(from: Ipv4Addr, to: SocketAddr, n: u64) -> (Option<TcpStream>, Waiter)
     let Ok(mut s) = tcp(Some(from), to) else {
         return (None, Waiter::Refused);
     };
-    if upgrade(&mut s, to).is_err() || s.write_all(&client_frame(2, &request(n, &rid(n)))).is_err()
+    if upgrade(&mut s, to).is_err()
+        || s.write_all(&client_frame(2, &request((n % 251) as u8, &rid(n))))
+            .is_err()
     {
         return (None, Waiter::Refused);
     }
@@ -319,22 +204,9 @@ fn waiters(to: SocketAddr, count: u64) -> (Vec<TcpStream>, u64) {
     (held, refused)
 }
 
-type Ws = WebSocket<TcpStream>;
-
 fn ws_from(relay: &Relay, from: Option<Ipv4Addr>) -> Ws {
-    let s = tcp(from, relay.addr).expect("tcp");
-    tungstenite::client(relay.url(), s).expect("handshake").0
-}
-
-/// The next binary frame.
-fn recv(ws: &mut Ws) -> Vec<u8> {
-    loop {
-        match ws.read() {
-            Ok(WsMessage::Binary(b)) => return b.to_vec(),
-            Ok(WsMessage::Ping(_) | WsMessage::Pong(_)) => continue,
-            other => panic!("expected a binary frame, got {other:?}"),
-        }
-    }
+    let s = tcp(from, relay.addr()).expect("tcp");
+    tungstenite::client(relay.ws_url(), s).expect("handshake").0
 }
 
 /// A legitimate pair from two addresses outside the waiters' /24: rendezvous and one
@@ -343,24 +215,12 @@ fn recv(ws: &mut Ws) -> Vec<u8> {
 fn legitimate_pair(relay: &Relay) -> (Duration, Ws, Ws) {
     let t0 = Instant::now();
     let id = "f".repeat(64);
-    let mut a = ws_from(relay, Some(Ipv4Addr::new(127, 0, 1, 1)));
-    a.send(WsMessage::Binary(request(1, &id).into()))
-        .expect("send");
-    assert_eq!(
-        kind_of(&recv(&mut a)),
-        Some(MessageKind::NotifyRendezvousNotReady)
-    );
-    let mut b = ws_from(relay, Some(Ipv4Addr::new(127, 0, 2, 1)));
-    b.send(WsMessage::Binary(request(2, &id).into()))
-        .expect("send");
-    assert_eq!(kind_of(&recv(&mut b)), Some(MessageKind::NotifyRendezvous));
-    assert_eq!(kind_of(&recv(&mut a)), Some(MessageKind::NotifyRendezvous));
+    let mut from = [Ipv4Addr::new(127, 0, 1, 1), Ipv4Addr::new(127, 0, 2, 1)].into_iter();
+    let (mut a, mut b) = pair_clients(|| ws_from(relay, from.next()), 1, 2, &id);
     let sealed = vec![0xa5u8; 320];
-    a.send(WsMessage::Binary(sealed.clone().into()))
-        .expect("send");
+    send(&mut a, &sealed);
     assert_eq!(recv(&mut b), sealed);
-    b.send(WsMessage::Binary(sealed.clone().into()))
-        .expect("send");
+    send(&mut b, &sealed);
     assert_eq!(recv(&mut a), sealed);
     (t0.elapsed(), a, b)
 }
@@ -379,13 +239,6 @@ fn run(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
 // ---------------------------------------------------------------- log floods
 
 /// 10,000 oversized frames and 300 refused third parties add a handful of summary lines to
@@ -393,12 +246,12 @@ fn free_port() -> u16 {
 #[test]
 fn floods_of_refusals_log_a_few_summary_lines() {
     let _g = heavy();
-    let relay = Relay::start(
+    let relay = Relay::start_logging(
         "max_per_ip = 0\nmax_frame = 1024\nsummary_interval = 2.0\nstats_interval = 0\n",
     );
     let before = relay.log_lines().len();
     let t0 = Instant::now();
-    let to = relay.addr;
+    let to = relay.addr();
     let oversized: Vec<_> = (0..4)
         .map(|_| {
             std::thread::spawn(move || {
@@ -416,18 +269,11 @@ fn floods_of_refusals_log_a_few_summary_lines() {
         .collect();
     // third parties for a paired id
     let id = "e".repeat(64);
-    let mut a = ws_from(&relay, None);
-    a.send(WsMessage::Binary(request(1, &id).into()))
-        .expect("send");
-    recv(&mut a);
-    let mut b = ws_from(&relay, None);
-    b.send(WsMessage::Binary(request(2, &id).into()))
-        .expect("send");
-    recv(&mut b);
+    let (mut a, mut b) = pair_clients(|| ws_from(&relay, None), 1, 2, &id);
     for n in 0..300 {
         let mut s = tcp(None, to).expect("tcp");
         upgrade(&mut s, to).expect("upgrade");
-        s.write_all(&client_frame(2, &request(n, &id)))
+        s.write_all(&client_frame(2, &request((n % 251) as u8, &id)))
             .expect("send");
         let (_, end) = read_frame(&mut s).expect("END");
         assert_eq!(kind_of(&end), Some(MessageKind::NotifyRendezvousEnd));
@@ -472,8 +318,7 @@ fn floods_of_refusals_log_a_few_summary_lines() {
     assert!(summaries.len() <= bound, "{} > {bound}", summaries.len());
     assert_eq!(added.len(), summaries.len(), "{added:#?}");
     // the pair was not disturbed
-    a.send(WsMessage::Binary(vec![1u8; 64].into()))
-        .expect("send");
+    send(&mut a, &[1u8; 64]);
     assert_eq!(recv(&mut b), vec![1u8; 64]);
 }
 
@@ -483,7 +328,7 @@ fn floods_of_refusals_log_a_few_summary_lines() {
 /// close within a second.
 #[test]
 fn invalid_first_frames_are_refused_within_a_second() {
-    let relay = Relay::start("metrics = \"127.0.0.1:0\"\n");
+    let relay = Relay::start_logging("metrics = \"127.0.0.1:0\"\n");
     let good = String::from_utf8(request(1, &rid(7))).expect("utf8");
     let short_id = good.replace(&rid(7), "abc");
     let not_hex = good.replace(&rid(7), &("g".to_owned() + &rid(7)[1..]));
@@ -505,8 +350,8 @@ fn invalid_first_frames_are_refused_within_a_second() {
     ];
     for (frame, why) in cases {
         let t0 = Instant::now();
-        let mut s = tcp(None, relay.addr).expect("tcp");
-        upgrade(&mut s, relay.addr).expect("upgrade");
+        let mut s = tcp(None, relay.addr()).expect("tcp");
+        upgrade(&mut s, relay.addr()).expect("upgrade");
         s.write_all(&client_frame(2, frame)).expect("send");
         let (op, answer) = read_frame(&mut s).expect("an answer");
         assert_eq!(op, 2);
@@ -537,12 +382,12 @@ fn invalid_first_frames_are_refused_within_a_second() {
 #[test]
 fn waiters_of_one_prefix_get_their_share_and_a_pair_still_connects() {
     let _g = heavy();
-    let relay = Relay::start("metrics = \"127.0.0.1:0\"\n");
+    let relay = Relay::start_logging("metrics = \"127.0.0.1:0\"\n");
     let (alone, ..) = legitimate_pair(&relay);
     eprintln!("legitimate pair on an idle relay: {alone:?}");
     let rss0 = relay.rss_kib();
     let t0 = Instant::now();
-    let (held, refused) = waiters(relay.addr, 10_000);
+    let (held, refused) = waiters(relay.addr(), 10_000);
     eprintln!(
         "10,000 waiters in {:?}: {} waiting, {refused} refused; relay RSS {rss0} KiB before, {} KiB after",
         t0.elapsed(),
@@ -565,13 +410,13 @@ fn waiters_of_one_prefix_get_their_share_and_a_pair_still_connects() {
 #[test]
 fn a_pair_connects_while_ten_thousand_waiters_hold_the_unpaired_budget() {
     let _g = heavy();
-    let relay = Relay::start(
+    let relay = Relay::start_logging(
         "metrics = \"127.0.0.1:0\"\nmax_connections = 16384\nmax_unpaired = 10000\n\
          max_unpaired_per_prefix = 0\nidle_timeout = 0\nping_interval = 0\n",
     );
     let rss0 = relay.rss_kib();
     let t0 = Instant::now();
-    let (held, refused) = waiters(relay.addr, 10_000);
+    let (held, refused) = waiters(relay.addr(), 10_000);
     eprintln!(
         "10,000 waiters in {:?}: {} waiting, {refused} refused; relay RSS {rss0} KiB before, {} KiB with them",
         t0.elapsed(),
@@ -605,7 +450,7 @@ fn metrics_scrapes_succeed_beside_two_thousand_stalled_requests() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     let _g = heavy();
-    let relay = Relay::start("metrics = \"127.0.0.1:0\"\n");
+    let relay = Relay::start_logging("metrics = \"127.0.0.1:0\"\n");
     let addr = relay.metrics.clone().expect("metrics");
     let stall = |addr: &str| {
         let mut s = TcpStream::connect(addr).ok()?;
@@ -667,7 +512,7 @@ fn metrics_scrapes_succeed_beside_two_thousand_stalled_requests() {
 
 #[test]
 fn metrics_on_the_relays_own_port_fails_before_printing_success() {
-    let port = free_port().to_string();
+    let port = support::free_port().to_string();
     let (code, out, err) = run(&[
         "relay",
         "--port",
@@ -692,27 +537,17 @@ fn bind_and_metrics_accept_host_names() {
         "localhost:0",
     ]
     .map(std::ffi::OsStr::new);
-    let (mut child, mut out, url) = support::spawn_listening(&args);
-    let mut line = String::new();
-    out.read_line(&mut line).expect("metrics line");
-    let _ = child.kill();
-    let _ = child.wait();
+    // the harness reads the `metrics at: http://` line
+    let relay = Relay::spawn(&args, false);
+    let url = relay.url.clone();
+    drop(relay);
     let host = url.strip_prefix("ws://").expect("ws url");
     let ip: SocketAddr = host.parse().expect("an address");
     assert!(ip.ip().is_loopback(), "{url}");
-    assert!(line.starts_with("metrics at: http://"), "{line}");
     // and in the TOML file
-    let dir = support::temp_dir();
-    let cfg = dir.join("relay.toml");
-    std::fs::write(
-        &cfg,
-        "port = 0\nbind = \"localhost\"\nmetrics = \"localhost:0\"\n",
-    )
-    .expect("write");
-    let (mut child, _out, url) =
-        support::spawn_listening(&["relay".as_ref(), "--config".as_ref(), cfg.as_os_str()]);
-    let _ = child.kill();
-    let _ = child.wait();
+    let relay = Relay::start("bind = \"localhost\"\nmetrics = \"localhost:0\"\n");
+    let url = relay.url.clone();
+    drop(relay);
     assert!(url.starts_with("ws://"), "{url}");
 }
 
@@ -842,17 +677,16 @@ fn bench_names_the_limit_and_the_readme_command_works() {
             "60",
         ])
     };
-    let default = Relay::start("");
-    let (code, out, _) = bench(&default.url());
+    let default = Relay::start_logging("");
+    let (code, out, _) = bench(&default.ws_url());
     assert_eq!(code, 1);
     assert!(out.contains("hint: the relay refused connections"), "{out}");
     assert!(out.contains("--max-per-ip 0"), "{out}");
     drop(default);
     let args = ["relay", "--port", "0", "--max-per-ip", "0"].map(std::ffi::OsStr::new);
-    let (mut child, _out, url) = support::spawn_listening(&args);
-    let (code, out, err) = bench(&url);
-    let _ = child.kill();
-    let _ = child.wait();
+    let readme = Relay::spawn(&args, false);
+    let (code, out, err) = bench(&readme.url);
+    drop(readme);
     assert_eq!(code, 0, "{out} {err}");
     assert!(out.contains("errors 0"), "{out}");
 }

@@ -1,24 +1,23 @@
 //! The terminus end to end: the real `moneysocket` binary (terminus, terminus-cli, relay),
 //! consumers on real websockets (the session driver in this process), the simulated node.
 
+#[path = "support/relay.rs"]
+mod relay;
 mod support;
 #[path = "support/terminus.rs"]
 mod terminus_support;
 
-use std::ffi::OsStr;
-use std::io::BufRead;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use moneysocket_core::beacon::Beacon;
-use moneysocket_core::host::SessionId;
-use moneysocket_driver::{ConsumerEvent, Driver, DriverConfig};
-use moneysocket_ws::TransportConfig;
+use relay::Relay;
 use serde_json::Value;
-use support::{spawn_listening, temp_dir};
+use support::{http_get, read_metrics_line, temp_dir};
 use terminus_support::{
-    cli, cli_raw, consumer, hex, pay_answer, pump, sha256, start_terminus, wait_for, Killed, BIN,
+    cli, cli_raw, encode_beacon, hex, listen_beacon, sha256, start_terminus, start_terminus_out,
+    Apps, Killed, BIN,
 };
 
 /// A running terminus and its data dir.
@@ -57,85 +56,12 @@ impl Terminus {
 
     /// SIGTERM, and wait for the exit.
     fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.0.id().to_string()])
-            .status();
-        let until = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Ok(Some(_)) = self.child.0.try_wait() {
-                return;
-            }
-            assert!(Instant::now() < until, "terminus did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.child.stop("terminus");
     }
 
     fn check(&self) {
         let r = self.cli(&["check"]);
         assert_eq!(r["ok"], Value::Bool(true), "invariant: {r}");
-    }
-}
-
-/// Consumers in this process.
-struct Apps {
-    d: Driver,
-    events: Vec<(SessionId, ConsumerEvent)>,
-}
-
-impl Apps {
-    fn new() -> Apps {
-        let d = Driver::new(DriverConfig::default(), TransportConfig::default()).unwrap();
-        Apps {
-            d,
-            events: Vec::new(),
-        }
-    }
-
-    fn consumer(&mut self, beacon: &str) -> SessionId {
-        consumer(&mut self.d, beacon)
-    }
-
-    /// One poll; the consumers' events are kept for later waits.
-    fn pump(&mut self) {
-        pump(&mut self.d, &mut self.events);
-    }
-
-    /// Polls until `f` finds what it waits for among the events.
-    fn until<T>(&mut self, what: &str, f: impl FnMut(SessionId, &ConsumerEvent) -> Option<T>) -> T {
-        wait_for(&mut self.d, &mut self.events, what, f)
-    }
-
-    fn ready(&mut self, c: SessionId) -> u64 {
-        self.until("provider info", |s, e| match e {
-            ConsumerEvent::Provider(u) if s == c => u.msats,
-            _ => None,
-        })
-    }
-
-    /// The next balance `c` hears that satisfies `ok`.
-    fn balance(&mut self, c: SessionId, ok: impl Fn(u64) -> bool) -> u64 {
-        self.until("a balance update", |s, e| match e {
-            ConsumerEvent::Provider(u) if s == c => u.msats.filter(|m| ok(*m)),
-            _ => None,
-        })
-    }
-
-    fn invoice(&mut self, c: SessionId, msats: u64) -> Result<String, String> {
-        let r = self.d.request_invoice(c, msats).unwrap();
-        self.until("an invoice", |s, e| match e {
-            ConsumerEvent::Invoice { request, bolt11 } if s == c && *request == r => {
-                Some(Ok(bolt11.clone()))
-            }
-            ConsumerEvent::Error {
-                request: Some(q),
-                message,
-            } if s == c && *q == r => Some(Err(message.clone())),
-            _ => None,
-        })
-    }
-
-    fn pay(&mut self, c: SessionId, bolt11: &str) -> Result<[u8; 32], String> {
-        pay_answer(&mut self.d, &mut self.events, c, bolt11)
     }
 }
 
@@ -146,14 +72,8 @@ fn accounts_pay_each_other_and_everything_survives_a_restart() {
     let alice = t.cli(&["create", "100000sat", "-a", "alice"]);
     assert_eq!(alice["msats"], 100_000_000);
     let bob = t.cli(&["create", "0", "-a", "bob"]);
-    let a_beacon = t.cli(&["listen", "alice-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let b_beacon = t.cli(&["listen", "bob-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let a_beacon = listen_beacon(&t.dir, "alice-0");
+    let b_beacon = listen_beacon(&t.dir, "bob-0");
     assert_eq!(bob["name"], "bob-0");
 
     let mut apps = Apps::new();
@@ -183,13 +103,7 @@ fn accounts_pay_each_other_and_everything_survives_a_restart() {
         hex(&sha256(&preimage)),
         decoded["payment_hash"].as_str().unwrap()
     );
-    let bob_heard = apps.until("Bob's preimage", |s, e| match e {
-        ConsumerEvent::Preimage {
-            request: None,
-            preimage: p,
-        } if s == b => Some(*p),
-        _ => None,
-    });
+    let bob_heard = apps.incoming_preimage(b);
     assert_eq!(bob_heard, preimage);
     assert_eq!(apps.balance(b, |m| m > 0), 5_000_000);
     assert_eq!(apps.balance(a, |m| m < 100_000_000), 95_000_000);
@@ -213,10 +127,7 @@ fn accounts_pay_each_other_and_everything_survives_a_restart() {
     let other_dir = temp_dir();
     let other = Terminus::start(&other_dir);
     other.cli(&["create", "0", "-a", "carol"]);
-    let c_beacon = other.cli(&["listen", "carol-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let c_beacon = listen_beacon(&other.dir, "carol-0");
     let c = apps.consumer(&c_beacon);
     apps.ready(c);
     let foreign = apps.invoice(c, 1_000).unwrap();
@@ -266,22 +177,12 @@ fn accounts_pay_each_other_and_everything_survives_a_restart() {
 
 #[test]
 fn an_account_is_reached_through_a_relay_with_connect() {
-    let (mut relay, _out, relay_url) =
-        spawn_listening(&[OsStr::new("relay"), OsStr::new("--port"), OsStr::new("0")]);
+    let relay = Relay::on_port(0);
     let dir = temp_dir();
     let t = Terminus::start(&dir);
     t.cli(&["create", "2500sat", "-a", "dave"]);
     let seed = "00112233445566778899aabbccddeeff";
-    let encoded = Command::new(BIN)
-        .args(["beacon", "encode", "--seed", seed, "--location", &relay_url])
-        .output()
-        .unwrap();
-    assert!(
-        encoded.status.success(),
-        "{}",
-        String::from_utf8_lossy(&encoded.stderr)
-    );
-    let beacon = String::from_utf8(encoded.stdout).unwrap().trim().to_owned();
+    let beacon = encode_beacon(seed, &relay.url);
     let r = t.cli(&["connect", "dave-0", &beacon]);
     assert_eq!(r["name"], "dave-0");
     let mut apps = Apps::new();
@@ -293,8 +194,7 @@ fn an_account_is_reached_through_a_relay_with_connect() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("still has connections"));
     t.check();
-    let _ = relay.kill();
-    let _ = relay.wait();
+    drop(relay);
 }
 
 #[test]
@@ -343,42 +243,11 @@ fn python_terminus_accounts_are_imported_and_served() {
 
 #[test]
 fn metrics_count_what_happened() {
-    use std::io::{Read, Write};
     let dir = temp_dir();
-    std::fs::write(dir.join("t.toml"), "metrics = \"127.0.0.1:0\"\n").unwrap();
-    let (mut child, mut out, _url) = spawn_listening(&[
-        OsStr::new("terminus"),
-        OsStr::new("--config"),
-        dir.join("t.toml").as_os_str(),
-        OsStr::new("--data-dir"),
-        dir.as_os_str(),
-        OsStr::new("--listen"),
-        OsStr::new("127.0.0.1:0"),
-        OsStr::new("--rpc"),
-        OsStr::new("127.0.0.1:0"),
-    ]);
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    line.clear();
-    out.read_line(&mut line).unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("metrics at: http://")
-        .and_then(|s| s.strip_suffix("/metrics"))
-        .unwrap_or_else(|| panic!("{line:?}"))
-        .to_owned();
-    let cli = Command::new(BIN)
-        .args(["terminus-cli", "--no-qr", "--data-dir"])
-        .arg(&dir)
-        .args(["create", "7sat"])
-        .output()
-        .unwrap();
-    assert!(cli.status.success());
-    let mut s = std::net::TcpStream::connect(&addr).unwrap();
-    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-        .unwrap();
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
+    let (_t, mut out, _) = start_terminus_out("metrics = \"127.0.0.1:0\"\n", &dir, "127.0.0.1:0");
+    let addr = read_metrics_line(&mut out);
+    cli(&dir, &["create", "7sat"]);
+    let text = http_get(addr.as_str(), "/metrics");
     assert!(text.contains("moneysocket_terminus_accounts 1"), "{text}");
     assert!(
         text.contains("moneysocket_terminus_ledger_consistent 1"),
@@ -388,8 +257,6 @@ fn metrics_count_what_happened() {
         text.contains("moneysocket_terminus_ledger_msat_total{flow=\"deposits\"} 7000"),
         "{text}"
     );
-    let _ = child.kill();
-    let _ = child.wait();
 }
 
 #[test]
@@ -397,10 +264,7 @@ fn the_world_outside_pays_and_is_paid_through_the_node() {
     let dir = temp_dir();
     let t = Terminus::start(&dir);
     t.cli(&["create", "10000sat", "-a", "erin"]);
-    let beacon = t.cli(&["listen", "erin-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let beacon = listen_beacon(&t.dir, "erin-0");
     let mut apps = Apps::new();
     let e = apps.consumer(&beacon);
     assert_eq!(apps.ready(e), 10_000_000);
@@ -408,13 +272,7 @@ fn the_world_outside_pays_and_is_paid_through_the_node() {
     // credits her and she hears the preimage.
     let bolt11 = apps.invoice(e, 2_000_000).unwrap();
     assert_eq!(t.cli(&["simnet-pay", &bolt11])["paying"], true);
-    let heard = apps.until("the incoming preimage", |s, ev| match ev {
-        ConsumerEvent::Preimage {
-            request: None,
-            preimage,
-        } if s == e => Some(*preimage),
-        _ => None,
-    });
+    let heard = apps.incoming_preimage(e);
     assert_eq!(apps.balance(e, |m| m == 12_000_000), 12_000_000);
     let decoded: Value = serde_json::from_slice(
         &Command::new(BIN)
@@ -481,10 +339,7 @@ fn a_crash_with_1000_pays_in_flight_loses_and_doubles_nothing() {
     let mut apps = Apps::new();
     let mut consumers = Vec::new();
     for _ in 0..SESSIONS {
-        let beacon = t.cli(&["listen", "frank-0"])["beacon"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let beacon = listen_beacon(&t.dir, "frank-0");
         consumers.push(apps.consumer(&beacon));
     }
     for &c in &consumers {
@@ -572,14 +427,8 @@ fn a_pay_request_replayed_past_the_window_never_pays_twice() {
     let t = Terminus::start(&dir);
     t.cli(&["create", "1000sat", "-a", "gina"]);
     t.cli(&["create", "0", "-a", "hank"]);
-    let g_beacon = t.cli(&["listen", "gina-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let h_beacon = t.cli(&["listen", "hank-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let g_beacon = listen_beacon(&t.dir, "gina-0");
+    let h_beacon = listen_beacon(&t.dir, "hank-0");
     let mut apps = Apps::new();
     let g = apps.consumer(&g_beacon);
     let h = apps.consumer(&h_beacon);
@@ -659,14 +508,8 @@ fn the_cap_holds_for_concurrent_invoice_requests() {
     let dir = temp_dir();
     let t = Terminus::start(&dir);
     t.cli(&["create", "0", "-a", "ivy", "-c", "1500sat"]);
-    let b1 = t.cli(&["listen", "ivy-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let b2 = t.cli(&["listen", "ivy-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let b1 = listen_beacon(&t.dir, "ivy-0");
+    let b2 = listen_beacon(&t.dir, "ivy-0");
     let mut apps = Apps::new();
     let c1 = apps.consumer(&b1);
     let c2 = apps.consumer(&b2);
@@ -677,21 +520,12 @@ fn the_cap_holds_for_concurrent_invoice_requests() {
     let mut made = 0;
     let mut refused = 0;
     for (c, r) in [(c1, r1), (c2, r2)] {
-        let outcome = apps.until("an answer", |s, e| match e {
-            ConsumerEvent::Invoice { request, .. } if s == c && *request == r => Some(true),
-            ConsumerEvent::Error {
-                request: Some(q),
-                message,
-            } if s == c && *q == r => {
+        match apps.invoice_outcome(c, r) {
+            Ok(_) => made += 1,
+            Err(message) => {
                 assert_eq!(message, "account cap exceeded");
-                Some(false)
+                refused += 1;
             }
-            _ => None,
-        });
-        if outcome {
-            made += 1;
-        } else {
-            refused += 1;
         }
     }
     assert_eq!((made, refused), (1, 1));

@@ -7,38 +7,33 @@ mod support;
 mod terminus_support;
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use moneysocket_core::beacon::Beacon;
-use moneysocket_core::session::ConsumerConfig;
-use moneysocket_driver::{ConsumerEvent, Driver, DriverConfig};
+use moneysocket_driver::ConsumerEvent;
 use moneysocket_host::terminus::config::LndConfig;
 use moneysocket_host::terminus::lnd::LndNode;
 use moneysocket_host::terminus::node::{InvoiceRequest, Node};
-use moneysocket_ws::TransportConfig;
-use support::{spawn_listening, temp_dir};
-use terminus_support::{cli, consumer, pay_answer, start_terminus, wait_for, Killed, BIN};
+use support::{spawn_piped, temp_dir};
+use terminus_support::{cli, listen_beacon, start_terminus, Apps, Killed, BIN};
 
 /// `moneysocket simnet --nodes 2 --latency-ms MS`: each node's REST port and directory.
 fn simnet(dir: &Path, latency_ms: u64) -> (Killed, Vec<(u16, PathBuf)>) {
-    let mut child = Command::new(BIN)
-        .args([
-            "simnet",
-            "--nodes",
-            "2",
-            "--latency-ms",
-            &latency_ms.to_string(),
-            "--dir",
-        ])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let latency_ms = latency_ms.to_string();
+    let mut args = [
+        "simnet",
+        "--nodes",
+        "2",
+        "--latency-ms",
+        &latency_ms,
+        "--dir",
+    ]
+    .map(OsStr::new)
+    .to_vec();
+    args.push(dir.as_os_str());
+    let (child, mut out) = spawn_piped(&args);
     let mut nodes = Vec::new();
     for _ in 0..2 {
         let mut line = String::new();
@@ -77,84 +72,28 @@ fn the_terminus_pays_and_is_paid_through_lnd_rest() {
     let (p0, d0) = nodes[0].clone();
     let (p1, d1) = nodes[1].clone();
     let dir = temp_dir();
-    let config = dir.join("terminus.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[lnd]\nrest_host = \"127.0.0.1\"\nrest_port = {p0}\nmacaroon_path = {:?}\ntls_cert_path = {:?}\n",
-            d0.join("data/chain/bitcoin/regtest/admin.macaroon"),
-            d0.join("tls.cert"),
-        ),
-    )
-    .unwrap();
-    let (terminus, mut out, _url) = spawn_listening(&[
-        OsStr::new("terminus"),
-        OsStr::new("--config"),
-        config.as_os_str(),
-        OsStr::new("--data-dir"),
-        dir.as_os_str(),
-        OsStr::new("--listen"),
-        OsStr::new("127.0.0.1:0"),
-        OsStr::new("--rpc"),
-        OsStr::new("127.0.0.1:0"),
-    ]);
-    let _terminus = Killed(terminus);
-    let mut line = String::new();
-    out.read_line(&mut line).unwrap();
-    assert!(line.starts_with("control at:"), "{line}");
+    let (_terminus, _) = start_terminus(&lnd_toml(p0, &d0, ""), &dir, "127.0.0.1:0");
     let info = cli(&dir, &["getinfo"]);
     assert_eq!(info["node"]["network"], "regtest", "{info}");
     cli(&dir, &["create", "10000sat", "-a", "lena"]);
-    let beacon = cli(&dir, &["listen", "lena-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut d: Driver = Driver::new(DriverConfig::default(), TransportConfig::default()).unwrap();
-    let b = Beacon::decode(&beacon).unwrap();
-    let c = d.add_consumer(&b.shared_seed(), ConsumerConfig::default());
-    d.connect_beacon(c, &b).unwrap();
-    let mut events = Vec::new();
-    let start = wait_for(&mut d, &mut events, "provider info", |s, e| match e {
-        ConsumerEvent::Provider(u) if s == c => u.msats,
-        _ => None,
-    });
+    let beacon = listen_beacon(&dir, "lena-0");
+    let mut apps = Apps::new();
+    let c = apps.consumer(&beacon);
+    let start = apps.ready(c);
     assert_eq!(start, 10_000_000);
 
     // The outside world (node 1, through the same LND client) pays Lena's invoice.
     let outside = LndNode::connect(&lnd_config(p1, &d1)).unwrap();
-    let r = d.request_invoice(c, 2_000_000).unwrap();
-    let bolt11 = wait_for(&mut d, &mut events, "an invoice", |s, e| match e {
-        ConsumerEvent::Invoice { request, bolt11 } if s == c && *request == r => {
-            Some(bolt11.clone())
-        }
-        ConsumerEvent::Error { message, .. } if s == c => panic!("{message}"),
-        _ => None,
-    });
+    let bolt11 = apps.invoice(c, 2_000_000).unwrap_or_else(|e| panic!("{e}"));
     let paid = outside
         .pay(&bolt11, 100_000, Duration::from_secs(30))
         .unwrap();
-    let heard = wait_for(
-        &mut d,
-        &mut events,
-        "the incoming preimage",
-        |s, e| match e {
-            ConsumerEvent::Preimage {
-                request: None,
-                preimage,
-            } if s == c => Some(*preimage),
-            _ => None,
-        },
-    );
+    let heard = apps.incoming_preimage(c);
     assert_eq!(heard, paid.preimage);
-    wait_for(
-        &mut d,
-        &mut events,
-        "the credited balance",
-        |s, e| match e {
-            ConsumerEvent::Provider(u) if s == c && u.msats == Some(12_000_000) => Some(()),
-            _ => None,
-        },
-    );
+    apps.until("the credited balance", |s, e| match e {
+        ConsumerEvent::Provider(u) if s == c && u.msats == Some(12_000_000) => Some(()),
+        _ => None,
+    });
 
     // Lena pays an invoice of the outside world: through LND, the actual fee charged.
     let theirs = outside
@@ -166,22 +105,17 @@ fn the_terminus_pays_and_is_paid_through_lnd_rest() {
             preimage: None,
         })
         .unwrap();
-    let r = d.pay(c, &theirs.bolt11).unwrap();
-    wait_for(
-        &mut d,
-        &mut events,
-        "the payment's preimage",
-        |s, e| match e {
-            ConsumerEvent::Preimage {
-                request: Some(q), ..
-            } if s == c && *q == r => Some(()),
-            ConsumerEvent::Error {
-                request: Some(q),
-                message,
-            } if s == c && *q == r => panic!("{message}"),
-            _ => None,
-        },
-    );
+    let r = apps.d.pay(c, &theirs.bolt11).unwrap();
+    apps.until("the payment's preimage", |s, e| match e {
+        ConsumerEvent::Preimage {
+            request: Some(q), ..
+        } if s == c && *q == r => Some(()),
+        ConsumerEvent::Error {
+            request: Some(q),
+            message,
+        } if s == c && *q == r => panic!("{message}"),
+        _ => None,
+    });
     let check = cli(&dir, &["check"]);
     assert_eq!(check["ok"], true, "{check}");
     assert_eq!(check["received_msat"], 2_000_000, "{check}");
@@ -202,28 +136,15 @@ fn the_terminus_pays_and_is_paid_through_lnd_rest() {
             preimage: None,
         })
         .unwrap();
-    let r = d.pay(c, &big.bolt11).unwrap();
-    let err = wait_for(&mut d, &mut events, "the refusal", |s, e| match e {
-        ConsumerEvent::Error {
-            request: Some(q),
-            message,
-        } if s == c && *q == r => Some(message.clone()),
-        _ => None,
-    });
+    let err = apps
+        .pay(c, &big.bolt11)
+        .expect_err("a pay over the balance");
     assert_eq!(err, "insufficent account balance");
     // A cap counts her open invoices.
     cli(&dir, &["setcap", "lena-0", "9500sat"]);
-    let r = d.request_invoice(c, 1_000_000).unwrap();
-    let err = wait_for(&mut d, &mut events, "the cap refusal", |s, e| match e {
-        ConsumerEvent::Error {
-            request: Some(q),
-            message,
-        } if s == c && *q == r => Some(message.clone()),
-        ConsumerEvent::Invoice { request, .. } if s == c && *request == r => {
-            Some("an invoice over the cap".to_owned())
-        }
-        _ => None,
-    });
+    let err = apps
+        .invoice(c, 1_000_000)
+        .expect_err("an invoice over the cap");
     assert_eq!(err, "account cap exceeded");
     let check = cli(&dir, &["check"]);
     assert_eq!(check["ok"], true, "{check}");
@@ -285,14 +206,10 @@ fn lnd_failures_reach_the_consumer_and_the_reserve_comes_back() {
     );
     let (_t, _listen) = start_terminus(&cfg, &dir, "127.0.0.1:0");
     cli(&dir, &["create", "5000sat", "-a", "mo"]);
-    let beacon = cli(&dir, &["listen", "mo-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut d: Driver = Driver::new(DriverConfig::default(), TransportConfig::default()).unwrap();
-    let mut events = Vec::new();
-    let c = consumer(&mut d, &beacon);
-    wait_for(&mut d, &mut events, "provider info", |s, e| match e {
+    let beacon = listen_beacon(&dir, "mo-0");
+    let mut apps = Apps::new();
+    let c = apps.consumer(&beacon);
+    apps.until("provider info", |s, e| match e {
         ConsumerEvent::Provider(_) if s == c => Some(()),
         _ => None,
     });
@@ -306,10 +223,7 @@ fn lnd_failures_reach_the_consumer_and_the_reserve_comes_back() {
             preimage: None,
         })
         .unwrap();
-    assert_eq!(
-        pay_answer(&mut d, &mut events, c, &theirs.bolt11),
-        Err("no route".to_owned())
-    );
+    assert_eq!(apps.pay(c, &theirs.bolt11), Err("no route".to_owned()));
     let check = cli(&dir, &["check"]);
     assert_eq!(check["ok"], true, "{check}");
     assert_eq!(check["in_flight_count"], 0, "{check}");
@@ -323,19 +237,11 @@ fn lnd_failures_reach_the_consumer_and_the_reserve_comes_back() {
     drop(outside);
     let _ = simnet.0.kill();
     let _ = simnet.0.wait();
-    let r = d.request_invoice(c, 1_000).unwrap();
-    let err = wait_for(&mut d, &mut events, "the invoice error", |s, e| match e {
-        ConsumerEvent::Error {
-            request: Some(q),
-            message,
-        } if s == c && *q == r => Some(message.clone()),
-        ConsumerEvent::Invoice { request, .. } if s == c && *request == r => {
-            panic!("an invoice without a node")
-        }
-        _ => None,
-    });
+    let err = apps
+        .invoice(c, 1_000)
+        .expect_err("an invoice without a node");
     assert!(err.contains("node unavailable"), "{err}");
-    let c2 = consumer(&mut d, &beacon.clone());
+    let c2 = apps.consumer(&beacon.clone());
     let _ = c2;
     let again = cli(&dir, &["getaccountinfo", "mo-0"]);
     assert_eq!(again["accounts"][0]["msats"], 5_000_000);
@@ -386,18 +292,14 @@ fn a_crash_with_lnd_pays_in_flight_is_reconciled_through_track() {
     let cfg = lnd_toml(p0, &d0, "");
     let (mut t, listen) = start_terminus(&cfg, &dir, "127.0.0.1:0");
     cli(&dir, &["create", "1000sat", "-a", "nia"]);
-    let mut d: Driver = Driver::new(DriverConfig::default(), TransportConfig::default()).unwrap();
-    let mut events = Vec::new();
+    let mut apps = Apps::new();
     let mut cs = Vec::new();
     for _ in 0..(PAYS / 8) {
-        let beacon = cli(&dir, &["listen", "nia-0"])["beacon"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        cs.push(consumer(&mut d, &beacon));
+        let beacon = listen_beacon(&dir, "nia-0");
+        cs.push(apps.consumer(&beacon));
     }
     for &c in &cs {
-        wait_for(&mut d, &mut events, "provider info", |s, e| match e {
+        apps.until("provider info", |s, e| match e {
             ConsumerEvent::Provider(_) if s == c => Some(()),
             _ => None,
         });
@@ -412,12 +314,14 @@ fn a_crash_with_lnd_pays_in_flight_is_reconciled_through_track() {
                 preimage: None,
             })
             .unwrap();
-        d.pay(cs[i % cs.len()], &inv.bolt11).unwrap();
+        apps.d.pay(cs[i % cs.len()], &inv.bolt11).unwrap();
     }
     let until = Instant::now() + Duration::from_secs(20);
     let mut buf = Vec::new();
     loop {
-        d.poll(&mut buf, Some(Duration::from_millis(10))).unwrap();
+        apps.d
+            .poll(&mut buf, Some(Duration::from_millis(10)))
+            .unwrap();
         buf.clear();
         if cli(&dir, &["check"])["in_flight_count"] == PAYS {
             break;
@@ -426,7 +330,7 @@ fn a_crash_with_lnd_pays_in_flight_is_reconciled_through_track() {
     }
     t.0.kill().unwrap(); // SIGKILL while LND routes them
     let _ = t.0.wait();
-    drop(d);
+    drop(apps);
     let (_t, _) = start_terminus(&cfg, &dir, &listen);
     let until = Instant::now() + Duration::from_secs(60);
     let c = loop {
@@ -468,34 +372,21 @@ fn the_terminus_resubscribes_after_lnd_restarts() {
     let dir = temp_dir();
     let (_t, _) = start_terminus(&lnd_toml(ports[0], &n0, ""), &dir, "127.0.0.1:0");
     cli(&dir, &["create", "0", "-a", "ola"]);
-    let beacon = cli(&dir, &["listen", "ola-0"])["beacon"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let mut d: Driver = Driver::new(DriverConfig::default(), TransportConfig::default()).unwrap();
-    let mut events = Vec::new();
-    let c = consumer(&mut d, &beacon);
-    wait_for(&mut d, &mut events, "provider info", |s, e| match e {
+    let beacon = listen_beacon(&dir, "ola-0");
+    let mut apps = Apps::new();
+    let c = apps.consumer(&beacon);
+    apps.until("provider info", |s, e| match e {
         ConsumerEvent::Provider(_) if s == c => Some(()),
         _ => None,
     });
-    let invoice = |d: &mut Driver, events: &mut Vec<_>, msats| {
-        let r = d.request_invoice(c, msats).unwrap();
-        wait_for(d, events, "an invoice", |s, e| match e {
-            ConsumerEvent::Invoice { request, bolt11 } if s == c && *request == r => {
-                Some(bolt11.clone())
-            }
-            _ => None,
-        })
-    };
-    let first = invoice(&mut d, &mut events, 1_000_000);
-    let second = invoice(&mut d, &mut events, 2_000_000);
+    let first = apps.invoice(c, 1_000_000).unwrap();
+    let second = apps.invoice(c, 2_000_000).unwrap();
     // The first is paid while everything is up: the subscription is live.
     LndNode::connect(&lnd_config(ports[1], &n1))
         .unwrap()
         .pay(&first, 100_000, Duration::from_secs(30))
         .unwrap();
-    wait_for(&mut d, &mut events, "the first credit", |s, e| match e {
+    apps.until("the first credit", |s, e| match e {
         ConsumerEvent::Provider(u) if s == c && u.msats == Some(1_000_000) => Some(()),
         _ => None,
     });
@@ -506,15 +397,10 @@ fn the_terminus_resubscribes_after_lnd_restarts() {
         .unwrap()
         .pay(&second, 100_000, Duration::from_secs(30))
         .unwrap();
-    wait_for(
-        &mut d,
-        &mut events,
-        "the credit after the restart",
-        |s, e| match e {
-            ConsumerEvent::Provider(u) if s == c && u.msats == Some(3_000_000) => Some(()),
-            _ => None,
-        },
-    );
+    apps.until("the credit after the restart", |s, e| match e {
+        ConsumerEvent::Provider(u) if s == c && u.msats == Some(3_000_000) => Some(()),
+        _ => None,
+    });
     let check = cli(&dir, &["check"]);
     assert_eq!(check["ok"], true, "{check}");
     assert_eq!(check["received_msat"], 3_000_000, "{check}");

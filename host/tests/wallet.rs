@@ -2,29 +2,26 @@
 //! terminus-cli, relay, wallet), the apps as consumer sessions on a driver in this process,
 //! real websockets on loopback.
 
+#[path = "support/relay.rs"]
+mod relay;
 mod support;
 #[path = "support/terminus.rs"]
 mod terminus_support;
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use moneysocket_core::beacon::Beacon;
 use moneysocket_core::bolt11::Invoice;
 use moneysocket_core::host::SessionId;
-use moneysocket_core::uuid::Uuid;
-use moneysocket_driver::{ConsumerEvent, Driver, DriverConfig};
+use moneysocket_driver::ConsumerEvent;
 use moneysocket_host::terminus::ledger::system_clock;
 use moneysocket_host::wallet::ledger::WalletLedger;
 use moneysocket_host::wallet::{self, Period, Upstream, WalletConfig, Window};
-use moneysocket_ws::TransportConfig;
-use support::{spawn_listening, temp_dir};
-use terminus_support::{
-    cli, consumer, pay_answer, pump, sha256, start_terminus, wait_for, Killed, BIN,
-};
+use relay::Relay;
+use support::{read_line_after, spawn_listening, spawn_piped, temp_dir};
+use terminus_support::{cli, encode_beacon, listen_beacon, sha256, start_terminus, Apps, Killed};
 
 const FOREVER: Window = Window {
     start_ms: 0,
@@ -44,10 +41,7 @@ fn terminus_with(config: &str, dir: &Path, accounts: &[(&str, &str)]) -> (Killed
         .iter()
         .map(|(name, amount)| {
             cli(dir, &["create", amount, "-a", name]);
-            cli(dir, &["listen", &format!("{name}-0")])["beacon"]
-                .as_str()
-                .expect("beacon")
-                .to_owned()
+            listen_beacon(dir, &format!("{name}-0"))
         })
         .collect();
     (t, beacons)
@@ -118,22 +112,10 @@ impl WalletProc {
             let (c, out, url) = spawn_listening(&all);
             (c, out, Some(url.trim_start_matches("ws://").to_owned()))
         } else {
-            let mut c = Command::new(BIN)
-                .args(&all)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("spawn wallet");
-            let out = BufReader::new(c.stdout.take().expect("stdout"));
+            let (c, out) = spawn_piped(&all);
             (c, out, None)
         };
-        let mut line = String::new();
-        out.read_line(&mut line).expect("beacon line");
-        let beacon = line
-            .trim()
-            .strip_prefix("upstream beacon: ")
-            .unwrap_or_else(|| panic!("unexpected line {line:?}"))
-            .to_owned();
+        let beacon = read_line_after(&mut out, "upstream beacon: ");
         WalletProc {
             child: Killed(child),
             dir: dir.to_path_buf(),
@@ -142,85 +124,39 @@ impl WalletProc {
         }
     }
 
+    /// [`WalletProc::start`] with `--listen LISTEN` before `args`.
+    fn listening(dir: &Path, downstream: &str, listen: &str, args: &[&str]) -> WalletProc {
+        let mut all = vec!["--listen", listen];
+        all.extend(args);
+        WalletProc::start(dir, downstream, &all)
+    }
+
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("moneysocket-wallet.log")).unwrap_or_default()
     }
 
+    /// Polls `apps` until the wallet's log contains `what`, for at most `limit`.
+    fn wait_log(&self, apps: &mut Apps, what: &str, limit: Duration) {
+        let until = Instant::now() + limit;
+        while !self.log().contains(what) {
+            assert!(
+                Instant::now() < until,
+                "no {what:?} in the wallet's log: {}",
+                self.log()
+            );
+            apps.pump();
+        }
+    }
+
     /// SIGTERM, and wait for the exit (graceful stop).
     fn stop(mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.0.id().to_string()])
-            .status();
-        let until = Instant::now() + Duration::from_secs(15);
-        while !matches!(self.child.0.try_wait(), Ok(Some(_))) {
-            assert!(Instant::now() < until, "wallet did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.child.stop("wallet");
     }
 }
 
 /// What the wallet's ledger says (read beside the running wallet: SQLite WAL).
 fn ledger(dir: &Path) -> WalletLedger {
     WalletLedger::open(&dir.join("wallet.sqlite"), system_clock()).expect("wallet ledger")
-}
-
-/// Consumers in this process: the apps, and the accounts paying the apps' invoices.
-struct Apps {
-    d: Driver,
-    events: Vec<(SessionId, ConsumerEvent)>,
-}
-
-impl Apps {
-    fn new() -> Apps {
-        Apps {
-            d: Driver::new(DriverConfig::default(), TransportConfig::default()).unwrap(),
-            events: Vec::new(),
-        }
-    }
-
-    fn consumer(&mut self, beacon: &str) -> SessionId {
-        consumer(&mut self.d, beacon)
-    }
-
-    /// The next balance `c` hears that satisfies `ok` (the first provider info included).
-    fn balance(&mut self, c: SessionId, ok: impl Fn(u64) -> bool) -> u64 {
-        wait_for(&mut self.d, &mut self.events, "a balance", |s, e| match e {
-            ConsumerEvent::Provider(u) if s == c => u.msats.filter(|m| ok(*m)),
-            _ => None,
-        })
-    }
-
-    /// The next provider info `c` hears: balance and account uuid.
-    fn info(&mut self, c: SessionId) -> (Option<u64>, Uuid) {
-        wait_for(
-            &mut self.d,
-            &mut self.events,
-            "provider info",
-            |s, e| match e {
-                ConsumerEvent::Provider(u) if s == c => Some((u.msats, u.account_uuid)),
-                _ => None,
-            },
-        )
-    }
-
-    fn invoice(&mut self, c: SessionId, msats: u64) -> String {
-        let r = self.d.request_invoice(c, msats).unwrap();
-        wait_for(
-            &mut self.d,
-            &mut self.events,
-            "an invoice",
-            |s, e| match e {
-                ConsumerEvent::Invoice { request, bolt11 } if s == c && *request == r => {
-                    Some(bolt11.clone())
-                }
-                _ => None,
-            },
-        )
-    }
-
-    fn pay(&mut self, c: SessionId, bolt11: &str) -> Result<[u8; 32], String> {
-        pay_answer(&mut self.d, &mut self.events, c, bolt11)
-    }
 }
 
 #[test]
@@ -305,8 +241,8 @@ fn the_allowance_renews_on_a_period_boundary() {
     let seller = apps.consumer(&beacons[1]);
     assert_eq!(apps.balance(app, |_| true), 5_000_000);
     apps.balance(seller, |_| true);
-    let first = apps.invoice(seller, 4_000_000);
-    let second = apps.invoice(seller, 4_000_000);
+    let first = apps.invoice(seller, 4_000_000).unwrap();
+    let second = apps.invoice(seller, 4_000_000).unwrap();
 
     // Start right after a boundary (rolling windows count from the wallet's anchor), so
     // both pays fall in one window of 4 s.
@@ -352,9 +288,7 @@ fn the_spent_amount_survives_a_kill_and_restart() {
     let (_t, beacons) = terminus(&tdir, &[("buyer", "100000sat"), ("seller", "0")]);
     let wdir = temp_dir();
     let args = ["--allowance", "10000sat", "--period", "month"];
-    let mut first_args = vec!["--listen", "127.0.0.1:0"];
-    first_args.extend(args);
-    let w = WalletProc::start(&wdir, &beacons[0], &first_args);
+    let w = WalletProc::listening(&wdir, &beacons[0], "127.0.0.1:0", &args);
     let listen = w.listen.clone().expect("listen address");
     let mut apps = Apps::new();
     let app = apps.consumer(&w.beacon);
@@ -362,7 +296,7 @@ fn the_spent_amount_survives_a_kill_and_restart() {
     let (msats, account) = apps.info(app);
     assert_eq!(msats, Some(10_000_000));
     apps.balance(seller, |_| true);
-    let bolt11 = apps.invoice(seller, 3_000_000);
+    let bolt11 = apps.invoice(seller, 3_000_000).unwrap();
     apps.pay(app, &bolt11).expect("pay");
     assert_eq!(apps.balance(app, |m| m == 7_000_000), 7_000_000);
 
@@ -370,20 +304,15 @@ fn the_spent_amount_survives_a_kill_and_restart() {
     // 7,000 sat left.
     let beacon = w.beacon.clone();
     drop(w);
-    wait_for(
-        &mut apps.d,
-        &mut apps.events,
-        "the link to close",
-        |s, e| matches!(e, ConsumerEvent::Closed(_) if s == app).then_some(()),
-    );
+    apps.until("the link to close", |s, e| {
+        matches!(e, ConsumerEvent::Closed(_) if s == app).then_some(())
+    });
     apps.events.clear(); // what the first wallet said
-    let mut again_args = vec!["--listen", listen.as_str()];
-    again_args.extend(args);
-    let w2 = WalletProc::start(&wdir, &beacons[0], &again_args);
+    let w2 = WalletProc::listening(&wdir, &beacons[0], &listen, &args);
     assert_eq!(w2.beacon, beacon);
     // The app redials by itself and hears what is left, of the same account.
     assert_eq!(apps.info(app), (Some(7_000_000), account), "{}", w2.log());
-    let big = apps.invoice(seller, 8_000_000);
+    let big = apps.invoice(seller, 8_000_000).unwrap();
     let e = apps.pay(app, &big).unwrap_err();
     assert!(e.contains("allowance exceeded"), "{e}");
     w2.stop();
@@ -403,32 +332,21 @@ fn a_pay_in_flight_when_the_wallet_dies_stays_reserved_and_is_reconciled() {
     );
     let wdir = temp_dir();
     let args = ["--allowance", "10000sat", "--period", "never"];
-    let mut first_args = vec!["--listen", "127.0.0.1:0"];
-    first_args.extend(args);
-    let w = WalletProc::start(&wdir, &beacons[0], &first_args);
+    let w = WalletProc::listening(&wdir, &beacons[0], "127.0.0.1:0", &args);
     let listen = w.listen.clone().expect("listen address");
     let mut apps = Apps::new();
     let app = apps.consumer(&w.beacon);
     assert_eq!(apps.balance(app, |_| true), 10_000_000);
     let bolt11 = peer_invoice(&tdir, "2000sat");
     apps.d.pay(app, &bolt11).unwrap();
-    let until = Instant::now() + Duration::from_secs(10);
-    while !w.log().contains("allowed pay") {
-        assert!(Instant::now() < until, "pay not forwarded: {}", w.log());
-        pump(&mut apps.d, &mut apps.events);
-    }
+    // forwarded
+    w.wait_log(&mut apps, "allowed pay", Duration::from_secs(10));
     // kill -9 with the pay routing; restart at once: the pay is still reserved
     // (2,000,000 + 20,000 reserve), then the terminus tells the account's sessions the
     // preimage and the wallet marks it succeeded (its fee unknown: the reserve counts).
     drop(w);
-    let mut again_args = vec!["--listen", listen.as_str()];
-    again_args.extend(args);
-    let w2 = WalletProc::start(&wdir, &beacons[0], &again_args);
-    let until = Instant::now() + Duration::from_secs(20);
-    while !w2.log().contains("reconciled") {
-        assert!(Instant::now() < until, "not reconciled: {}", w2.log());
-        pump(&mut apps.d, &mut apps.events);
-    }
+    let w2 = WalletProc::listening(&wdir, &beacons[0], &listen, &args);
+    w2.wait_log(&mut apps, "reconciled", Duration::from_secs(20));
     assert!(w2.log().contains("1 pay(s) were in flight"), "{}", w2.log());
     // as much used as before (reserved then, spent now): the same amount advertised
     assert_eq!(apps.balance(app, |m| m == 7_980_000), 7_980_000);
@@ -474,21 +392,7 @@ fn pays_in_flight_reserve_before_they_are_forwarded() {
         .collect();
     let mut answers = Vec::new();
     for r in &requests {
-        answers.push(wait_for(
-            &mut apps.d,
-            &mut apps.events,
-            "an answer",
-            |s, e| match e {
-                ConsumerEvent::Preimage {
-                    request: Some(q), ..
-                } if s == app && q == r => Some(Ok(())),
-                ConsumerEvent::Error {
-                    request: Some(q),
-                    message,
-                } if s == app && q == r => Some(Err(message.clone())),
-                _ => None,
-            },
-        ));
+        answers.push(apps.pay_outcome(app, *r).map(|_| ()));
     }
     assert!(answers[0].is_ok() && answers[1].is_ok(), "{answers:?}");
     let refused = answers[2].as_ref().unwrap_err();
@@ -514,13 +418,7 @@ fn the_app_hears_not_ready_until_the_downstream_account_is_there() {
     cli(&tdir, &["create", "2000sat", "-a", "late"]);
     // The account's beacon, before the terminus serves it.
     let seed = "a1a2a3a4a5a6a7a8a9aaabacadaeafb0";
-    let encoded = Command::new(BIN)
-        .args(["beacon", "encode", "--seed", seed, "--location"])
-        .arg(format!("ws://{listen}"))
-        .output()
-        .unwrap();
-    assert!(encoded.status.success());
-    let downstream = String::from_utf8(encoded.stdout).unwrap().trim().to_owned();
+    let downstream = encode_beacon(seed, &format!("ws://{listen}"));
     let wdir = temp_dir();
     let w = WalletProc::start(
         &wdir,
@@ -529,7 +427,7 @@ fn the_app_hears_not_ready_until_the_downstream_account_is_there() {
     );
     let mut apps = Apps::new();
     let app = apps.consumer(&w.beacon);
-    wait_for(&mut apps.d, &mut apps.events, "not ready", |s, e| {
+    apps.until("not ready", |s, e| {
         matches!(e, ConsumerEvent::ProviderNotReady if s == app).then_some(())
     });
     assert!(!apps.d.host().consumer(app).unwrap().is_ready());
@@ -548,23 +446,10 @@ fn fresh_seller(apps: &mut Apps, beacon: &str) -> SessionId {
 
 #[test]
 fn an_upstream_invoice_is_paid_by_another_account_and_its_preimage_reaches_the_app() {
-    let (mut relay, _out, relay_url) =
-        spawn_listening(&[OsStr::new("relay"), OsStr::new("--port"), OsStr::new("0")]);
+    let relay = Relay::on_port(0);
     let tdir = temp_dir();
     let (_t, beacons) = terminus(&tdir, &[("buyer", "1000sat"), ("payer", "50000sat")]);
-    let encoded = Command::new(BIN)
-        .args([
-            "beacon",
-            "encode",
-            "--seed",
-            "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
-            "--location",
-            &relay_url,
-        ])
-        .output()
-        .unwrap();
-    assert!(encoded.status.success());
-    let app_beacon = String::from_utf8(encoded.stdout).unwrap().trim().to_owned();
+    let app_beacon = encode_beacon("0f1e2d3c4b5a69788796a5b4c3d2e1f0", &relay.url);
     let wdir = temp_dir();
     let w = WalletProc::start(
         &wdir,
@@ -580,30 +465,18 @@ fn an_upstream_invoice_is_paid_by_another_account_and_its_preimage_reaches_the_a
     apps.balance(payer, |_| true);
 
     // Receiving is not limited by the allowance.
-    let bolt11 = apps.invoice(app, 20_000_000);
+    let bolt11 = apps.invoice(app, 20_000_000).unwrap();
     let hash = *Invoice::parse(&bolt11).unwrap().payment_hash();
     apps.pay(payer, &bolt11)
         .expect("payer pays the app's invoice");
-    let heard = wait_for(
-        &mut apps.d,
-        &mut apps.events,
-        "the app's preimage",
-        |s, e| match e {
-            ConsumerEvent::Preimage {
-                request: None,
-                preimage,
-            } if s == app => Some(*preimage),
-            _ => None,
-        },
-    );
+    let heard = apps.incoming_preimage(app);
     assert_eq!(sha256(&heard), hash);
     // the downstream balance grew: the advertised amount is the allowance now
     assert_eq!(apps.balance(app, |m| m == 5_000_000), 5_000_000);
     assert_eq!(balance_of(&tdir, "buyer"), 21_000_000);
     assert!(w.log().contains("upstream invoice paid"), "{}", w.log());
     w.stop();
-    let _ = relay.kill();
-    let _ = relay.wait();
+    drop(relay);
 }
 
 #[test]
@@ -626,14 +499,14 @@ fn the_in_process_wallet_reports_its_state_and_stops() {
     let app = apps.consumer(handle.upstream_beacon());
     let seller = fresh_seller(&mut apps, &beacons[1]);
     assert_eq!(apps.balance(app, |_| true), 3_000_000);
-    let bolt11 = apps.invoice(seller, 2_000_000);
+    let bolt11 = apps.invoice(seller, 2_000_000).unwrap();
     apps.pay(app, &bolt11).expect("pay");
     let s = handle
         .wait_for(Duration::from_secs(10), |s| s.spent_msat == 2_000_000)
         .expect("spent counted");
     assert_eq!((s.left_msat, s.reserved_msat, s.allowed), (1_000_000, 0, 1));
     assert!(s.downstream_ready && s.upstream_ready, "{s:?}");
-    let again = apps.invoice(seller, 2_000_000);
+    let again = apps.invoice(seller, 2_000_000).unwrap();
     assert!(apps.pay(app, &again).unwrap_err().contains("allowance"));
     let s = handle
         .wait_for(Duration::from_secs(10), |s| s.refusals == 1)
@@ -645,7 +518,7 @@ fn the_in_process_wallet_reports_its_state_and_stops() {
     let until = Instant::now() + Duration::from_secs(10);
     while apps.d.host().consumer(app).is_some_and(|c| c.is_ready()) {
         assert!(Instant::now() < until, "app still linked after stop");
-        pump(&mut apps.d, &mut apps.events);
+        apps.pump();
     }
 }
 
@@ -674,8 +547,8 @@ fn a_calendar_day_renews_at_midnight_utc_on_the_wallets_clock() {
     let app = apps.consumer(handle.upstream_beacon());
     let seller = fresh_seller(&mut apps, &beacons[1]);
     assert_eq!(apps.balance(app, |_| true), 2_000_000);
-    let first = apps.invoice(seller, 1_500_000);
-    let second = apps.invoice(seller, 1_500_000);
+    let first = apps.invoice(seller, 1_500_000).unwrap();
+    let second = apps.invoice(seller, 1_500_000).unwrap();
     apps.pay(app, &first).expect("first pay");
     let e = apps.pay(app, &second).unwrap_err();
     assert!(e.contains("renews at 2026-12-05T00:00:00Z"), "{e}");

@@ -7,6 +7,8 @@
 
 #[path = "web/cdp.rs"]
 mod cdp;
+#[path = "support/relay.rs"]
+mod relay;
 mod support;
 #[path = "support/terminus.rs"]
 mod terminus_support;
@@ -16,14 +18,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use relay::Relay;
 use serde_json::Value;
 use support::{spawn_listening, temp_dir};
-use terminus_support::{cli, start_terminus, Killed};
+use terminus_support::{cli, listen_beacon, start_terminus, Killed};
 
 /// Relay and terminus processes with a buyer (100,000 sat) and a seller (0) account, and
 /// `moneysocket web` serving the pages for them.
 struct World {
-    _relay: Killed,
+    _relay: Relay,
     _terminus: Killed,
     _web: Killed,
     relay: String,
@@ -31,23 +34,15 @@ struct World {
     seller_beacon: String,
 }
 
-fn beacon(dir: &Path, account: &str) -> String {
-    cli(dir, &["listen", account])["beacon"]
-        .as_str()
-        .expect("beacon")
-        .to_owned()
-}
-
 fn world() -> World {
     let dir = temp_dir();
-    let (relay, _, relay_url) =
-        spawn_listening(&[OsStr::new("relay"), OsStr::new("--port"), OsStr::new("0")]);
-    let relay = Killed(relay);
+    let relay = Relay::on_port(0);
+    let relay_url = relay.url.clone();
     let (terminus, _) = start_terminus("", &dir, "127.0.0.1:0");
     cli(&dir, &["create", "100000sat", "-a", "buyer"]);
     cli(&dir, &["create", "0", "-a", "seller"]);
-    let buyer_beacon = beacon(&dir, "buyer-0");
-    let seller_beacon = beacon(&dir, "seller-0");
+    let buyer_beacon = listen_beacon(&dir, "buyer-0");
+    let seller_beacon = listen_beacon(&dir, "seller-0");
     let (web, _, _) = spawn_listening(&[
         OsStr::new("web"),
         OsStr::new("--listen"),
@@ -309,7 +304,7 @@ fn the_wasm_consumer_redials_a_terminus_that_restarts() {
     let dir = temp_dir();
     let (terminus, listen) = start_terminus("", &dir, "127.0.0.1:0");
     cli(&dir, &["create", "4000sat", "-a", "ruth"]);
-    let beacon = beacon(&dir, "ruth-0");
+    let beacon = listen_beacon(&dir, "ruth-0");
     let script =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../transports/wasm/tests/node/reconnect.mjs");
     let mut child = Command::new(node)

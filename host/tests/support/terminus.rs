@@ -1,26 +1,43 @@
-//! Helpers shared by the terminus's end-to-end tests (included with `#[path]` by
-//! `terminus.rs` and `terminus_lnd.rs`; each uses a part of them).
+//! Helpers shared by the end-to-end tests of the terminus and what runs on it (wallet,
+//! device, web, consumer; included with `#[path]`, each uses a part of them).
 #![allow(dead_code)]
 
 use std::ffi::OsStr;
-use std::io::BufRead;
+use std::io::BufReader;
 use std::path::Path;
-use std::process::{Child, Command, Output};
+use std::process::{Child, ChildStdout, Command, Output};
 use std::time::{Duration, Instant};
 
 use moneysocket_core::beacon::Beacon;
 use moneysocket_core::host::SessionId;
 use moneysocket_core::session::ConsumerConfig;
-use moneysocket_driver::{ConsumerEvent, Driver, DriverEvent, SessionEvent};
+use moneysocket_core::uuid::Uuid;
+use moneysocket_driver::{ConsumerEvent, Driver, DriverConfig, DriverEvent, SessionEvent};
+use moneysocket_ws::TransportConfig;
 use serde_json::Value;
 
-use crate::support::spawn_listening;
+use crate::support::{read_line_after, spawn_listening};
 
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_moneysocket");
 
 /// A child process killed (and reaped) when dropped.
 pub struct Killed(pub Child);
+
+impl Killed {
+    /// SIGTERM, and waits up to 15 s for the exit (`what` names the process if it does
+    /// not stop).
+    pub fn stop(&mut self, what: &str) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let until = Instant::now() + Duration::from_secs(15);
+        while !matches!(self.0.try_wait(), Ok(Some(_))) {
+            assert!(Instant::now() < until, "{what} did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
 
 impl Drop for Killed {
     fn drop(&mut self) {
@@ -52,9 +69,27 @@ pub fn cli(dir: &Path, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).expect("json result")
 }
 
+/// The beacon of `terminus-cli listen ACCOUNT`.
+pub fn listen_beacon(dir: &Path, account: &str) -> String {
+    cli(dir, &["listen", account])["beacon"]
+        .as_str()
+        .expect("beacon")
+        .to_owned()
+}
+
 /// A terminus on `config` (TOML text, written to `DIR/terminus.toml`) with its data in
 /// `dir`, listening on `listen`: the process and its listen address (`host:port`).
 pub fn start_terminus(config: &str, dir: &Path, listen: &str) -> (Killed, String) {
+    let (t, _, listen) = start_terminus_out(config, dir, listen);
+    (t, listen)
+}
+
+/// [`start_terminus`], also giving its stdout after the `control at:` line.
+pub fn start_terminus_out(
+    config: &str,
+    dir: &Path,
+    listen: &str,
+) -> (Killed, BufReader<ChildStdout>, String) {
     std::fs::create_dir_all(dir).unwrap();
     let path = dir.join("terminus.toml");
     std::fs::write(&path, config).unwrap();
@@ -69,10 +104,26 @@ pub fn start_terminus(config: &str, dir: &Path, listen: &str) -> (Killed, String
         OsStr::new("--rpc"),
         OsStr::new("127.0.0.1:0"),
     ]);
-    let mut line = String::new();
-    out.read_line(&mut line).expect("control line");
-    assert!(line.starts_with("control at:"), "{line:?}");
-    (Killed(child), url.trim_start_matches("ws://").to_owned())
+    read_line_after(&mut out, "control at:");
+    (
+        Killed(child),
+        out,
+        url.trim_start_matches("ws://").to_owned(),
+    )
+}
+
+/// `moneysocket beacon encode --seed SEED --location LOCATION`: the beacon.
+pub fn encode_beacon(seed: &str, location: &str) -> String {
+    let out = Command::new(BIN)
+        .args(["beacon", "encode", "--seed", seed, "--location", location])
+        .output()
+        .expect("run beacon encode");
+    assert!(
+        out.status.success(),
+        "beacon encode: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 /// A consumer of `beacon` on `d`, dialing its location.
@@ -129,6 +180,16 @@ pub fn pay_answer(
     bolt11: &str,
 ) -> Result<[u8; 32], String> {
     let r = d.pay(c, bolt11).unwrap();
+    pay_outcome(d, events, c, r)
+}
+
+/// The answer to `c`'s pay request `r`: the preimage, or the provider's error text.
+pub fn pay_outcome(
+    d: &mut Driver,
+    events: &mut Vec<(SessionId, ConsumerEvent)>,
+    c: SessionId,
+    r: Uuid,
+) -> Result<[u8; 32], String> {
     wait_for(d, events, "a payment's answer", |s, e| match e {
         ConsumerEvent::Preimage {
             request: Some(q),
@@ -140,6 +201,124 @@ pub fn pay_answer(
         } if s == c && *q == r => Some(Err(message.clone())),
         _ => None,
     })
+}
+
+/// `c` asks for an invoice of `msats`: the BOLT11, or the provider's error text.
+pub fn invoice_answer(
+    d: &mut Driver,
+    events: &mut Vec<(SessionId, ConsumerEvent)>,
+    c: SessionId,
+    msats: u64,
+) -> Result<String, String> {
+    let r = d.request_invoice(c, msats).unwrap();
+    invoice_outcome(d, events, c, r)
+}
+
+/// The answer to `c`'s invoice request `r`: the BOLT11, or the provider's error text.
+pub fn invoice_outcome(
+    d: &mut Driver,
+    events: &mut Vec<(SessionId, ConsumerEvent)>,
+    c: SessionId,
+    r: Uuid,
+) -> Result<String, String> {
+    wait_for(d, events, "an invoice", |s, e| match e {
+        ConsumerEvent::Invoice { request, bolt11 } if s == c && *request == r => {
+            Some(Ok(bolt11.clone()))
+        }
+        ConsumerEvent::Error {
+            request: Some(q),
+            message,
+        } if s == c && *q == r => Some(Err(message.clone())),
+        _ => None,
+    })
+}
+
+/// Consumers in this process: a driver and the events its consumer sessions heard (kept
+/// until a wait takes them).
+pub struct Apps {
+    pub d: Driver,
+    pub events: Vec<(SessionId, ConsumerEvent)>,
+}
+
+impl Apps {
+    /// A driver with default settings.
+    pub fn new() -> Apps {
+        Apps {
+            d: Driver::new(DriverConfig::default(), TransportConfig::default()).unwrap(),
+            events: Vec::new(),
+        }
+    }
+
+    /// A consumer of `beacon`, dialing its location.
+    pub fn consumer(&mut self, beacon: &str) -> SessionId {
+        consumer(&mut self.d, beacon)
+    }
+
+    /// One poll; the consumers' events are kept for later waits.
+    pub fn pump(&mut self) {
+        pump(&mut self.d, &mut self.events);
+    }
+
+    /// Polls until `f` finds what it waits for among the events (see [`wait_for`]).
+    pub fn until<T>(
+        &mut self,
+        what: &str,
+        f: impl FnMut(SessionId, &ConsumerEvent) -> Option<T>,
+    ) -> T {
+        wait_for(&mut self.d, &mut self.events, what, f)
+    }
+
+    /// The first balance `c` hears (its provider is ready).
+    pub fn ready(&mut self, c: SessionId) -> u64 {
+        self.balance(c, |_| true)
+    }
+
+    /// The next balance `c` hears that satisfies `ok`.
+    pub fn balance(&mut self, c: SessionId, ok: impl Fn(u64) -> bool) -> u64 {
+        self.until("a balance", |s, e| match e {
+            ConsumerEvent::Provider(u) if s == c => u.msats.filter(|m| ok(*m)),
+            _ => None,
+        })
+    }
+
+    /// The next provider info `c` hears: balance and account uuid.
+    pub fn info(&mut self, c: SessionId) -> (Option<u64>, Uuid) {
+        self.until("provider info", |s, e| match e {
+            ConsumerEvent::Provider(u) if s == c => Some((u.msats, u.account_uuid)),
+            _ => None,
+        })
+    }
+
+    /// The preimage of an incoming payment `c` hears of (no request of its own).
+    pub fn incoming_preimage(&mut self, c: SessionId) -> [u8; 32] {
+        self.until("an incoming preimage", |s, e| match e {
+            ConsumerEvent::Preimage {
+                request: None,
+                preimage,
+            } if s == c => Some(*preimage),
+            _ => None,
+        })
+    }
+
+    /// `c` asks for an invoice of `msats` (see [`invoice_answer`]).
+    pub fn invoice(&mut self, c: SessionId, msats: u64) -> Result<String, String> {
+        invoice_answer(&mut self.d, &mut self.events, c, msats)
+    }
+
+    /// The answer to `c`'s invoice request `r` (see [`invoice_outcome`]).
+    pub fn invoice_outcome(&mut self, c: SessionId, r: Uuid) -> Result<String, String> {
+        invoice_outcome(&mut self.d, &mut self.events, c, r)
+    }
+
+    /// The answer to `c`'s pay request `r` (see [`pay_outcome`]).
+    pub fn pay_outcome(&mut self, c: SessionId, r: Uuid) -> Result<[u8; 32], String> {
+        pay_outcome(&mut self.d, &mut self.events, c, r)
+    }
+
+    /// `c` pays `bolt11` (see [`pay_answer`]).
+    pub fn pay(&mut self, c: SessionId, bolt11: &str) -> Result<[u8; 32], String> {
+        pay_answer(&mut self.d, &mut self.events, c, bolt11)
+    }
 }
 
 /// SHA-256.
