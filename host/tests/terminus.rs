@@ -311,10 +311,10 @@ fn a_crash_with_1000_pays_in_flight_loses_and_doubles_nothing() {
     const SESSIONS: usize = 125; // each consumer keeps 8 requests outstanding
     const AMOUNT: u64 = 1_000;
     let dir = temp_dir();
-    // Every payment routes for 2 s: the kill comes while they are under way.
+    // Every payment routes for 4 s: the kill comes while they are under way.
     std::fs::write(
         dir.join("terminus.toml"),
-        "[listen]\nmax_per_ip = 0\n[simnode]\nlatency_ms = 2000\n",
+        "[listen]\nmax_per_ip = 0\n[simnode]\nlatency_ms = 4000\n",
     )
     .unwrap();
     let t = Terminus::start(&dir);
@@ -348,7 +348,9 @@ fn a_crash_with_1000_pays_in_flight_loses_and_doubles_nothing() {
     for (i, inv) in invoices.iter().enumerate() {
         apps.d.pay(consumers[i % SESSIONS], inv).unwrap();
     }
-    // Until every pay is recorded in flight (reserved)...
+    // Until every pay is recorded (in flight, reserved, or already completed: on a loaded
+    // machine handing 1,000 pays over takes longer than the first ones route) while some
+    // are still routing...
     let until = Instant::now() + Duration::from_secs(30);
     let mut buf = Vec::new();
     loop {
@@ -357,12 +359,15 @@ fn a_crash_with_1000_pays_in_flight_loses_and_doubles_nothing() {
             .unwrap();
         buf.clear();
         let c = t.cli(&["check"]);
-        if c["in_flight_count"].as_u64() == Some(PAYS as u64) {
+        let in_flight = c["in_flight_count"].as_u64().unwrap_or(0);
+        let completed = c["paid_msat"].as_u64().unwrap_or(0) / AMOUNT;
+        if in_flight + completed == PAYS as u64 {
+            assert!(in_flight > 0, "every pay completed before the kill: {c}");
             break;
         }
-        assert!(Instant::now() < until, "pays not all in flight: {c}");
+        assert!(Instant::now() < until, "pays not all recorded: {c}");
     }
-    // ...and some have completed (the first ones routed for 2 s), others are routing.
+    // ...and some have completed (the first ones routed for 4 s), others are routing.
     loop {
         apps.d
             .poll(&mut buf, Some(Duration::from_millis(10)))
