@@ -17,7 +17,7 @@ use std::process::ExitCode;
 #[command(
     name = "moneysocket",
     version,
-    about = "Moneysocket: beacons, frames, wads, relay and terminus"
+    about = "Moneysocket: start with `moneysocket demo`; relay, terminus, wallet, consumer, device bridge, web pages, codec tools"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -26,6 +26,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The whole system in one process: relay, terminus, wallet, a seller and a buyer app;
+    /// buys until the wallet's allowance refuses (the first thing to run).
+    Demo(cmd::demo::DemoArgs),
     /// Decode or encode beacons.
     #[command(subcommand)]
     Beacon(cmd::beacon::BeaconCmd),
@@ -64,9 +67,6 @@ enum Command {
     /// Simulated Lightning nodes, each served over LND's REST API (HTTPS, macaroon) on its
     /// own loopback port, until SIGTERM/SIGINT.
     Simnet(cmd::simnet::SimnetArgs),
-    /// The whole system in one process: relay, terminus, wallet, a seller and a buyer app;
-    /// buys until the wallet's allowance refuses (the first thing to run).
-    Demo(cmd::demo::DemoArgs),
     /// A wallet between a terminus account (downstream) and an app (upstream) that enforces
     /// an allowance per period.
     Wallet(cmd::wallet::WalletArgs),
