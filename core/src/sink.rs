@@ -40,6 +40,29 @@ impl Sink for CountingSink {
     }
 }
 
+impl CountingSink {
+    /// How many bytes `write` puts into a sink (`usize::MAX` if it overflows even counting).
+    pub fn measure(write: impl FnOnce(&mut CountingSink) -> Result<(), Overflow>) -> usize {
+        let mut c = CountingSink::default();
+        match write(&mut c) {
+            Ok(()) => c.0,
+            Err(_) => usize::MAX,
+        }
+    }
+}
+
+/// The output of `write` (an ASCII JSON writer) as a `String`, sized by `len` first.
+#[cfg(feature = "alloc")]
+pub(crate) fn ascii_string(
+    len: usize,
+    write: impl FnOnce(&mut alloc::vec::Vec<u8>) -> Result<(), Overflow>,
+) -> alloc::string::String {
+    let mut v = alloc::vec::Vec::with_capacity(len);
+    // Writing into a Vec cannot fail, and the output is ASCII.
+    let _ = write(&mut v);
+    alloc::string::String::from_utf8(v).unwrap_or_default()
+}
+
 /// Writes into a caller-provided slice.
 #[derive(Debug)]
 pub struct SliceSink<'a> {

@@ -576,20 +576,13 @@ impl<'a> OpinionMessage<'a> {
 
     /// The length of [`OpinionMessage::write_json`]'s output.
     pub fn json_len(&self) -> usize {
-        let mut c = CountingSink::default();
-        match self.write_json(&mut c) {
-            Ok(()) => c.0,
-            Err(_) => usize::MAX,
-        }
+        CountingSink::measure(|c| self.write_json(c))
     }
 
     /// The serialised message as an owned `String`.
     #[cfg(feature = "alloc")]
     pub fn to_json_string(&self) -> alloc::string::String {
-        let mut v = alloc::vec::Vec::with_capacity(self.json_len());
-        // Writing into a Vec cannot fail; the output is ASCII.
-        let _ = self.write_json(&mut v);
-        alloc::string::String::from_utf8(v).unwrap_or_default()
+        crate::sink::ascii_string(self.json_len(), |v| self.write_json(v))
     }
 }
 
