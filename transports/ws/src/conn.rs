@@ -415,6 +415,19 @@ impl Conn {
         }
     }
 
+    /// A readiness event reported input (`ending`: or a hang-up or an error): the stream, in
+    /// whatever phase holds it, reads from the socket again (see [`Stream::readable`]).
+    pub(crate) fn readiness(&mut self, ending: bool) {
+        let stream = match &mut self.phase {
+            Phase::Open(ws) => ws.get_mut(),
+            Phase::ServerHead { stream, .. } | Phase::Draining(stream) => stream,
+            Phase::ServerHs(m) => m.get_mut().get_mut(),
+            Phase::ClientHs(m) => m.get_mut().get_mut(),
+            Phase::Connecting { .. } | Phase::Gone => return,
+        };
+        stream.readable(ending);
+    }
+
     /// Moves queued frames into the websocket and flushes as far as the socket allows;
     /// sends the close frame once the queue is empty when closing.
     /// `Ok(true)` if [`WRITE_BYTES_BUDGET`] ran out with output left (pump again next round).

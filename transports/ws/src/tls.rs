@@ -92,7 +92,16 @@ enum Io {
 ///   [`Stream::starved`], so that the transport can grant more from its global budget or
 ///   close a connection;
 /// * a **replay prefix**: the request head the transport read and checked itself is handed
-///   to tungstenite's handshake before the socket is read again.
+///   to tungstenite's handshake before the socket is read again;
+/// * **short-read readiness** (plain TCP only): a read that returns fewer bytes than asked
+///   for emptied the kernel's receive buffer, so the next read would only be refused with
+///   `EAGAIN`. Until the transport sees the socket's next readable event
+///   ([`Stream::readable`]) reads answer `WouldBlock` without a system call: one `recv` per
+///   readiness instead of two. Edge-triggered epoll (and kqueue) report every arrival of new
+///   data, so nothing is missed. Once a readiness event says the peer hung up or the socket
+///   has an error, reads always go to the socket (a short read then must not hide the end
+///   of the stream, which no later event would report). TLS streams keep reading until the
+///   socket refuses (rustls may hold records a short read does not show).
 #[derive(Debug)]
 pub(crate) struct Stream {
     io: Io,
@@ -102,6 +111,10 @@ pub(crate) struct Stream {
     pub limit: usize,
     /// The last read was refused because `held` reached `limit`.
     pub starved: bool,
+    /// A plain read came back short: the socket is empty until its next readable event.
+    drained: bool,
+    /// The peer hung up or the socket failed: read until the socket refuses.
+    ending: bool,
     replay: Vec<u8>,
     replay_at: usize,
 }
@@ -113,6 +126,8 @@ impl Stream {
             held: 0,
             limit: usize::MAX,
             starved: false,
+            drained: false,
+            ending: false,
             replay: Vec::new(),
             replay_at: 0,
         }
@@ -160,6 +175,13 @@ impl Stream {
 
     /// Reads and discards input, without limit, into a scratch buffer: `Ok(0)` at the end
     /// of the stream.
+    /// The socket's readiness reported new input (`ending`: or that the peer hung up, or an
+    /// error): reads go to the socket again.
+    pub(crate) fn readable(&mut self, ending: bool) {
+        self.drained = false;
+        self.ending |= ending;
+    }
+
     pub(crate) fn discard(&mut self) -> io::Result<usize> {
         let mut scratch = [0u8; 4096];
         self.read_io(&mut scratch)
@@ -194,7 +216,15 @@ impl Read for Stream {
         }
         self.starved = false;
         let want = buf.len().min(room);
-        let n = self.read_io(&mut buf[..want])?;
+        let n = match &mut self.io {
+            Io::Plain(_) if self.drained => return Err(io::ErrorKind::WouldBlock.into()),
+            Io::Plain(s) => {
+                let n = s.read(&mut buf[..want])?;
+                self.drained = n < want && !self.ending;
+                n
+            }
+            _ => self.read_io(&mut buf[..want])?,
+        };
         self.held = self.held.saturating_add(n);
         Ok(n)
     }

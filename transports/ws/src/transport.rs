@@ -148,8 +148,9 @@ pub struct Transport {
     again: Vec<ConnId>,
     /// The emptied `again` of the last poll, kept for its capacity.
     again_spare: Vec<ConnId>,
-    /// Readiness of the last `mio` poll (kept for its capacity).
-    ready: Vec<(Token, bool, bool)>,
+    /// Readiness of the last `mio` poll (kept for its capacity): token, readable, writable,
+    /// read side closed or failed.
+    ready: Vec<(Token, bool, bool, bool)>,
     /// Closes decided outside `poll` (overflow in `send`), reported by the next `poll`.
     deferred: Vec<(ConnId, CloseCause)>,
     next_sweep: Instant,
@@ -537,9 +538,10 @@ impl Transport {
                 e.token(),
                 e.is_readable() || e.is_read_closed() || e.is_error(),
                 e.is_writable() || e.is_write_closed() || e.is_error(),
+                e.is_read_closed() || e.is_error(),
             )
         }));
-        for (token, readable, writable) in ready.drain(..) {
+        for (token, readable, writable, ending) in ready.drain(..) {
             let t = token.0;
             if t & USER != 0 {
                 events.push(Event::User {
@@ -550,6 +552,11 @@ impl Transport {
             } else if t & LISTENER != 0 {
                 self.accept(t & 0xffff_ffff, events);
             } else if let Ok(id) = u32::try_from(t) {
+                if readable {
+                    if let Some(c) = self.conns.get_mut(&ConnId(id)) {
+                        c.readiness(ending);
+                    }
+                }
                 self.drive(ConnId(id), readable, writable, events, FIRST_TURN);
             }
         }
