@@ -343,6 +343,11 @@ impl Conn {
         self.out_bytes
     }
 
+    /// Whether a pump has something to do: queued frames, or a close frame still to send.
+    pub(crate) fn has_output(&self) -> bool {
+        !self.out.is_empty() || (self.closing.is_some() && !self.close_sent)
+    }
+
     /// Drops queued output (the connection is failing).
     pub(crate) fn clear_output(&mut self) {
         self.out.clear();

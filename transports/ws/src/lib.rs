@@ -66,6 +66,7 @@ mod config;
 mod conn;
 mod dial;
 mod http;
+mod ids;
 pub mod tls;
 mod transport;
 

@@ -16,6 +16,7 @@ use tungstenite::Bytes;
 use crate::conn::{start_server, Conn, Handshake, Phase, ReadEnd};
 use crate::dial::{parse_ws_url, DialError, WsUrl};
 use crate::http::{self, HttpRefusal};
+use crate::ids::IdMap;
 use crate::tls::{ClientConfig, ServerConfig};
 use crate::{AcceptRefusal, CloseCause, ConnId, Event, Origin, SendError, TransportConfig};
 
@@ -137,7 +138,7 @@ pub struct Transport {
     poll: Poll,
     mio_events: Events,
     listeners: Vec<Option<Listener>>,
-    conns: HashMap<ConnId, Conn>,
+    conns: IdMap<Conn>,
     per_ip: HashMap<IpAddr, usize>,
     next_id: u32,
     /// Connections with output to pump.
@@ -154,9 +155,11 @@ pub struct Transport {
     /// Closes decided outside `poll` (overflow in `send`), reported by the next `poll`.
     deferred: Vec<(ConnId, CloseCause)>,
     next_sweep: Instant,
+    /// The clock read once per `poll` round, after the wait (input times, idle timers).
+    round: Instant,
     stats: TransportStats,
     /// Dials whose host name is being resolved.
-    resolving: HashMap<ConnId, Resolving>,
+    resolving: IdMap<Resolving>,
     /// What is left of `partial_budget`.
     partial_pool: usize,
     /// Connections holding a grant from it, oldest first (with the grant's epoch; entries
@@ -184,7 +187,7 @@ impl Transport {
             poll,
             mio_events: Events::with_capacity(1024),
             listeners: Vec::new(),
-            conns: HashMap::new(),
+            conns: IdMap::default(),
             per_ip: HashMap::new(),
             next_id: 1,
             dirty: Vec::new(),
@@ -194,8 +197,9 @@ impl Transport {
             ready: Vec::new(),
             deferred: Vec::new(),
             next_sweep: Instant::now() + SWEEP,
+            round: Instant::now(),
             stats: TransportStats::default(),
-            resolving: HashMap::new(),
+            resolving: IdMap::default(),
             grants: VecDeque::new(),
             next_epoch: 0,
             refusing: 0,
@@ -531,6 +535,7 @@ impl Transport {
                 return Err(e);
             }
         }
+        self.round = Instant::now();
         // Reused buffers: no allocation per poll.
         let mut ready = std::mem::take(&mut self.ready);
         ready.extend(self.mio_events.iter().map(|e| {
@@ -810,7 +815,7 @@ impl Transport {
             }
             return;
         }
-        let now = Instant::now();
+        let now = self.round;
         if c.read_ready && (!c.reading_paused() || c.closing.is_some()) {
             match c.read(budget, now, events, &mut self.stats, &mut self.partial_pool) {
                 Ok(ReadEnd::More) => Self::retry(&mut self.again, c),
@@ -829,7 +834,9 @@ impl Transport {
             }
         }
         if let Some(c) = self.conns.get_mut(&id) {
-            if (writable || c.unflushed) && !c.dirty {
+            // writable readiness comes with every readable event: pump only a connection
+            // with something to write
+            if (c.unflushed || (writable && c.has_output())) && !c.dirty {
                 c.dirty = true;
                 self.dirty.push(id);
             }
