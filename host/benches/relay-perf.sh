@@ -51,6 +51,8 @@ log_level = "warn"
 stats_interval = 0
 max_connections = 16384
 max_per_ip = 0
+# the idle run holds IDLE unpaired connections (the default is half of max_connections)
+max_unpaired = 16384
 unpaired_timeout = 600.0
 TOML
 HAS_WORKERS=
@@ -66,7 +68,8 @@ trap cleanup EXIT
 # start_server NAME BIN ARGS... : sets URL and PID
 start_server() {
     local name=$1 bin=$2; shift 2
-    "$bin" "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" &
+    : >"$OUT/$name.out"
+    "$bin" "$@" >>"$OUT/$name.out" 2>"$OUT/$name.err" &
     PID=$!
     PIDS+=("$PID")
     for _ in $(seq 100); do
