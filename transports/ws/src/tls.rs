@@ -76,6 +76,9 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String
 }
 
 /// The socket under a websocket: plain TCP or TLS over TCP (non-blocking).
+/// Capacity of the transport's own output buffer kept once it is written out.
+const OUT_KEEP: usize = 4 * 1024;
+
 #[derive(Debug)]
 enum Io {
     Plain(TcpStream),
@@ -115,6 +118,11 @@ pub(crate) struct Stream {
     drained: bool,
     /// The peer hung up or the socket failed: read until the socket refuses.
     ending: bool,
+    /// Frames the transport framed itself ([`Stream::push_binary`]), not yet written; they
+    /// go out before anything tungstenite writes next.
+    out: Vec<u8>,
+    /// How much of `out` is written.
+    out_at: usize,
     replay: Vec<u8>,
     replay_at: usize,
 }
@@ -128,6 +136,8 @@ impl Stream {
             starved: false,
             drained: false,
             ending: false,
+            out: Vec::new(),
+            out_at: 0,
             replay: Vec::new(),
             replay_at: 0,
         }
@@ -155,6 +165,41 @@ impl Stream {
             Io::Server(s) => &s.sock,
             Io::Client(s) => &s.sock,
         }
+    }
+
+    /// Bytes of frames framed by [`Stream::push_binary`] and not written yet.
+    pub(crate) fn unwritten(&self) -> usize {
+        self.out.len() - self.out_at
+    }
+
+    /// Frames `payload` as a final unmasked binary frame behind the unwritten ones. Only
+    /// while the websocket has nothing half-written of its own (right after a successful
+    /// flush), so that frames never interleave on the wire.
+    pub(crate) fn push_binary(&mut self, payload: &[u8]) {
+        crate::framing::push_binary(&mut self.out, payload);
+    }
+
+    /// Writes the frames of [`Stream::push_binary`] as far as the socket takes them.
+    fn write_out(&mut self) -> io::Result<()> {
+        while self.out_at < self.out.len() {
+            let n = match &mut self.io {
+                Io::Plain(s) => s.write(&self.out[self.out_at..]),
+                Io::Server(s) => s.write(&self.out[self.out_at..]),
+                Io::Client(s) => s.write(&self.out[self.out_at..]),
+            }?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.out_at += n;
+        }
+        // a burst's buffer is not kept by an idle connection
+        if self.out.capacity() > OUT_KEEP {
+            self.out = Vec::new();
+        } else {
+            self.out.clear();
+        }
+        self.out_at = 0;
+        Ok(())
     }
 
     /// Hands `bytes` to the next reads, before anything from the socket.
@@ -232,6 +277,7 @@ impl Read for Stream {
 
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_out()?;
         match &mut self.io {
             Io::Plain(s) => s.write(buf),
             Io::Server(s) => s.write(buf),
@@ -240,6 +286,7 @@ impl Write for Stream {
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        self.write_out()?;
         match &mut self.io {
             Io::Plain(s) => s.flush(),
             Io::Server(s) => s.flush(),
