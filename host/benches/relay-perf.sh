@@ -20,6 +20,9 @@
 #        BASE_REV=rev (default: the merge base with main)  OUT=dir (default target/relay-perf)
 #        REPS=3  IDLE=10000 (0: skip)  STEPS="1:5000 10:5000 50:2000 100:1000 1000:100"
 #        SKIP_BUILD=1
+#        PIN=cpus: run every server and generator under `taskset -c cpus` (PIN=0: all on one
+#        core, so that each process is always busy when it runs: CPU-second figures then
+#        depend much less on how loaded the rest of the machine is; PIN= to run unpinned)
 set -euo pipefail
 ulimit -n 20000
 cd "$(dirname "$0")/../.."
@@ -42,6 +45,9 @@ OUT=${OUT:-$TARGET/relay-perf}
 REPS=${REPS:-3}
 IDLE=${IDLE:-10000}
 STEPS=${STEPS:-"1:5000 10:5000 50:2000 100:1000 1000:100"}
+PIN=${PIN-0}
+TS=()
+[ -z "$PIN" ] || TS=(taskset -c "$PIN")
 mkdir -p "$OUT"
 rm -f "$OUT"/*.json
 CFG="$OUT/relay.toml"
@@ -69,7 +75,7 @@ trap cleanup EXIT
 start_server() {
     local name=$1 bin=$2; shift 2
     : >"$OUT/$name.out"
-    "$bin" "$@" >>"$OUT/$name.out" 2>"$OUT/$name.err" &
+    "${TS[@]}" "$bin" "$@" >>"$OUT/$name.out" 2>"$OUT/$name.err" &
     PID=$!
     PIDS+=("$PID")
     for _ in $(seq 100); do
@@ -103,7 +109,7 @@ run() {
         after-w2) server=relay-w2 gen=$NEW ;;
     esac
     local f="$OUT/$v-$n.$REP.json"
-    "$gen" bench relay --json --timeout 60 --url "${SURL[$server]}" --server-pid "${SPID[$server]}" \
+    "${TS[@]}" "$gen" bench relay --json --timeout 60 --url "${SURL[$server]}" --server-pid "${SPID[$server]}" \
         $direct --pairs "$n" --messages "$m" --size 300 >"$f" || echo "  ($v-$n: run reported errors)" >&2
     jq -r --arg n "$v-$n" '"\($n): \(.forwarded_msgs_per_s // "-") fwd/s, p99 \(.latency_us.p99 // "-") µs, \(.forwarded_msgs_per_server_cpu_s // "-") per server CPU-s, errors \(.errors)"' "$f" >&2
     sleep 0.3
@@ -133,7 +139,7 @@ if [ "$IDLE" -gt 0 ]; then
         kill "$PID"; wait "$PID" 2>/dev/null || true
     done
 fi
-echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores" | tee "$OUT/machine.txt" >&2
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg); $(nproc) cores; pinned to: ${PIN:-none}" | tee "$OUT/machine.txt" >&2
 
 python3 - "$OUT" "$STEPS" "$VARIANTS" <<'PY' | tee "$OUT/summary.md"
 import glob, json, os, statistics, sys

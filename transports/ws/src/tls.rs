@@ -179,6 +179,14 @@ impl Stream {
         crate::framing::push_binary(&mut self.out, payload);
     }
 
+    /// Frees the output buffer if it is empty (the transport's sweep, so that an idle
+    /// connection keeps no output buffer and a busy one allocates it once per sweep).
+    pub(crate) fn trim(&mut self) {
+        if self.out.is_empty() && self.out.capacity() > 0 {
+            self.out = Vec::new();
+        }
+    }
+
     /// Writes the frames of [`Stream::push_binary`] as far as the socket takes them.
     fn write_out(&mut self) -> io::Result<()> {
         while self.out_at < self.out.len() {

@@ -1060,6 +1060,9 @@ impl Transport {
                 }
                 continue;
             }
+            if let Some(s) = c.stream_mut() {
+                s.trim();
+            }
             let quiet = now.saturating_duration_since(c.last_rx);
             if let Some(t) = self.config.idle_timeout {
                 if quiet >= t {
