@@ -28,6 +28,8 @@ log_level = "warn"
 stats_interval = 0
 max_connections = 16384
 max_per_ip = 0
+# the idle runs hold IDLE unpaired connections (the default is half of max_connections)
+max_unpaired = 16384
 unpaired_timeout = 600.0
 TOML
 

@@ -640,6 +640,7 @@ pub fn run_load(o: LoadOptions) -> Result<Outcome, String> {
     let p50 = us(l.lat.quantile(0.50));
     let p90 = us(l.lat.quantile(0.90));
     let p99 = us(l.lat.quantile(0.99));
+    let p999 = us(l.lat.quantile(0.999));
     let max = us(l.lat.quantile(1.0));
     let expected = (l.pairs.len() * l.o.messages) as u64;
     let incomplete = l.pairs.len() - l.ready;
@@ -656,6 +657,10 @@ pub fn run_load(o: LoadOptions) -> Result<Outcome, String> {
         .map(|c| (forwarded as f64 / c).round());
     let server_cpu_pct = server_cpu_s.map(|c| (c / secs * 1000.0).round() / 10.0);
     let own_cpu_pct = own_cpu.map(|d| (d.as_secs_f64() / secs * 1000.0).round() / 10.0);
+    // the generator's own CPU per message the server moved (both ends of every pair)
+    let own_cpu_us_per_msg = own_cpu
+        .filter(|_| forwarded > 0)
+        .map(|d| (d.as_secs_f64() * 1e6 / forwarded as f64 * 100.0).round() / 100.0);
     let mode = if l.o.direct { "direct" } else { "relay" };
     let json = json!({
         "mode": mode,
@@ -674,11 +679,13 @@ pub fn run_load(o: LoadOptions) -> Result<Outcome, String> {
         "elapsed_s": elapsed.as_secs_f64(),
         "round_trips_per_s": rt_per_s.round(),
         "forwarded_msgs_per_s": fwd_per_s.round(),
-        "latency_us": { "p50": p50, "p90": p90, "p99": p99, "max": max },
+        "latency_us": { "p50": p50, "p90": p90, "p99": p99, "p999": p999, "max": max },
         "server_cpu_s": server_cpu_s,
         "server_cpu_pct": server_cpu_pct,
         "forwarded_msgs_per_server_cpu_s": fwd_per_server_cpu_s,
         "loadgen_cpu_pct": own_cpu_pct,
+        "loadgen_cpu_s": own_cpu.map(|d| d.as_secs_f64()),
+        "loadgen_cpu_us_per_msg": own_cpu_us_per_msg,
         "errors": l.errors.count,
         "error_examples": l.errors.examples,
         "timed_out": timed_out,
@@ -709,10 +716,11 @@ pub fn run_load(o: LoadOptions) -> Result<Outcome, String> {
     );
     let _ = writeln!(
         text,
-        "latency p50 {} p90 {} p99 {} max {}",
+        "latency p50 {} p90 {} p99 {} p99.9 {} max {}",
         fmt_us(p50),
         fmt_us(p90),
         fmt_us(p99),
+        fmt_us(p999),
         fmt_us(max)
     );
     if let (Some(c), Some(pct)) = (server_cpu_s, server_cpu_pct) {
@@ -723,7 +731,9 @@ pub fn run_load(o: LoadOptions) -> Result<Outcome, String> {
         );
     }
     if let Some(pct) = own_cpu_pct {
-        let _ = writeln!(text, "loadgen CPU {pct}% of one core");
+        let per_msg = own_cpu_us_per_msg
+            .map_or_else(String::new, |u| format!(", {u:.2} µs per forwarded msg"));
+        let _ = writeln!(text, "loadgen CPU {pct}% of one core{per_msg}");
     }
     let _ = write!(text, "errors {}", l.errors.count);
     if timed_out {

@@ -16,7 +16,7 @@ use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::WebSocketConfig;
 use tungstenite::{Bytes, Error as WsError, Message, WebSocket};
 
-use crate::config::FRAME_OVERHEAD;
+use crate::config::{FRAME_OVERHEAD, WRITE_BATCH};
 use crate::dial::{DialError, WsUrl};
 use crate::http::{self, HttpRefusal};
 use crate::tls::{ClientConfig, ServerConfig, Stream};
@@ -343,6 +343,11 @@ impl Conn {
         self.out_bytes
     }
 
+    /// Whether a pump has something to do: queued frames, or a close frame still to send.
+    pub(crate) fn has_output(&self) -> bool {
+        !self.out.is_empty() || (self.closing.is_some() && !self.close_sent)
+    }
+
     /// Drops queued output (the connection is failing).
     pub(crate) fn clear_output(&mut self) {
         self.out.clear();
@@ -415,8 +420,22 @@ impl Conn {
         }
     }
 
-    /// Moves queued frames into the websocket and flushes as far as the socket allows;
-    /// sends the close frame once the queue is empty when closing.
+    /// A readiness event reported input (`ending`: or a hang-up or an error): the stream, in
+    /// whatever phase holds it, reads from the socket again (see [`Stream::readable`]).
+    pub(crate) fn readiness(&mut self, ending: bool) {
+        let stream = match &mut self.phase {
+            Phase::Open(ws) => ws.get_mut(),
+            Phase::ServerHead { stream, .. } | Phase::Draining(stream) => stream,
+            Phase::ServerHs(m) => m.get_mut().get_mut(),
+            Phase::ClientHs(m) => m.get_mut().get_mut(),
+            Phase::Connecting { .. } | Phase::Gone => return,
+        };
+        stream.readable(ending);
+    }
+
+    /// Moves queued frames into the websocket (on an accepted connection: framed by the
+    /// transport itself into the stream's output, see `framing`) and flushes as far as the
+    /// socket allows; sends the close frame once the queue is empty when closing.
     /// `Ok(true)` if [`WRITE_BYTES_BUDGET`] ran out with output left (pump again next round).
     pub(crate) fn pump_write(&mut self) -> Result<bool, CloseCause> {
         let Phase::Open(ws) = &mut self.phase else {
@@ -447,6 +466,22 @@ impl Conn {
             }
             if moved >= WRITE_BYTES_BUDGET {
                 return Ok(true);
+            }
+            if matches!(self.origin, Origin::Accepted(_)) && ws.can_write() {
+                // Server side: frame the payloads straight into the stream's output (the
+                // websocket's own buffer was just flushed, so nothing interleaves); the
+                // flush at the top of the loop writes them.
+                let stream = ws.get_mut();
+                while stream.unwritten() < WRITE_BATCH {
+                    let Some(f) = self.out.pop_front() else {
+                        break;
+                    };
+                    self.out_bytes -= f.len() + FRAME_OVERHEAD;
+                    moved += f.len();
+                    stream.push_binary(&f);
+                }
+                self.unflushed = true;
+                continue;
             }
             while let Some(f) = self.out.pop_front() {
                 self.out_bytes -= f.len() + FRAME_OVERHEAD;

@@ -65,7 +65,9 @@ compile_error!("moneysocket-ws needs a 64-bit target");
 mod config;
 mod conn;
 mod dial;
+mod framing;
 mod http;
+mod ids;
 pub mod tls;
 mod transport;
 

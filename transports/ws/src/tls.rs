@@ -76,6 +76,9 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String
 }
 
 /// The socket under a websocket: plain TCP or TLS over TCP (non-blocking).
+/// Capacity of the transport's own output buffer kept once it is written out.
+const OUT_KEEP: usize = 4 * 1024;
+
 #[derive(Debug)]
 enum Io {
     Plain(TcpStream),
@@ -92,7 +95,16 @@ enum Io {
 ///   [`Stream::starved`], so that the transport can grant more from its global budget or
 ///   close a connection;
 /// * a **replay prefix**: the request head the transport read and checked itself is handed
-///   to tungstenite's handshake before the socket is read again.
+///   to tungstenite's handshake before the socket is read again;
+/// * **short-read readiness** (plain TCP only): a read that returns fewer bytes than asked
+///   for emptied the kernel's receive buffer, so the next read would only be refused with
+///   `EAGAIN`. Until the transport sees the socket's next readable event
+///   ([`Stream::readable`]) reads answer `WouldBlock` without a system call: one `recv` per
+///   readiness instead of two. Edge-triggered epoll (and kqueue) report every arrival of new
+///   data, so nothing is missed. Once a readiness event says the peer hung up or the socket
+///   has an error, reads always go to the socket (a short read then must not hide the end
+///   of the stream, which no later event would report). TLS streams keep reading until the
+///   socket refuses (rustls may hold records a short read does not show).
 #[derive(Debug)]
 pub(crate) struct Stream {
     io: Io,
@@ -102,6 +114,15 @@ pub(crate) struct Stream {
     pub limit: usize,
     /// The last read was refused because `held` reached `limit`.
     pub starved: bool,
+    /// A plain read came back short: the socket is empty until its next readable event.
+    drained: bool,
+    /// The peer hung up or the socket failed: read until the socket refuses.
+    ending: bool,
+    /// Frames the transport framed itself ([`Stream::push_binary`]), not yet written; they
+    /// go out before anything tungstenite writes next.
+    out: Vec<u8>,
+    /// How much of `out` is written.
+    out_at: usize,
     replay: Vec<u8>,
     replay_at: usize,
 }
@@ -113,6 +134,10 @@ impl Stream {
             held: 0,
             limit: usize::MAX,
             starved: false,
+            drained: false,
+            ending: false,
+            out: Vec::new(),
+            out_at: 0,
             replay: Vec::new(),
             replay_at: 0,
         }
@@ -142,6 +167,49 @@ impl Stream {
         }
     }
 
+    /// Bytes of frames framed by [`Stream::push_binary`] and not written yet.
+    pub(crate) fn unwritten(&self) -> usize {
+        self.out.len() - self.out_at
+    }
+
+    /// Frames `payload` as a final unmasked binary frame behind the unwritten ones. Only
+    /// while the websocket has nothing half-written of its own (right after a successful
+    /// flush), so that frames never interleave on the wire.
+    pub(crate) fn push_binary(&mut self, payload: &[u8]) {
+        crate::framing::push_binary(&mut self.out, payload);
+    }
+
+    /// Frees the output buffer if it is empty (the transport's sweep, so that an idle
+    /// connection keeps no output buffer and a busy one allocates it once per sweep).
+    pub(crate) fn trim(&mut self) {
+        if self.out.is_empty() && self.out.capacity() > 0 {
+            self.out = Vec::new();
+        }
+    }
+
+    /// Writes the frames of [`Stream::push_binary`] as far as the socket takes them.
+    fn write_out(&mut self) -> io::Result<()> {
+        while self.out_at < self.out.len() {
+            let n = match &mut self.io {
+                Io::Plain(s) => s.write(&self.out[self.out_at..]),
+                Io::Server(s) => s.write(&self.out[self.out_at..]),
+                Io::Client(s) => s.write(&self.out[self.out_at..]),
+            }?;
+            if n == 0 {
+                return Err(io::ErrorKind::WriteZero.into());
+            }
+            self.out_at += n;
+        }
+        // a burst's buffer is not kept by an idle connection
+        if self.out.capacity() > OUT_KEEP {
+            self.out = Vec::new();
+        } else {
+            self.out.clear();
+        }
+        self.out_at = 0;
+        Ok(())
+    }
+
     /// Hands `bytes` to the next reads, before anything from the socket.
     pub(crate) fn set_replay(&mut self, bytes: Vec<u8>) {
         self.replay = bytes;
@@ -160,6 +228,13 @@ impl Stream {
 
     /// Reads and discards input, without limit, into a scratch buffer: `Ok(0)` at the end
     /// of the stream.
+    /// The socket's readiness reported new input (`ending`: or that the peer hung up, or an
+    /// error): reads go to the socket again.
+    pub(crate) fn readable(&mut self, ending: bool) {
+        self.drained = false;
+        self.ending |= ending;
+    }
+
     pub(crate) fn discard(&mut self) -> io::Result<usize> {
         let mut scratch = [0u8; 4096];
         self.read_io(&mut scratch)
@@ -194,7 +269,15 @@ impl Read for Stream {
         }
         self.starved = false;
         let want = buf.len().min(room);
-        let n = self.read_io(&mut buf[..want])?;
+        let n = match &mut self.io {
+            Io::Plain(_) if self.drained => return Err(io::ErrorKind::WouldBlock.into()),
+            Io::Plain(s) => {
+                let n = s.read(&mut buf[..want])?;
+                self.drained = n < want && !self.ending;
+                n
+            }
+            _ => self.read_io(&mut buf[..want])?,
+        };
         self.held = self.held.saturating_add(n);
         Ok(n)
     }
@@ -202,6 +285,7 @@ impl Read for Stream {
 
 impl Write for Stream {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_out()?;
         match &mut self.io {
             Io::Plain(s) => s.write(buf),
             Io::Server(s) => s.write(buf),
@@ -210,6 +294,7 @@ impl Write for Stream {
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        self.write_out()?;
         match &mut self.io {
             Io::Plain(s) => s.flush(),
             Io::Server(s) => s.flush(),

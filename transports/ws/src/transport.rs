@@ -16,6 +16,7 @@ use tungstenite::Bytes;
 use crate::conn::{start_server, Conn, Handshake, Phase, ReadEnd};
 use crate::dial::{parse_ws_url, DialError, WsUrl};
 use crate::http::{self, HttpRefusal};
+use crate::ids::IdMap;
 use crate::tls::{ClientConfig, ServerConfig};
 use crate::{AcceptRefusal, CloseCause, ConnId, Event, Origin, SendError, TransportConfig};
 
@@ -137,7 +138,7 @@ pub struct Transport {
     poll: Poll,
     mio_events: Events,
     listeners: Vec<Option<Listener>>,
-    conns: HashMap<ConnId, Conn>,
+    conns: IdMap<Conn>,
     per_ip: HashMap<IpAddr, usize>,
     next_id: u32,
     /// Connections with output to pump.
@@ -148,14 +149,17 @@ pub struct Transport {
     again: Vec<ConnId>,
     /// The emptied `again` of the last poll, kept for its capacity.
     again_spare: Vec<ConnId>,
-    /// Readiness of the last `mio` poll (kept for its capacity).
-    ready: Vec<(Token, bool, bool)>,
+    /// Readiness of the last `mio` poll (kept for its capacity): token, readable, writable,
+    /// read side closed or failed.
+    ready: Vec<(Token, bool, bool, bool)>,
     /// Closes decided outside `poll` (overflow in `send`), reported by the next `poll`.
     deferred: Vec<(ConnId, CloseCause)>,
     next_sweep: Instant,
+    /// The clock read once per `poll` round, after the wait (input times, idle timers).
+    round: Instant,
     stats: TransportStats,
     /// Dials whose host name is being resolved.
-    resolving: HashMap<ConnId, Resolving>,
+    resolving: IdMap<Resolving>,
     /// What is left of `partial_budget`.
     partial_pool: usize,
     /// Connections holding a grant from it, oldest first (with the grant's epoch; entries
@@ -183,7 +187,7 @@ impl Transport {
             poll,
             mio_events: Events::with_capacity(1024),
             listeners: Vec::new(),
-            conns: HashMap::new(),
+            conns: IdMap::default(),
             per_ip: HashMap::new(),
             next_id: 1,
             dirty: Vec::new(),
@@ -193,8 +197,9 @@ impl Transport {
             ready: Vec::new(),
             deferred: Vec::new(),
             next_sweep: Instant::now() + SWEEP,
+            round: Instant::now(),
             stats: TransportStats::default(),
-            resolving: HashMap::new(),
+            resolving: IdMap::default(),
             grants: VecDeque::new(),
             next_epoch: 0,
             refusing: 0,
@@ -530,6 +535,7 @@ impl Transport {
                 return Err(e);
             }
         }
+        self.round = Instant::now();
         // Reused buffers: no allocation per poll.
         let mut ready = std::mem::take(&mut self.ready);
         ready.extend(self.mio_events.iter().map(|e| {
@@ -537,9 +543,10 @@ impl Transport {
                 e.token(),
                 e.is_readable() || e.is_read_closed() || e.is_error(),
                 e.is_writable() || e.is_write_closed() || e.is_error(),
+                e.is_read_closed() || e.is_error(),
             )
         }));
-        for (token, readable, writable) in ready.drain(..) {
+        for (token, readable, writable, ending) in ready.drain(..) {
             let t = token.0;
             if t & USER != 0 {
                 events.push(Event::User {
@@ -550,6 +557,11 @@ impl Transport {
             } else if t & LISTENER != 0 {
                 self.accept(t & 0xffff_ffff, events);
             } else if let Ok(id) = u32::try_from(t) {
+                if readable {
+                    if let Some(c) = self.conns.get_mut(&ConnId(id)) {
+                        c.readiness(ending);
+                    }
+                }
                 self.drive(ConnId(id), readable, writable, events, FIRST_TURN);
             }
         }
@@ -803,7 +815,7 @@ impl Transport {
             }
             return;
         }
-        let now = Instant::now();
+        let now = self.round;
         if c.read_ready && (!c.reading_paused() || c.closing.is_some()) {
             match c.read(budget, now, events, &mut self.stats, &mut self.partial_pool) {
                 Ok(ReadEnd::More) => Self::retry(&mut self.again, c),
@@ -822,7 +834,9 @@ impl Transport {
             }
         }
         if let Some(c) = self.conns.get_mut(&id) {
-            if (writable || c.unflushed) && !c.dirty {
+            // writable readiness comes with every readable event: pump only a connection
+            // with something to write
+            if (c.unflushed || (writable && c.has_output())) && !c.dirty {
                 c.dirty = true;
                 self.dirty.push(id);
             }
@@ -1045,6 +1059,9 @@ impl Transport {
                     expired.push((*id, Some(CloseCause::HandshakeFailed("timeout".into()))));
                 }
                 continue;
+            }
+            if let Some(s) = c.stream_mut() {
+                s.trim();
             }
             let quiet = now.saturating_duration_since(c.last_rx);
             if let Some(t) = self.config.idle_timeout {

@@ -389,3 +389,58 @@ fn a_large_backlog_is_written_over_several_rounds_in_order() {
     }
     assert_eq!(reader.join().unwrap(), (0..64u8).collect::<Vec<u8>>());
 }
+
+/// A frame and the peer's hang-up that reach the socket together come as one readiness
+/// event: the short read that takes the frame must not hide the end of the stream (no later
+/// event would report it, and with no idle timeout the connection would hang).
+#[test]
+fn a_frame_and_a_hang_up_in_one_burst_are_both_seen() {
+    use std::io::Write as _;
+    let (mut t, addr) = server(TransportConfig {
+        idle_timeout: None,
+        ping_interval: None,
+        ..TransportConfig::default()
+    });
+    let (opened_tx, opened_rx) = mpsc::channel::<()>();
+    let (sent_tx, sent_rx) = mpsc::channel::<()>();
+    let h = thread::spawn(move || {
+        let ws = client(addr);
+        opened_rx.recv().unwrap();
+        let mut tcp = ws.into_inner();
+        // a masked binary frame [7, 7, 7] (mask 0), then FIN
+        tcp.write_all(&[0x82, 0x83, 0, 0, 0, 0, 7, 7, 7]).unwrap();
+        tcp.shutdown(std::net::Shutdown::Write).unwrap();
+        sent_tx.send(()).unwrap();
+        // hold the socket until the server is done with it
+        let _ = std::io::Read::read(&mut tcp, &mut [0u8; 64]);
+    });
+    let mut conn = None;
+    run(&mut t, |_, ev| match ev {
+        Event::Opened { conn: c, .. } => {
+            conn = Some(c);
+            true
+        }
+        _ => false,
+    });
+    opened_tx.send(()).unwrap();
+    sent_rx.recv().unwrap();
+    thread::sleep(Duration::from_millis(50));
+    let mut frame = false;
+    run(&mut t, |_, ev| match ev {
+        Event::Frame { conn: c, data } => {
+            assert_eq!(Some(c), conn);
+            assert_eq!(&data[..], &[7, 7, 7]);
+            frame = true;
+            false
+        }
+        Event::Closed { conn: c, cause } => {
+            assert_eq!(Some(c), conn);
+            assert_eq!(cause, CloseCause::Remote);
+            true
+        }
+        _ => false,
+    });
+    assert!(frame, "the frame before the hang-up is delivered");
+    drop(t);
+    h.join().unwrap();
+}
