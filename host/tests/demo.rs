@@ -136,3 +136,37 @@ fn keep_running_serves_beacons_to_the_consumer_cli() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Ctrl-C during the story stops the demo at once (the relay inside it must not take the
+/// process's SIGINT for itself: it did, and the demo went on to the end).
+#[test]
+fn ctrl_c_during_the_story_stops_the_demo() {
+    use std::os::unix::process::ExitStatusExt;
+    let mut child = Command::new(EXE)
+        .args(["demo", "--timeout", "55"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("demo starts");
+    let out = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(out).lines().map_while(Result::ok);
+    // the relay runs from the first line on
+    let first = lines
+        .find(|l| l.contains("listening at ws://"))
+        .expect("relay line");
+    assert!(first.contains("relay"), "{first}");
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let until = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < until, "the demo did not stop on SIGINT");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let rest: Vec<String> = lines.collect();
+    assert_eq!(status.signal(), Some(2), "{status:?}: {}", rest.join("\n"));
+    assert!(!rest.iter().any(|l| l.contains("== Summary")), "{rest:?}");
+}

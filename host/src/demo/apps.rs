@@ -554,6 +554,16 @@ impl<'n> Apps<'n> {
         seller: &str,
         buyer: &str,
     ) -> Result<(), String> {
+        // Ctrl-C is handled before the beacons are printed: a reader may act on them at once
+        let registry = self
+            .d
+            .io()
+            .transport()
+            .registry()
+            .try_clone()
+            .map_err(|e| format!("event loop: {e}"))?;
+        let _signals =
+            crate::daemon::signal_pipe(&registry, SIGNAL_N).map_err(|e| format!("signals: {e}"))?;
         let seller = term.listen(seller)?;
         let buyer = term.listen(buyer)?;
         let n = self.n;
@@ -569,15 +579,6 @@ impl<'n> Apps<'n> {
             "\nstore beacon (the buyer app is on it): {}",
             self.store_beacon
         );
-        let registry = self
-            .d
-            .io()
-            .transport()
-            .registry()
-            .try_clone()
-            .map_err(|e| format!("event loop: {e}"))?;
-        let _signals =
-            crate::daemon::signal_pipe(&registry, SIGNAL_N).map_err(|e| format!("signals: {e}"))?;
         let mut events = Vec::new();
         loop {
             self.d

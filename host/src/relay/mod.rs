@@ -184,10 +184,11 @@ fn start(cfg: RelayConfig, stop: Option<Arc<AtomicBool>>) -> Result<(Relay, Sock
         metrics
     });
     let _ = stdout.flush();
-    let signals = match crate::daemon::signal_pipe(t.registry(), SIGNAL_N) {
-        _ if embedded => None,
-        Ok(s) => Some(s),
-        Err(e) => {
+    // inside another program the signals are that program's: do not even register a handler
+    let signals = match (!embedded).then(|| crate::daemon::signal_pipe(t.registry(), SIGNAL_N)) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
             tracing::warn!("no signal handling: {e}");
             None
         }
