@@ -343,6 +343,13 @@ fn a_pay_in_flight_when_the_wallet_dies_stays_reserved_and_is_reconciled() {
     apps.d.pay(app, &bolt11).unwrap();
     // forwarded
     w.wait_log(&mut apps, "allowed pay", Duration::from_secs(10));
+    // ...and routing at the terminus: the wallet logs before its round's frames leave, and a
+    // kill in between (seen on a loaded CI machine) means the pay never left at all
+    let until = Instant::now() + Duration::from_secs(10);
+    while cli(&tdir, &["check"])["in_flight_count"] != 1 {
+        assert!(Instant::now() < until, "the pay never reached the terminus");
+        std::thread::sleep(Duration::from_millis(20));
+    }
     // kill -9 with the pay routing; restart at once: the pay is still reserved
     // (2,000,000 + 20,000 reserve), then the terminus tells the account's sessions the
     // preimage and the wallet marks it succeeded (its fee unknown: the reserve counts).
