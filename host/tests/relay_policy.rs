@@ -69,7 +69,12 @@ fn upgrade(s: &mut TcpStream, host: SocketAddr) -> std::io::Result<()> {
     let mut head = Vec::new();
     let mut b = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
-        if s.read(&mut b)? == 0 || head.len() > 4096 {
+        // (a read interrupted by a signal, seen under load, is tried again)
+        let n = match s.read(&mut b) {
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            r => r?,
+        };
+        if n == 0 || head.len() > 4096 {
             return Err(std::io::ErrorKind::UnexpectedEof.into());
         }
         head.push(b[0]);
