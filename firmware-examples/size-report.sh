@@ -20,7 +20,8 @@ ELF=target/thumbv7em-none-eabihf/release/consumer-size
 # requested one to target/…/release (the copy there is the last one built).
 cargo build --release --quiet --features baseline --target-dir target/baseline
 cp "target/baseline/thumbv7em-none-eabihf/release/consumer-size" "$OUT/baseline.elf"
-cargo build --release --quiet
+# (--target-dir: a CARGO_TARGET_DIR in the environment must not move the ELF elsewhere)
+cargo build --release --quiet --target-dir target
 cp "$ELF" "$OUT/consumer.elf"
 
 # section NAME ELF -> bytes (0 if absent)
