@@ -481,13 +481,21 @@ fn metrics_scrapes_succeed_beside_two_thousand_stalled_requests() {
     }
     assert!(failures.is_empty(), "beside 2,000 held: {failures:#?}");
     drop(held);
+    // The flood runs until it has opened 4,000 requests and the scraper has scraped 5 times
+    // beside it (a count, not a time: on a quiet machine 4,000 opened before a second
+    // scrape), at most 16,000 requests.
     let opened = Arc::new(AtomicUsize::new(0));
+    let enough = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let flood: Vec<_> = (0..4)
         .map(|_| {
-            let (addr, opened) = (addr.clone(), opened.clone());
+            let (addr, opened, enough) = (addr.clone(), opened.clone(), enough.clone());
             std::thread::spawn(move || {
                 let mut held = std::collections::VecDeque::new();
-                while opened.fetch_add(1, Ordering::Relaxed) < 4_000 {
+                loop {
+                    let n = opened.fetch_add(1, Ordering::Relaxed);
+                    if n >= 16_000 || (n >= 4_000 && enough.load(Ordering::Relaxed)) {
+                        break;
+                    }
                     held.extend(stall(&addr));
                     if held.len() > 500 {
                         held.pop_front();
@@ -500,6 +508,9 @@ fn metrics_scrapes_succeed_beside_two_thousand_stalled_requests() {
     while !flood.iter().all(|t| t.is_finished()) {
         check(Duration::from_millis(10), &mut failures);
         scrapes += 1;
+        if scrapes >= 5 {
+            enough.store(true, Ordering::Relaxed);
+        }
     }
     for t in flood {
         t.join().expect("flood thread");
