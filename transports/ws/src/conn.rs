@@ -19,6 +19,7 @@ use tungstenite::{Bytes, Error as WsError, Message, WebSocket};
 use crate::config::{FRAME_OVERHEAD, WRITE_BATCH};
 use crate::dial::{DialError, WsUrl};
 use crate::http::{self, HttpRefusal};
+use crate::limits::SharedLimits;
 use crate::tls::{ClientConfig, ServerConfig, Stream};
 use crate::transport::TransportStats;
 use crate::{CloseCause, ConnId, Event, Origin};
@@ -120,6 +121,9 @@ pub(crate) struct Conn {
     pub dirty: bool,
     /// In the retry-read list.
     pub in_again: bool,
+    /// Accepted under a router and not announced yet: waiting for the first binary message
+    /// that names its owner (`hs_deadline` is then the deadline for it).
+    pub unrouted: bool,
     /// Handshake deadline.
     pub hs_deadline: Instant,
     pub last_rx: Instant,
@@ -157,6 +161,7 @@ impl Conn {
             refusal: None,
             dirty: false,
             in_again: false,
+            unrouted: false,
             hs_deadline,
             last_rx: now,
             last_ping: now,
@@ -258,14 +263,14 @@ impl Conn {
     /// Reads up to `budget` messages or until [`READ_BYTES_BUDGET`] bytes (payload plus
     /// [`FRAME_OVERHEAD`] per message) were delivered, so a paused source overshoots the
     /// high-water mark by a bounded amount. Binary frames become events unless closing. A
-    /// complete data message returns the connection's grant to `pool`.
+    /// complete data message returns the connection's grant to the partial-message budget.
     pub(crate) fn read(
         &mut self,
         budget: usize,
         now: Instant,
         events: &mut Vec<Event>,
         stats: &mut TransportStats,
-        pool: &mut usize,
+        limits: &SharedLimits,
     ) -> Result<ReadEnd, CloseCause> {
         let Phase::Open(ws) = &mut self.phase else {
             return Ok(ReadEnd::Drained);
@@ -284,7 +289,7 @@ impl Conn {
                             // the incomplete message is complete: its input is released
                             stream.held = 0;
                             stream.limit -= self.granted;
-                            *pool += std::mem::take(&mut self.granted);
+                            limits.give_partial(std::mem::take(&mut self.granted));
                         }
                         // control frames are never fragmented: header (masked) + payload
                         m => stream.held = stream.held.saturating_sub(6 + m.len()),

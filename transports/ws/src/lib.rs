@@ -66,13 +66,17 @@ mod config;
 mod conn;
 mod dial;
 mod framing;
+mod handoff;
 mod http;
 mod ids;
+mod limits;
 pub mod tls;
 mod transport;
 
 pub use config::{TransportConfig, FRAME_OVERHEAD};
 pub use dial::{parse_ws_url, WsUrl};
+pub use handoff::{Inbox, Route, Router};
+pub use limits::SharedLimits;
 pub use moneysocket_core::ConnId;
 pub use transport::{Transport, TransportStats};
 pub use tungstenite::Bytes;

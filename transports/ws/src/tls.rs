@@ -167,6 +167,15 @@ impl Stream {
         }
     }
 
+    /// The TCP socket, to move its registration to another poll.
+    pub(crate) fn tcp_mut(&mut self) -> &mut TcpStream {
+        match &mut self.io {
+            Io::Plain(s) => s,
+            Io::Server(s) => &mut s.sock,
+            Io::Client(s) => &mut s.sock,
+        }
+    }
+
     /// Bytes of frames framed by [`Stream::push_binary`] and not written yet.
     pub(crate) fn unwritten(&self) -> usize {
         self.out.len() - self.out_at

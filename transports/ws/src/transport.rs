@@ -1,6 +1,6 @@
 //! The event loop: listeners, dialing, connection table, timers and backpressure.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{self, Read as _, Write as _};
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::sync::{mpsc, Arc};
@@ -15,8 +15,10 @@ use tungstenite::Bytes;
 
 use crate::conn::{start_server, Conn, Handshake, Phase, ReadEnd};
 use crate::dial::{parse_ws_url, DialError, WsUrl};
+use crate::handoff::{Inbox, Moved, Router};
 use crate::http::{self, HttpRefusal};
 use crate::ids::IdMap;
+use crate::limits::SharedLimits;
 use crate::tls::{ClientConfig, ServerConfig};
 use crate::{AcceptRefusal, CloseCause, ConnId, Event, Origin, SendError, TransportConfig};
 
@@ -86,6 +88,14 @@ pub struct TransportStats {
     pub frames_out: u64,
     /// Bytes of frames queued for sending.
     pub bytes_out: u64,
+    /// Accepted connections moved to another worker's transport by their first message
+    /// (see [`Router`]).
+    pub handed_off: u64,
+    /// Connections received from another worker's transport.
+    pub adopted: u64,
+    /// Accepted connections under a router dropped because no binary message came within
+    /// its first-message timeout.
+    pub first_frame_timeouts: u64,
 }
 
 /// Time since the Unix epoch on the system clock (zero if the clock is set before 1970). The
@@ -139,7 +149,9 @@ pub struct Transport {
     mio_events: Events,
     listeners: Vec<Option<Listener>>,
     conns: IdMap<Conn>,
-    per_ip: HashMap<IpAddr, usize>,
+    /// `max_connections`, `max_per_ip` and `partial_budget`, possibly shared with the other
+    /// workers' transports.
+    limits: Arc<SharedLimits>,
     next_id: u32,
     /// Connections with output to pump.
     dirty: Vec<ConnId>,
@@ -160,8 +172,6 @@ pub struct Transport {
     stats: TransportStats,
     /// Dials whose host name is being resolved.
     resolving: IdMap<Resolving>,
-    /// What is left of `partial_budget`.
-    partial_pool: usize,
     /// Connections holding a grant from it, oldest first (with the grant's epoch; entries
     /// of finished grants are skipped).
     grants: VecDeque<(ConnId, u32)>,
@@ -172,23 +182,36 @@ pub struct Transport {
     resolved_tx: mpsc::Sender<Resolved>,
     resolved_rx: mpsc::Receiver<Resolved>,
     waker: Arc<Waker>,
+    /// Routes accepted connections to their worker (several loops in one process).
+    router: Option<Router>,
+    /// Connections moved here by other workers' transports (created by [`Transport::inbox`]).
+    inbox: Option<(mpsc::Sender<Moved>, mpsc::Receiver<Moved>)>,
+    /// Accepted connections waiting for the first message their router needs.
+    unrouted: usize,
 }
 
 impl Transport {
     /// A transport with no listener and no connection.
     pub fn new(config: TransportConfig) -> io::Result<Self> {
+        let limits = SharedLimits::new(&config);
+        Self::with_limits(config, limits)
+    }
+
+    /// A transport whose `max_connections`, `max_per_ip` and `partial_budget` are counted
+    /// in `limits`, together with every other transport given the same (the workers of
+    /// one process; give them equal configurations).
+    pub fn with_limits(config: TransportConfig, limits: Arc<SharedLimits>) -> io::Result<Self> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), Token(WAKER))?);
         let (resolved_tx, resolved_rx) = mpsc::channel();
         Ok(Transport {
             ws: config.websocket(),
-            partial_pool: config.partial_budget,
             config,
             poll,
             mio_events: Events::with_capacity(1024),
             listeners: Vec::new(),
             conns: IdMap::default(),
-            per_ip: HashMap::new(),
+            limits,
             next_id: 1,
             dirty: Vec::new(),
             dirty_more: Vec::new(),
@@ -207,7 +230,44 @@ impl Transport {
             resolved_tx,
             resolved_rx,
             waker,
+            router: None,
+            inbox: None,
+            unrouted: 0,
         })
+    }
+
+    /// Where other transports move connections to this one (see [`Router`]).
+    pub fn inbox(&mut self) -> Inbox {
+        let tx = match &self.inbox {
+            Some((tx, _)) => tx.clone(),
+            None => {
+                let (tx, rx) = mpsc::channel();
+                self.inbox = Some((tx.clone(), rx));
+                tx
+            }
+        };
+        Inbox {
+            tx,
+            waker: Arc::clone(&self.waker),
+        }
+    }
+
+    /// Routes the connections accepted from now on by their first binary message (see
+    /// [`Router`]); the transport then announces an accepted connection only with that
+    /// message, or moves it to the worker that owns it.
+    pub fn set_router(&mut self, router: Router) {
+        self.router = Some(router);
+    }
+
+    /// The counters of `max_connections`, `max_per_ip` and `partial_budget`.
+    pub fn limits(&self) -> &Arc<SharedLimits> {
+        &self.limits
+    }
+
+    /// Accepted connections open and waiting for their first binary message (only under a
+    /// router; they are not announced yet).
+    pub fn awaiting_first_message(&self) -> usize {
+        self.unrouted
     }
 
     /// The configuration.
@@ -238,7 +298,34 @@ impl Transport {
         addr: SocketAddr,
         tls: Option<Arc<ServerConfig>>,
     ) -> io::Result<SocketAddr> {
-        let mut sock = TcpListener::bind(addr)?;
+        self.add_listener(TcpListener::bind(addr)?, tls)
+    }
+
+    /// Listens on `addr` with `SO_REUSEPORT`, so that the transports of several workers
+    /// listen on one port and the kernel spreads new connections over them (each worker
+    /// calls this with the same address; with port 0 the first one's bound address).
+    /// Beware: any process of the same user may then bind the port as well.
+    #[cfg(unix)]
+    pub fn listen_reuse_port(
+        &mut self,
+        addr: SocketAddr,
+        tls: Option<Arc<ServerConfig>>,
+    ) -> io::Result<SocketAddr> {
+        use socket2::{Domain, Socket, Type};
+        let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+        sock.set_reuse_address(true)?;
+        sock.set_reuse_port(true)?;
+        sock.set_nonblocking(true)?;
+        sock.bind(&addr.into())?;
+        sock.listen(1024)?;
+        self.add_listener(TcpListener::from_std(sock.into()), tls)
+    }
+
+    fn add_listener(
+        &mut self,
+        mut sock: TcpListener,
+        tls: Option<Arc<ServerConfig>>,
+    ) -> io::Result<SocketAddr> {
         let addr = sock.local_addr()?;
         if self.config.recv_buffer > 0 {
             // inherited by accepted sockets, and in effect for the window offered in the SYN-ACK
@@ -267,6 +354,7 @@ impl Transport {
             .values()
             .filter(|c| {
                 c.draining
+                    || c.unrouted
                     || (matches!(c.origin, Origin::Accepted(_))
                         && !matches!(c.phase, Phase::Open(_)))
             })
@@ -360,6 +448,7 @@ impl Transport {
         );
         c.announced = true;
         c.user_paused = user_paused;
+        self.limits.dialed();
         self.conns.insert(id, c);
         Ok(())
     }
@@ -567,6 +656,7 @@ impl Transport {
         }
         self.ready = ready;
         self.take_resolved(events);
+        self.take_moved(events);
         self.drive_again(events);
         let now = Instant::now();
         if now >= self.next_sweep {
@@ -641,17 +731,12 @@ impl Transport {
             let local = l.addr;
             let tls = l.tls.clone();
             self.stats.accepted += 1;
-            let ip = peer.ip();
-            let reason = if self.conns.len() - self.refusing >= self.config.max_connections {
-                Some(AcceptRefusal::MaxConnections)
-            } else if self.config.max_per_ip > 0
-                && self.per_ip.get(&ip).copied().unwrap_or(0) >= self.config.max_per_ip
-            {
-                Some(AcceptRefusal::MaxPerIp)
-            } else {
-                None
-            };
-            if let Some(reason) = reason {
+            let admitted = self.limits.admit(
+                peer.ip(),
+                self.config.max_connections,
+                self.config.max_per_ip,
+            );
+            if let Err(reason) = admitted {
                 let answer = match reason {
                     AcceptRefusal::MaxConnections => {
                         self.stats.refused_max_connections += 1;
@@ -676,7 +761,8 @@ impl Transport {
     }
 
     /// Puts an accepted socket in the table (in its handshake), or, with `refusal`, only
-    /// to answer it with that once its TLS handshake and request head are in.
+    /// to answer it with that once its TLS handshake and request head are in. Without
+    /// `refusal` the connection is already counted in the limits.
     fn admit(
         &mut self,
         mut tcp: TcpStream,
@@ -689,12 +775,16 @@ impl Transport {
         let _ = tcp.set_nodelay(true);
         self.set_buffers(&tcp);
         let id = self.alloc_id();
+        let counted = refusal.is_none().then(|| peer.ip());
         if let Err(e) = self.poll.registry().register(
             &mut tcp,
             Token(id.0 as usize),
             Interest::READABLE | Interest::WRITABLE,
         ) {
             tracing::warn!("register: {e}");
+            if counted.is_some() {
+                self.limits.release(counted);
+            }
             return;
         }
         let now = Instant::now();
@@ -703,6 +793,9 @@ impl Transport {
             Err(e) => {
                 self.stats.handshake_failures += 1;
                 tracing::debug!("handshake failed at once: {e}");
+                if counted.is_some() {
+                    self.limits.release(counted);
+                }
                 return;
             }
         };
@@ -722,9 +815,11 @@ impl Transport {
             c.refusal = refusal;
             self.refusing += 1;
         } else {
-            let ip = peer.ip();
-            c.ip = Some(ip);
-            *self.per_ip.entry(ip).or_insert(0) += 1;
+            c.ip = counted;
+            if self.router.is_some() {
+                c.unrouted = true;
+                self.unrouted += 1;
+            }
         }
         self.conns.insert(id, c);
         // the request is often there already
@@ -749,16 +844,133 @@ impl Transport {
                 s.held = 0;
                 s.limit = base;
             }
-            c.announced = true;
             c.read_ready = true;
             c.last_rx = Instant::now();
-            events.push(Event::Opened {
-                conn: id,
-                peer: c.peer,
-                origin: c.origin,
-            });
+            match &self.router {
+                // announced with its first message, here or by the worker that owns it
+                Some(r) if c.unrouted => {
+                    c.hs_deadline = later(c.last_rx, r.first_frame_timeout);
+                }
+                _ => {
+                    c.announced = true;
+                    events.push(Event::Opened {
+                        conn: id,
+                        peer: c.peer,
+                        origin: c.origin,
+                    });
+                }
+            }
             Self::retry(&mut self.again, c);
         }
+    }
+
+    /// The first binary message of an unrouted connection arrived: announces it here, or
+    /// moves it to the worker that owns it.
+    fn route(&mut self, id: ConnId, first: Bytes, events: &mut Vec<Event>) {
+        let owner = self.router.as_mut().and_then(|r| r.owner(&first));
+        let Some(c) = self.conns.get_mut(&id) else {
+            return;
+        };
+        c.unrouted = false;
+        self.unrouted -= 1;
+        match owner {
+            None => {
+                c.announced = true;
+                events.push(Event::Opened {
+                    conn: id,
+                    peer: c.peer,
+                    origin: c.origin,
+                });
+                events.push(Event::Frame {
+                    conn: id,
+                    data: first,
+                });
+            }
+            Some(worker) => self.hand_off(id, worker, first),
+        }
+    }
+
+    /// Moves connection `id` (open, unannounced, just routed) to `worker`'s transport.
+    fn hand_off(&mut self, id: ConnId, worker: usize, first: Bytes) {
+        let Some(mut c) = self.conns.remove(&id) else {
+            return;
+        };
+        // a grant stays with the budget; the next loop starts at the base limit
+        self.limits.give_partial(std::mem::take(&mut c.granted));
+        let base = self.config.partial_base;
+        if let Some(s) = c.stream_mut() {
+            s.limit = s.held.max(base);
+            let _ = self.poll.registry().deregister(s.tcp_mut());
+        }
+        // entries left in `dirty`, `again` and the grant queue no longer find it
+        c.dirty = false;
+        c.in_again = false;
+        self.stats.handed_off += 1;
+        let Some(inbox) = self.router.as_ref().and_then(|r| r.inboxes.get(worker)) else {
+            self.limits.release(c.ip);
+            return;
+        };
+        match inbox.tx.send(Moved { conn: c, first }) {
+            Ok(()) => {
+                let _ = inbox.waker.wake();
+            }
+            // that worker is gone (shutting down): the connection is dropped
+            Err(mpsc::SendError(m)) => self.limits.release(m.conn.ip),
+        }
+    }
+
+    /// Takes in the connections other workers moved here.
+    fn take_moved(&mut self, events: &mut Vec<Event>) {
+        loop {
+            let Some(Ok(m)) = self.inbox.as_ref().map(|(_, rx)| rx.try_recv()) else {
+                return;
+            };
+            self.adopt(m, events);
+        }
+    }
+
+    /// Registers a moved connection here and announces it with its first message.
+    fn adopt(&mut self, m: Moved, events: &mut Vec<Event>) {
+        let Moved { mut conn, first } = m;
+        let id = self.alloc_id();
+        conn.id = id;
+        let registered = match conn.stream_mut() {
+            Some(s) => self
+                .poll
+                .registry()
+                .register(
+                    s.tcp_mut(),
+                    Token(id.0 as usize),
+                    Interest::READABLE | Interest::WRITABLE,
+                )
+                .map_err(|e| e.to_string()),
+            None => Err("no stream".into()),
+        };
+        if let Err(e) = registered {
+            tracing::warn!("register a moved connection: {e}");
+            self.limits.release(conn.ip);
+            return;
+        }
+        self.stats.adopted += 1;
+        // its old loop may have seen the socket drained: read it again here
+        conn.readiness(false);
+        conn.read_ready = true;
+        conn.announced = true;
+        events.push(Event::Opened {
+            conn: id,
+            peer: conn.peer,
+            origin: conn.origin,
+        });
+        events.push(Event::Frame {
+            conn: id,
+            data: first,
+        });
+        Self::retry(&mut self.again, &mut conn);
+        if conn.unflushed || conn.has_output() {
+            conn.dirty = true;
+            self.dirty.push(id);
+        }
+        self.conns.insert(id, conn);
     }
 
     /// Reacts to readiness of one connection.
@@ -817,7 +1029,11 @@ impl Transport {
         }
         let now = self.round;
         if c.read_ready && (!c.reading_paused() || c.closing.is_some()) {
-            match c.read(budget, now, events, &mut self.stats, &mut self.partial_pool) {
+            // an unrouted connection reads one message at a time until its first one
+            let unrouted = c.unrouted;
+            let budget = if unrouted { 1 } else { budget };
+            let from = events.len();
+            match c.read(budget, now, events, &mut self.stats, &self.limits) {
                 Ok(ReadEnd::More) => Self::retry(&mut self.again, c),
                 Ok(ReadEnd::Starved) => self.feed(id, events),
                 Ok(ReadEnd::Drained) => {}
@@ -830,6 +1046,11 @@ impl Transport {
                 Err(cause) => {
                     self.remove(id, Some(cause), events);
                     return;
+                }
+            }
+            if unrouted && events.len() > from {
+                if let Some(Event::Frame { data, .. }) = events.pop() {
+                    self.route(id, data, events);
                 }
             }
         }
@@ -868,7 +1089,7 @@ impl Transport {
         if std::mem::replace(&mut c.announced, false) && c.closing.is_none() {
             events.push(Event::Closed { conn: id, cause });
         }
-        self.partial_pool += std::mem::take(&mut c.granted);
+        self.limits.give_partial(std::mem::take(&mut c.granted));
         c.fail(code, reason);
         c.closing = Some(later(Instant::now(), linger));
         Self::retry(&mut self.again, c);
@@ -887,11 +1108,10 @@ impl Transport {
     fn feed(&mut self, id: ConnId, events: &mut Vec<Event>) {
         let grant = GRANT.min(self.config.partial_budget).max(1);
         loop {
-            if self.partial_pool >= grant {
+            if self.conns.contains_key(&id) && self.limits.take_partial(grant) {
                 let Some(c) = self.conns.get_mut(&id) else {
                     return;
                 };
-                self.partial_pool -= grant;
                 if c.granted == 0 {
                     self.next_epoch = self.next_epoch.wrapping_add(1);
                     c.grant_epoch = self.next_epoch;
@@ -1009,9 +1229,14 @@ impl Transport {
         let Some(mut c) = self.conns.remove(&id) else {
             return;
         };
-        self.partial_pool += std::mem::take(&mut c.granted);
+        self.limits.give_partial(std::mem::take(&mut c.granted));
         if c.refusal.is_some() {
             self.refusing -= 1;
+        } else {
+            self.limits.release(c.ip);
+        }
+        if c.unrouted {
+            self.unrouted -= 1;
         }
         // Accepted connections that never opened (dials are announced from the start).
         if cause.is_some()
@@ -1020,14 +1245,6 @@ impl Transport {
             && !matches!(c.phase, Phase::Open(_) | Phase::Draining(_))
         {
             self.stats.handshake_failures += 1;
-        }
-        if let Some(ip) = c.ip {
-            if let Some(n) = self.per_ip.get_mut(&ip) {
-                *n -= 1;
-                if *n == 0 {
-                    self.per_ip.remove(&ip);
-                }
-            }
         }
         for w in std::mem::take(&mut c.waiters) {
             self.release(w);
@@ -1057,6 +1274,13 @@ impl Transport {
             if !matches!(c.phase, Phase::Open(_)) {
                 if now >= c.hs_deadline {
                     expired.push((*id, Some(CloseCause::HandshakeFailed("timeout".into()))));
+                }
+                continue;
+            }
+            if c.unrouted {
+                if now >= c.hs_deadline {
+                    self.stats.first_frame_timeouts += 1;
+                    expired.push((*id, None));
                 }
                 continue;
             }
