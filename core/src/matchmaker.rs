@@ -580,6 +580,19 @@ fn fnv1a(key: u64, bytes: &[u8]) -> u64 {
     h ^ (h >> 33)
 }
 
+/// The rendezvous id a frame asks for if it is what the matchmaker takes as a first frame:
+/// a valid cleartext `REQUEST_RENDEZVOUS` with a request uuid. A relay with several event
+/// loops routes a new connection by it, so that both ends of a pair meet on the loop that
+/// owns the id; anything else gets `None` (and is refused by whichever matchmaker sees it).
+pub fn requested_rendezvous(bytes: &[u8]) -> Option<Hex256> {
+    let msg = Message::parse(bytes).ok()?;
+    msg.request_uuid()?;
+    match msg.body() {
+        Body::RequestRendezvous { rendezvous_id } => Some(rendezvous_id.clone()),
+        _ => None,
+    }
+}
+
 impl<R: RngCore + CryptoRng, const CONNS: usize, const QUEUE: usize> Matchmaker<R, CONNS, QUEUE> {
     const SIZES_OK: () = {
         assert!(
@@ -1687,6 +1700,22 @@ mod tests {
                 reason: Eviction::Invalid
             }
         );
+    }
+
+    #[test]
+    fn requested_rendezvous_names_the_id_of_a_valid_first_frame_only() {
+        let rid = "ab".repeat(32);
+        let req = request(1, &rid);
+        assert_eq!(
+            requested_rendezvous(&req).as_ref().map(|h| h.as_str()),
+            Some(rid.as_str())
+        );
+        assert!(requested_rendezvous(b"\x00\x01ciphertext").is_none());
+        assert!(requested_rendezvous(br#"{"request_type":"PING"}"#).is_none());
+        let short = std::string::String::from_utf8(req.clone())
+            .unwrap()
+            .replace(&rid, "ab");
+        assert!(requested_rendezvous(short.as_bytes()).is_none());
     }
 
     #[test]

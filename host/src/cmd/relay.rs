@@ -41,6 +41,10 @@ pub struct RelayArgs {
     /// one machine (`bench relay`) need more than 64, or 0.
     #[arg(long)]
     max_per_ip: Option<usize>,
+    /// Event loops (threads), one core each; connections are routed to the loop that owns
+    /// their rendezvous id [default: 1, at most 64].
+    #[arg(long)]
+    workers: Option<usize>,
 }
 
 /// Runs the relay until SIGTERM/SIGINT.
@@ -68,6 +72,9 @@ pub fn run(a: RelayArgs) -> CmdResult {
     }
     if let Some(n) = a.max_per_ip {
         cfg.max_per_ip = n;
+    }
+    if let Some(n) = a.workers {
+        cfg.workers = n;
     }
     crate::relay::run(cfg)?;
     Ok(String::new())

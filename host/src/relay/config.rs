@@ -75,7 +75,16 @@ pub struct RelayConfig {
     pub partial_base: usize,
     /// Bytes shared by all connections for incomplete messages beyond `partial_base`.
     pub partial_budget: usize,
+    /// Event loops (threads), each forwarding the pairs whose rendezvous ids it owns; all
+    /// listen on the port (`SO_REUSEPORT`). `max_connections`, `max_per_ip` and
+    /// `partial_budget` count for the whole relay; `max_unpaired` and
+    /// `max_unpaired_per_prefix` are split evenly between the workers (docs/relay.md,
+    /// "Workers").
+    pub workers: usize,
 }
+
+/// Most event loops (`workers`).
+pub const MAX_WORKERS: usize = 64;
 
 /// Most connections the relay's matchmaker table holds (compile-time capacity).
 pub const MAX_CONNECTIONS_CAP: usize = 16_384;
@@ -112,6 +121,7 @@ impl Default for RelayConfig {
             recv_buffer: 32 * 1024,
             partial_base: ws.partial_base,
             partial_budget: ws.partial_budget,
+            workers: 1,
         }
     }
 }
@@ -216,6 +226,12 @@ impl RelayConfig {
         if self.max_connections == 0 || self.max_connections > MAX_CONNECTIONS_CAP {
             return Err(format!(
                 "max_connections must be between 1 and {MAX_CONNECTIONS_CAP}"
+            ));
+        }
+        if self.workers == 0 || self.workers > MAX_WORKERS {
+            return Err(format!(
+                "workers must be between 1 and {MAX_WORKERS} (got {})",
+                self.workers
             ));
         }
         if self.max_frame < 1024 {

@@ -5,24 +5,22 @@
 
 pub mod config;
 pub mod summary;
+mod workers;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use moneysocket_core::host::HostConfig;
-use moneysocket_driver::{
-    ConnectionClosed, Disconnect, Driver, DriverConfig, DriverEvent, Eviction, WsIo,
-};
+use moneysocket_driver::{ConnectionClosed, Disconnect, Driver, DriverEvent, Eviction, WsIo};
 use moneysocket_ws::{tls, Bytes, CloseCause};
 
 pub use config::RelayConfig;
 use config::MAX_CONNECTIONS_CAP;
 use moneysocket_host::metrics::{Exposition, Metrics};
 use summary::Summary;
+use workers::{sum, Shared, Snapshot};
 
 /// The matchmaker's table: twice the connection cap, so its hash probes stay short. Its
 /// tables live on the heap, touched as slots are used.
@@ -39,27 +37,31 @@ const METRICS_CLIENTS: usize = 1024;
 /// Time given to flush END notifications and close handshakes at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
+/// One worker's loop (the relay is worker 0 and, with `workers = N`, N - 1 more threads).
 struct Relay {
     cfg: RelayConfig,
+    /// This worker's number (0: the one with the metrics, the signals and the status line).
+    worker: usize,
     driver: RelayDriver,
+    shared: Arc<Shared>,
+    /// Worker 0: the other workers' threads.
+    others: Vec<JoinHandle<Result<(), String>>>,
     metrics: Option<Metrics>,
     signals: Option<mio::net::UnixStream>,
-    /// Interval of the status log line (`None`: off).
+    /// Interval of the status log line (`None`: off; worker 0 only).
     stats_every: Option<Duration>,
-    last_stats: (usize, usize, usize),
+    last_stats: (u64, u64, u64),
     next_stats: std::time::Instant,
     /// Per-peer refusals and drops, logged as one line per interval.
     summary: Summary,
     shutdown: bool,
-    /// Set by [`RelayThread::stop`] when the relay runs inside another program.
-    stop: Option<Arc<AtomicBool>>,
 }
 
 /// A relay running on a thread of this process (the demo): no signals, no stdout.
 pub struct RelayThread {
     /// Where it listens.
     pub addr: SocketAddr,
-    stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
     thread: Option<JoinHandle<Result<(), String>>>,
 }
 
@@ -67,16 +69,14 @@ impl RelayThread {
     /// Starts the relay on its own thread and returns once it listens.
     pub fn spawn(cfg: RelayConfig) -> Result<RelayThread, String> {
         cfg.validate()?;
-        let stop = Arc::new(AtomicBool::new(false));
         let (tx, rx) = mpsc::channel();
-        let flag = Arc::clone(&stop);
         let thread = std::thread::Builder::new()
             .name("relay".into())
             .spawn(move || {
-                let mut relay = match start(cfg, Some(flag)) {
-                    Ok((relay, addr)) => {
-                        let _ = tx.send(Ok(addr));
-                        relay
+                let mut relay = match start(cfg, true) {
+                    Ok(relay) => {
+                        let _ = tx.send(Ok((relay.addr, Arc::clone(&relay.worker0.shared))));
+                        relay.worker0
                     }
                     Err(e) => {
                         let _ = tx.send(Err(e.clone()));
@@ -86,19 +86,19 @@ impl RelayThread {
                 relay.serve()
             })
             .map_err(|e| format!("relay thread: {e}"))?;
-        let addr = rx
+        let (addr, shared) = rx
             .recv()
             .map_err(|_| "relay thread ended before listening".to_string())??;
         Ok(RelayThread {
             addr,
-            stop,
+            shared,
             thread: Some(thread),
         })
     }
 
     /// Stops the relay (graceful shutdown) and waits for its thread.
     pub fn stop(mut self) -> Result<(), String> {
-        self.stop.store(true, Ordering::Relaxed);
+        self.shared.stop_all();
         match self.thread.take().map(JoinHandle::join) {
             Some(Ok(r)) => r,
             Some(Err(_)) => Err("relay thread panicked".into()),
@@ -109,7 +109,7 @@ impl RelayThread {
 
 impl Drop for RelayThread {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.shared.stop_all();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -125,32 +125,32 @@ pub fn run(cfg: RelayConfig) -> Result<(), String> {
         cfg.log_dir.as_deref(),
         "moneysocket-relay.log",
     )?;
-    start(cfg, None)?.0.serve()
+    start(cfg, false)?.worker0.serve()
 }
 
-/// Binds the relay. With `stop` it runs inside another program: no signal handling and
-/// nothing on stdout.
-fn start(cfg: RelayConfig, stop: Option<Arc<AtomicBool>>) -> Result<(Relay, SocketAddr), String> {
-    let embedded = stop.is_some();
+/// A bound relay: worker 0, to serve on the caller's thread (the others run already).
+struct Started {
+    worker0: Relay,
+    addr: SocketAddr,
+}
+
+/// Binds the relay and starts workers 1.. on their threads. `embedded`: it runs inside
+/// another program: no signal handling and nothing on stdout.
+fn start(cfg: RelayConfig, embedded: bool) -> Result<Started, String> {
     let tls = match (&cfg.tls_cert, &cfg.tls_key) {
         (Some(c), Some(k)) => Some(tls::server_config(c, k, cfg.tls_chain.as_deref())?),
         _ => None,
     };
-    let config = DriverConfig {
-        host: HostConfig {
-            // the driver sets the matchmaker's Unix offset from its clock
-            matchmaker: cfg.matchmaker()?,
-            max_frame: cfg.max_frame,
-        },
-        ..DriverConfig::default()
-    };
-    let mut driver: RelayDriver =
-        Driver::new(config, cfg.transport()?).map_err(|e| format!("event loop: {e}"))?;
-    let want = SocketAddr::new(cfg.bind, cfg.port);
-    let addr = driver
-        .listen(want, tls.clone())
-        .map_err(|e| format!("listening on {want}: {e}"))?;
+    let workers::Built {
+        drivers,
+        addr,
+        shared,
+    } = workers::build(&cfg, tls.clone())?;
     let scheme = if tls.is_some() { "wss" } else { "ws" };
+    let mut drivers = drivers.into_iter();
+    let Some(driver) = drivers.next() else {
+        return Err("no worker".into());
+    };
     // bind everything before announcing anything: a failure prints no success line
     let t = driver.io().transport();
     let metrics = match cfg.metrics {
@@ -175,15 +175,6 @@ fn start(cfg: RelayConfig, stop: Option<Arc<AtomicBool>>) -> Result<(Relay, Sock
     } else {
         Box::new(std::io::stdout())
     };
-    // the log line first: whoever waits for stdout finds it in the log already
-    tracing::info!("listening at: {scheme}://{addr}");
-    let _ = writeln!(stdout, "listening at: {scheme}://{addr}");
-    let metrics = metrics.map(|(metrics, local)| {
-        tracing::info!("metrics at: http://{local}/metrics");
-        let _ = writeln!(stdout, "metrics at: http://{local}/metrics");
-        metrics
-    });
-    let _ = stdout.flush();
     // inside another program the signals are that program's: do not even register a handler
     let signals = match (!embedded).then(|| crate::daemon::signal_pipe(t.registry(), SIGNAL_N)) {
         None => None,
@@ -195,21 +186,67 @@ fn start(cfg: RelayConfig, stop: Option<Arc<AtomicBool>>) -> Result<(Relay, Sock
     };
     let interval =
         |v: f64| (v > 0.0).then(|| Duration::try_from_secs_f64(v).unwrap_or(Duration::MAX));
-    let stats_every = interval(cfg.stats_interval);
-    let summary = Summary::new(interval(cfg.summary_interval), std::time::Instant::now());
-    let relay = Relay {
-        cfg,
+    let now = std::time::Instant::now();
+    let worker = |n: usize, driver: RelayDriver| Relay {
+        cfg: cfg.clone(),
+        worker: n,
         driver,
-        metrics,
-        signals,
-        stats_every,
+        shared: Arc::clone(&shared),
+        others: Vec::new(),
+        metrics: None,
+        signals: None,
+        stats_every: None,
         last_stats: (0, 0, 0),
-        next_stats: std::time::Instant::now(),
-        summary,
+        next_stats: now,
+        summary: Summary::new(interval(cfg.summary_interval), now),
         shutdown: false,
-        stop,
     };
-    Ok((relay, addr))
+    let mut others = Vec::new();
+    for (i, d) in drivers.enumerate() {
+        let mut relay = worker(i + 1, d);
+        let spawned = std::thread::Builder::new()
+            .name(format!("relay-worker-{}", i + 1))
+            .spawn(move || {
+                let _span = tracing::info_span!("worker", n = relay.worker).entered();
+                let r = relay.serve();
+                if r.is_err() {
+                    // one failed loop stops the relay instead of leaving its ids unserved
+                    relay.shared.stop_all();
+                }
+                r
+            });
+        match spawned {
+            Ok(h) => others.push(h),
+            Err(e) => {
+                shared.stop_all();
+                for h in others {
+                    let _ = h.join();
+                }
+                return Err(format!("worker thread: {e}"));
+            }
+        }
+    }
+    let mut relay = worker(0, driver);
+    relay.others = others;
+    relay.signals = signals;
+    relay.stats_every = interval(cfg.stats_interval);
+    // the log line first: whoever waits for stdout finds it in the log already
+    let workers = match cfg.workers {
+        1 => String::new(),
+        n => format!(" ({n} workers)"),
+    };
+    tracing::info!("listening at: {scheme}://{addr}{workers}");
+    let _ = writeln!(stdout, "listening at: {scheme}://{addr}");
+    relay.metrics = metrics.map(|(metrics, local)| {
+        tracing::info!("metrics at: http://{local}/metrics");
+        let _ = writeln!(stdout, "metrics at: http://{local}/metrics");
+        metrics
+    });
+    let _ = stdout.flush();
+    Ok(Started {
+        worker0: relay,
+        addr,
+    })
 }
 
 /// The label of a matchmaker close in logs and metrics.
@@ -227,15 +264,40 @@ fn eviction_label(reason: Eviction) -> &'static str {
 }
 
 impl Relay {
-    /// The driver's loop; this only reacts to what it reports.
+    /// The driver's loop; this only reacts to what it reports. Worker 0 stops the others
+    /// and waits for them when it stops.
     fn serve(&mut self) -> Result<(), String> {
+        let r = self.serve_loop();
+        if self.worker == 0 {
+            self.shared.stop_all();
+        }
         let mut events = Vec::new();
+        self.graceful_shutdown(&mut events);
+        let mut result = r;
+        for h in std::mem::take(&mut self.others) {
+            let r = match h.join() {
+                Ok(r) => r,
+                Err(_) => Err("a worker thread panicked".into()),
+            };
+            if result.is_ok() {
+                result = r;
+            }
+        }
+        result
+    }
+
+    fn serve_loop(&mut self) -> Result<(), String> {
+        let mut events = Vec::new();
+        let workers = self.shared.workers();
         while !self.shutdown {
-            // inside another program: look at the stop flag ten times a second
-            let tick = self.stop.as_ref().map(|_| Duration::from_millis(100));
             self.driver
-                .poll(&mut events, tick)
+                .poll(&mut events, None)
                 .map_err(|e| format!("poll: {e}"))?;
+            // several workers: worker 0 sums what every worker published (forwarding rounds
+            // produce no event, so every round publishes; a lock and a copy)
+            if workers > 1 {
+                self.shared.publish(self.worker, Snapshot::of(&self.driver));
+            }
             for ev in events.drain(..) {
                 self.on_event(ev);
             }
@@ -246,16 +308,17 @@ impl Relay {
             if let Some(line) = self.summary.due(std::time::Instant::now()) {
                 tracing::info!("{line}");
             }
-            if self
-                .stop
-                .as_ref()
-                .is_some_and(|s| s.load(Ordering::Relaxed))
-            {
+            if self.shared.stopping() {
                 self.shutdown = true;
             }
         }
-        self.graceful_shutdown(&mut events);
         Ok(())
+    }
+
+    /// Every worker's counters, this one's taken now.
+    fn snapshots(&self) -> Vec<Snapshot> {
+        self.shared.publish(self.worker, Snapshot::of(&self.driver));
+        self.shared.snapshots()
     }
 
     fn on_event(&mut self, ev: DriverEvent) {
@@ -332,11 +395,13 @@ impl Relay {
         self.next_stats = now
             .checked_add(every)
             .unwrap_or(now + Duration::from_secs(86_400));
-        let s = self.driver.host().matchmaker_stats();
+        let all = self.snapshots();
         let cur = (
-            self.driver.io().transport().len(),
-            s.unregistered + s.waiting,
-            s.pairs,
+            sum(&all, |w| w.connections as u64),
+            sum(&all, |w| {
+                (w.awaiting + w.mm.unregistered + w.mm.waiting) as u64
+            }),
+            sum(&all, |w| w.mm.pairs as u64),
         );
         if cur != self.last_stats {
             self.last_stats = cur;
@@ -345,10 +410,8 @@ impl Relay {
     }
 
     fn render_metrics(&self) -> String {
-        let s = self.driver.host().matchmaker_stats();
-        let hs = self.driver.host().stats();
-        let t = self.driver.io().transport();
-        let ts = t.stats();
+        let all = self.snapshots();
+        let n = |f: &dyn Fn(&Snapshot) -> u64| sum(&all, f);
         let mut x = Exposition::new("moneysocket_relay_");
         let mut put = |name: &str, kind: &str, help: &str, rows: &[(&str, u64)]| {
             x.put(name, kind, help, rows)
@@ -357,52 +420,67 @@ impl Relay {
             "connections",
             "gauge",
             "Websocket connections (handshaking and closing included).",
-            &[("", t.len() as u64)],
+            &[("", n(&|w| w.connections as u64))],
         );
         put(
             "unpaired",
             "gauge",
             "Connections without a partner.",
             &[
-                ("{state=\"unregistered\"}", s.unregistered as u64),
-                ("{state=\"waiting\"}", s.waiting as u64),
+                (
+                    "{state=\"unregistered\"}",
+                    n(&|w| (w.awaiting + w.mm.unregistered) as u64),
+                ),
+                ("{state=\"waiting\"}", n(&|w| w.mm.waiting as u64)),
             ],
         );
         put(
             "pairs",
             "gauge",
             "Pairs forwarding.",
-            &[("", s.pairs as u64)],
+            &[("", n(&|w| w.mm.pairs as u64))],
         );
         put(
             "pairs_formed_total",
             "counter",
             "Pairs formed.",
-            &[("", s.pairs_formed)],
+            &[("", n(&|w| w.mm.pairs_formed))],
         );
         put(
             "frames_forwarded_total",
             "counter",
             "Frames forwarded between partners.",
-            &[("", s.frames_forwarded)],
+            &[("", n(&|w| w.mm.frames_forwarded))],
         );
         put(
             "bytes_forwarded_total",
             "counter",
             "Bytes forwarded between partners.",
-            &[("", hs.bytes_forwarded)],
+            &[("", n(&|w| w.host.bytes_forwarded))],
         );
         put(
             "refusals_total",
             "counter",
             "Connections refused, by reason.",
             &[
-                ("{reason=\"already_paired\"}", s.refused_already_paired),
-                ("{reason=\"table_full\"}", s.refused_full),
-                ("{reason=\"invalid_request\"}", s.refused_invalid),
-                ("{reason=\"max_unpaired_per_prefix\"}", s.refused_group_full),
-                ("{reason=\"max_connections\"}", ts.refused_max_connections),
-                ("{reason=\"max_per_ip\"}", ts.refused_max_per_ip),
+                (
+                    "{reason=\"already_paired\"}",
+                    n(&|w| w.mm.refused_already_paired),
+                ),
+                ("{reason=\"table_full\"}", n(&|w| w.mm.refused_full)),
+                ("{reason=\"invalid_request\"}", n(&|w| w.mm.refused_invalid)),
+                (
+                    "{reason=\"max_unpaired_per_prefix\"}",
+                    n(&|w| w.mm.refused_group_full),
+                ),
+                (
+                    "{reason=\"max_connections\"}",
+                    n(&|w| w.transport.refused_max_connections),
+                ),
+                (
+                    "{reason=\"max_per_ip\"}",
+                    n(&|w| w.transport.refused_max_per_ip),
+                ),
             ],
         );
         put(
@@ -410,38 +488,62 @@ impl Relay {
             "counter",
             "Connections closed by the relay, by reason.",
             &[
-                ("{reason=\"unpaired_expired\"}", s.expired_unpaired),
-                ("{reason=\"unpaired_evicted\"}", s.evicted_crowded),
+                (
+                    "{reason=\"unpaired_expired\"}",
+                    n(&|w| w.mm.expired_unpaired + w.transport.first_frame_timeouts),
+                ),
+                (
+                    "{reason=\"unpaired_evicted\"}",
+                    n(&|w| w.mm.evicted_crowded),
+                ),
                 // every ended pair closes its survivor with END
-                ("{reason=\"peer_gone\"}", s.pairs_ended),
-                ("{reason=\"oversized\"}", ts.closed_oversized),
-                ("{reason=\"overflow\"}", ts.closed_overflow),
-                ("{reason=\"idle\"}", ts.closed_idle),
-                ("{reason=\"protocol\"}", ts.closed_protocol),
-                ("{reason=\"input_budget\"}", ts.closed_input_budget),
+                ("{reason=\"peer_gone\"}", n(&|w| w.mm.pairs_ended)),
+                (
+                    "{reason=\"oversized\"}",
+                    n(&|w| w.transport.closed_oversized),
+                ),
+                ("{reason=\"overflow\"}", n(&|w| w.transport.closed_overflow)),
+                ("{reason=\"idle\"}", n(&|w| w.transport.closed_idle)),
+                ("{reason=\"protocol\"}", n(&|w| w.transport.closed_protocol)),
+                (
+                    "{reason=\"input_budget\"}",
+                    n(&|w| w.transport.closed_input_budget),
+                ),
             ],
         );
         put(
             "bad_requests_total",
             "counter",
             "HTTP requests answered with an error status instead of a websocket upgrade.",
-            &[("", ts.bad_requests)],
+            &[("", n(&|w| w.transport.bad_requests))],
         );
         put(
             "dropped_frames_total",
             "counter",
             "Frames dropped before pairing, by kind.",
             &[
-                ("{kind=\"ciphertext\"}", s.dropped_ciphertext),
-                ("{kind=\"invalid\"}", s.dropped_invalid),
-                ("{kind=\"unexpected\"}", s.dropped_unexpected),
+                ("{kind=\"ciphertext\"}", n(&|w| w.mm.dropped_ciphertext)),
+                ("{kind=\"invalid\"}", n(&|w| w.mm.dropped_invalid)),
+                ("{kind=\"unexpected\"}", n(&|w| w.mm.dropped_unexpected)),
             ],
         );
         put(
             "handshake_failures_total",
             "counter",
             "TLS or websocket opening handshakes that failed or timed out.",
-            &[("", ts.handshake_failures)],
+            &[("", n(&|w| w.transport.handshake_failures))],
+        );
+        put(
+            "handoffs_total",
+            "counter",
+            "Connections moved to the worker that owns their rendezvous id (workers > 1).",
+            &[("", n(&|w| w.transport.handed_off))],
+        );
+        put(
+            "workers",
+            "gauge",
+            "Event loops (threads) forwarding frames.",
+            &[("", all.len() as u64)],
         );
         x.finish()
     }

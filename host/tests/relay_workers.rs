@@ -1,0 +1,136 @@
+//! `moneysocket relay` with several event loops (`workers`): every pair forms and forwards
+//! whichever loop accepted each end, limits count for the whole relay, metrics sum the
+//! loops, SIGTERM ends every pair.
+
+#[path = "support/relay.rs"]
+mod relay;
+mod support;
+
+use std::time::Instant;
+
+use moneysocket_core::message::MessageKind;
+use relay::{
+    expect_closed, expect_notify, recv, request, send, uuid, ws_client, Relay, Ws, IO_TIMEOUT,
+};
+
+fn rid(i: usize) -> String {
+    format!("{:064x}", 0x5eed_0000 + i)
+}
+
+#[test]
+fn pairs_form_and_forward_whichever_worker_accepted_their_ends() {
+    const PAIRS: usize = 60;
+    let mut relay = Relay::start_with(
+        "workers = 4\nmax_per_ip = 0\n",
+        &["--metrics", "127.0.0.1:0"],
+    );
+    assert_eq!(relay.metric("moneysocket_relay_workers"), 4);
+    let mut first: Vec<Ws> = (0..PAIRS).map(|_| relay.connect()).collect();
+    for (i, ws) in first.iter_mut().enumerate() {
+        send(ws, &request(1, &rid(i)));
+    }
+    for (i, ws) in first.iter_mut().enumerate() {
+        expect_notify(
+            ws,
+            MessageKind::NotifyRendezvousNotReady,
+            Some(uuid(1)),
+            &rid(i),
+        );
+    }
+    let mut second: Vec<Ws> = (0..PAIRS).map(|_| relay.connect()).collect();
+    for (i, ws) in second.iter_mut().enumerate() {
+        send(ws, &request(2, &rid(i)));
+    }
+    for (i, ws) in second.iter_mut().enumerate() {
+        expect_notify(ws, MessageKind::NotifyRendezvous, Some(uuid(2)), &rid(i));
+    }
+    for (i, ws) in first.iter_mut().enumerate() {
+        expect_notify(ws, MessageKind::NotifyRendezvous, Some(uuid(1)), &rid(i));
+    }
+    // both directions, several frames in a burst, order kept
+    for (i, ws) in first.iter_mut().enumerate() {
+        for k in 0..3u8 {
+            send(ws, &[i as u8, k]);
+        }
+    }
+    for (i, ws) in second.iter_mut().enumerate() {
+        for k in 0..3u8 {
+            assert_eq!(recv(ws), [i as u8, k]);
+        }
+        send(ws, &[0xee, i as u8]);
+    }
+    for (i, ws) in first.iter_mut().enumerate() {
+        assert_eq!(recv(ws), [0xee, i as u8]);
+    }
+    // a third party for a paired id meets the pair's worker, which refuses it
+    let mut third = relay.connect();
+    send(&mut third, &request(3, &rid(7)));
+    let refusal = recv(&mut third);
+    assert!(
+        String::from_utf8_lossy(&refusal).contains("NOTIFY_RENDEZVOUS_END")
+            || String::from_utf8_lossy(&refusal).contains("NOTIFY_ERROR"),
+        "{}",
+        String::from_utf8_lossy(&refusal)
+    );
+    expect_closed(&mut third);
+
+    // every worker's counters are in the sums (published after every round)
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while relay.metric("moneysocket_relay_frames_forwarded_total") < 4 * PAIRS as u64 {
+        assert!(Instant::now() < deadline, "forwards never summed");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(relay.metric("moneysocket_relay_pairs"), PAIRS as u64);
+    assert_eq!(
+        relay.metric("moneysocket_relay_pairs_formed_total"),
+        PAIRS as u64
+    );
+    // with 4 workers about 3 of 4 connections change loops; none is impossible in practice
+    let moved = relay.metric("moneysocket_relay_handoffs_total");
+    assert!(
+        moved > 0 && moved <= 2 * PAIRS as u64 + 1,
+        "handoffs {moved}"
+    );
+
+    // SIGTERM: every worker ends its own pairs
+    relay.sigterm();
+    for (i, (a, b)) in first.iter_mut().zip(second.iter_mut()).enumerate() {
+        expect_notify(a, MessageKind::NotifyRendezvousEnd, None, &rid(i));
+        expect_notify(b, MessageKind::NotifyRendezvousEnd, None, &rid(i));
+    }
+    relay
+        .wait_exit(Instant::now(), IO_TIMEOUT)
+        .expect("relay did not exit");
+}
+
+#[test]
+fn max_connections_counts_every_worker() {
+    let relay = Relay::start("workers = 2\nmax_connections = 6\nmax_per_ip = 0\n");
+    // six connections, whichever loops the kernel gives them to (silent ones count too)
+    let held: Vec<Ws> = (0..6).map(|_| relay.connect()).collect();
+    let refused = ws_client(relay.addr(), &relay.ws_url());
+    match refused {
+        Err(e) => assert!(e.contains("503"), "expected 503, got {e}"),
+        Ok(_) => panic!("a seventh connection was admitted over max_connections = 6"),
+    }
+    drop(held);
+    // released on close: a pair forms again
+    let deadline = Instant::now() + IO_TIMEOUT;
+    loop {
+        if let Ok(mut ws) = ws_client(relay.addr(), &relay.ws_url()) {
+            send(&mut ws, &request(1, &rid(1)));
+            expect_notify(
+                &mut ws,
+                MessageKind::NotifyRendezvousNotReady,
+                Some(uuid(1)),
+                &rid(1),
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "closed connections were never released"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
