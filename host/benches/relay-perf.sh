@@ -19,7 +19,7 @@
 # Env:   BASE_BIN=path (default target/perf-base/moneysocket; built from BASE_REV if absent)
 #        BASE_REV=rev (default: the merge base with main)  OUT=dir (default target/relay-perf)
 #        REPS=3  IDLE=10000 (0: skip)  STEPS="1:5000 10:5000 50:2000 100:1000 1000:100"
-#        SKIP_BUILD=1
+#        SKIP_BUILD=1  ONLY="after after-w2 echo-after" (run only these variants)
 #        PIN=cpus: run every server and generator under `taskset -c cpus` (PIN=0: all on one
 #        core, so that each process is always busy when it runs: CPU-second figures then
 #        depend much less on how loaded the rest of the machine is; PIN= to run unpinned)
@@ -95,6 +95,12 @@ VARIANTS="before after before-newgen echo-before echo-after"
 if [ -n "$HAS_WORKERS" ]; then
     start_server relay-w2 "$NEW" relay --config "$OUT/relay-w2.toml"; SURL[relay-w2]=$URL; SPID[relay-w2]=$PID
     VARIANTS="$VARIANTS after-w2"
+fi
+if [ -n "${ONLY:-}" ]; then
+    kept=""
+    for v in $VARIANTS; do case " $ONLY " in *" $v "*) kept="$kept $v" ;; esac; done
+    VARIANTS=${kept# }
+    [ -n "$VARIANTS" ] || { echo "ONLY=$ONLY names no variant" >&2; exit 1; }
 fi
 
 # run VARIANT PAIRS MESSAGES : one bench run, JSON in $OUT/VARIANT-PAIRS.REP.json
