@@ -142,6 +142,61 @@ fn chromium_runs_the_scripted_demo_and_every_page_renders() {
     eprintln!("screenshots in {}", out.display());
 }
 
+#[test]
+fn the_pages_keep_msat_amounts_exact_as_bigints() {
+    let Some(chromium) = required("chromium", cdp::find_chromium()) else {
+        return;
+    };
+    let (_demo, web) = demo_web();
+    let mut b = cdp::Browser::start(&chromium, &temp_dir().join("chromium-profile"));
+    b.goto(&format!("{web}/"));
+    b.wait_for("document.readyState", Duration::from_secs(20), |v| {
+        v == "complete"
+    });
+    // apps.js's helpers and the module in the browser: amounts above 2^53 stay exact through
+    // JSON both ways, sat text is exact, a Number is refused by the module.
+    let script = r#"(async () => {
+      const m = await import('/apps.js');
+      const ms = await m.load();
+      const refused = (f) => { try { f(); return 'accepted'; } catch (e) { return e.message; } };
+      const parsed = m.fromJson('{"msats": 18446744073709551614, "price_msats": 9007199254740993, "n": 1.5}');
+      return [
+        m.sats(1500n), m.sats(21000n), m.sats(1n), m.sats(null),
+        typeof parsed.msats, String(parsed.msats), String(parsed.price_msats), parsed.n,
+        m.toJson({ msats: 18446744073709551615n, list: [1n] }),
+        String(m.msatsOfSats('1.5')), String(m.msatsOfSats('10000')), refused(() => m.msatsOfSats('1e3')),
+        String(ms.Allowance.percent_of(18446744073709551615n, 100)), typeof ms.bolt11_msats('x'),
+        refused(() => new ms.Allowance(1000)), refused(() => new ms.Allowance(-1n)),
+      ];
+    })()"#;
+    let v = b.call(
+        "Runtime.evaluate",
+        serde_json::json!({"expression": script, "returnByValue": true, "awaitPromise": true}),
+    );
+    assert_eq!(
+        v["result"]["value"],
+        serde_json::json!([
+            "1.5 sat",
+            "21 sat",
+            "0.001 sat",
+            "?",
+            "bigint",
+            "18446744073709551614",
+            "9007199254740993",
+            1.5,
+            r#"{"msats":18446744073709551615,"list":[1]}"#,
+            "1500",
+            "10000000",
+            r#"not a sat amount: "1e3""#,
+            "18446744073709551615",
+            "undefined",
+            "msats must be a BigInt (e.g. 1000n), not the number 1000",
+            "msats must not be negative, not -1n",
+        ]),
+        "{v}"
+    );
+}
+
 /// `demo --web` on any free port with its data in a fresh directory: the process and the
 /// pages' base URL.
 fn demo_web() -> (Killed, String) {

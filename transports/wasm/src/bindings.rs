@@ -29,6 +29,7 @@ use web_sys::{BinaryType, MessageEvent, WebSocket};
 use crate::allowance::Allowance as RustAllowance;
 use crate::events::{to_js, Obj};
 use crate::js::{console_error, now_ms, set_timeout, unix_ms, JsRng};
+use crate::msats::MsatsError;
 use crate::opinion::{ts, Items};
 use moneysocket_core::message::opinion::OpinionMessage;
 
@@ -370,14 +371,32 @@ fn err(e: impl ToString) -> JsError {
     JsError::new(&e.to_string())
 }
 
-/// An msat amount from JS: a non-negative integer Number (exact below 2^53).
-fn msats_arg(v: f64) -> Result<u64, JsError> {
-    if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v <= 9_007_199_254_740_991.0 {
-        Ok(v as u64)
+/// An msat amount from JS: a `BigInt` in 0 ..= `u64::MAX` (a Number, a negative or a too
+/// large BigInt is refused, never rounded or wrapped; see [`crate::msats`]).
+fn msats_arg(v: &JsValue) -> Result<u64, JsError> {
+    if !v.is_bigint() {
+        let js_type = v.js_typeof().as_string().unwrap_or_default();
+        // A Number is shown as JavaScript prints it.
+        let number = match js_type.as_str() {
+            "number" => js_sys::Number::to_string_with_radix(v.unchecked_ref(), 10)
+                .ok()
+                .map(String::from),
+            _ => None,
+        };
+        return Err(err(MsatsError::NotBigInt { js_type, number }));
+    }
+    let text: String = js_sys::BigInt::to_string(v.unchecked_ref(), 10)
+        .map(String::from)
+        .unwrap_or_default();
+    crate::msats::from_decimal(&text).map_err(err)
+}
+
+/// An optional msat amount: `null` or `undefined` is none, else as [`msats_arg`].
+fn opt_msats_arg(v: &JsValue) -> Result<Option<u64>, JsError> {
+    if v.is_null() || v.is_undefined() {
+        Ok(None)
     } else {
-        Err(JsError::new(&alloc::format!(
-            "msats must be a non-negative integer below 2^53, not {v}"
-        )))
+        msats_arg(v).map(Some)
     }
 }
 
@@ -416,10 +435,13 @@ impl Consumer {
         Ok(Consumer { id })
     }
 
-    /// Asks the provider for an invoice of `msats`; returns the request uuid (the answer
-    /// comes as `on_invoice` with the same `request`).
-    pub fn request_invoice(&self, msats: f64) -> Result<String, JsError> {
-        let m = msats_arg(msats)?;
+    /// Asks the provider for an invoice of `msats` (a BigInt); returns the request uuid (the
+    /// answer comes as `on_invoice` with the same `request`).
+    pub fn request_invoice(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "bigint")] msats: JsValue,
+    ) -> Result<String, JsError> {
+        let m = msats_arg(&msats)?;
         with_host(|i, _| i.host.request_invoice(self.id, m, now()))
             .map(|u| u.to_string())
             .map_err(err)
@@ -494,17 +516,17 @@ impl Provider {
     }
 
     /// Sets (and sends, when the consumer is ready) the provider info: account uuid,
-    /// payer/payee, and the balance in msat (`null`: no wad).
+    /// payer/payee, and the balance in msat (a BigInt; `null`: no wad).
     pub fn set_provider_info(
         &self,
         account_uuid: &str,
         payer: bool,
         payee: bool,
-        msats: Option<f64>,
+        #[wasm_bindgen(unchecked_param_type = "bigint | null")] msats: JsValue,
     ) -> Result<(), JsError> {
         let account_uuid = Uuid::parse_lenient(account_uuid)
             .map_err(|e| JsError::new(&alloc::format!("invalid account uuid: {e}")))?;
-        let wad = msats.map(msats_arg).transpose()?.map(Wad::bitcoin);
+        let wad = opt_msats_arg(&msats)?.map(Wad::bitcoin);
         let info = ProviderInfo {
             account_uuid,
             payer,
@@ -657,10 +679,11 @@ pub fn beacon_new(relay_url: &str) -> Result<String, JsError> {
     crate::beacon::encode(&seed, &[relay_url]).map_err(err)
 }
 
-/// The amount of a BOLT11 invoice in msat, or `undefined` (no amount, not an invoice).
+/// The amount of a BOLT11 invoice in msat (a BigInt), or `undefined` (no amount, not an
+/// invoice).
 #[wasm_bindgen]
-pub fn bolt11_msats(bolt11: &str) -> Option<f64> {
-    crate::bolt11_msats(bolt11).map(|m| m as f64)
+pub fn bolt11_msats(bolt11: &str) -> Option<u64> {
+    crate::bolt11_msats(bolt11)
 }
 
 /// A fresh random uuid (v4), e.g. a wallet's own account uuid.
@@ -670,7 +693,7 @@ pub fn uuid_new() -> String {
 }
 
 /// The web wallet's spending allowance (see the Rust `allowance` module): refuses upstream
-/// pays above what is left.
+/// pays above what is left. Amounts are msat, BigInts both ways.
 #[wasm_bindgen]
 pub struct Allowance(RustAllowance);
 
@@ -678,34 +701,48 @@ pub struct Allowance(RustAllowance);
 impl Allowance {
     /// An allowance of `cap_msats`.
     #[wasm_bindgen(constructor)]
-    pub fn new(cap_msats: f64) -> Result<Allowance, JsError> {
-        Ok(Allowance(RustAllowance::new(msats_arg(cap_msats)?)))
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "bigint")] cap_msats: JsValue,
+    ) -> Result<Allowance, JsError> {
+        Ok(Allowance(RustAllowance::new(msats_arg(&cap_msats)?)))
     }
 
-    /// `percent` (0..=100) of `balance_msats`, rounded down.
-    pub fn percent_of(balance_msats: f64, percent: u8) -> Result<f64, JsError> {
-        Ok(RustAllowance::percent_of(msats_arg(balance_msats)?, percent) as f64)
+    /// `percent` (a Number, 0..=100) of `balance_msats`, rounded down.
+    pub fn percent_of(
+        #[wasm_bindgen(unchecked_param_type = "bigint")] balance_msats: JsValue,
+        percent: u8,
+    ) -> Result<u64, JsError> {
+        Ok(RustAllowance::percent_of(
+            msats_arg(&balance_msats)?,
+            percent,
+        ))
     }
 
     /// Sets the cap.
-    pub fn set_cap(&mut self, cap_msats: f64) -> Result<(), JsError> {
-        self.0.set_cap(msats_arg(cap_msats)?);
+    pub fn set_cap(
+        &mut self,
+        #[wasm_bindgen(unchecked_param_type = "bigint")] cap_msats: JsValue,
+    ) -> Result<(), JsError> {
+        self.0.set_cap(msats_arg(&cap_msats)?);
         Ok(())
     }
 
     /// The cap, msat.
-    pub fn cap(&self) -> f64 {
-        self.0.cap() as f64
+    pub fn cap(&self) -> u64 {
+        self.0.cap()
     }
 
     /// Spent through the wallet, msat.
-    pub fn spent(&self) -> f64 {
-        self.0.spent() as f64
+    pub fn spent(&self) -> u64 {
+        self.0.spent()
     }
 
     /// What is left given the downstream balance, msat.
-    pub fn left(&self, balance_msats: f64) -> Result<f64, JsError> {
-        Ok(self.0.left(msats_arg(balance_msats)?) as f64)
+    pub fn left(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "bigint")] balance_msats: JsValue,
+    ) -> Result<u64, JsError> {
+        Ok(self.0.left(msats_arg(&balance_msats)?))
     }
 
     /// Reserves an upstream pay of `bolt11` under `request`, or throws why it is refused.
@@ -713,9 +750,9 @@ impl Allowance {
         &mut self,
         request: &str,
         bolt11: &str,
-        balance_msats: f64,
+        #[wasm_bindgen(unchecked_param_type = "bigint")] balance_msats: JsValue,
     ) -> Result<(), JsError> {
-        let b = msats_arg(balance_msats)?;
+        let b = msats_arg(&balance_msats)?;
         self.0
             .begin_pay(request, crate::bolt11_msats(bolt11), b)
             .map_err(err)

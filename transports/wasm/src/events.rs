@@ -1,6 +1,6 @@
 //! Session events as JavaScript objects `{type, …}` and the handler each one goes to
-//! (`on_<type>`). Amounts are msat as JavaScript integers (exact: every msat amount is
-//! below 2^53), uuids as canonical strings, preimages as hex.
+//! (`on_<type>`). Amounts are msat as JavaScript `BigInt`s (exact over the whole `u64`
+//! range), uuids as canonical strings, preimages as hex.
 
 use alloc::string::{String, ToString};
 use js_sys::{Object, Reflect};
@@ -27,9 +27,9 @@ impl Obj {
         self
     }
 
-    /// Sets a msat field (a JS integer).
+    /// Sets a msat field (a JS `BigInt`).
     pub fn msats(self, key: &str, msats: u64) -> Self {
-        self.set(key, msats as f64)
+        self.set(key, JsValue::from(msats))
     }
 
     /// Sets a request uuid field (`null` when absent).

@@ -6,8 +6,9 @@
 //! On `wasm32` the crate exports, through wasm-bindgen, the classes `Consumer` and
 //! `Provider` (with the opinion-seller extension), the wallet's `Allowance`, and the
 //! functions `beacon_decode`, `beacon_encode`, `beacon_new`, `bolt11_msats`,
-//! `bolt11_payment_hash`, `sha256_hex` and `uuid_new`. On other targets it is only its
-//! plain-Rust parts ([`allowance`], [`beacon`], [`opinion`]), which are tested there.
+//! `bolt11_payment_hash`, `sha256_hex` and `uuid_new`. Msat amounts cross the boundary as
+//! JS `BigInt`s, both ways ([`msats`]). On other targets it is only its plain-Rust parts
+//! ([`allowance`], [`beacon`], [`msats`], [`opinion`]), which are tested there.
 //!
 //! [`SessionHost`]: moneysocket_core::host::SessionHost
 #![cfg_attr(not(target_arch = "wasm32"), no_std)]
@@ -17,6 +18,7 @@ extern crate alloc;
 
 pub mod allowance;
 pub mod beacon;
+pub mod msats;
 pub mod opinion;
 
 #[cfg(target_arch = "wasm32")]

@@ -1,7 +1,8 @@
 // The demo apps of host-apps §3 on the WASM core: a web wallet (consumer downstream,
 // provider upstream, an allowance it enforces), a seller (a consumer of its terminus account
 // and a provider for buyers) and a buyer (a consumer of the wallet and one of the seller).
-// Amounts are msat, JavaScript integers.
+// Amounts are msat as BigInts (`1000n`), as the WASM module takes and gives them: never a
+// Number, which is exact only below 2^53 and would mix floats into money.
 import init, * as ms from './pkg/moneysocket_wasm.js';
 
 let ready = null;
@@ -15,7 +16,45 @@ export function load() {
 export async function demoConfig() {
   const r = await fetch('/demo.json');
   if (!r.ok) throw new Error(`demo.json: HTTP ${r.status}`);
-  return r.json();
+  return fromJson(await r.text());
+}
+
+/** Whether a JSON field holds msat: `msats` or `…_msats`. */
+const isMsatsKey = (key) => key === 'msats' || key.endsWith('_msats');
+
+/**
+ * `JSON.parse` with every msat field (`msats`, `…_msats`) a BigInt, read from the number's
+ * own text where the engine gives it (exact over all of u64); elsewhere only a safe integer
+ * is taken, anything else throws.
+ */
+export function fromJson(text) {
+  return JSON.parse(text, function (key, value, context) {
+    if (typeof value !== 'number' || !isMsatsKey(key)) return value;
+    const source = context?.source;
+    if (source !== undefined && /^[0-9]+$/.test(source)) return BigInt(source);
+    if (Number.isSafeInteger(value) && value >= 0) return BigInt(value);
+    throw new Error(`${key}: not an integer msat amount: ${source ?? value}`);
+  });
+}
+
+/**
+ * `JSON.stringify` for values holding BigInt msat (which it refuses): each BigInt is written
+ * as its exact integer (`JSON.rawJSON` where the engine has it, else only a safe integer).
+ */
+export function toJson(value) {
+  return JSON.stringify(value, (key, v) => {
+    if (typeof v !== 'bigint') return v;
+    if (JSON.rawJSON) return JSON.rawJSON(v.toString());
+    if (v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(v);
+    throw new Error(`${key}: ${v} cannot be written as JSON here`);
+  });
+}
+
+/** A sat amount typed by a person (`"1000"`, `"1.5"`: at most three decimals) in msat. */
+export function msatsOfSats(text) {
+  const m = /^\s*([0-9]+)(?:\.([0-9]{1,3}))?\s*$/.exec(String(text));
+  if (!m) throw new Error(`not a sat amount: ${JSON.stringify(String(text))}`);
+  return BigInt(m[1]) * 1000n + BigInt((m[2] ?? '').padEnd(3, '0'));
 }
 
 /** A logger writing lines into `el` (and the console). */
@@ -30,7 +69,14 @@ export function logger(el, who) {
   };
 }
 
-export const sats = (msats) => msats == null ? '?' : `${Math.floor(msats / 1000)} sat`;
+/** Msat (a BigInt) as sat text, exact: `1000n` → `1 sat`, `1500n` → `1.5 sat`; null → `?`. */
+export function sats(msats) {
+  if (msats == null) return '?';
+  const whole = msats / 1000n;
+  const rest = msats % 1000n;
+  if (rest === 0n) return `${whole} sat`;
+  return `${whole}.${rest.toString().padStart(3, '0').replace(/0+$/, '')} sat`;
+}
 
 /**
  * The web wallet: `downstream` is a terminus account's beacon, `upstream` the beacon its
@@ -54,7 +100,7 @@ export class Wallet {
       on_disconnected: (e) => log(`downstream disconnected: ${e.cause}`),
       on_provider(e) {
         w.balance = e.msats;
-        if (!w.allowance) w.allowance = new ms.Allowance(ms.Allowance.percent_of(e.msats ?? 0, w.percent));
+        if (!w.allowance) w.allowance = new ms.Allowance(ms.Allowance.percent_of(e.msats ?? 0n, w.percent));
         log(`downstream balance ${sats(e.msats)}`);
         w.advertise();
       },
@@ -96,8 +142,8 @@ export class Wallet {
     });
   }
 
-  /** What the upstream app may still spend, msat. */
-  left() { return this.allowance && this.balance != null ? this.allowance.left(this.balance) : 0; }
+  /** What the upstream app may still spend, msat (a BigInt). */
+  left() { return this.allowance && this.balance != null ? this.allowance.left(this.balance) : 0n; }
 
   /** A downstream answer goes back to the upstream request it serves. */
   answer(request, f) {
@@ -115,11 +161,11 @@ export class Wallet {
     try { this.up.set_provider_info(this.account, true, true, this.left()); } catch (err) { this.log(`provider info: ${err.message}`); }
   }
 
-  /** The slider: from now on the app may spend `percent` of the balance now (pays under way
-   * stay reserved; what was spent stays spent). */
+  /** The slider: from now on the app may spend `percent` (a Number, 0..=100) of the balance
+   * now (pays under way stay reserved; what was spent stays spent). */
   setPercent(percent) {
     this.percent = percent;
-    const share = ms.Allowance.percent_of(this.balance ?? 0, percent);
+    const share = ms.Allowance.percent_of(this.balance ?? 0n, percent);
     if (!this.allowance) this.allowance = new ms.Allowance(share);
     else this.allowance.set_cap(this.allowance.spent() + share);
     this.log(`allowance set to ${percent}% = ${sats(share)}`);
@@ -127,12 +173,12 @@ export class Wallet {
   }
 }
 
-/** The seller's items (host-apps §3.1), priced from `price` msat. */
+/** The seller's items (host-apps §3.1), priced from `price` msat (a BigInt). */
 export function items(price) {
   return [
     { item_id: 'hello', name: 'Hello World', msats: price },
-    { item_id: 'time', name: 'Current Timestamp', msats: 2 * price },
-    { item_id: 'outlook', name: 'Market Outlook', msats: 3 * price },
+    { item_id: 'time', name: 'Current Timestamp', msats: 2n * price },
+    { item_id: 'outlook', name: 'Market Outlook', msats: 3n * price },
   ];
 }
 
@@ -141,7 +187,7 @@ export function items(price) {
  * account's beacon (it makes the invoices), `store` the beacon buyers connect to. A buyer's
  * `REQUEST_OPINION_INVOICE` becomes an invoice of its account; when the account reports the
  * payment (`NOTIFY_PREIMAGE`), the preimage's hash names the item and the seller sends the
- * opinion.
+ * opinion. `price` (msat, a BigInt) is the first item's; the others cost two and three times it.
  */
 export class Seller {
   constructor({ wallet, store, price, log = () => {}, onChange = () => {} }) {
@@ -186,10 +232,10 @@ export class Seller {
       on_consumer_ready: () => log('a buyer is in the store'),
       on_extension(e) {
         if (e.name === 'REQUEST_OPINION_SELLER') {
-          if (s.open) s.store.notify_opinion_seller(e.uuid, s.uuid, JSON.stringify(s.items));
+          if (s.open) s.store.notify_opinion_seller(e.uuid, s.uuid, toJson(s.items));
           else s.store.notify_opinion_seller_not_ready(e.uuid);
         } else if (e.name === 'REQUEST_OPINION_INVOICE') {
-          const item = s.items.find((i) => i.item_id === JSON.parse(e.json).item_id);
+          const item = s.items.find((i) => i.item_id === fromJson(e.json).item_id);
           if (!item) return log(`unknown item asked`);
           log(`${item.item_id} asked`);
           try {
@@ -248,7 +294,7 @@ export class Buyer {
       on_connected: (e) => log(`store connected to ${e.url}`),
       on_provider: () => { log('in the store'); askItems(); },
       on_extension(e) {
-        const m = JSON.parse(e.json);
+        const m = fromJson(e.json);
         if (e.name === 'NOTIFY_OPINION_SELLER') {
           b.items = m.items;
           log(`items: ${m.items.map((i) => `${i.name} ${sats(i.msats)}`).join(', ')}`);

@@ -1,6 +1,6 @@
 /**
  * The web wallet's spending allowance (see the Rust `allowance` module): refuses upstream
- * pays above what is left.
+ * pays above what is left. Amounts are msat, BigInts both ways.
  */
 export class Allowance {
     __destroy_into_raw() {
@@ -17,7 +17,7 @@ export class Allowance {
      * Reserves an upstream pay of `bolt11` under `request`, or throws why it is refused.
      * @param {string} request
      * @param {string} bolt11
-     * @param {number} balance_msats
+     * @param {bigint} balance_msats
      */
     begin_pay(request, bolt11, balance_msats) {
         const ptr0 = passStringToWasm0(request, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
@@ -31,27 +31,27 @@ export class Allowance {
     }
     /**
      * The cap, msat.
-     * @returns {number}
+     * @returns {bigint}
      */
     cap() {
         const ret = wasm.allowance_cap(this.__wbg_ptr);
-        return ret;
+        return BigInt.asUintN(64, ret);
     }
     /**
      * What is left given the downstream balance, msat.
-     * @param {number} balance_msats
-     * @returns {number}
+     * @param {bigint} balance_msats
+     * @returns {bigint}
      */
     left(balance_msats) {
         const ret = wasm.allowance_left(this.__wbg_ptr, balance_msats);
         if (ret[2]) {
             throw takeFromExternrefTable0(ret[1]);
         }
-        return ret[0];
+        return BigInt.asUintN(64, ret[0]);
     }
     /**
      * An allowance of `cap_msats`.
-     * @param {number} cap_msats
+     * @param {bigint} cap_msats
      */
     constructor(cap_msats) {
         const ret = wasm.allowance_new(cap_msats);
@@ -63,17 +63,17 @@ export class Allowance {
         return this;
     }
     /**
-     * `percent` (0..=100) of `balance_msats`, rounded down.
-     * @param {number} balance_msats
+     * `percent` (a Number, 0..=100) of `balance_msats`, rounded down.
+     * @param {bigint} balance_msats
      * @param {number} percent
-     * @returns {number}
+     * @returns {bigint}
      */
     static percent_of(balance_msats, percent) {
         const ret = wasm.allowance_percent_of(balance_msats, percent);
         if (ret[2]) {
             throw takeFromExternrefTable0(ret[1]);
         }
-        return ret[0];
+        return BigInt.asUintN(64, ret[0]);
     }
     /**
      * The pay `request` failed.
@@ -88,7 +88,7 @@ export class Allowance {
     }
     /**
      * Sets the cap.
-     * @param {number} cap_msats
+     * @param {bigint} cap_msats
      */
     set_cap(cap_msats) {
         const ret = wasm.allowance_set_cap(this.__wbg_ptr, cap_msats);
@@ -109,11 +109,11 @@ export class Allowance {
     }
     /**
      * Spent through the wallet, msat.
-     * @returns {number}
+     * @returns {bigint}
      */
     spent() {
         const ret = wasm.allowance_spent(this.__wbg_ptr);
-        return ret;
+        return BigInt.asUintN(64, ret);
     }
 }
 if (Symbol.dispose) Allowance.prototype[Symbol.dispose] = Allowance.prototype.free;
@@ -193,9 +193,9 @@ export class Consumer {
         }
     }
     /**
-     * Asks the provider for an invoice of `msats`; returns the request uuid (the answer
-     * comes as `on_invoice` with the same `request`).
-     * @param {number} msats
+     * Asks the provider for an invoice of `msats` (a BigInt); returns the request uuid (the
+     * answer comes as `on_invoice` with the same `request`).
+     * @param {bigint} msats
      * @returns {string}
      */
     request_invoice(msats) {
@@ -426,16 +426,16 @@ export class Provider {
     }
     /**
      * Sets (and sends, when the consumer is ready) the provider info: account uuid,
-     * payer/payee, and the balance in msat (`null`: no wad).
+     * payer/payee, and the balance in msat (a BigInt; `null`: no wad).
      * @param {string} account_uuid
      * @param {boolean} payer
      * @param {boolean} payee
-     * @param {number | null} [msats]
+     * @param {bigint | null} msats
      */
     set_provider_info(account_uuid, payer, payee, msats) {
         const ptr0 = passStringToWasm0(account_uuid, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
         const len0 = WASM_VECTOR_LEN;
-        const ret = wasm.provider_set_provider_info(this.__wbg_ptr, ptr0, len0, payer, payee, !isLikeNone(msats), isLikeNone(msats) ? 0 : msats);
+        const ret = wasm.provider_set_provider_info(this.__wbg_ptr, ptr0, len0, payer, payee, msats);
         if (ret[1]) {
             throw takeFromExternrefTable0(ret[0]);
         }
@@ -525,15 +525,16 @@ export function beacon_new(relay_url) {
 }
 
 /**
- * The amount of a BOLT11 invoice in msat, or `undefined` (no amount, not an invoice).
+ * The amount of a BOLT11 invoice in msat (a BigInt), or `undefined` (no amount, not an
+ * invoice).
  * @param {string} bolt11
- * @returns {number | undefined}
+ * @returns {bigint | undefined}
  */
 export function bolt11_msats(bolt11) {
     const ptr0 = passStringToWasm0(bolt11, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
     const len0 = WASM_VECTOR_LEN;
     const ret = wasm.bolt11_msats(ptr0, len0);
-    return ret[0] === 0 ? undefined : ret[1];
+    return ret[0] === 0 ? undefined : BigInt.asUintN(64, ret[1]);
 }
 
 /**
@@ -602,8 +603,20 @@ function __wbg_get_imports() {
             const ret = Error(getStringFromWasm0(arg0, arg1));
             return ret;
         },
+        __wbg___wbindgen_is_bigint_b123553bed3bb382: function(arg0) {
+            const ret = typeof(arg0) === 'bigint';
+            return ret;
+        },
         __wbg___wbindgen_is_function_1f9d30630b8b1d3d: function(arg0) {
             const ret = typeof(arg0) === 'function';
+            return ret;
+        },
+        __wbg___wbindgen_is_null_e343b7d08827ba72: function(arg0) {
+            const ret = arg0 === null;
+            return ret;
+        },
+        __wbg___wbindgen_is_undefined_8865fb403f8fe9d8: function(arg0) {
+            const ret = arg0 === undefined;
             return ret;
         },
         __wbg___wbindgen_string_get_0380ccaa2f57f0d9: function(arg0, arg1) {
@@ -616,6 +629,10 @@ function __wbg_get_imports() {
         },
         __wbg___wbindgen_throw_41e9ee4f547fc59a: function(arg0, arg1) {
             throw new Error(getStringFromWasm0(arg0, arg1));
+        },
+        __wbg___wbindgen_typeof_e777a26e115d416b: function(arg0) {
+            const ret = typeof arg0;
+            return ret;
         },
         __wbg__wbg_cb_unref_dcc1a90847f04c41: function(arg0) {
             arg0._wbg_cb_unref();
@@ -706,6 +723,14 @@ function __wbg_get_imports() {
         __wbg_set_onopen_c914147e8a2db4b0: function(arg0, arg1) {
             arg0.onopen = arg1;
         },
+        __wbg_toString_3e46331018353800: function() { return handleError(function (arg0, arg1) {
+            const ret = arg0.toString(arg1);
+            return ret;
+        }, arguments); },
+        __wbg_toString_aad181a510c306d8: function() { return handleError(function (arg0, arg1) {
+            const ret = arg0.toString(arg1);
+            return ret;
+        }, arguments); },
         __wbg_url_cb736f1f060f18a1: function(arg0, arg1) {
             const ret = arg1.url;
             const ptr1 = passStringToWasm0(ret, wasm.__wbindgen_malloc, wasm.__wbindgen_realloc);
@@ -731,6 +756,11 @@ function __wbg_get_imports() {
         __wbindgen_generic_0000000000000004: function(arg0, arg1) {
             // Cast intrinsic for `Ref(String) -> Externref`.
             const ret = getStringFromWasm0(arg0, arg1);
+            return ret;
+        },
+        __wbindgen_generic_0000000000000005: function(arg0) {
+            // Cast intrinsic for `U64 -> Externref`.
+            const ret = BigInt.asUintN(64, arg0);
             return ret;
         },
         __wbindgen_init_externref_table: function() {
