@@ -34,6 +34,8 @@ const METRICS_BASE: usize = 16;
 /// Client slots of the metrics endpoint: enough that a flood of stalled requests needs more
 /// than this many connections between a scrape's connect and its request to push it out.
 const METRICS_CLIENTS: usize = 1024;
+/// Most time between two publications of a worker's counters while it forwards.
+const PUBLISH_EVERY: Duration = Duration::from_millis(10);
 /// Time given to flush END notifications and close handshakes at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
@@ -52,6 +54,8 @@ struct Relay {
     stats_every: Option<Duration>,
     last_stats: (u64, u64, u64),
     next_stats: std::time::Instant,
+    /// When this worker publishes its counters next (several workers).
+    next_publish: std::time::Instant,
     /// Per-peer refusals and drops, logged as one line per interval.
     summary: Summary,
     shutdown: bool,
@@ -198,6 +202,7 @@ fn start(cfg: RelayConfig, embedded: bool) -> Result<Started, String> {
         stats_every: None,
         last_stats: (0, 0, 0),
         next_stats: now,
+        next_publish: now,
         summary: Summary::new(interval(cfg.summary_interval), now),
         shutdown: false,
     };
@@ -293,10 +298,16 @@ impl Relay {
             self.driver
                 .poll(&mut events, None)
                 .map_err(|e| format!("poll: {e}"))?;
-            // several workers: worker 0 sums what every worker published (forwarding rounds
-            // produce no event, so every round publishes; a lock and a copy)
+            // several workers: worker 0 sums what every worker published. Forwarding rounds
+            // produce no event, so a round publishes when the last publication is older than
+            // PUBLISH_EVERY (the transport's sweep runs a round at least every 250 ms) or
+            // when it had events (a lock and a copy)
             if workers > 1 {
-                self.shared.publish(self.worker, Snapshot::of(&self.driver));
+                let now = std::time::Instant::now();
+                if !events.is_empty() || now >= self.next_publish {
+                    self.shared.publish(self.worker, Snapshot::of(&self.driver));
+                    self.next_publish = now + PUBLISH_EVERY;
+                }
             }
             for ev in events.drain(..) {
                 self.on_event(ev);
