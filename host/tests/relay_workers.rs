@@ -21,8 +21,8 @@ fn rid(i: usize) -> String {
 fn pairs_form_and_forward_whichever_worker_accepted_their_ends() {
     const PAIRS: usize = 60;
     let mut relay = Relay::start_with(
-        "workers = 4\nmax_per_ip = 0\n",
-        &["--metrics", "127.0.0.1:0"],
+        "max_per_ip = 0\n",
+        &["--workers", "4", "--metrics", "127.0.0.1:0"],
     );
     assert_eq!(relay.metric("moneysocket_relay_workers"), 4);
     let mut first: Vec<Ws> = (0..PAIRS).map(|_| relay.connect()).collect();
@@ -105,7 +105,7 @@ fn pairs_form_and_forward_whichever_worker_accepted_their_ends() {
 
 #[test]
 fn max_connections_counts_every_worker() {
-    let relay = Relay::start("workers = 2\nmax_connections = 6\nmax_per_ip = 0\n");
+    let relay = Relay::start_with("max_connections = 6\nmax_per_ip = 0\n", &["--workers", "2"]);
     // six connections, whichever loops the kernel gives them to (silent ones count too)
     let held: Vec<Ws> = (0..6).map(|_| relay.connect()).collect();
     let refused = ws_client(relay.addr(), &relay.ws_url());

@@ -119,8 +119,9 @@ pub(super) fn build(cfg: &RelayConfig, tls: Option<Arc<ServerConfig>>) -> Result
     let n = cfg.workers.max(1);
     let transport = cfg.transport()?;
     let mut matchmaker = cfg.matchmaker()?;
-    // the routers enforce the time for a REQUEST_RENDEZVOUS before a matchmaker sees it
-    let first_timeout = matchmaker.register_timeout;
+    // the routers enforce the time for a REQUEST_RENDEZVOUS before a matchmaker sees it:
+    // as a matchmaker does, the shorter of the time to register and the time to stay unpaired
+    let first_timeout = matchmaker.register_timeout.min(matchmaker.unpaired_timeout);
     // the unpaired budgets are enforced by each owner over its own ids
     matchmaker.max_unpaired = share(matchmaker.max_unpaired, n);
     matchmaker.max_unpaired_per_group = share(matchmaker.max_unpaired_per_group, n);

@@ -100,7 +100,19 @@ impl Relay {
 
     /// Runs `moneysocket ARGS…` (a `relay` command line); reads the metrics line when
     /// `metrics` is set or the flags ask for an endpoint.
+    ///
+    /// `MONEYSOCKET_TEST_RELAY_WORKERS=N` in the environment runs every such relay without
+    /// a `--workers` flag of its own with `--workers N`, to run the relay suites against
+    /// several event loops (one test then fails by design:
+    /// `a_pair_connects_while_ten_thousand_waiters_hold_the_unpaired_budget` asserts the
+    /// whole unpaired budget in one loop, which workers split).
     pub fn spawn(args: &[&OsStr], metrics: bool) -> Relay {
+        let workers = std::env::var("MONEYSOCKET_TEST_RELAY_WORKERS").ok();
+        let mut args = args.to_vec();
+        if let Some(n) = workers.filter(|_| !args.contains(&OsStr::new("--workers"))) {
+            args.extend([OsStr::new("--workers"), OsStr::new(n.leak())]);
+        }
+        let args = &args[..];
         let (child, mut out, url) = spawn_listening(args);
         let port = url
             .rsplit(':')

@@ -1048,7 +1048,9 @@ impl Transport {
                     return;
                 }
             }
-            if unrouted && events.len() > from {
+            // its first message, if it came (a violation may have announced and closed it)
+            let first = matches!(events.last(), Some(Event::Frame { conn, .. }) if *conn == id);
+            if unrouted && events.len() > from && first {
                 if let Some(Event::Frame { data, .. }) = events.pop() {
                     self.route(id, data, events);
                 }
@@ -1086,6 +1088,18 @@ impl Transport {
             _ => {}
         }
         tracing::debug!(conn = id.0, "closing with {}: {cause}", u16::from(code));
+        if c.unrouted {
+            // a violation before the first message: announced here and closed, as without a
+            // router, so that the caller sees (and counts) it
+            c.unrouted = false;
+            self.unrouted -= 1;
+            c.announced = true;
+            events.push(Event::Opened {
+                conn: id,
+                peer: c.peer,
+                origin: c.origin,
+            });
+        }
         if std::mem::replace(&mut c.announced, false) && c.closing.is_none() {
             events.push(Event::Closed { conn: id, cause });
         }

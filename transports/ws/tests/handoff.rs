@@ -209,3 +209,33 @@ fn a_connection_without_a_first_message_is_dropped_unannounced() {
     assert_eq!(a.stats().first_frame_timeouts, 1);
     assert_eq!((a.awaiting_first_message(), a.len()), (0, 0));
 }
+
+#[test]
+fn an_oversized_first_message_is_announced_and_closed_as_without_a_router() {
+    let config = TransportConfig {
+        max_frame: 1024,
+        ..TransportConfig::default()
+    };
+    let (mut a, _b, addr) = workers(config, TIMEOUT);
+    let h = thread::spawn(move || {
+        let mut ws = client(addr);
+        let _ = ws.send(Message::Binary(vec![b'B'; 4096].into()));
+        // the close frame (1009) or the hang-up
+        while ws.read().is_ok() {}
+    });
+    let mut events = Vec::new();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + TIMEOUT;
+    while !seen.iter().any(|e| matches!(e, Event::Closed { .. })) {
+        a.poll(&mut events, Some(Duration::from_millis(10)))
+            .unwrap();
+        seen.append(&mut events);
+        assert!(Instant::now() < deadline, "no close reported: {seen:?}");
+    }
+    h.join().unwrap();
+    let [Event::Opened { conn: o, .. }, Event::Closed { conn: c, cause }] = &seen[..] else {
+        panic!("expected Opened then Closed: {seen:?}");
+    };
+    assert_eq!((o, cause), (c, &moneysocket_ws::CloseCause::Oversized));
+    assert_eq!((a.stats().handed_off, a.awaiting_first_message()), (0, 0));
+}
