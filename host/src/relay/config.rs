@@ -408,6 +408,17 @@ mod tests {
     }
 
     #[test]
+    fn workers_are_between_one_and_the_cap() {
+        assert_eq!(RelayConfig::default().workers, 1);
+        let c: RelayConfig = toml::from_str("workers = 4\n").unwrap();
+        c.validate().unwrap();
+        for bad in ["workers = 0\n", "workers = 65\n"] {
+            let c: RelayConfig = toml::from_str(bad).unwrap();
+            assert!(c.validate().unwrap_err().contains("workers must be between 1 and 64"));
+        }
+    }
+
+    #[test]
     fn host_names_resolve_everywhere() {
         assert!(resolve_ip("localhost").unwrap().is_loopback());
         assert_eq!(
