@@ -414,7 +414,10 @@ mod tests {
         c.validate().unwrap();
         for bad in ["workers = 0\n", "workers = 65\n"] {
             let c: RelayConfig = toml::from_str(bad).unwrap();
-            assert!(c.validate().unwrap_err().contains("workers must be between 1 and 64"));
+            assert!(c
+                .validate()
+                .unwrap_err()
+                .contains("workers must be between 1 and 64"));
         }
     }
 
