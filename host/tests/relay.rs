@@ -197,29 +197,8 @@ fn thousand_concurrent_connections() {
     let relay = Relay::start("max_per_ip = 0\n");
     let started = Instant::now();
     const PAIRS: usize = 500;
-    let rid = |i: usize| format!("{i:064x}");
-    let mut first: Vec<Ws> = (0..PAIRS).map(|_| relay.connect()).collect();
-    let mut second: Vec<Ws> = (0..PAIRS).map(|_| relay.connect()).collect();
-    for (i, ws) in first.iter_mut().enumerate() {
-        send(ws, &request(1, &rid(i)));
-    }
-    for (i, ws) in first.iter_mut().enumerate() {
-        expect_notify(
-            ws,
-            MessageKind::NotifyRendezvousNotReady,
-            Some(uuid(1)),
-            &rid(i),
-        );
-    }
-    for (i, ws) in second.iter_mut().enumerate() {
-        send(ws, &request(2, &rid(i)));
-    }
-    for (i, ws) in second.iter_mut().enumerate() {
-        expect_notify(ws, MessageKind::NotifyRendezvous, Some(uuid(2)), &rid(i));
-    }
-    for (i, ws) in first.iter_mut().enumerate() {
-        expect_notify(ws, MessageKind::NotifyRendezvous, Some(uuid(1)), &rid(i));
-    }
+    let rids: Vec<String> = (0..PAIRS).map(|i| format!("{i:064x}")).collect();
+    let (mut first, mut second) = relay::pair_many(&relay, &rids);
     for (i, ws) in first.iter_mut().enumerate() {
         send(ws, &cipher(300, i as u8));
     }

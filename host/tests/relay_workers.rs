@@ -10,7 +10,8 @@ use std::time::Instant;
 
 use moneysocket_core::message::MessageKind;
 use relay::{
-    expect_closed, expect_notify, recv, request, send, uuid, ws_client, Relay, Ws, IO_TIMEOUT,
+    expect_closed, expect_notify, pair_many, recv, request, send, uuid, ws_client, Relay, Ws,
+    IO_TIMEOUT,
 };
 
 fn rid(i: usize) -> String {
@@ -25,28 +26,8 @@ fn pairs_form_and_forward_whichever_worker_accepted_their_ends() {
         &["--workers", "4", "--metrics", "127.0.0.1:0"],
     );
     assert_eq!(relay.metric("moneysocket_relay_workers"), 4);
-    let mut first: Vec<Ws> = (0..PAIRS).map(|_| relay.connect()).collect();
-    for (i, ws) in first.iter_mut().enumerate() {
-        send(ws, &request(1, &rid(i)));
-    }
-    for (i, ws) in first.iter_mut().enumerate() {
-        expect_notify(
-            ws,
-            MessageKind::NotifyRendezvousNotReady,
-            Some(uuid(1)),
-            &rid(i),
-        );
-    }
-    let mut second: Vec<Ws> = (0..PAIRS).map(|_| relay.connect()).collect();
-    for (i, ws) in second.iter_mut().enumerate() {
-        send(ws, &request(2, &rid(i)));
-    }
-    for (i, ws) in second.iter_mut().enumerate() {
-        expect_notify(ws, MessageKind::NotifyRendezvous, Some(uuid(2)), &rid(i));
-    }
-    for (i, ws) in first.iter_mut().enumerate() {
-        expect_notify(ws, MessageKind::NotifyRendezvous, Some(uuid(1)), &rid(i));
-    }
+    let rids: Vec<String> = (0..PAIRS).map(rid).collect();
+    let (mut first, mut second) = pair_many(&relay, &rids);
     // both directions, several frames in a burst, order kept
     for (i, ws) in first.iter_mut().enumerate() {
         for k in 0..3u8 {

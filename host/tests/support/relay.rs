@@ -258,6 +258,34 @@ pub fn pair_clients<S: Read + Write>(
     (wa, wb)
 }
 
+/// `rids.len()` pairs at once: every first end connects and registers (and hears
+/// NOT_READY, uuid from 1), then every second end (uuid from 2); both hear RENDEZVOUS.
+pub fn pair_many(relay: &Relay, rids: &[String]) -> (Vec<Ws>, Vec<Ws>) {
+    let mut first: Vec<Ws> = rids.iter().map(|_| relay.connect()).collect();
+    for (ws, rid) in first.iter_mut().zip(rids) {
+        send(ws, &request(1, rid));
+    }
+    for (ws, rid) in first.iter_mut().zip(rids) {
+        expect_notify(
+            ws,
+            MessageKind::NotifyRendezvousNotReady,
+            Some(uuid(1)),
+            rid,
+        );
+    }
+    let mut second: Vec<Ws> = rids.iter().map(|_| relay.connect()).collect();
+    for (ws, rid) in second.iter_mut().zip(rids) {
+        send(ws, &request(2, rid));
+    }
+    for (ws, rid) in second.iter_mut().zip(rids) {
+        expect_notify(ws, MessageKind::NotifyRendezvous, Some(uuid(2)), rid);
+    }
+    for (ws, rid) in first.iter_mut().zip(rids) {
+        expect_notify(ws, MessageKind::NotifyRendezvous, Some(uuid(1)), rid);
+    }
+    (first, second)
+}
+
 /// A websocket client of `url` over a TCP connection to `addr` (read timeout
 /// [`IO_TIMEOUT`]); the handshake's error as text.
 pub fn ws_client(addr: SocketAddr, url: &str) -> Result<Ws, String> {

@@ -874,18 +874,7 @@ impl Transport {
         c.unrouted = false;
         self.unrouted -= 1;
         match owner {
-            None => {
-                c.announced = true;
-                events.push(Event::Opened {
-                    conn: id,
-                    peer: c.peer,
-                    origin: c.origin,
-                });
-                events.push(Event::Frame {
-                    conn: id,
-                    data: first,
-                });
-            }
+            None => announce_with(c, first, events),
             Some(worker) => self.hand_off(id, worker, first),
         }
     }
@@ -955,16 +944,7 @@ impl Transport {
         // its old loop may have seen the socket drained: read it again here
         conn.readiness(false);
         conn.read_ready = true;
-        conn.announced = true;
-        events.push(Event::Opened {
-            conn: id,
-            peer: conn.peer,
-            origin: conn.origin,
-        });
-        events.push(Event::Frame {
-            conn: id,
-            data: first,
-        });
+        announce_with(&mut conn, first, events);
         Self::retry(&mut self.again, &mut conn);
         if conn.unflushed || conn.has_output() {
             conn.dirty = true;
@@ -1344,6 +1324,20 @@ impl Transport {
             self.close(id);
         }
     }
+}
+
+/// Announces a routed connection with its first message: `Opened`, then the message.
+fn announce_with(c: &mut Conn, first: Bytes, events: &mut Vec<Event>) {
+    c.announced = true;
+    events.push(Event::Opened {
+        conn: c.id,
+        peer: c.peer,
+        origin: c.origin,
+    });
+    events.push(Event::Frame {
+        conn: c.id,
+        data: first,
+    });
 }
 
 /// Answers a refused accept with an HTTP error and closes it: the response and a FIN go out
