@@ -79,6 +79,67 @@ fn pairs_ping_pong_through_our_relay() {
     assert!(r["latency_us"]["p99"].as_f64().is_some());
 }
 
+/// `--threads`: the pairs (and an open loop's rate) shared by generator threads, each on its
+/// own event loop; the report sums them.
+#[test]
+fn generator_threads_share_the_pairs() {
+    let relay = Server::relay();
+    let pid = relay.pid();
+    let (out, r) = bench(&[
+        "--url",
+        &relay.url,
+        "--pairs",
+        "7",
+        "--threads",
+        "3",
+        "--messages",
+        "40",
+        "--verify",
+        "--server-pid",
+        &pid,
+    ]);
+    assert!(out.status.success(), "bench failed: {r}");
+    assert_eq!(r["threads"], 3);
+    assert_eq!(r["pairs_ready"], 7);
+    assert_eq!(r["round_trips"], 280);
+    assert_eq!(r["errors"], 0);
+    assert!(r["server_cpu_s"].as_f64().is_some_and(|c| c > 0.0));
+    // open loop: every scheduled message of every thread is sent and answered
+    let (out, r) = bench(&[
+        "--url",
+        &relay.url,
+        "--pairs",
+        "4",
+        "--threads",
+        "2",
+        "--messages",
+        "25",
+        "--rate",
+        "2000",
+    ]);
+    assert!(out.status.success(), "bench failed: {r}");
+    assert_eq!(
+        (r["threads"].as_u64(), r["round_trips"].as_u64()),
+        (Some(2), Some(100))
+    );
+    // more threads than pairs: one pair each
+    let (out, r) = bench(&[
+        "--url",
+        &relay.url,
+        "--pairs",
+        "2",
+        "--threads",
+        "8",
+        "--messages",
+        "5",
+    ]);
+    assert!(out.status.success(), "bench failed: {r}");
+    assert_eq!(
+        (r["threads"].as_u64(), r["round_trips"].as_u64()),
+        (Some(2), Some(10))
+    );
+}
+
 #[test]
 fn open_loop_at_a_rate() {
     let relay = Server::relay();

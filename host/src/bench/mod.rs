@@ -70,6 +70,9 @@ pub struct LoadOptions {
     pub server_pid: Option<u32>,
     /// Sealed frames per pair (cycled).
     pub pool: usize,
+    /// Generator threads, each with its own event loop and an equal share of the pairs
+    /// (and of `rate`): for relays with several workers on machines with cores to spare.
+    pub threads: usize,
 }
 
 /// What an idle run is asked to do.
@@ -198,6 +201,7 @@ impl Errors {
     }
 }
 
+/// One generator thread's share of the run: its pairs on its own event loop.
 struct Load {
     o: LoadOptions,
     t: Transport,
@@ -466,6 +470,232 @@ fn fmt_us(d: Option<f64>) -> String {
     d.map_or_else(|| "-".to_owned(), |v| format!("{v:.1} µs"))
 }
 
+/// A fresh pair (its seed, key, rendezvous id and sealed frames).
+fn new_pair(o: &LoadOptions) -> Result<Pair, String> {
+    let seed = SharedSeed::generate(&mut OsRng);
+    let key = seed.v0_aes_key();
+    let frames = seal_pool(&key, o.size, o.pool)?;
+    Ok(Pair {
+        key,
+        rid: Hex256::from(seed.v0_rendezvous_id()),
+        a: None,
+        b: None,
+        a_open: false,
+        b_open: false,
+        a_not_ready: false,
+        b_requested: false,
+        a_paired: false,
+        b_paired: false,
+        ready: false,
+        failed: false,
+        frames,
+        next_frame: 0,
+        in_flight: VecDeque::new(),
+        sent: 0,
+        done: 0,
+    })
+}
+
+impl Load {
+    fn new(o: LoadOptions, pairs: Vec<Pair>) -> Result<Load, String> {
+        let total = pairs.len().saturating_mul(o.messages);
+        Ok(Load {
+            t: Transport::new(client_config()).map_err(|e| format!("event loop: {e}"))?,
+            pairs,
+            roles: HashMap::new(),
+            handshaking: 0,
+            next_dial: 0,
+            ready: 0,
+            failed: 0,
+            finished: 0,
+            running: false,
+            lat: Latencies::with_capacity(total),
+            errors: Errors::default(),
+            open_buf: Vec::new(),
+            o,
+        })
+    }
+
+    /// Dials and pairs every pair; `true` if `deadline` passed first.
+    fn setup(&mut self, deadline: Instant, events: &mut Vec<Event>) -> Result<bool, String> {
+        loop {
+            self.dial_more();
+            if self.pairs.iter().all(|p| p.ready || p.failed) {
+                return Ok(false);
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(true);
+            }
+            let wait = (deadline - now).min(Duration::from_millis(50));
+            self.t
+                .poll(events, Some(wait))
+                .map_err(|e| format!("poll: {e}"))?;
+            let now = Instant::now();
+            for ev in events.drain(..) {
+                self.on_event(ev, now);
+            }
+        }
+    }
+
+    /// The ping-pong from `start` on the pairs that are up, at `rate` messages per second in
+    /// all (open loop) or one in flight per pair; `true` if `deadline` passed first.
+    fn run(
+        &mut self,
+        start: Instant,
+        deadline: Instant,
+        rate: Option<f64>,
+        events: &mut Vec<Event>,
+    ) -> Result<bool, String> {
+        let ready: Vec<usize> = (0..self.pairs.len())
+            .filter(|&i| self.pairs[i].ready && !self.pairs[i].failed)
+            .collect();
+        let goal = ready.len();
+        self.finished = if self.o.messages == 0 { goal } else { 0 };
+        self.running = true;
+        let mut scheduled = 0usize; // open loop: messages scheduled so far
+        let open_total = goal.saturating_mul(self.o.messages);
+        let interval = rate.map(|r| Duration::from_secs_f64(1.0 / r));
+        if interval.is_none() && self.o.messages > 0 {
+            for &i in &ready {
+                self.send_next(i, start);
+            }
+        }
+        while self.finished < goal {
+            let mut wait = Duration::from_millis(50);
+            // open loop, next send under 2 ms away: time left until it
+            let mut near: Option<Duration> = None;
+            if let Some(iv) = interval {
+                let now = Instant::now();
+                while scheduled < open_total {
+                    let k = u32::try_from(scheduled).unwrap_or(u32::MAX);
+                    let at = start + iv.saturating_mul(k);
+                    if at > now {
+                        let until = at - now;
+                        // epoll sleeps in whole milliseconds: when the next send is close,
+                        // poll without waiting and nap briefly (see below)
+                        wait = if until > Duration::from_millis(2) {
+                            until - Duration::from_millis(1)
+                        } else {
+                            near = Some(until);
+                            Duration::ZERO
+                        };
+                        break;
+                    }
+                    let i = ready[scheduled % goal];
+                    scheduled += 1;
+                    if !self.pairs[i].failed {
+                        self.send_next(i, at);
+                    }
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(true);
+            }
+            wait = wait.min(deadline - now);
+            self.t
+                .poll(events, Some(wait))
+                .map_err(|e| format!("poll: {e}"))?;
+            if let (Some(until), true) = (near, events.is_empty()) {
+                // Nothing arrived: sleep a little instead of spinning, so the server (which
+                // shares the machine) gets the CPU. Receive times are late by at most this
+                // nap plus timer slack (~0.1 ms): the resolution of open-loop latencies.
+                std::thread::sleep(until.min(OPEN_LOOP_NAP));
+            }
+            let now = Instant::now();
+            for ev in events.drain(..) {
+                self.on_event(ev, now);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Closes every connection politely, waiting at most a second.
+    fn close_all(&mut self, events: &mut Vec<Event>) {
+        for p in &self.pairs {
+            for c in [p.a, p.b].into_iter().flatten() {
+                self.t.close(c);
+            }
+        }
+        let close_until = Instant::now() + Duration::from_secs(1);
+        while !self.t.is_empty() && Instant::now() < close_until {
+            let _ = self.t.poll(events, Some(Duration::from_millis(20)));
+            events.clear();
+        }
+    }
+}
+
+/// What one generator thread measured.
+struct ShardDone {
+    lat: Latencies,
+    errors: Errors,
+    pairs: usize,
+    ready: usize,
+    failed: usize,
+    timed_out: bool,
+    /// When its run ended (all its pairs done, or the deadline).
+    ended: Instant,
+}
+
+/// Runs one generator thread: set-up, then (at the gate) the run from the common start,
+/// then (at the gate again) the polite close. Every thread passes the gate three times,
+/// whatever happens, so that the others never wait for it in vain.
+fn shard(
+    o: LoadOptions,
+    pairs: Vec<Pair>,
+    rate: Option<f64>,
+    deadline: Instant,
+    gate: &std::sync::Barrier,
+    start: &std::sync::OnceLock<Instant>,
+) -> ShardDone {
+    let n = pairs.len();
+    let mut events = Vec::new();
+    let mut l = Load::new(o, pairs);
+    let mut timed_out = match &mut l {
+        Ok(l) => l.setup(deadline, &mut events),
+        Err(e) => Err(e.clone()),
+    };
+    gate.wait(); // set up
+    gate.wait(); // start chosen
+    let t0 = start.get().copied().unwrap_or_else(Instant::now);
+    if let (Ok(l), Ok(false)) = (&mut l, &timed_out) {
+        timed_out = l.run(t0, deadline, rate, &mut events);
+    }
+    let ended = Instant::now();
+    gate.wait(); // every run over: the CPU times are read
+    let mut errors = Errors::default();
+    match (l, timed_out) {
+        (Ok(mut l), t) => {
+            l.close_all(&mut events);
+            if let Err(e) = &t {
+                l.errors.add(e.clone());
+            }
+            ShardDone {
+                lat: l.lat,
+                pairs: n,
+                ready: l.ready,
+                failed: l.failed,
+                timed_out: matches!(t, Ok(true)),
+                errors: l.errors,
+                ended,
+            }
+        }
+        (Err(e), _) => {
+            errors.add(e);
+            ShardDone {
+                lat: Latencies::default(),
+                errors,
+                pairs: n,
+                ready: 0,
+                failed: n,
+                timed_out: false,
+                ended,
+            }
+        }
+    }
+}
+
 /// Runs a ping-pong load (relay or direct) and reports.
 pub fn run_load(o: LoadOptions) -> Result<Outcome, String> {
     if o.pairs == 0 {
@@ -478,159 +708,101 @@ pub fn run_load(o: LoadOptions) -> Result<Outcome, String> {
     }
     moneysocket_ws::parse_ws_url(&o.url).map_err(|e| format!("--url {:?}: {e}", o.url))?;
     let frame_size = sealed_size(o.size);
-    let mut pairs = Vec::with_capacity(o.pairs);
-    for _ in 0..o.pairs {
-        let seed = SharedSeed::generate(&mut OsRng);
-        let key = seed.v0_aes_key();
-        let frames = seal_pool(&key, o.size, o.pool)?;
-        pairs.push(Pair {
-            key,
-            rid: Hex256::from(seed.v0_rendezvous_id()),
-            a: None,
-            b: None,
-            a_open: false,
-            b_open: false,
-            a_not_ready: false,
-            b_requested: false,
-            a_paired: false,
-            b_paired: false,
-            ready: false,
-            failed: false,
-            frames,
-            next_frame: 0,
-            in_flight: VecDeque::new(),
-            sent: 0,
-            done: 0,
-        });
+    let threads = o.threads.clamp(1, o.pairs);
+    // each thread gets an equal share of the pairs (and of an open loop's rate)
+    let mut shares: Vec<Vec<Pair>> = (0..threads).map(|_| Vec::new()).collect();
+    for k in 0..o.pairs {
+        shares[k % threads].push(new_pair(&o)?);
     }
-    let total = o.pairs.saturating_mul(o.messages);
-    let mut l = Load {
-        t: Transport::new(client_config()).map_err(|e| format!("event loop: {e}"))?,
-        pairs,
-        roles: HashMap::new(),
-        handshaking: 0,
-        next_dial: 0,
-        ready: 0,
-        failed: 0,
-        finished: 0,
-        running: false,
-        lat: Latencies::with_capacity(total),
-        errors: Errors::default(),
-        open_buf: Vec::new(),
-        o,
-    };
     let t0 = Instant::now();
-    let deadline = t0 + l.o.timeout;
-    let mut events = Vec::new();
-    let mut timed_out = false;
-    // --- setup: dial, rendezvous
-    loop {
-        l.dial_more();
-        if l.pairs.iter().all(|p| p.ready || p.failed) {
-            break;
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            timed_out = true;
-            break;
-        }
-        let wait = (deadline - now).min(Duration::from_millis(50));
-        l.t.poll(&mut events, Some(wait))
-            .map_err(|e| format!("poll: {e}"))?;
-        let now = Instant::now();
-        for ev in events.drain(..) {
-            l.on_event(ev, now);
-        }
+    let deadline = t0 + o.timeout;
+    let gate = std::sync::Barrier::new(threads + 1);
+    let start = std::sync::OnceLock::new();
+    let mut setup = Duration::ZERO;
+    let mut times = (None, None, None, None); // server and own CPU, before and after
+    let mut begun = t0;
+    let shards: Vec<ShardDone> = std::thread::scope(|s| {
+        let handles: Vec<_> = shares
+            .into_iter()
+            .map(|pairs| {
+                let rate = o.rate.map(|r| r * pairs.len() as f64 / o.pairs as f64);
+                let (o, gate, start) = (o.clone(), &gate, &start);
+                s.spawn(move || shard(o, pairs, rate, deadline, gate, start))
+            })
+            .collect();
+        gate.wait(); // every thread set up
+        setup = t0.elapsed();
+        times.0 = o.server_pid.and_then(|p| stats::cpu_time(Some(p)));
+        times.1 = stats::cpu_time(None);
+        begun = Instant::now();
+        let _ = start.set(begun);
+        gate.wait(); // go
+        gate.wait(); // every run over
+        times.2 = o.server_pid.and_then(|p| stats::cpu_time(Some(p)));
+        times.3 = stats::cpu_time(None);
+        handles.into_iter().filter_map(|h| h.join().ok()).collect()
+    });
+    if shards.len() < threads {
+        return Err("a generator thread panicked".into());
     }
-    let setup = t0.elapsed();
-    // --- run
-    let ready: Vec<usize> = (0..l.pairs.len())
-        .filter(|&i| l.pairs[i].ready && !l.pairs[i].failed)
-        .collect();
-    let goal = ready.len();
-    l.finished = if l.o.messages == 0 { goal } else { 0 };
-    let server_cpu0 = l.o.server_pid.and_then(|p| stats::cpu_time(Some(p)));
-    let own_cpu0 = stats::cpu_time(None);
-    let start = Instant::now();
-    l.running = true;
-    let mut scheduled = 0usize; // open loop: messages scheduled so far
-    let open_total = goal.saturating_mul(l.o.messages);
-    let interval = l.o.rate.map(|r| Duration::from_secs_f64(1.0 / r));
-    if !timed_out && interval.is_none() && l.o.messages > 0 {
-        for &i in &ready {
-            l.send_next(i, start);
-        }
-    }
-    while !timed_out && l.finished < goal {
-        let mut wait = Duration::from_millis(50);
-        // open loop, next send under 2 ms away: time left until it
-        let mut near: Option<Duration> = None;
-        if let Some(iv) = interval {
-            let now = Instant::now();
-            while scheduled < open_total {
-                let at = start + iv.saturating_mul(u32::try_from(scheduled).unwrap_or(u32::MAX));
-                if at > now {
-                    let until = at - now;
-                    // epoll sleeps in whole milliseconds: when the next send is close,
-                    // poll without waiting and nap briefly (see below)
-                    wait = if until > Duration::from_millis(2) {
-                        until - Duration::from_millis(1)
-                    } else {
-                        near = Some(until);
-                        Duration::ZERO
-                    };
-                    break;
-                }
-                let i = ready[scheduled % goal];
-                scheduled += 1;
-                if !l.pairs[i].failed {
-                    l.send_next(i, at);
-                }
-            }
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            timed_out = true;
-            break;
-        }
-        wait = wait.min(deadline - now);
-        l.t.poll(&mut events, Some(wait))
-            .map_err(|e| format!("poll: {e}"))?;
-        if let (Some(until), true) = (near, events.is_empty()) {
-            // Nothing arrived: sleep a little instead of spinning, so the server (which
-            // shares the machine) gets the CPU. Receive times are late by at most this
-            // nap plus timer slack (~0.1 ms): the resolution of open-loop latencies.
-            std::thread::sleep(until.min(OPEN_LOOP_NAP));
-        }
-        let now = Instant::now();
-        for ev in events.drain(..) {
-            l.on_event(ev, now);
-        }
-    }
-    let elapsed = start.elapsed();
-    let server_cpu = match (
-        server_cpu0,
-        l.o.server_pid.and_then(|p| stats::cpu_time(Some(p))),
-    ) {
+    let ended = shards.iter().map(|d| d.ended).max().unwrap_or(begun);
+    let elapsed = ended.saturating_duration_since(begun);
+    let timed_out = shards.iter().any(|d| d.timed_out) || Instant::now() > deadline;
+    let diff = |a: Option<Duration>, b: Option<Duration>| match (a, b) {
         (Some(a), Some(b)) => Some(b.saturating_sub(a)),
         _ => None,
     };
-    let own_cpu = match (own_cpu0, stats::cpu_time(None)) {
-        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
-        _ => None,
-    };
-    // --- close politely, briefly
-    for p in &l.pairs {
-        for c in [p.a, p.b].into_iter().flatten() {
-            l.t.close(c);
+    let server_cpu = diff(times.0, times.2);
+    let own_cpu = diff(times.1, times.3);
+    let mut lat = Latencies::default();
+    let mut errors = Errors::default();
+    let (mut pairs, mut ready, mut failed) = (0, 0, 0);
+    for d in shards {
+        lat.merge(d.lat);
+        pairs += d.pairs;
+        ready += d.ready;
+        failed += d.failed;
+        errors.count += d
+            .errors
+            .count
+            .saturating_sub(d.errors.examples.len() as u64);
+        for e in d.errors.examples {
+            errors.add(e);
         }
     }
-    let close_until = Instant::now() + Duration::from_secs(1);
-    while !l.t.is_empty() && Instant::now() < close_until {
-        let _ = l.t.poll(&mut events, Some(Duration::from_millis(20)));
-        events.clear();
-    }
+    let l = Totals {
+        o,
+        lat,
+        errors,
+        pairs,
+        ready,
+        failed,
+    };
+    report(
+        l, frame_size, setup, elapsed, timed_out, server_cpu, own_cpu,
+    )
+}
 
+/// What the generator threads measured together.
+struct Totals {
+    o: LoadOptions,
+    lat: Latencies,
+    errors: Errors,
+    pairs: usize,
+    ready: usize,
+    failed: usize,
+}
+
+/// The text and JSON reports of a ping-pong run.
+fn report(
+    mut l: Totals,
+    frame_size: usize,
+    setup: Duration,
+    elapsed: Duration,
+    timed_out: bool,
+    server_cpu: Option<Duration>,
+    own_cpu: Option<Duration>,
+) -> Result<Outcome, String> {
     let round_trips = l.lat.len() as u64;
     let forwards_per_rt: u64 = if l.o.direct { 1 } else { 2 };
     let forwarded = round_trips * forwards_per_rt;
@@ -642,8 +814,8 @@ pub fn run_load(o: LoadOptions) -> Result<Outcome, String> {
     let p99 = us(l.lat.quantile(0.99));
     let p999 = us(l.lat.quantile(0.999));
     let max = us(l.lat.quantile(1.0));
-    let expected = (l.pairs.len() * l.o.messages) as u64;
-    let incomplete = l.pairs.len() - l.ready;
+    let expected = (l.pairs * l.o.messages) as u64;
+    let incomplete = l.pairs - l.ready;
     if incomplete > l.failed && timed_out {
         l.errors.add(format!(
             "{} pairs not up before the timeout",
@@ -665,7 +837,8 @@ pub fn run_load(o: LoadOptions) -> Result<Outcome, String> {
     let json = json!({
         "mode": mode,
         "url": l.o.url,
-        "pairs": l.pairs.len(),
+        "pairs": l.pairs,
+        "threads": l.o.threads.clamp(1, l.pairs),
         "pairs_ready": l.ready,
         "messages_per_pair": l.o.messages,
         "frame_bytes": frame_size,
@@ -697,7 +870,7 @@ pub fn run_load(o: LoadOptions) -> Result<Outcome, String> {
         text,
         "mode {mode} ({}), {} pairs ({} up, setup {:.2} s), {} messages/pair, frames {} bytes{}{}",
         l.o.url,
-        l.pairs.len(),
+        l.pairs,
         l.ready,
         setup.as_secs_f64(),
         l.o.messages,

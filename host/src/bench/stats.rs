@@ -26,6 +26,16 @@ impl Latencies {
         self.sorted = false;
     }
 
+    /// Adds every sample of `other` (another thread's).
+    pub fn merge(&mut self, mut other: Latencies) {
+        if self.ns.is_empty() {
+            *self = other;
+            return;
+        }
+        self.ns.append(&mut other.ns);
+        self.sorted = false;
+    }
+
     /// Number of samples.
     pub fn len(&self) -> usize {
         self.ns.len()

@@ -363,6 +363,7 @@ fn run_in(o: &StreamOptions, dir: &std::path::Path) -> Result<Outcome, String> {
         window: 16,
         server_pid: Some(relay.0.id()),
         pool: 4,
+        threads: 1,
     })?;
     let base_rt_s = base.json["round_trips_per_s"].as_f64().unwrap_or(f64::NAN);
     let base_p50 = base.json["latency_us"]["p50"].as_f64().unwrap_or(f64::NAN) / 1e3;

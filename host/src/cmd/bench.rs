@@ -133,6 +133,11 @@ pub struct RelayBenchArgs {
     /// Sealed frames per pair, cycled.
     #[arg(long, default_value_t = 4)]
     pool: usize,
+    /// Generator threads, each with its own event loop and an equal share of the pairs
+    /// (and of --rate): to load a relay with several workers from a machine with cores to
+    /// spare. CPU figures are the whole generator's.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
     /// PID of the relay (or echo server) when it runs on this machine: report its CPU time
     /// during the run, or its RSS in idle mode.
     #[arg(long)]
@@ -217,6 +222,7 @@ pub fn run(cmd: BenchCmd) -> CmdResult {
                     window,
                     server_pid: a.server_pid,
                     pool: a.pool.max(1),
+                    threads: a.threads.max(1),
                 })?,
             };
             finish(outcome, a.json)
