@@ -144,6 +144,9 @@ pub enum LedgerError {
     PaymentNotInFlight(PaymentState),
     /// A receipt kind only the ledger itself writes.
     NotAppendable(String),
+    /// The round's transaction was rolled back under it (SQLite gave it up after an I/O
+    /// error, or its commit failed): nothing of the round is recorded.
+    RoundRolledBack,
     /// An import file is malformed.
     Import {
         /// The file.
@@ -193,6 +196,9 @@ impl fmt::Display for LedgerError {
             LedgerError::UnknownPayment => f.write_str("unknown payment"),
             LedgerError::PaymentNotInFlight(s) => write!(f, "payment already {}", s.as_str()),
             LedgerError::NotAppendable(k) => write!(f, "receipt kind {k:?} is the ledger's own"),
+            LedgerError::RoundRolledBack => {
+                f.write_str("the round's transaction was rolled back: nothing of it is recorded")
+            }
             LedgerError::Import { file, reason } => write!(f, "import {file}: {reason}"),
         }
     }
@@ -666,6 +672,9 @@ enum Round {
     Armed,
     /// The round's transaction is open.
     Open,
+    /// SQLite rolled the round's transaction back before its end (an I/O error): the
+    /// round's operations fail until it ends, and its commit fails.
+    RolledBack,
 }
 
 impl fmt::Debug for Ledger {
@@ -726,6 +735,14 @@ impl Ledger {
                 .map_err(LedgerError::from)?;
             self.round = Round::Open;
         }
+        // Out of the transaction: SQLite gave it up. What follows must not commit by
+        // itself (a savepoint outside a transaction would), nor may the round.
+        if self.round == Round::Open && self.conn.is_autocommit() {
+            self.round = Round::RolledBack;
+        }
+        if self.round == Round::RolledBack {
+            return Err(LedgerError::RoundRolledBack.into());
+        }
         let sp = self.conn.savepoint().map_err(LedgerError::from)?;
         let mut ltx = LedgerTx::in_round(sp, self.clock.clone());
         let out = f(&mut ltx)?;
@@ -749,6 +766,8 @@ impl Ledger {
     pub fn commit_round(&mut self) -> Result<bool> {
         match std::mem::replace(&mut self.round, Round::Off) {
             Round::Off | Round::Armed => Ok(false),
+            Round::RolledBack => Err(LedgerError::RoundRolledBack),
+            Round::Open if self.conn.is_autocommit() => Err(LedgerError::RoundRolledBack),
             Round::Open => match self.conn.execute_batch("COMMIT") {
                 Ok(()) => {
                     self.commits += 1;

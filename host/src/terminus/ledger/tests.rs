@@ -676,6 +676,35 @@ fn a_round_whose_commit_fails_leaves_the_ledger_as_before() {
 }
 
 #[test]
+fn a_round_sqlite_gave_up_fails_to_its_end_and_commits_nothing() {
+    let d = TempDir::new();
+    let (mut l, _) = open(&d);
+    l.create_account(None, 10_000, 0).unwrap();
+    let commits = l.commits();
+    l.begin_round();
+    l.deposit("account-0", 1_000).unwrap();
+    // As SQLite does after some I/O errors: the transaction is gone.
+    l.conn.execute_batch("ROLLBACK").unwrap();
+    // Nothing after it may commit by itself.
+    assert!(matches!(
+        l.deposit("account-0", 2_000),
+        Err(LedgerError::RoundRolledBack)
+    ));
+    assert!(matches!(
+        l.commit_round(),
+        Err(LedgerError::RoundRolledBack)
+    ));
+    assert_eq!(l.commits(), commits);
+    assert_eq!(bal(&l, "account-0"), 10_000);
+    // The next round is a fresh one.
+    l.begin_round();
+    l.deposit("account-0", 3_000).unwrap();
+    assert!(l.commit_round().unwrap());
+    assert_eq!(bal(&l, "account-0"), 13_000);
+    assert_ok(&l);
+}
+
+#[test]
 fn two_begin_pay_same_uuid_one_wins() {
     let d = TempDir::new();
     let (mut l, _) = open(&d);
