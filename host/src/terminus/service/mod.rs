@@ -5,7 +5,7 @@
 //! Money moves only through the ledger, every change together with the record that
 //! explains it. Group commit: all the ledger work of one poll round (each operation a
 //! savepoint) is one transaction, committed at the end of the round; only then do the
-//! round's answers go out and its pays start at the node (the [`outbox`]). Control
+//! round's answers go out and its pays start at the node (the outbox, `outbox.rs`). Control
 //! requests are not part of a round: each of their ledger operations commits by itself,
 //! before the answer. Node calls (which may block for a minute) run as driver jobs, never
 //! on the loop. The settlement stream is a chain of jobs, each waiting a little for the
