@@ -301,6 +301,8 @@ fn terminus_bench_pays_through_a_terminus_it_starts() {
     assert_eq!(v["pays"], 6, "{v}");
     assert_eq!(v["ledger_ok"], true, "{v}");
     assert!(v["baseline_commits_per_s"].as_f64().unwrap() > 0.0);
+    // The terminus counts its ledger commits (group commit: at most one per poll round).
+    assert!(v["sim"]["ledger_commits"].as_u64().unwrap() > 0, "{v}");
     assert_eq!(v["lnd"]["pays"], 6, "{v}");
     assert_eq!(v["lnd"]["ledger_ok"], true, "{v}");
 }

@@ -420,6 +420,100 @@ fn a_crash_with_1000_pays_in_flight_loses_and_doubles_nothing() {
     eprintln!("crash test: {completed} of {PAYS} pays completed, the rest refunded");
 }
 
+/// Group commit: a round's answers leave only after its ledger transaction committed.
+/// Eighty pays between accounts at once (many per round), kill -9 as soon as the first
+/// preimages arrived (others may still be on their way): after the restart every pay a
+/// consumer holds the preimage of is in the ledger, and the ledger adds up.
+#[test]
+fn every_answered_pay_survives_a_kill_right_after_its_answer() {
+    const PAYERS: usize = 10;
+    const EACH: usize = 8; // a consumer keeps at most 8 requests outstanding
+    const AMOUNT: u64 = 1_000;
+    const START: u64 = 100_000;
+    let dir = temp_dir();
+    std::fs::write(dir.join("terminus.toml"), "[listen]\nmax_per_ip = 0\n").unwrap();
+    let t = Terminus::start(&dir);
+    t.cli(&["create", "0", "-a", "pat"]);
+    let mut apps = Apps::new();
+    let payee = apps.consumer(&listen_beacon(&t.dir, "pat-0"));
+    let mut payers = Vec::new();
+    for _ in 0..PAYERS {
+        let a = t.cli(&["create", &format!("{START}msat"), "-a", "payer"]);
+        let name = a["name"].as_str().unwrap().to_owned();
+        payers.push((apps.consumer(&listen_beacon(&t.dir, &name)), name));
+    }
+    apps.ready(payee);
+    for (c, _) in &payers {
+        apps.ready(*c);
+    }
+    let invoices: Vec<String> = (0..PAYERS * EACH)
+        .map(|_| apps.invoice(payee, AMOUNT).unwrap())
+        .collect();
+    let mut asked = std::collections::HashMap::new();
+    for (i, bolt11) in invoices.iter().enumerate() {
+        let c = payers[i % PAYERS].0;
+        asked.insert(apps.d.pay(c, bolt11).unwrap(), c);
+    }
+    let mut answered = Vec::new();
+    let until = Instant::now() + Duration::from_secs(30);
+    while answered.is_empty() {
+        assert!(Instant::now() < until, "no answer");
+        apps.pump();
+        apps.events.retain(|(s, e)| match e {
+            moneysocket_driver::ConsumerEvent::Preimage {
+                request: Some(r),
+                preimage,
+            } if asked.get(r) == Some(s) => {
+                answered.push(hex(&sha256(preimage)));
+                false
+            }
+            _ => true,
+        });
+    }
+    let listen = t.listen.clone();
+    let mut t = t;
+    t.child.0.kill().unwrap(); // SIGKILL, right after the answers
+    let _ = t.child.0.wait();
+    drop(t);
+    drop(apps);
+
+    let t = Terminus::start_on(&dir, &listen);
+    t.check();
+    let receipts = t.cli(&["getaccountreceipts", "pat-0"]);
+    let received: std::collections::HashSet<&str> = receipts["receipts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "internal_transfer")
+        .filter_map(|r| r["detail"]["payment_hash"].as_str())
+        .collect();
+    for hash in &answered {
+        assert!(
+            received.contains(hash.as_str()),
+            "answered pay {hash} not in the ledger"
+        );
+    }
+    // Money moved only between these accounts, all of it recorded.
+    let mut names = vec!["pat-0".to_owned()];
+    names.extend(payers.iter().map(|(_, n)| n.clone()));
+    let mut args = vec!["getaccountinfo"];
+    args.extend(names.iter().map(String::as_str));
+    let info = t.cli(&args);
+    let balances: Vec<u64> = info["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["msats"].as_u64().unwrap())
+        .collect();
+    assert_eq!(balances[0], received.len() as u64 * AMOUNT);
+    assert_eq!(balances.iter().sum::<u64>(), PAYERS as u64 * START);
+    eprintln!(
+        "kill test: {} pays answered before the kill, {} in the ledger after it",
+        answered.len(),
+        received.len()
+    );
+}
+
 /// A relay (or anyone holding an old frame) replays a REQUEST_PAY long after it was paid,
 /// past the session's replay window: the ledger knows its uuid and never pays twice.
 #[test]

@@ -6,7 +6,8 @@
 //! served to one consumer over the terminus's listener. Each pair runs `pays` round trips
 //! one after another: the payee asks for an invoice, the payer pays it, the round trip ends
 //! when the payer holds the preimage (the terminus answers only after its ledger committed
-//! the transfer, so every counted pay is durable). Pairs run concurrently.
+//! the transfer, so every counted pay is durable). Pairs run concurrently. The terminus's
+//! ledger commits during the timed part (`getinfo`'s `ledger_commits`) are reported per pay.
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -50,7 +51,14 @@ struct Measured {
     p50: Duration,
     p99: Duration,
     ledger_ok: bool,
+    /// Ledger commits during the timed part (`None`: the terminus does not report them).
+    commits: Option<u64>,
     errors: Vec<String>,
+}
+
+/// The terminus's count of ledger commits so far (`getinfo`'s `ledger_commits`).
+fn ledger_commits(cli: &ControlClient) -> Result<Option<u64>, String> {
+    Ok(cli.call("getinfo", &json!({}))?["ledger_commits"].as_u64())
 }
 
 /// A child process killed (and reaped) when dropped.
@@ -182,6 +190,7 @@ fn measure(dir: &Path, o: &TerminusOptions, extra_config: &str) -> Result<Measur
     }
     let mut lat = Latencies::with_capacity(total);
     let mut errors = Vec::new();
+    let commits_before = ledger_commits(&cli)?;
     let start = Instant::now();
     for p in &mut pairs {
         let r = d
@@ -249,6 +258,10 @@ fn measure(dir: &Path, o: &TerminusOptions, extra_config: &str) -> Result<Measur
     }
     let elapsed = start.elapsed();
     let pays = lat.len();
+    let commits = match (commits_before, ledger_commits(&cli)?) {
+        (Some(a), Some(b)) => Some(b.saturating_sub(a)),
+        _ => None,
+    };
     let check = cli.call("check", &json!({}))?;
     Ok(Measured {
         pays,
@@ -256,19 +269,29 @@ fn measure(dir: &Path, o: &TerminusOptions, extra_config: &str) -> Result<Measur
         p50: lat.quantile(0.5).unwrap_or_default(),
         p99: lat.quantile(0.99).unwrap_or_default(),
         ledger_ok: check["ok"] == serde_json::Value::Bool(true),
+        commits,
         errors,
     })
+}
+
+/// Ledger commits per pay.
+fn commits_per_pay(m: &Measured) -> Option<f64> {
+    m.commits.map(|c| c as f64 / m.pays.max(1) as f64)
 }
 
 fn line(what: &str, m: &Measured, baseline: f64) -> String {
     format!(
         "{what}: {} pays, {:.0} durable pays/s, p50 {:.2} ms, p99 {:.2} ms, {:.3} pays per \
-         baseline commit, ledger invariant {}{}",
+         baseline commit, {}, ledger invariant {}{}",
         m.pays,
         m.rate,
         m.p50.as_secs_f64() * 1e3,
         m.p99.as_secs_f64() * 1e3,
         m.rate / baseline,
+        match (m.commits, commits_per_pay(m)) {
+            (Some(c), Some(per)) => format!("{c} ledger commits ({per:.2} per pay)"),
+            _ => "ledger commits not reported".to_owned(),
+        },
         if m.ledger_ok { "ok" } else { "BROKEN" },
         if m.errors.is_empty() {
             String::new()
@@ -283,6 +306,7 @@ fn figures(m: &Measured, baseline: f64) -> serde_json::Value {
         "pays": m.pays, "pays_per_s": m.rate,
         "p50_us": m.p50.as_micros() as u64, "p99_us": m.p99.as_micros() as u64,
         "ratio_to_baseline": m.rate / baseline, "ledger_ok": m.ledger_ok, "errors": m.errors,
+        "ledger_commits": m.commits, "commits_per_pay": commits_per_pay(m),
     })
 }
 

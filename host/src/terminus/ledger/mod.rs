@@ -3,9 +3,16 @@
 //! A blocking API used from one thread (the terminus owns the [`Ledger`]). Every public
 //! mutating call is one transaction that commits a balance change together with the record
 //! that explains it (an invoice, a payment, a receipt) and the running totals. Several
-//! operations can share one transaction with [`Ledger::batch`] (group commit of a poll
-//! round); inside a batch each operation is atomic on its own (a savepoint), so an
-//! operation that fails leaves nothing behind and the batch may go on.
+//! operations can share one transaction with [`Ledger::batch`]; inside a batch each
+//! operation is atomic on its own (a savepoint), so an operation that fails leaves nothing
+//! behind and the batch may go on.
+//!
+//! Group commit of a poll round: between [`Ledger::begin_round`] and
+//! [`Ledger::commit_round`] every call (the `Ledger` methods as well as [`Ledger::batch`])
+//! runs as a savepoint inside one transaction, opened by the round's first operation and
+//! committed (fsynced) once at the end. Nothing done in a round is durable before
+//! `commit_round` returns `Ok`; when it fails, the whole round is rolled back. Reads see the
+//! round's uncommitted changes.
 //!
 //! Amounts are integer millisatoshi (`u64`, at most [`MAX_MSAT`]); balances never go
 //! negative (the schema checks it too). The invariant, verified by [`Ledger::check`]:
@@ -25,7 +32,7 @@
 mod import;
 mod schema;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 mod tx;
 
 use std::fmt;
@@ -137,6 +144,9 @@ pub enum LedgerError {
     PaymentNotInFlight(PaymentState),
     /// A receipt kind only the ledger itself writes.
     NotAppendable(String),
+    /// The round's transaction was rolled back under it (SQLite gave it up after an I/O
+    /// error, or its commit failed): nothing of the round is recorded.
+    RoundRolledBack,
     /// An import file is malformed.
     Import {
         /// The file.
@@ -186,6 +196,9 @@ impl fmt::Display for LedgerError {
             LedgerError::UnknownPayment => f.write_str("unknown payment"),
             LedgerError::PaymentNotInFlight(s) => write!(f, "payment already {}", s.as_str()),
             LedgerError::NotAppendable(k) => write!(f, "receipt kind {k:?} is the ledger's own"),
+            LedgerError::RoundRolledBack => {
+                f.write_str("the round's transaction was rolled back: nothing of it is recorded")
+            }
             LedgerError::Import { file, reason } => write!(f, "import {file}: {reason}"),
         }
     }
@@ -646,6 +659,22 @@ impl CheckReport {
 pub struct Ledger {
     conn: Connection,
     clock: Clock,
+    round: Round,
+    commits: u64,
+}
+
+/// Where the ledger stands with respect to a round ([`Ledger::begin_round`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Round {
+    /// No round: every operation is a transaction of its own.
+    Off,
+    /// A round began; its transaction opens with the first operation.
+    Armed,
+    /// The round's transaction is open.
+    Open,
+    /// SQLite rolled the round's transaction back before its end (an I/O error): the
+    /// round's operations fail until it ends, and its commit fails.
+    RolledBack,
 }
 
 impl fmt::Debug for Ledger {
@@ -667,7 +696,12 @@ impl Ledger {
         let mut conn = Connection::open(path)?;
         schema::configure(&conn)?;
         schema::migrate(&mut conn)?;
-        Ok(Ledger { conn, clock })
+        Ok(Ledger {
+            conn,
+            clock,
+            round: Round::Off,
+            commits: 0,
+        })
     }
 
     /// The schema version of the open file.
@@ -677,19 +711,91 @@ impl Ledger {
 
     /// Runs `f` in one transaction, committed when it returns `Ok` and rolled back
     /// otherwise. Each operation inside is atomic by itself, so `f` may handle an
-    /// operation's error and go on.
+    /// operation's error and go on. Inside a round ([`Ledger::begin_round`]) the
+    /// transaction is a savepoint of the round's: what `f` did is durable only when the
+    /// round commits.
     pub fn batch<T, E>(&mut self, f: impl FnOnce(&mut LedgerTx<'_>) -> Result<T, E>) -> Result<T, E>
     where
         E: From<LedgerError>,
     {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(LedgerError::from)?;
-        let mut ltx = LedgerTx::new(tx, self.clock.clone());
+        if self.round == Round::Off {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(LedgerError::from)?;
+            let mut ltx = LedgerTx::new(tx, self.clock.clone());
+            let out = f(&mut ltx)?;
+            ltx.commit().map_err(E::from)?;
+            self.commits += 1;
+            return Ok(out);
+        }
+        if self.round == Round::Armed {
+            self.conn
+                .execute_batch("BEGIN IMMEDIATE")
+                .map_err(LedgerError::from)?;
+            self.round = Round::Open;
+        }
+        // Out of the transaction: SQLite gave it up. What follows must not commit by
+        // itself (a savepoint outside a transaction would), nor may the round.
+        if self.round == Round::Open && self.conn.is_autocommit() {
+            self.round = Round::RolledBack;
+        }
+        if self.round == Round::RolledBack {
+            return Err(LedgerError::RoundRolledBack.into());
+        }
+        let sp = self.conn.savepoint().map_err(LedgerError::from)?;
+        let mut ltx = LedgerTx::in_round(sp, self.clock.clone());
         let out = f(&mut ltx)?;
         ltx.commit().map_err(E::from)?;
         Ok(out)
+    }
+
+    /// Begins a round: until [`Ledger::commit_round`], every operation runs as a savepoint
+    /// inside one transaction (opened by the first operation: a round without one commits
+    /// nothing). Beginning a round while one is under way changes nothing.
+    pub fn begin_round(&mut self) {
+        if self.round == Round::Off {
+            self.round = Round::Armed;
+        }
+    }
+
+    /// Ends the round: commits (and fsyncs) its transaction. `Ok(true)`: the round's
+    /// changes are durable; `Ok(false)`: the round changed nothing (no transaction was
+    /// opened, or there was no round). On an error the round's changes are all rolled
+    /// back. Either way the ledger is out of the round afterwards.
+    pub fn commit_round(&mut self) -> Result<bool> {
+        match std::mem::replace(&mut self.round, Round::Off) {
+            Round::Off | Round::Armed => Ok(false),
+            Round::RolledBack => Err(LedgerError::RoundRolledBack),
+            Round::Open if self.conn.is_autocommit() => Err(LedgerError::RoundRolledBack),
+            Round::Open => match self.conn.execute_batch("COMMIT") {
+                Ok(()) => {
+                    self.commits += 1;
+                    Ok(true)
+                }
+                Err(e) => {
+                    // A failed COMMIT may leave the transaction open: roll it back.
+                    if !self.conn.is_autocommit() {
+                        let _ = self.conn.execute_batch("ROLLBACK");
+                    }
+                    Err(e.into())
+                }
+            },
+        }
+    }
+
+    /// Transactions committed by this `Ledger` since it was opened (each round counts once,
+    /// each operation outside a round once).
+    pub fn commits(&self) -> u64 {
+        self.commits
+    }
+
+    /// Fault injection for tests: while `fail` holds `true`, every commit fails (SQLite's
+    /// commit hook turns it into a rollback, as a failing disk would).
+    #[cfg(test)]
+    pub(crate) fn fail_commits_while(&self, fail: Arc<std::sync::atomic::AtomicBool>) {
+        self.conn
+            .commit_hook(Some(move || fail.load(std::sync::atomic::Ordering::SeqCst)));
     }
 
     fn one<T>(&mut self, f: impl FnOnce(&mut LedgerTx<'_>) -> Result<T>) -> Result<T> {

@@ -13,18 +13,20 @@ use super::*;
 
 static NEXT_DIR: AtomicU64 = AtomicU64::new(0);
 
-/// A temporary directory removed on drop.
-struct TempDir(PathBuf);
+/// A temporary directory removed on drop (the terminus's service tests use it too).
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    fn new() -> Self {
+    /// A fresh, empty directory.
+    pub(crate) fn new() -> Self {
         let n = NEXT_DIR.fetch_add(1, Ordering::Relaxed);
         let p = std::env::temp_dir().join(format!("ms-ledger-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&p);
         std::fs::create_dir_all(&p).expect("temp dir");
         TempDir(p)
     }
-    fn db(&self) -> PathBuf {
+    /// The ledger file in it.
+    pub(crate) fn db(&self) -> PathBuf {
         self.0.join("ledger.sqlite")
     }
 }
@@ -606,6 +608,99 @@ fn batch_commits_together_or_not_at_all() {
         .unwrap_err();
     assert!(matches!(e, LedgerError::InsufficientBalance { .. }));
     assert_eq!(bal(&l, "account-0"), 8_980);
+    assert_ok(&l);
+}
+
+#[test]
+fn a_round_is_one_commit_and_a_failed_operation_only_undoes_itself() {
+    let d = TempDir::new();
+    let (mut l, _) = open(&d);
+    l.create_account(None, 10_000, 0).unwrap();
+    l.record_invoice(&invoice("account-0", h(1), 1_000, "i1"))
+        .unwrap();
+    let before = l.commits();
+    // A round without an operation opens no transaction.
+    l.begin_round();
+    assert!(!l.commit_round().unwrap());
+    assert_eq!(l.commits(), before);
+    l.begin_round();
+    l.begin_pay(&pay("account-0", "p1", h(2), 2_000, 20))
+        .unwrap();
+    // Refused inside the round: its savepoint only.
+    assert!(matches!(
+        l.withdraw("account-0", 1_000_000),
+        Err(LedgerError::InsufficientBalance { .. })
+    ));
+    l.settle_invoice(&h(1), 1_000, &[1; 32], 1).unwrap();
+    l.append_receipt("account-0", ReceiptKind::SessionStart, &json!({}))
+        .unwrap();
+    // Reads see the round's changes before they are durable.
+    assert_eq!(bal(&l, "account-0"), 8_980);
+    assert_eq!(l.commits(), before);
+    assert!(l.commit_round().unwrap());
+    assert_eq!(l.commits(), before + 1);
+    // Outside a round every operation is its own commit again.
+    l.deposit("account-0", 20).unwrap();
+    assert_eq!(l.commits(), before + 2);
+    drop(l);
+    let (l, _) = open(&d);
+    assert_eq!(bal(&l, "account-0"), 9_000);
+    assert_eq!(l.settle_index().unwrap(), 1);
+    assert_ok(&l);
+}
+
+#[test]
+fn a_round_whose_commit_fails_leaves_the_ledger_as_before() {
+    let d = TempDir::new();
+    let (mut l, _) = open(&d);
+    l.create_account(None, 10_000, 0).unwrap();
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    l.fail_commits_while(Arc::clone(&fail));
+    l.begin_round();
+    l.begin_pay(&pay("account-0", "p1", h(2), 2_000, 20))
+        .unwrap();
+    l.deposit("account-0", 5).unwrap();
+    assert!(l.commit_round().is_err());
+    assert_eq!(bal(&l, "account-0"), 10_000);
+    assert_eq!(l.payment(&h(2)).unwrap(), None);
+    // The next round starts clean and commits.
+    fail.store(false, Ordering::SeqCst);
+    l.begin_round();
+    l.begin_pay(&pay("account-0", "p1", h(2), 2_000, 20))
+        .unwrap();
+    assert!(l.commit_round().unwrap());
+    drop(l);
+    let (l, _) = open(&d);
+    assert_eq!(bal(&l, "account-0"), 7_980);
+    assert_ok(&l);
+}
+
+#[test]
+fn a_round_sqlite_gave_up_fails_to_its_end_and_commits_nothing() {
+    let d = TempDir::new();
+    let (mut l, _) = open(&d);
+    l.create_account(None, 10_000, 0).unwrap();
+    let commits = l.commits();
+    l.begin_round();
+    l.deposit("account-0", 1_000).unwrap();
+    // As SQLite does after some I/O errors: the transaction is gone.
+    l.conn.execute_batch("ROLLBACK").unwrap();
+    // Nothing after it may commit by itself.
+    assert!(matches!(
+        l.deposit("account-0", 2_000),
+        Err(LedgerError::RoundRolledBack)
+    ));
+    assert!(matches!(
+        l.commit_round(),
+        Err(LedgerError::RoundRolledBack)
+    ));
+    assert_eq!(l.commits(), commits);
+    assert_eq!(bal(&l, "account-0"), 10_000);
+    // The next round is a fresh one.
+    l.begin_round();
+    l.deposit("account-0", 3_000).unwrap();
+    assert!(l.commit_round().unwrap());
+    assert_eq!(bal(&l, "account-0"), 13_000);
     assert_ok(&l);
 }
 

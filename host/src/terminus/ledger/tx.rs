@@ -1,7 +1,7 @@
 //! The operations, as methods of a transaction ([`LedgerTx`]), and the reads.
 
 use rand_core::{CryptoRng, RngCore};
-use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Row, Savepoint, Transaction};
 use serde_json::json;
 
 use moneysocket_core::uuid::Uuid;
@@ -22,10 +22,38 @@ const MAX_TEXT_LEN: usize = 1024;
 
 /// One open transaction of the ledger. Every method is atomic by itself (a savepoint): when
 /// it returns an error, nothing it did remains and the transaction may go on. Nothing is
-/// durable until [`super::Ledger::batch`] commits.
+/// durable until [`super::Ledger::batch`] commits (or, inside a round, until
+/// [`super::Ledger::commit_round`] commits the round).
 pub struct LedgerTx<'a> {
-    tx: Transaction<'a>,
+    tx: Scope<'a>,
     clock: Clock,
+}
+
+/// What a [`LedgerTx`] runs in: a transaction of its own, or a savepoint inside the open
+/// transaction of a round.
+enum Scope<'a> {
+    Tx(Transaction<'a>),
+    Round(Savepoint<'a>),
+}
+
+impl std::ops::Deref for Scope<'_> {
+    type Target = Connection;
+
+    fn deref(&self) -> &Connection {
+        match self {
+            Scope::Tx(t) => t,
+            Scope::Round(s) => s,
+        }
+    }
+}
+
+impl Scope<'_> {
+    fn savepoint(&mut self) -> rusqlite::Result<Savepoint<'_>> {
+        match self {
+            Scope::Tx(t) => t.savepoint(),
+            Scope::Round(s) => s.savepoint(),
+        }
+    }
 }
 
 /// A live account's row.
@@ -38,12 +66,29 @@ pub(super) struct Acct {
 }
 
 impl<'a> LedgerTx<'a> {
+    /// A transaction of its own (committed by [`LedgerTx::commit`]).
     pub(super) fn new(tx: Transaction<'a>, clock: Clock) -> Self {
-        LedgerTx { tx, clock }
+        LedgerTx {
+            tx: Scope::Tx(tx),
+            clock,
+        }
     }
 
+    /// A savepoint inside a round's open transaction ([`LedgerTx::commit`] releases it:
+    /// durable only when the round commits).
+    pub(super) fn in_round(sp: Savepoint<'a>, clock: Clock) -> Self {
+        LedgerTx {
+            tx: Scope::Round(sp),
+            clock,
+        }
+    }
+
+    /// Commits the transaction, or releases the savepoint into the round's transaction.
     pub(super) fn commit(self) -> Result<()> {
-        self.tx.commit()?;
+        match self.tx {
+            Scope::Tx(t) => t.commit()?,
+            Scope::Round(s) => s.commit()?,
+        }
         Ok(())
     }
 

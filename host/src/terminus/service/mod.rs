@@ -2,10 +2,18 @@
 //! driver, requests answered from the ledger and the Lightning node. Policy only: the
 //! sessions, the matchmaker, the rendezvous and the event loop are the driver's.
 //!
-//! Money moves only through the ledger, one transaction per change together with the
-//! record that explains it. Node calls (which may block for a minute) run as driver jobs,
-//! never on the loop. The settlement stream is a chain of jobs, each waiting a little for
-//! the node's next settled invoices and resuming from the last index the ledger stored.
+//! Money moves only through the ledger, every change together with the record that
+//! explains it. Group commit: all the ledger work of one poll round (each operation a
+//! savepoint) is one transaction, committed at the end of the round; only then do the
+//! round's answers go out and its pays start at the node (the outbox, `outbox.rs`). Control
+//! requests are not part of a round: each of their ledger operations commits by itself,
+//! before the answer. Node calls (which may block for a minute) run as driver jobs, never
+//! on the loop. The settlement stream is a chain of jobs, each waiting a little for the
+//! node's next settled invoices and resuming from the last index the ledger committed.
+
+mod outbox;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,6 +36,7 @@ use super::node::{
     CreatedInvoice, InvoiceRequest, Node, NodeError, Paid, PaymentHash, PaymentState,
     SettledInvoice,
 };
+use outbox::{Answer, IfLost, Out};
 
 /// Consumer-facing error texts. The first ones are the reference's (consumers may match on
 /// them, the misspelling included); the rest are ours, one per distinct cause.
@@ -58,6 +67,9 @@ pub mod errors {
     pub const INVALID_INVOICE: &str = "invalid invoice";
     /// Any other node failure.
     pub const PAY_PREFIX: &str = "pay exception: ";
+    /// The ledger could not commit what the request did: nothing was recorded (nothing
+    /// paid, no invoice issued), the request may be made again.
+    pub const LEDGER: &str = "ledger unavailable, nothing recorded";
 }
 
 /// Terminus policy knobs (from the configuration).
@@ -141,6 +153,8 @@ pub struct Terminus<N: Node> {
     counters: Counters,
     /// Accounts whose balance changed this round.
     dirty: std::collections::HashSet<Uuid>,
+    /// What the round sends and starts once its ledger transaction committed.
+    outbox: Vec<Out>,
 }
 
 /// What the terminus counts (for its metrics).
@@ -154,6 +168,8 @@ struct Counters {
     pays_failed: u64,
     pays_refused: u64,
     settlements: u64,
+    /// Rounds whose ledger commit failed (their changes rolled back).
+    commit_failures: u64,
 }
 
 impl<N: Node> Terminus<N> {
@@ -173,6 +189,7 @@ impl<N: Node> Terminus<N> {
             stopping: false,
             counters: Counters::default(),
             dirty: std::collections::HashSet::new(),
+            outbox: Vec::new(),
         }
     }
 
@@ -239,8 +256,9 @@ impl<N: Node> Terminus<N> {
         Ok(())
     }
 
-    /// Runs one round: the driver's poll, then the terminus's handling of what came. Events
-    /// the terminus does not handle (the daemon's own sources) are left in `events`.
+    /// Runs one round: the driver's poll, then the terminus's handling of what came, its
+    /// ledger work committed as one transaction, then the answers. Events the terminus does
+    /// not handle (the daemon's own sources) are left in `events`.
     pub fn poll(
         &mut self,
         events: &mut Vec<DriverEvent>,
@@ -248,6 +266,7 @@ impl<N: Node> Terminus<N> {
     ) -> std::io::Result<()> {
         self.driver.poll(events, timeout)?;
         let mut rest = Vec::new();
+        self.ledger.begin_round();
         for ev in events.drain(..) {
             if let Some(ev) = self.on_event(ev) {
                 rest.push(ev);
@@ -258,20 +277,22 @@ impl<N: Node> Terminus<N> {
             self.next_housekeeping = StdInstant::now() + Duration::from_secs(5);
             self.housekeeping();
         }
-        // What handling produced goes out now (balances once per account), and what that
-        // produced, until quiet.
+        self.end_round();
+        // What the round produced goes out now (balances once per account); what sending
+        // it produced is a round of its own, until quiet.
         for _ in 0..4 {
-            self.send_balances();
             let mut more = Vec::new();
             self.driver.flush(&mut more);
-            if more.is_empty() && self.dirty.is_empty() {
+            if more.is_empty() {
                 break;
             }
+            self.ledger.begin_round();
             for ev in more {
                 if let Some(ev) = self.on_event(ev) {
                     events.push(ev);
                 }
             }
+            self.end_round();
         }
         Ok(())
     }
@@ -429,6 +450,7 @@ impl<N: Node> Terminus<N> {
         }
     }
 
+    /// Answers a request with an error (after the round commits).
     fn answer_error(
         &mut self,
         session: Option<SessionId>,
@@ -436,16 +458,30 @@ impl<N: Node> Terminus<N> {
         request: Uuid,
         text: &str,
     ) {
+        self.answer_error_or(session, account, request, text, IfLost::Refuse)
+    }
+
+    /// [`Terminus::answer_error`], with what stands in for it if the round is lost.
+    fn answer_error_or(
+        &mut self,
+        session: Option<SessionId>,
+        account: Uuid,
+        request: Uuid,
+        text: &str,
+        if_lost: IfLost,
+    ) {
         self.receipt(
             &account,
             ReceiptKind::ErrorNotified,
             json!({ "error": text }),
         );
-        if let Some(s) = session {
-            if let Err(e) = self.driver.send_error(s, Some(request), text) {
-                tracing::debug!("error not delivered: {e}");
-            }
-        }
+        self.outbox.push(Out::Answer {
+            session,
+            account,
+            request,
+            answer: Answer::Error(text.to_owned()),
+            if_lost,
+        });
     }
 
     fn on_invoice_request(&mut self, session: SessionId, account: Uuid, request: Uuid, msats: u64) {
@@ -527,12 +563,21 @@ impl<N: Node> Terminus<N> {
                 Ok(t) => {
                     self.counters.internal_transfers += 1;
                     let preimage = t.preimage.unwrap_or([0; 32]);
-                    self.answer_preimage(Some(session), account, request, &preimage);
+                    self.answer_preimage(
+                        Some(session),
+                        account,
+                        request,
+                        &preimage,
+                        IfLost::Refuse,
+                    );
                     if let Ok(payee) = parse_uuid(&t.payee.uuid) {
                         self.notify_payee(payee, &preimage);
                     }
                     // The node's copy can no longer be paid.
-                    self.cancel_at_node(hash);
+                    self.outbox.push(Out::Cancel {
+                        hash,
+                        if_lost: false,
+                    });
                 }
                 Err(e) => {
                     self.counters.pays_refused += 1;
@@ -554,65 +599,53 @@ impl<N: Node> Terminus<N> {
             return self.answer_error(Some(session), account, request, &pay_refusal(&e));
         }
         self.fan_out_balance(account);
-        let node = Arc::clone(&self.node);
-        let bolt11 = bolt11.to_string();
-        let timeout = self.policy.pay_timeout;
-        let spawned = self.driver.spawn(move || Job::Pay {
-            session: Some(session),
+        // The node pays only once the reservation is durable (after the round's commit).
+        self.outbox.push(Out::StartPay {
+            session,
             request,
             account,
             hash,
-            result: node.pay(&bolt11, reserve, timeout),
+            bolt11: bolt11.to_string(),
+            reserve,
         });
-        match spawned {
-            Ok(_) => self.busy += 1,
-            Err(_) => self.finish_pay(
-                Some(session),
-                request,
-                account,
-                hash,
-                Err(NodeError::Unavailable("too many payments under way".into())),
-            ),
-        }
     }
 
+    /// Answers a pay request with the preimage (after the round commits).
     fn answer_preimage(
         &mut self,
         session: Option<SessionId>,
         account: Uuid,
         request: Uuid,
         preimage: &[u8; 32],
+        if_lost: IfLost,
     ) {
         self.receipt(
             &account,
             ReceiptKind::PreimageNotified,
             json!({ "preimage": hex(preimage), "increment": false }),
         );
-        if let Some(s) = session {
-            if let Err(e) = self.driver.send_preimage(s, Some(request), preimage) {
-                // The consumer left (or the request expired): its other sessions hear it.
-                tracing::info!("preimage not delivered to the requester: {e}");
-                self.preimage_to_all(account, preimage);
-            }
-        }
+        self.outbox.push(Out::Answer {
+            session,
+            account,
+            request,
+            answer: Answer::Preimage(*preimage),
+            if_lost,
+        });
         self.fan_out_balance(account);
     }
 
-    fn preimage_to_all(&mut self, account: Uuid, preimage: &[u8; 32]) {
-        let sessions: Vec<SessionId> = self.driver.host().account_sessions(&account).collect();
-        for s in sessions {
-            let _ = self.driver.send_preimage(s, None, preimage);
-        }
-    }
-
-    /// An invoice of `account` was paid: every session hears the preimage and the balance.
+    /// An invoice of `account` was paid: every session hears the preimage and the balance
+    /// (after the round commits).
     fn notify_payee(&mut self, account: Uuid, preimage: &[u8; 32]) {
         self.receipt(
             &account,
             ReceiptKind::PreimageNotified,
             json!({ "preimage": hex(preimage), "increment": true }),
         );
-        self.preimage_to_all(account, preimage);
+        self.outbox.push(Out::PreimageToAll {
+            account,
+            preimage: *preimage,
+        });
         self.fan_out_balance(account);
     }
 
@@ -631,7 +664,13 @@ impl<N: Node> Terminus<N> {
             {
                 Ok(_) => {
                     self.counters.pays_succeeded += 1;
-                    self.answer_preimage(session, account, request, &paid.preimage)
+                    self.answer_preimage(
+                        session,
+                        account,
+                        request,
+                        &paid.preimage,
+                        IfLost::Recheck(hash),
+                    )
                 }
                 Err(e) => tracing::error!(
                     %account,
@@ -645,7 +684,13 @@ impl<N: Node> Terminus<N> {
                     tracing::error!(%account, "failed payment {} not refunded: {le}", hex(&hash));
                 }
                 self.fan_out_balance(account);
-                self.answer_error(session, account, request, &node_refusal(&e));
+                self.answer_error_or(
+                    session,
+                    account,
+                    request,
+                    &node_refusal(&e),
+                    IfLost::Recheck(hash),
+                );
             }
         }
     }
@@ -708,7 +753,7 @@ impl<N: Node> Terminus<N> {
                         // The stream is back after a failure: what it could have missed
                         // is asked invoice by invoice.
                         if std::mem::take(&mut self.stream_failed) {
-                            self.spawn_open_recheck();
+                            self.outbox.push(Out::OpenRecheck);
                         }
                     }
                     Err(e) => {
@@ -716,7 +761,8 @@ impl<N: Node> Terminus<N> {
                         self.stream_failed = true;
                     }
                 }
-                self.spawn_settlement();
+                // It resumes from the index the round commits.
+                self.outbox.push(Out::Settlement);
             }
             Job::Rechecked(found) => {
                 for s in found {
@@ -764,13 +810,20 @@ impl<N: Node> Terminus<N> {
                     ReceiptKind::InvoiceNotified,
                     json!({ "bolt11": inv.bolt11 }),
                 );
-                if let Err(e) = self.driver.send_invoice(session, request, &inv.bolt11) {
-                    tracing::debug!("invoice not delivered: {e}");
-                }
+                self.outbox.push(Out::Answer {
+                    session: Some(session),
+                    account,
+                    request,
+                    answer: Answer::Invoice(inv.bolt11),
+                    if_lost: IfLost::CancelAndRefuse(inv.payment_hash),
+                });
             }
             Err(e) => {
                 // Not recorded, so never credited: the node's invoice must not be paid.
-                self.cancel_at_node(inv.payment_hash);
+                self.outbox.push(Out::Cancel {
+                    hash: inv.payment_hash,
+                    if_lost: true,
+                });
                 let text = match e {
                     LedgerError::CapExceeded => errors::CAP.to_string(),
                     e => format!("{}{e}", errors::INVOICE_PREFIX),
@@ -897,13 +950,16 @@ impl<N: Node> Terminus<N> {
             // The node forgets them too (LND: POST /v2/invoices/cancel).
             Ok(expired) => {
                 for hash in expired {
-                    self.cancel_at_node(hash);
+                    self.outbox.push(Out::Cancel {
+                        hash,
+                        if_lost: false,
+                    });
                 }
             }
             Err(e) => tracing::warn!("expiring invoices: {e}"),
         }
         if !self.settlement_running {
-            self.spawn_settlement();
+            self.outbox.push(Out::Settlement);
         }
     }
 
@@ -961,6 +1017,18 @@ impl<N: Node> Terminus<N> {
             "counter",
             "Incoming payments credited.",
             &[("", c.settlements)],
+        );
+        x.put(
+            "ledger_commits_total",
+            "counter",
+            "Ledger transactions committed (one per poll round with ledger work, one per operation of a control request).",
+            &[("", self.ledger.commits())],
+        );
+        x.put(
+            "ledger_commit_failures_total",
+            "counter",
+            "Poll rounds whose ledger commit failed (rolled back, their answers withheld).",
+            &[("", c.commit_failures)],
         );
         // Cheap reads on the event loop (the running totals, not the full audit of `check`,
         // which recomputes every total from the receipts).
@@ -1076,6 +1144,7 @@ impl<N: Node> Terminus<N> {
                     })),
                     "node_spendable_msat": self.node.spendable_msat().ok(),
                     "listen": self.policy.external_url,
+                    "ledger_commits": self.ledger.commits(),
                 }))
             }
             "getaccountinfo" => {
@@ -1285,14 +1354,21 @@ impl<N: Node> Terminus<N> {
 }
 
 impl<N: Node> ControlHandler for Terminus<N> {
+    /// A control verb, outside any round: each of its ledger operations commits by itself
+    /// before the answer is returned.
     fn call(&mut self, method: &str, params: &Value) -> Result<Value, ControlError> {
         let r = self.verb(method, params);
-        self.send_balances();
-        // Whatever the verb changed (sessions, balances) goes out at once.
+        self.end_round();
+        // Whatever the verb changed (sessions, balances) goes out at once; what that
+        // brings is a round of its own.
         let mut events = Vec::new();
         self.driver.flush(&mut events);
-        for ev in events {
-            let _ = self.on_event(ev);
+        if !events.is_empty() {
+            self.ledger.begin_round();
+            for ev in events {
+                let _ = self.on_event(ev);
+            }
+            self.end_round();
         }
         r
     }
