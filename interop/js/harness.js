@@ -39,6 +39,24 @@ function run(args, secs = 60) {
     }
 }
 
+/** `run` without blocking the event loop (the JS peers in this process keep running). */
+function runAsync(args, secs = 60) {
+    return new Promise((resolve) => {
+        const p = spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+        children.add(p);
+        let stdout = '';
+        let stderr = '';
+        p.stdout.on('data', (d) => { stdout += d; });
+        p.stderr.on('data', (d) => { stderr += d; });
+        const t = setTimeout(() => p.kill('SIGKILL'), secs * 1000);
+        p.on('exit', (code, sig) => {
+            clearTimeout(t);
+            children.delete(p);
+            resolve({ code: code === null ? sig : code, stdout, stderr });
+        });
+    });
+}
+
 /** `run` that must succeed and print JSON. */
 function runJson(args, secs) {
     const r = run(args, secs);
@@ -245,5 +263,5 @@ class JsConsumer {
     }
 }
 
-module.exports = { BIN, Child, run, runJson, tmpdir, startRelay, startTerminus, newBeacon,
+module.exports = { BIN, Child, run, runAsync, runJson, tmpdir, startRelay, startTerminus, newBeacon,
                    JsConsumer, killAll };

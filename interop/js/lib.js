@@ -49,12 +49,23 @@ function deadline(secs) {
     t.unref();
 }
 
+/** Frames the library encoded and decoded, counted by request/notification name. */
+const frameCounts = { out: {}, in: {} };
+
+function count(dir, msg) {
+    if (msg) {
+        const name = msg.request_name || msg.notification_name || msg.message_class;
+        frameCounts[dir][name] = (frameCounts[dir][name] || 0) + 1;
+    }
+}
+
 /** Record every frame the library's codec decodes (for quirk hunting). */
 function tapFrames() {
     const Codec = require(path.resolve(JSMS, 'moneysocket/message/codec.js')).MoneysocketCodec;
     const orig = Codec.wireDecode;
     Codec.wireDecode = function (bytes, seed) {
         const [msg, err] = orig.call(Codec, bytes, seed);
+        count('in', msg);
         if (err != null) {
             emit({ event: 'decode_error', err, len: bytes.length });
         } else if (process.env.JS_FRAMES) {
@@ -64,6 +75,7 @@ function tapFrames() {
     };
     const origEnc = Codec.wireEncode;
     Codec.wireEncode = function (msg, seed) {
+        count('out', msg);
         if (process.env.JS_FRAMES) {
             emit({ event: 'frame_out', msg: JSON.parse(msg.toJson()) });
         }
@@ -71,4 +83,4 @@ function tapFrames() {
     };
 }
 
-module.exports = { ms, emit, beacon, deadline, tapFrames };
+module.exports = { ms, emit, beacon, deadline, tapFrames, frameCounts };
