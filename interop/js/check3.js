@@ -66,6 +66,28 @@ async function main() {
             payer.code === 0 && /preimage/.test(pre) && /51000000/.test(bal),
             { pre, bal, lines: w.lines.slice(from) });
     await w.kill('SIGINT');
+
+    // 3h: the wallet between a JS consumer (upstream) and the JS provider (downstream)
+    const wal = new h.Child(['wallet', '--no-qr', '--downstream', pBeacon, '--listen',
+                             '127.0.0.1:0', '--allowance', '10000sat', '--data-dir',
+                             h.tmpdir('wallet')], 'wallet');
+    const wline = await wal.waitLine(/upstream beacon: moneysocket1/, 30);
+    const jsc = new h.JsConsumer('js-via-wallet');
+    jsc.connect(wline.split('upstream beacon: ')[1].trim());
+    const winfo = await jsc.wait((e) => e.event === 'provider', 30, 0, 'wallet provider');
+    const winv = await jsc.invoice(2000);
+    const t2 = await consumer(other, 'invoice', '1000sat');
+    const wpaid = await jsc.pay(t2.json.bolt11);
+    const t3 = await consumer(other, 'invoice', '9500sat');
+    const wref = await jsc.pay(t3.json.bolt11);
+    R.check('3h JS consumer → wallet → JS provider: allowance advertised, invoice, pay, refusal',
+            winfo.info.wad.msats === 10000000 && winv.event === 'invoice' &&
+            wpaid.event === 'preimage' && wref.event === 'error' &&
+            /allowance exceeded/.test(wref.error_msg),
+            { info: winfo.info.wad.msats, invoice: winv.event, pay: wpaid.event,
+              refusal: wref.error_msg });
+    jsc.disconnect();
+    await wal.kill();
     R.note('3g provider redials after each consumer (the library does not)', app.connects,
            { requests: app.requests.length });
     emit({ event: 'frames', counts: frameCounts });
