@@ -52,6 +52,21 @@ async function main() {
             refused.event === 'error' && refused.ref === refused.request_uuid &&
             typeof refused.error_msg === 'string', refused);
 
+    // bad requests a JS app can send (the library does not check what it sends)
+    const bad = await buyer.pay('lnbc1notaninvoice');
+    R.check('1i pay of a malformed bolt11 → NOTIFY_ERROR (string)', bad.event === 'error' &&
+            bad.ref === bad.request_uuid, bad);
+    const again = await buyer.pay(inv.bolt11);
+    R.check('1j pay of an invoice already paid → NOTIFY_ERROR', again.event === 'error', again);
+    for (const [name, msats] of [['0', 0], ['1500.5 (float)', 1500.5]]) {
+        const r = await buyer.invoice(msats, 5).catch((e) => ({ event: 'no answer',
+                                                                err: e.message }));
+        R.note(`1k requestInvoice(${name}): what the JS app sees`, r.event,
+               { error_msg: r.error_msg });
+    }
+    const still = await buyer.invoice(1000);
+    R.check('1l the session survives the bad requests', still.event === 'invoice', still.event);
+
     const pong = await buyer.wait((e) => e.event === 'pong', 10, 0, 'pong');
     R.check('1f REQUEST_PING → NOTIFY_PONG (library pings every 3 s)', pong.msecs >= 0, pong);
 
@@ -69,12 +84,30 @@ async function main() {
     // The app redials (doConnect again); the terminus redials the relay with backoff.
     const aFrom = buyer.mark();
     buyer.connect(bBeacon);
-    const again = await buyer.wait((e) => e.event === 'provider', 60, aFrom,
-                                   'provider after app redial');
+    const back = await buyer.wait((e) => e.event === 'provider', 60, aFrom,
+                                  'provider after app redial');
     const inv2 = await seller.invoice(1000).catch((e) => ({ event: 'none', err: e.message }));
     R.check('1h after relay restart + app redial: provider info, buyer served again',
-            again.info.wad.msats === 100000000 - 7000, { balance: again.info.wad.msats,
+            back.info.wad.msats === 100000000 - 7000, { balance: back.info.wad.msats,
                                                           seller_without_redial: inv2.event });
+    // the app leaves and comes back: the terminus's connect session redials the relay
+    buyer.disconnect();
+    await new Promise((r) => setTimeout(r, 500));
+    const t0 = Date.now();
+    const cFrom = buyer.mark();
+    buyer.connect(bBeacon);
+    await buyer.wait((e) => e.event === 'provider', 60, cFrom, 'provider after reconnect');
+    R.check('1m app disconnects and reconnects: served again', true,
+            { ms_to_provider_info: Date.now() - t0 });
+    // directly at the terminus's own listener (terminus-cli listen)
+    const direct = new h.JsConsumer('direct');
+    direct.connect(t.cli('listen', 'buyer-0').beacon);
+    const dInfo = await direct.wait((e) => e.event === 'provider', 30, 0, 'direct provider');
+    const dInv = await direct.invoice(5000);
+    R.check('1n JS consumer at the terminus listener (no relay): info, invoice',
+            dInfo.info.wad.msats === 100000000 - 7000 && dInv.event === 'invoice',
+            { msats: dInfo.info.wad.msats, invoice: dInv.event });
+    direct.disconnect();
     buyer.disconnect();
     seller.disconnect();
     emit({ event: 'terminus_check', check: t.cli('check') });
