@@ -27,16 +27,46 @@ const JS_NOTIFY_PROVIDER_FRAME: &str = "76dfbd70b0b8dcf7ea8758692e9ba9fa59aaf5af
 
 /// What the library builds for the other kinds (check 5 of interop/js), compact JSON.
 const JS_MESSAGES: &[(&str, &str)] = &[
-    ("REQUEST_PROVIDER", r#"{"timestamp":1796412078.444,"protocol":"Moneysocket","protocol_version":"0.0.0","message_class":"REQUEST","request_uuid":"7519fb56-bdf1-4d4e-8c88-527af48ea092","request_name":"REQUEST_PROVIDER"}"#),
-    ("REQUEST_PING", r#"{"timestamp":1796412078.444,"protocol":"Moneysocket","protocol_version":"0.0.0","message_class":"REQUEST","request_uuid":"5164f2a4-ab2c-430f-8e78-5113a52d86ff","request_name":"REQUEST_PING"}"#),
-    ("REQUEST_INVOICE", r#"{"timestamp":1796412078.444,"protocol":"Moneysocket","protocol_version":"0.0.0","message_class":"REQUEST","request_uuid":"9373c6d4-4086-4305-bb05-4290de3ab7eb","request_name":"REQUEST_INVOICE","msats":7000}"#),
-    ("REQUEST_RENDEZVOUS", r#"{"timestamp":1796412078.445,"protocol":"Moneysocket","protocol_version":"0.0.0","message_class":"REQUEST","request_uuid":"683fdb29-8664-4f4a-a788-f8c5185bac95","request_name":"REQUEST_RENDEZVOUS","rendezvous_id":"8fe863b06d7378bfa479344217c0bc72118eeda8a78fb777b52deec3a35d652a"}"#),
-    ("NOTIFY_PROVIDER", r#"{"timestamp":1796412078.445,"protocol":"Moneysocket","protocol_version":"0.0.0","message_class":"NOTIFICATION","notification_uuid":"ebd7fc9b-f2ce-4adc-b16c-7b56e63eef7d","request_reference_uuid":null,"notification_name":"NOTIFY_PROVIDER","account_uuid":"f1d5939d-1bb9-42b4-b5c8-74732e60a8d7","payer":true,"payee":false,"wad":null}"#),
-    ("NOTIFY_PROVIDER_NOT_READY", r#"{"timestamp":1796412078.445,"protocol":"Moneysocket","protocol_version":"0.0.0","message_class":"NOTIFICATION","notification_uuid":"f6f2fb03-7d4d-47c4-b116-8131103fc75a","request_reference_uuid":"214dd04e-3521-4f3d-9aa3-720db6b6a4fc","notification_name":"NOTIFY_PROVIDER_NOT_READY"}"#),
-    ("NOTIFY_PONG", r#"{"timestamp":1796412078.445,"protocol":"Moneysocket","protocol_version":"0.0.0","message_class":"NOTIFICATION","notification_uuid":"2a5888c1-6c82-4153-9111-4a789b5da881","request_reference_uuid":"214dd04e-3521-4f3d-9aa3-720db6b6a4fc","notification_name":"NOTIFY_PONG"}"#),
-    ("NOTIFY_PREIMAGE", r#"{"timestamp":1796412078.445,"protocol":"Moneysocket","protocol_version":"0.0.0","message_class":"NOTIFICATION","notification_uuid":"89f543e6-3f9a-48da-b7f3-fdcdd01bd078","request_reference_uuid":"214dd04e-3521-4f3d-9aa3-720db6b6a4fc","notification_name":"NOTIFY_PREIMAGE","preimage":"1111111111111111111111111111111111111111111111111111111111111111","ext":null}"#),
-    ("NOTIFY_ERROR", r#"{"timestamp":1796412078.445,"protocol":"Moneysocket","protocol_version":"0.0.0","message_class":"NOTIFICATION","notification_uuid":"01999187-9d35-407f-a5f9-fefcbfe9abcd","request_reference_uuid":"214dd04e-3521-4f3d-9aa3-720db6b6a4fc","notification_name":"NOTIFY_ERROR","error_msg":"insufficent account balance"}"#),
-    ("NOTIFY_RENDEZVOUS", r#"{"timestamp":1796412078.446,"protocol":"Moneysocket","protocol_version":"0.0.0","message_class":"NOTIFICATION","notification_uuid":"e571e9b7-c73c-4856-a3a6-6b47357278c5","request_reference_uuid":"214dd04e-3521-4f3d-9aa3-720db6b6a4fc","notification_name":"NOTIFY_RENDEZVOUS","rendezvous_id":"8fe863b06d7378bfa479344217c0bc72118eeda8a78fb777b52deec3a35d652a"}"#),
+    (
+        "REQUEST_PROVIDER",
+        r#"{"timestamp":1796412078.444,"protocol":"Moneysocket","protocol_version":"0.0.0","message_class":"REQUEST","request_uuid":"7519fb56-bdf1-4d4e-8c88-527af48ea092","request_name":"REQUEST_PROVIDER"}"#,
+    ),
+    (
+        "REQUEST_PING",
+        r#"{"timestamp":1796412078.444,"protocol":"Moneysocket","protocol_version":"0.0.0","message_class":"REQUEST","request_uuid":"5164f2a4-ab2c-430f-8e78-5113a52d86ff","request_name":"REQUEST_PING"}"#,
+    ),
+    (
+        "REQUEST_INVOICE",
+        r#"{"timestamp":1796412078.444,"protocol":"Moneysocket","protocol_version":"0.0.0","message_class":"REQUEST","request_uuid":"9373c6d4-4086-4305-bb05-4290de3ab7eb","request_name":"REQUEST_INVOICE","msats":7000}"#,
+    ),
+    (
+        "REQUEST_RENDEZVOUS",
+        r#"{"timestamp":1796412078.445,"protocol":"Moneysocket","protocol_version":"0.0.0","message_class":"REQUEST","request_uuid":"683fdb29-8664-4f4a-a788-f8c5185bac95","request_name":"REQUEST_RENDEZVOUS","rendezvous_id":"8fe863b06d7378bfa479344217c0bc72118eeda8a78fb777b52deec3a35d652a"}"#,
+    ),
+    (
+        "NOTIFY_PROVIDER",
+        r#"{"timestamp":1796412078.445,"protocol":"Moneysocket","protocol_version":"0.0.0","message_class":"NOTIFICATION","notification_uuid":"ebd7fc9b-f2ce-4adc-b16c-7b56e63eef7d","request_reference_uuid":null,"notification_name":"NOTIFY_PROVIDER","account_uuid":"f1d5939d-1bb9-42b4-b5c8-74732e60a8d7","payer":true,"payee":false,"wad":null}"#,
+    ),
+    (
+        "NOTIFY_PROVIDER_NOT_READY",
+        r#"{"timestamp":1796412078.445,"protocol":"Moneysocket","protocol_version":"0.0.0","message_class":"NOTIFICATION","notification_uuid":"f6f2fb03-7d4d-47c4-b116-8131103fc75a","request_reference_uuid":"214dd04e-3521-4f3d-9aa3-720db6b6a4fc","notification_name":"NOTIFY_PROVIDER_NOT_READY"}"#,
+    ),
+    (
+        "NOTIFY_PONG",
+        r#"{"timestamp":1796412078.445,"protocol":"Moneysocket","protocol_version":"0.0.0","message_class":"NOTIFICATION","notification_uuid":"2a5888c1-6c82-4153-9111-4a789b5da881","request_reference_uuid":"214dd04e-3521-4f3d-9aa3-720db6b6a4fc","notification_name":"NOTIFY_PONG"}"#,
+    ),
+    (
+        "NOTIFY_PREIMAGE",
+        r#"{"timestamp":1796412078.445,"protocol":"Moneysocket","protocol_version":"0.0.0","message_class":"NOTIFICATION","notification_uuid":"89f543e6-3f9a-48da-b7f3-fdcdd01bd078","request_reference_uuid":"214dd04e-3521-4f3d-9aa3-720db6b6a4fc","notification_name":"NOTIFY_PREIMAGE","preimage":"1111111111111111111111111111111111111111111111111111111111111111","ext":null}"#,
+    ),
+    (
+        "NOTIFY_ERROR",
+        r#"{"timestamp":1796412078.445,"protocol":"Moneysocket","protocol_version":"0.0.0","message_class":"NOTIFICATION","notification_uuid":"01999187-9d35-407f-a5f9-fefcbfe9abcd","request_reference_uuid":"214dd04e-3521-4f3d-9aa3-720db6b6a4fc","notification_name":"NOTIFY_ERROR","error_msg":"insufficent account balance"}"#,
+    ),
+    (
+        "NOTIFY_RENDEZVOUS",
+        r#"{"timestamp":1796412078.446,"protocol":"Moneysocket","protocol_version":"0.0.0","message_class":"NOTIFICATION","notification_uuid":"e571e9b7-c73c-4856-a3a6-6b47357278c5","request_reference_uuid":"214dd04e-3521-4f3d-9aa3-720db6b6a4fc","notification_name":"NOTIFY_RENDEZVOUS","rendezvous_id":"8fe863b06d7378bfa479344217c0bc72118eeda8a78fb777b52deec3a35d652a"}"#,
+    ),
 ];
 
 fn unhex(s: &str) -> Vec<u8> {
@@ -107,7 +137,10 @@ fn consumer_takes_a_js_balance_update_that_references_an_old_request() {
     // reference is a request this consumer never made (or made long ago).
     let preimage = r#"{"timestamp":1796412079.001,"protocol":"Moneysocket","protocol_version":"0.0.0","message_class":"NOTIFICATION","notification_uuid":"89f543e6-3f9a-48da-b7f3-fdcdd01bd078","request_reference_uuid":null,"notification_name":"NOTIFY_PREIMAGE","preimage":"1111111111111111111111111111111111111111111111111111111111111111","ext":null}"#;
     let mut buf = vec![0u8; frame::sealed_len(preimage.len())];
-    w.inject(c, frame::seal(&key, [7; 16], preimage.as_bytes(), &mut buf).unwrap());
+    w.inject(
+        c,
+        frame::seal(&key, [7; 16], preimage.as_bytes(), &mut buf).unwrap(),
+    );
     w.inject(c, &unhex(JS_NOTIFY_PROVIDER_FRAME));
     let ev = w.events(c);
     assert!(
