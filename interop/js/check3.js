@@ -77,7 +77,14 @@ async function main() {
     const winfo = await jsc.wait((e) => e.event === 'provider', 30, 0, 'wallet provider');
     const winv = await jsc.invoice(2000);
     const t2 = await consumer(other, 'invoice', '1000sat');
+    const pFrom = jsc.mark();
     const wpaid = await jsc.pay(t2.json.bolt11);
+    // The JS app sends the new balance before the preimage; the wallet takes the fee from
+    // that balance once no update follows (10 s): 0 for this internal transfer, so
+    // 9,000,000 msat left (the whole 10 sat reserve counted before the fix: 8,990,000).
+    const left = await jsc.wait((e) => e.event === 'provider' && e.info.wad.msats === 9000000,
+                                30, pFrom, 'allowance left without the reserve')
+        .then((e) => e.info.wad.msats).catch(() => null);
     const t3 = await consumer(other, 'invoice', '9500sat');
     const wref = await jsc.pay(t3.json.bolt11);
     R.check('3h JS consumer → wallet → JS provider: allowance advertised, invoice, pay, refusal',
@@ -86,6 +93,8 @@ async function main() {
             /allowance exceeded/.test(wref.error_msg),
             { info: winfo.info.wad.msats, invoice: winv.event, pay: wpaid.event,
               refusal: wref.error_msg });
+    R.check('3i the wallet counts the fee the JS provider\'s balance shows (0), not the reserve',
+            left === 9000000, { left });
     jsc.disconnect();
     await wal.kill();
     R.note('3g provider redials after each consumer (the library does not)', app.connects,
