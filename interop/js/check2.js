@@ -1,7 +1,7 @@
 // Check 2: JS ConsumerStack -> `moneysocket wallet` (--listen, then --upstream via the relay)
 // -> terminus account. The allowance must be enforced and the refusal readable on the JS side.
 'use strict';
-const { emit, deadline, tapFrames } = require('./lib.js');
+const { emit, deadline, tapFrames, frameCounts } = require('./lib.js');
 const h = require('./harness.js');
 const { Results } = require('./results.js');
 
@@ -73,6 +73,34 @@ async function main() {
     await session(R, '2b', app2, seller, 30000000);
     app2.disconnect();
     await w2.kill();
+    // 2c: the downstream account is not served yet: the wallet answers NOT_READY; the
+    // library only logs it and waits; the wallet's provider info follows once the account
+    // is served (terminus-cli listen with the beacon's seed).
+    const listenUrl = t.child.lines.find((l) => l.startsWith('listening at: '))
+        .split('listening at: ')[1].trim();
+    t.cli('create', '3000sat', '-a', 'late');
+    const lateSeed = '0a1b2c3d4e5f60718293a4b5c6d7e8f9';
+    const lateBeacon = h.run(['beacon', 'encode', '--seed', lateSeed, '--location',
+                              listenUrl]).stdout.trim();
+    const w3 = await wallet(['--downstream', lateBeacon, '--listen', '127.0.0.1:0',
+                             '--allowance', '20000sat', '--data-dir', h.tmpdir('wallet3')],
+                            'wallet-late');
+    const app3 = new h.JsConsumer('app-late');
+    const nr0 = frameCounts.in.NOTIFY_PROVIDER_NOT_READY || 0;
+    app3.connect(w3.beacon);
+    const until = Date.now() + 15000;
+    while ((frameCounts.in.NOTIFY_PROVIDER_NOT_READY || 0) === nr0 && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 100));
+    }
+    const sawNotReady = (frameCounts.in.NOTIFY_PROVIDER_NOT_READY || 0) > nr0;
+    t.cli('listen', 'late-0', '-s', lateSeed);
+    const late = await app3.wait((e) => e.event === 'provider', 40, 0, 'late provider info')
+        .catch(() => null);
+    R.check('2c wallet NOT_READY until its account is served, then provider info (3,000 sat)',
+            sawNotReady && late !== null && late.info.wad.msats === 3000000,
+            { sawNotReady, msats: late && late.info.wad.msats });
+    app3.disconnect();
+    await w3.child.kill();
     seller.disconnect();
     emit({ event: 'terminus_check', check: t.cli('check') });
     await t.child.kill();
