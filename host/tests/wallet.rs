@@ -64,24 +64,31 @@ fn peer_invoice(dir: &Path, amount: &str) -> String {
 
 /// A signed regtest invoice that names no amount.
 fn amountless_invoice() -> String {
+    signed_invoice(None, [9; 32])
+}
+
+/// A signed regtest invoice of `msats` (`None`: any amount) for `payment_hash`.
+fn signed_invoice(msats: Option<u64>, payment_hash: [u8; 32]) -> String {
     use moneysocket_core::bolt11::{DescriptionRef, Network, UnsignedInvoice};
     use secp256k1::{Message, Secp256k1, SecretKey};
     let secp = Secp256k1::signing_only();
     let key = SecretKey::from_slice(&[7; 32]).unwrap();
     let now = (system_clock())() / 1000;
-    UnsignedInvoice::new(
+    let mut invoice = UnsignedInvoice::new(
         Network::Regtest,
         now,
-        [9; 32],
+        payment_hash,
         [8; 32],
         DescriptionRef::Direct("any amount"),
-    )
-    .to_signed_string(|h| {
-        let sig = secp.sign_ecdsa_recoverable(&Message::from_digest(*h), &key);
-        let (id, rs) = sig.serialize_compact();
-        (rs, u8::try_from(id.to_i32()).unwrap())
-    })
-    .unwrap()
+    );
+    invoice.amount_msat = msats.and_then(std::num::NonZeroU64::new);
+    invoice
+        .to_signed_string(|h| {
+            let sig = secp.sign_ecdsa_recoverable(&Message::from_digest(*h), &key);
+            let (id, rs) = sig.serialize_compact();
+            (rs, u8::try_from(id.to_i32()).unwrap())
+        })
+        .unwrap()
 }
 
 /// A `moneysocket wallet` process (logs in `DIR/moneysocket-wallet.log`).
@@ -572,4 +579,104 @@ fn a_calendar_day_renews_at_midnight_utc_on_the_wallets_clock() {
         .expect("spent in the new day");
     assert_eq!((s.allowed, s.refusals), (2, 1));
     handle.stop().expect("stops");
+}
+
+/// A provider in this process that reports the balance before the preimage, as the
+/// JavaScript reference app can (docs/quirks-js-peers.md, check 3h): the fee the wallet
+/// counts comes from that balance once no update follows the answer, not from the reserve.
+#[test]
+fn a_provider_that_reports_the_balance_before_the_preimage_is_charged_the_fee_it_shows() {
+    use moneysocket_core::message::{ProviderInfo, Wad};
+    use moneysocket_core::seed::SharedSeed;
+    use moneysocket_core::session::ProviderConfig;
+    use moneysocket_core::uuid::Uuid;
+    use moneysocket_driver::{Driver, DriverConfig, DriverEvent, ProviderEvent, SessionEvent};
+    use moneysocket_ws::TransportConfig;
+
+    let relay = Relay::on_port(0);
+    let seed_hex = "1f2e3d4c5b6a79889786a5b4c3d2e1f0";
+    let beacon = encode_beacon(seed_hex, &relay.url);
+    let mut pd = Driver::new(DriverConfig::default(), TransportConfig::default()).unwrap();
+    let account = Uuid::v4_from_bytes([0x24; 16]);
+    let info = |msats| ProviderInfo {
+        account_uuid: account,
+        payer: true,
+        payee: true,
+        wad: Some(Wad::bitcoin(msats)),
+    };
+    let p = pd.add_provider(
+        &SharedSeed::from_hex(seed_hex).unwrap(),
+        ProviderConfig::default(),
+        Some(account),
+    );
+    pd.set_provider_info(p, &info(10_000_000)).unwrap();
+    pd.connect(p, [relay.url.clone()]).unwrap();
+
+    let cfg = WalletConfig::new(
+        Beacon::decode(&beacon).unwrap(),
+        Upstream::Listen {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            external_url: None,
+        },
+        5_000_000,
+        Period::Never,
+        temp_dir(),
+    );
+    let handle = wallet::spawn(cfg).expect("wallet starts");
+    let mut apps = Apps::new();
+    let app = apps.consumer(handle.upstream_beacon());
+    // The provider: the new balance (amount + 3 msat fee), then the preimage.
+    let serve = |pd: &mut Driver| {
+        let mut evs = Vec::new();
+        pd.poll(&mut evs, Some(Duration::from_millis(5))).unwrap();
+        for ev in evs {
+            if let DriverEvent::Session {
+                session,
+                event: SessionEvent::Provider(ProviderEvent::PayRequested { request, .. }),
+            } = ev
+            {
+                pd.set_provider_info(session, &info(10_000_000 - 1_000_003))
+                    .unwrap();
+                pd.send_preimage(session, Some(request), &[7; 32]).unwrap();
+            }
+        }
+    };
+    let until = Instant::now() + Duration::from_secs(20);
+    while !handle.state().downstream_ready {
+        assert!(
+            Instant::now() < until,
+            "wallet not ready: {:?}",
+            handle.state()
+        );
+        serve(&mut pd);
+        apps.pump();
+    }
+    assert_eq!(apps.balance(app, |_| true), 5_000_000);
+    let bolt11 = signed_invoice(Some(1_000_000), [5; 32]);
+    let r = apps.d.pay(app, &bolt11).unwrap();
+    let until = Instant::now() + Duration::from_secs(30);
+    while !apps.events.iter().any(|(s, e)| {
+        *s == app
+            && matches!(e, ConsumerEvent::Preimage { request: Some(q), preimage }
+            if *q == r && *preimage == [7; 32])
+    }) {
+        assert!(Instant::now() < until, "no preimage: {:?}", apps.events);
+        serve(&mut pd);
+        apps.pump();
+    }
+    // Before the fix the reserve (10 sat) counted: spent 1,010,000 msat.
+    let until = Instant::now() + Duration::from_secs(30);
+    while handle.state().spent_msat != 1_000_003 {
+        assert!(
+            Instant::now() < until,
+            "fee not taken from the balance heard before the preimage: {:?}",
+            handle.state()
+        );
+        serve(&mut pd);
+        apps.pump();
+    }
+    let s = handle.state();
+    assert_eq!((s.left_msat, s.reserved_msat), (5_000_000 - 1_000_003, 0));
+    handle.stop().expect("stops");
+    drop(relay);
 }

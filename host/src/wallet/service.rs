@@ -13,7 +13,11 @@
 //! and splits it over the pays in proportion to their amounts (a lone pay gets exactly its
 //! fee); otherwise every pay counts its whole fee reserve (an upper bound of what the
 //! terminus may charge, if the wallet's reserve is at least the terminus's). Until its
-//! burst closes a succeeded pay counts `amount + reserve`.
+//! burst closes a succeeded pay counts `amount + reserve`. A provider that reports the
+//! balance *before* the preimage (a JavaScript provider app may: docs/quirks-js-peers.md)
+//! sends no update after the last answer; when none comes within [`FEE_WAIT`], the balance
+//! heard last while pays were open stands for `after` (the same checks apply: a balance that
+//! does not yet show the pays gives no fee, and every pay counts its reserve).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -66,6 +70,9 @@ struct Burst {
     tainted: bool,
     /// When its last pay was answered.
     quiet_since: Option<StdInstant>,
+    /// The downstream balance heard last while some of its pays were open, after its last
+    /// forward (`after` when no update comes once all were answered).
+    heard: Option<u64>,
 }
 
 /// A downstream request and the upstream one it answers.
@@ -333,6 +340,9 @@ impl Wallet {
                 }
                 self.down_info = Some((u.payer, u.payee));
                 self.down_balance = u.msats;
+                if let Some(b) = self.burst.as_mut().filter(|b| b.open > 0) {
+                    b.heard = u.msats;
+                }
                 self.close_burst(u.msats);
                 self.dirty = true;
             }
@@ -492,15 +502,15 @@ impl Wallet {
         self.dirty = true;
     }
 
-    /// A burst whose balance update does not come: its pays count their reserves.
+    /// A burst whose balance update does not come after its last answer: the balance heard
+    /// while its pays were open decides (the fee rule), or its pays count their reserves.
     fn expire_burst(&mut self) {
-        let stale = self
-            .burst
-            .as_ref()
-            .and_then(|b| b.quiet_since)
-            .is_some_and(|t| t.elapsed() >= FEE_WAIT);
-        if stale {
-            self.close_burst(None);
+        let Some(b) = &self.burst else {
+            return;
+        };
+        if b.quiet_since.is_some_and(|t| t.elapsed() >= FEE_WAIT) {
+            let heard = b.heard;
+            self.close_burst(heard);
         }
     }
 
@@ -724,6 +734,8 @@ impl Wallet {
                 });
                 b.open += 1;
                 b.quiet_since = None;
+                // Only a balance heard after every forward can show every pay.
+                b.heard = None;
             }
             Err(e) => {
                 let text = format!("pay not forwarded: {e}");
