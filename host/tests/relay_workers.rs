@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use moneysocket_core::message::MessageKind;
 use relay::{
-    expect_closed, expect_notify, pair_many, recv, request, send, uuid, ws_client, Relay, Ws,
-    IO_TIMEOUT,
+    expect_closed, expect_notify, pair_clients, pair_many, recv, request, send, uuid, ws_client,
+    Relay, Ws, IO_TIMEOUT,
 };
 
 fn rid(i: usize) -> String {
@@ -114,4 +114,25 @@ fn max_connections_counts_every_worker() {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// Over wss a connection moves with its TLS session: both ends of every pair keep talking
+/// through the worker that owns their id.
+#[test]
+fn tls_connections_move_with_their_sessions() {
+    let (relay, ca) = Relay::start_tls("workers = 3\nmax_per_ip = 0\nmetrics = \"127.0.0.1:0\"\n");
+    let mut pairs = Vec::new();
+    for i in 0..12 {
+        let id = rid(100 + i);
+        let (mut a, mut b) = pair_clients(|| relay.connect_tls(&ca), 1, 2, &id);
+        let big: Vec<u8> = (0..20_000u32).map(|k| (k * 7 + i as u32) as u8).collect();
+        send(&mut a, &big);
+        assert_eq!(recv(&mut b), big);
+        pairs.push((a, b));
+    }
+    for (i, (a, b)) in pairs.iter_mut().enumerate() {
+        send(b, &[i as u8; 3]);
+        assert_eq!(recv(a), [i as u8; 3]);
+    }
+    assert!(relay.metric("moneysocket_relay_handoffs_total") > 0);
 }
