@@ -20,6 +20,8 @@
 #        BASE_REV=rev (default: the merge base with main)  OUT=dir (default target/relay-perf)
 #        REPS=3  IDLE=10000 (0: skip)  STEPS="1:5000 10:5000 50:2000 100:1000 1000:100"
 #        SKIP_BUILD=1  ONLY="after after-w2 echo-after" (run only these variants)
+#        GEN_THREADS=N: the new generator runs N threads (bench relay --threads), for machines
+#        with cores to spare (e.g. PIN= with the relay and the generator on their own cores)
 #        PIN=cpus: run every server and generator under `taskset -c cpus` (PIN=0: all on one
 #        core, so that each process is always busy when it runs: CPU-second figures then
 #        depend much less on how loaded the rest of the machine is; PIN= to run unpinned)
@@ -114,9 +116,11 @@ run() {
         echo-after) server=echo-new gen=$NEW direct=--direct ;;
         after-w2) server=relay-w2 gen=$NEW ;;
     esac
-    local f="$OUT/$v-$n.$REP.json"
+    local f="$OUT/$v-$n.$REP.json" threads=""
+    # generator threads: only the new generator has --threads
+    [ "$gen" = "$NEW" ] && [ "${GEN_THREADS:-1}" -gt 1 ] && threads="--threads $GEN_THREADS"
     "${TS[@]}" "$gen" bench relay --json --timeout 60 --url "${SURL[$server]}" --server-pid "${SPID[$server]}" \
-        $direct --pairs "$n" --messages "$m" --size 300 >"$f" || echo "  ($v-$n: run reported errors)" >&2
+        $direct $threads --pairs "$n" --messages "$m" --size 300 >"$f" || echo "  ($v-$n: run reported errors)" >&2
     jq -r --arg n "$v-$n" '"\($n): \(.forwarded_msgs_per_s // "-") fwd/s, p99 \(.latency_us.p99 // "-") µs, \(.forwarded_msgs_per_server_cpu_s // "-") per server CPU-s, errors \(.errors)"' "$f" >&2
     sleep 0.3
 }
