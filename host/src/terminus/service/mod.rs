@@ -151,6 +151,9 @@ pub struct Terminus<N: Node> {
     next_housekeeping: StdInstant,
     stopping: bool,
     counters: Counters,
+    /// The counters when the round began (a round whose commit fails takes back what it
+    /// counted of the ledger's work).
+    round_counters: Counters,
     /// Accounts whose balance changed this round.
     dirty: std::collections::HashSet<Uuid>,
     /// What the round sends and starts once its ledger transaction committed.
@@ -172,7 +175,27 @@ struct Counters {
     commit_failures: u64,
 }
 
+impl Counters {
+    /// The counters of the ledger's work taken back to `before` (a rolled-back round);
+    /// requests received and commit failures stay counted.
+    fn roll_back(&mut self, before: &Counters) {
+        *self = Counters {
+            invoice_requests: self.invoice_requests,
+            pay_requests: self.pay_requests,
+            commit_failures: self.commit_failures,
+            ..*before
+        };
+    }
+}
+
 impl<N: Node> Terminus<N> {
+    /// Begins a poll round: the ledger's round transaction and the counters to take back
+    /// if its commit fails.
+    fn begin_round(&mut self) {
+        self.ledger.begin_round();
+        self.round_counters = self.counters;
+    }
+
     /// A terminus over an open ledger, a node and a driver (already listening).
     pub fn new(driver: Driver<WsIo>, ledger: Ledger, node: Arc<N>, policy: Policy) -> Self {
         Terminus {
@@ -188,6 +211,7 @@ impl<N: Node> Terminus<N> {
             next_housekeeping: StdInstant::now(),
             stopping: false,
             counters: Counters::default(),
+            round_counters: Counters::default(),
             dirty: std::collections::HashSet::new(),
             outbox: Vec::new(),
         }
@@ -266,7 +290,7 @@ impl<N: Node> Terminus<N> {
     ) -> std::io::Result<()> {
         self.driver.poll(events, timeout)?;
         let mut rest = Vec::new();
-        self.ledger.begin_round();
+        self.begin_round();
         for ev in events.drain(..) {
             if let Some(ev) = self.on_event(ev) {
                 rest.push(ev);
@@ -286,7 +310,7 @@ impl<N: Node> Terminus<N> {
             if more.is_empty() {
                 break;
             }
-            self.ledger.begin_round();
+            self.begin_round();
             for ev in more {
                 if let Some(ev) = self.on_event(ev) {
                     events.push(ev);
@@ -485,6 +509,7 @@ impl<N: Node> Terminus<N> {
     }
 
     fn on_invoice_request(&mut self, session: SessionId, account: Uuid, request: Uuid, msats: u64) {
+        self.counters.invoice_requests += 1;
         self.receipt(
             &account,
             ReceiptKind::InvoiceRequest,
@@ -533,6 +558,7 @@ impl<N: Node> Terminus<N> {
     }
 
     fn on_pay_request(&mut self, session: SessionId, account: Uuid, request: Uuid, bolt11: &str) {
+        self.counters.pay_requests += 1;
         self.receipt(
             &account,
             ReceiptKind::PayRequest,
@@ -1364,7 +1390,7 @@ impl<N: Node> ControlHandler for Terminus<N> {
         let mut events = Vec::new();
         self.driver.flush(&mut events);
         if !events.is_empty() {
-            self.ledger.begin_round();
+            self.begin_round();
             for ev in events {
                 let _ = self.on_event(ev);
             }

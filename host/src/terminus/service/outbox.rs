@@ -83,6 +83,8 @@ impl<N: Node> Terminus<N> {
         let mut committed = match self.ledger.commit_round() {
             Ok(_) => true,
             Err(e) => {
+                let before = self.round_counters;
+                self.counters.roll_back(&before);
                 self.counters.commit_failures += 1;
                 tracing::error!("ledger commit failed, the round is rolled back: {e}");
                 false

@@ -214,6 +214,7 @@ fn a_round_whose_commit_fails_answers_nothing_it_did_and_changes_nothing() {
         .expect("peer invoice");
     let receipts_before = w.t.ledger().receipts(&payer, 0).expect("receipts").len();
     let failures_before = w.t.counters.commit_failures;
+    let counted_before = w.t.counters;
 
     w.fail.store(true, Ordering::SeqCst);
     // An internal transfer, a pay through the node and an invoice: each answered with the
@@ -224,6 +225,19 @@ fn a_round_whose_commit_fails_answers_nothing_it_did_and_changes_nothing() {
     w.settle();
     assert!(!w.heard_a_preimage(), "{:?}", w.events);
     assert!(w.t.counters.commit_failures > failures_before);
+    // what the rolled-back rounds did is not counted (the requests are)
+    let c = w.t.counters;
+    assert_eq!(
+        (c.internal_transfers, c.pays_succeeded, c.invoices_made),
+        (
+            counted_before.internal_transfers,
+            counted_before.pays_succeeded,
+            counted_before.invoices_made
+        )
+    );
+    // (requests_total counted nothing before: the counters were never incremented)
+    assert_eq!(c.pay_requests, counted_before.pay_requests + 2);
+    assert_eq!(c.invoice_requests, counted_before.invoice_requests + 1);
     assert_eq!(w.balance(&payer), 1_000_000);
     assert_eq!(w.balance(&payee), 0);
     let inv = w.t.ledger().invoice(&hash).expect("read").expect("invoice");
