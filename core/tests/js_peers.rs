@@ -1,5 +1,5 @@
 //! Frames recorded from the unmodified JavaScript reference library (js-moneysocket, run
-//! under Node by `interop/js/`; docs/quirks-js-peers.md): what it sends must open and parse,
+//! under Node by `tests/interop/js/`; docs/quirks-js-peers.md): what it sends must open and parse,
 //! and its habits (compact JSON, millisecond timestamps, a balance update that references
 //! whatever request the provider layer saw last) must reach the application.
 
@@ -25,7 +25,7 @@ const JS_NOTIFY_PROVIDER: &str = r#"{"timestamp":1796412112.827,"protocol":"Mone
 /// `000102030405060708090a0b0c0d0e0f` (`world::seed(0)`), random IV.
 const JS_NOTIFY_PROVIDER_FRAME: &str = "76dfbd70b0b8dcf7ea8758692e9ba9fa59aaf5af749875480d9d2f5fb15061ece2d043dd034fcc34e4770c56b38a6424f3e4abd27084676c880c15eaf71cbc1ba8693b85986909404a5cff1ca0ad9f32cba08ed33f27357da70410fb4b158e5289e26932550a77cb8d6b4a7ee353c0b0494a3a8f6c9ff712de8dd514bc649513f96143ad7be3ed3092c76de7ddf7b33498ac1e239ab9c0ff369f8c141f008777625a5010fa9e0635585602df0634b3316611cb72b5b7c610ee051970c7bef5de06cda8a99eabcff2d7a043645f868001029f5384a648e140e9afccd40fc8e31cf3b924a8a12ca1d49a00c11abd06b00424703d0cbe8996e700d60062b65ad8eff0af49f8bc87b05fffe317f5b24aa769a7875bcdb7c0d22d41bcc7480fdb60666634fd852d47be32b971263b68173f03e75273b43a663ddacaa372b13b0f5adad7eaaf558c6bd51762d74f47207677b9aea2baa2e43edd213d90654bf1581c4412a31b929013c8c0001bdb5d5f7ab71e69b27f1a3e90295f40006e78f764451d8a2f0667ca632ece0e740e64f711fe85c2ccebf1b54e67889b91747f7b6f0faac552b58910c5374fdaa8c9e3e3661a4c0aac944e8a30a2651beaba040cda47cd39eb32d28663b4159cead2403c66bfd3a3442d0c1ddd8ca692c687ec215dde64bdbf720499177ac5cf542de47e29a48cf638292455e3d27e05aa7e6f91cae1eb130478248af1f9d2a9374cb1913278aa6e1d5afd47f2e59682b8ba58626107eb";
 
-/// What the library builds for the other kinds (check 5 of interop/js), compact JSON.
+/// What the library builds for the other kinds (check 5 of tests/interop/js), compact JSON.
 const JS_MESSAGES: &[(&str, &str)] = &[
     (
         "REQUEST_PROVIDER",

@@ -10,7 +10,7 @@ const { JsProviderApp } = require('./provider.js');
 const { Results } = require('./results.js');
 
 const PKG = process.env.WASM_PKG ||
-    path.resolve(__dirname, '../../host/src/web/pkg');
+    path.resolve(__dirname, '../../../host/src/web/pkg');
 
 /** A WASM session whose events are queued (as transports/wasm/tests/node/consumer.mjs). */
 function session(Make, beaconStr) {

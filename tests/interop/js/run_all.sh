@@ -1,6 +1,6 @@
 #!/bin/sh
 # Runs the five JS interop checks against a js-moneysocket checkout (see README.md).
-# Usage: JSMS=/path/to/js-moneysocket [MS_BIN=/path/to/moneysocket] interop/js/run_all.sh [1 2 3 4 5]
+# Usage: JSMS=/path/to/js-moneysocket [MS_BIN=/path/to/moneysocket] tests/interop/js/run_all.sh [1 2 3 4 5]
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 : "${JSMS:?set JSMS to a js-moneysocket checkout with its node_modules (npm install)}"
