@@ -99,12 +99,23 @@ pub struct Exposition {
     text: String,
 }
 
+/// One metric family for [`Exposition::put_all`]: name, kind (`gauge`, `counter`), help
+/// text, and its rows (labels such as `{kind="pay"}`, or `""`, and the value).
+pub type Family<'a> = (&'a str, &'a str, &'a str, &'a [(&'a str, u64)]);
+
 impl Exposition {
     /// An empty exposition whose metric names start with `prefix` (e.g. `moneysocket_relay_`).
     pub fn new(prefix: &'static str) -> Self {
         Exposition {
             prefix,
             text: String::new(),
+        }
+    }
+
+    /// [`Exposition::put`] for each family, in order.
+    pub fn put_all(&mut self, families: &[Family<'_>]) {
+        for &(name, kind, help, rows) in families {
+            self.put(name, kind, help, rows);
         }
     }
 

@@ -424,138 +424,137 @@ impl Relay {
         let all = self.snapshots();
         let n = |f: &dyn Fn(&Snapshot) -> u64| sum(&all, f);
         let mut x = Exposition::new("moneysocket_relay_");
-        let mut put = |name: &str, kind: &str, help: &str, rows: &[(&str, u64)]| {
-            x.put(name, kind, help, rows)
-        };
-        put(
-            "connections",
-            "gauge",
-            "Websocket connections (handshaking and closing included).",
-            &[("", n(&|w| w.connections as u64))],
-        );
-        put(
-            "unpaired",
-            "gauge",
-            "Connections without a partner.",
-            &[
-                (
-                    "{state=\"unregistered\"}",
-                    n(&|w| (w.awaiting + w.mm.unregistered) as u64),
-                ),
-                ("{state=\"waiting\"}", n(&|w| w.mm.waiting as u64)),
-            ],
-        );
-        put(
-            "pairs",
-            "gauge",
-            "Pairs forwarding.",
-            &[("", n(&|w| w.mm.pairs as u64))],
-        );
-        put(
-            "pairs_formed_total",
-            "counter",
-            "Pairs formed.",
-            &[("", n(&|w| w.mm.pairs_formed))],
-        );
-        put(
-            "frames_forwarded_total",
-            "counter",
-            "Frames forwarded between partners.",
-            &[("", n(&|w| w.mm.frames_forwarded))],
-        );
-        put(
-            "bytes_forwarded_total",
-            "counter",
-            "Bytes forwarded between partners.",
-            &[("", n(&|w| w.host.bytes_forwarded))],
-        );
-        put(
-            "refusals_total",
-            "counter",
-            "Connections refused, by reason.",
-            &[
-                (
-                    "{reason=\"already_paired\"}",
-                    n(&|w| w.mm.refused_already_paired),
-                ),
-                ("{reason=\"table_full\"}", n(&|w| w.mm.refused_full)),
-                ("{reason=\"invalid_request\"}", n(&|w| w.mm.refused_invalid)),
-                (
-                    "{reason=\"max_unpaired_per_prefix\"}",
-                    n(&|w| w.mm.refused_group_full),
-                ),
-                (
-                    "{reason=\"max_connections\"}",
-                    n(&|w| w.transport.refused_max_connections),
-                ),
-                (
-                    "{reason=\"max_per_ip\"}",
-                    n(&|w| w.transport.refused_max_per_ip),
-                ),
-            ],
-        );
-        put(
-            "closes_total",
-            "counter",
-            "Connections closed by the relay, by reason.",
-            &[
-                (
-                    "{reason=\"unpaired_expired\"}",
-                    n(&|w| w.mm.expired_unpaired + w.transport.first_frame_timeouts),
-                ),
-                (
-                    "{reason=\"unpaired_evicted\"}",
-                    n(&|w| w.mm.evicted_crowded),
-                ),
-                // every ended pair closes its survivor with END
-                ("{reason=\"peer_gone\"}", n(&|w| w.mm.pairs_ended)),
-                (
-                    "{reason=\"oversized\"}",
-                    n(&|w| w.transport.closed_oversized),
-                ),
-                ("{reason=\"overflow\"}", n(&|w| w.transport.closed_overflow)),
-                ("{reason=\"idle\"}", n(&|w| w.transport.closed_idle)),
-                ("{reason=\"protocol\"}", n(&|w| w.transport.closed_protocol)),
-                (
-                    "{reason=\"input_budget\"}",
-                    n(&|w| w.transport.closed_input_budget),
-                ),
-            ],
-        );
-        put(
-            "bad_requests_total",
-            "counter",
-            "HTTP requests answered with an error status instead of a websocket upgrade.",
-            &[("", n(&|w| w.transport.bad_requests))],
-        );
-        put(
-            "dropped_frames_total",
-            "counter",
-            "Frames dropped before pairing, by kind.",
-            &[
-                ("{kind=\"ciphertext\"}", n(&|w| w.mm.dropped_ciphertext)),
-                ("{kind=\"invalid\"}", n(&|w| w.mm.dropped_invalid)),
-                ("{kind=\"unexpected\"}", n(&|w| w.mm.dropped_unexpected)),
-            ],
-        );
-        put(
-            "handshake_failures_total",
-            "counter",
-            "TLS or websocket opening handshakes that failed or timed out.",
-            &[("", n(&|w| w.transport.handshake_failures))],
-        );
-        put(
-            "handoffs_total",
-            "counter",
-            "Connections moved to the worker that owns their rendezvous id (workers > 1).",
-            &[("", n(&|w| w.transport.handed_off))],
-        );
-        put(
-            "workers",
-            "gauge",
-            "Event loops (threads) forwarding frames.",
-            &[("", all.len() as u64)],
-        );
+        x.put_all(&[
+            (
+                "connections",
+                "gauge",
+                "Websocket connections (handshaking and closing included).",
+                &[("", n(&|w| w.connections as u64))],
+            ),
+            (
+                "unpaired",
+                "gauge",
+                "Connections without a partner.",
+                &[
+                    (
+                        "{state=\"unregistered\"}",
+                        n(&|w| (w.awaiting + w.mm.unregistered) as u64),
+                    ),
+                    ("{state=\"waiting\"}", n(&|w| w.mm.waiting as u64)),
+                ],
+            ),
+            (
+                "pairs",
+                "gauge",
+                "Pairs forwarding.",
+                &[("", n(&|w| w.mm.pairs as u64))],
+            ),
+            (
+                "pairs_formed_total",
+                "counter",
+                "Pairs formed.",
+                &[("", n(&|w| w.mm.pairs_formed))],
+            ),
+            (
+                "frames_forwarded_total",
+                "counter",
+                "Frames forwarded between partners.",
+                &[("", n(&|w| w.mm.frames_forwarded))],
+            ),
+            (
+                "bytes_forwarded_total",
+                "counter",
+                "Bytes forwarded between partners.",
+                &[("", n(&|w| w.host.bytes_forwarded))],
+            ),
+            (
+                "refusals_total",
+                "counter",
+                "Connections refused, by reason.",
+                &[
+                    (
+                        "{reason=\"already_paired\"}",
+                        n(&|w| w.mm.refused_already_paired),
+                    ),
+                    ("{reason=\"table_full\"}", n(&|w| w.mm.refused_full)),
+                    ("{reason=\"invalid_request\"}", n(&|w| w.mm.refused_invalid)),
+                    (
+                        "{reason=\"max_unpaired_per_prefix\"}",
+                        n(&|w| w.mm.refused_group_full),
+                    ),
+                    (
+                        "{reason=\"max_connections\"}",
+                        n(&|w| w.transport.refused_max_connections),
+                    ),
+                    (
+                        "{reason=\"max_per_ip\"}",
+                        n(&|w| w.transport.refused_max_per_ip),
+                    ),
+                ],
+            ),
+            (
+                "closes_total",
+                "counter",
+                "Connections closed by the relay, by reason.",
+                &[
+                    (
+                        "{reason=\"unpaired_expired\"}",
+                        n(&|w| w.mm.expired_unpaired + w.transport.first_frame_timeouts),
+                    ),
+                    (
+                        "{reason=\"unpaired_evicted\"}",
+                        n(&|w| w.mm.evicted_crowded),
+                    ),
+                    // every ended pair closes its survivor with END
+                    ("{reason=\"peer_gone\"}", n(&|w| w.mm.pairs_ended)),
+                    (
+                        "{reason=\"oversized\"}",
+                        n(&|w| w.transport.closed_oversized),
+                    ),
+                    ("{reason=\"overflow\"}", n(&|w| w.transport.closed_overflow)),
+                    ("{reason=\"idle\"}", n(&|w| w.transport.closed_idle)),
+                    ("{reason=\"protocol\"}", n(&|w| w.transport.closed_protocol)),
+                    (
+                        "{reason=\"input_budget\"}",
+                        n(&|w| w.transport.closed_input_budget),
+                    ),
+                ],
+            ),
+            (
+                "bad_requests_total",
+                "counter",
+                "HTTP requests answered with an error status instead of a websocket upgrade.",
+                &[("", n(&|w| w.transport.bad_requests))],
+            ),
+            (
+                "dropped_frames_total",
+                "counter",
+                "Frames dropped before pairing, by kind.",
+                &[
+                    ("{kind=\"ciphertext\"}", n(&|w| w.mm.dropped_ciphertext)),
+                    ("{kind=\"invalid\"}", n(&|w| w.mm.dropped_invalid)),
+                    ("{kind=\"unexpected\"}", n(&|w| w.mm.dropped_unexpected)),
+                ],
+            ),
+            (
+                "handshake_failures_total",
+                "counter",
+                "TLS or websocket opening handshakes that failed or timed out.",
+                &[("", n(&|w| w.transport.handshake_failures))],
+            ),
+            (
+                "handoffs_total",
+                "counter",
+                "Connections moved to the worker that owns their rendezvous id (workers > 1).",
+                &[("", n(&|w| w.transport.handed_off))],
+            ),
+            (
+                "workers",
+                "gauge",
+                "Event loops (threads) forwarding frames.",
+                &[("", all.len() as u64)],
+            ),
+        ]);
         x.finish()
     }
 

@@ -994,68 +994,72 @@ impl<N: Node> Terminus<N> {
         let mut x = crate::metrics::Exposition::new("moneysocket_terminus_");
         let hs = self.driver.host().stats();
         let c = self.counters;
-        x.put(
-            "accounts",
-            "gauge",
-            "Live accounts.",
-            &[("", self.accounts.len() as u64)],
-        );
-        x.put(
-            "sessions",
-            "gauge",
-            "Provider sessions held.",
-            &[("", hs.sessions as u64)],
-        );
-        x.put(
-            "node_calls",
-            "gauge",
-            "Node calls under way.",
-            &[("", self.busy as u64)],
-        );
-        x.put(
-            "requests_total",
-            "counter",
-            "Consumer requests, by kind.",
-            &[
-                ("{kind=\"invoice\"}", c.invoice_requests),
-                ("{kind=\"pay\"}", c.pay_requests),
-            ],
-        );
-        x.put(
-            "invoices_total",
-            "counter",
-            "Invoices made.",
-            &[("", c.invoices_made)],
-        );
-        x.put(
-            "pays_total",
-            "counter",
-            "Payments, by outcome.",
-            &[
-                ("{outcome=\"internal\"}", c.internal_transfers),
-                ("{outcome=\"succeeded\"}", c.pays_succeeded),
-                ("{outcome=\"failed\"}", c.pays_failed),
-                ("{outcome=\"refused\"}", c.pays_refused),
-            ],
-        );
-        x.put(
-            "settlements_total",
-            "counter",
-            "Incoming payments credited.",
-            &[("", c.settlements)],
-        );
-        x.put(
-            "ledger_commits_total",
-            "counter",
-            "Ledger transactions committed (one per poll round with ledger work, one per operation of a control request).",
-            &[("", self.ledger.commits())],
-        );
-        x.put(
-            "ledger_commit_failures_total",
-            "counter",
-            "Poll rounds whose ledger commit failed (rolled back, their answers withheld).",
-            &[("", c.commit_failures)],
-        );
+        let commits = self.ledger.commits();
+        x.put_all(&[
+            (
+                "accounts",
+                "gauge",
+                "Live accounts.",
+                &[("", self.accounts.len() as u64)],
+            ),
+            (
+                "sessions",
+                "gauge",
+                "Provider sessions held.",
+                &[("", hs.sessions as u64)],
+            ),
+            (
+                "node_calls",
+                "gauge",
+                "Node calls under way.",
+                &[("", self.busy as u64)],
+            ),
+            (
+                "requests_total",
+                "counter",
+                "Consumer requests, by kind.",
+                &[
+                    ("{kind=\"invoice\"}", c.invoice_requests),
+                    ("{kind=\"pay\"}", c.pay_requests),
+                ],
+            ),
+            (
+                "invoices_total",
+                "counter",
+                "Invoices made.",
+                &[("", c.invoices_made)],
+            ),
+            (
+                "pays_total",
+                "counter",
+                "Payments, by outcome.",
+                &[
+                    ("{outcome=\"internal\"}", c.internal_transfers),
+                    ("{outcome=\"succeeded\"}", c.pays_succeeded),
+                    ("{outcome=\"failed\"}", c.pays_failed),
+                    ("{outcome=\"refused\"}", c.pays_refused),
+                ],
+            ),
+            (
+                "settlements_total",
+                "counter",
+                "Incoming payments credited.",
+                &[("", c.settlements)],
+            ),
+            (
+                "ledger_commits_total",
+                "counter",
+                "Ledger transactions committed (one per poll round with ledger work, one per \
+                 operation of a control request).",
+                &[("", commits)],
+            ),
+            (
+                "ledger_commit_failures_total",
+                "counter",
+                "Poll rounds whose ledger commit failed (rolled back, their answers withheld).",
+                &[("", c.commit_failures)],
+            ),
+        ]);
         // Cheap reads on the event loop (the running totals, not the full audit of `check`,
         // which recomputes every total from the receipts).
         let read = (|| -> Result<(u64, u64, ledger::Totals), LedgerError> {
