@@ -21,35 +21,9 @@ IDLE=${IDLE:-10000}
 REPS=${REPS:-3}
 mkdir -p "$OUT"
 rm -f "$OUT"/*.json
+. host/benches/lib.sh
 CFG="$OUT/relay.toml"
-cat >"$CFG" <<'TOML'
-port = 0
-log_level = "warn"
-stats_interval = 0
-max_connections = 16384
-max_per_ip = 0
-# the idle runs hold IDLE unpaired connections (the default is half of max_connections)
-max_unpaired = 16384
-unpaired_timeout = 600.0
-TOML
-
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-# start_server NAME ARGS... : sets URL and PID
-start_server() {
-    local name=$1; shift
-    $BIN "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" &
-    PID=$!
-    PIDS+=("$PID")
-    for _ in $(seq 100); do
-        URL=$(sed -n 's/^listening at: //p' "$OUT/$name.out")
-        [ -n "$URL" ] && return 0
-        sleep 0.05
-    done
-    echo "$name did not start" >&2; exit 1
-}
+bench_relay_config "$CFG"
 
 # run NAME ARGS... : one bench run, JSON in $OUT/NAME.REP.json, one line on stderr
 run() {
@@ -65,9 +39,9 @@ STEPS="1:40000 10:10000 100:1000 1000:100"
 
 for REP in $(seq "$REPS"); do
     echo "--- repetition $REP/$REPS (load average $(cut -d' ' -f1-3 /proc/loadavg))" >&2
-    start_server relay relay --config "$CFG"
+    start_server relay $BIN relay --config "$CFG"
     RELAY_URL=$URL; RELAY_PID=$PID
-    start_server echo bench echo --port 0
+    start_server echo $BIN bench echo --port 0
     ECHO_URL=$URL; ECHO_PID=$PID
     for step in $STEPS; do
         n=${step%%:*}; m=${step##*:}
@@ -80,7 +54,7 @@ for REP in $(seq "$REPS"); do
     kill "$RELAY_PID" "$ECHO_PID"; wait "$RELAY_PID" "$ECHO_PID" 2>/dev/null || true
 
     # idle connections against a fresh relay, then active pairs next to them
-    start_server relay-idle relay --config "$CFG"
+    start_server relay-idle $BIN relay --config "$CFG"
     sleep 0.5
     $BIN bench relay --json --timeout 30 --url "$URL" --server-pid "$PID" --idle "$IDLE" --hold 5 \
         >"$OUT/idle.$REP.json" || echo "  (idle: run reported errors)" >&2

@@ -52,50 +52,23 @@ TS=()
 [ -z "$PIN" ] || TS=(taskset -c "$PIN")
 mkdir -p "$OUT"
 rm -f "$OUT"/*.json
+. host/benches/lib.sh
 CFG="$OUT/relay.toml"
-cat >"$CFG" <<'TOML'
-port = 0
-log_level = "warn"
-stats_interval = 0
-max_connections = 16384
-max_per_ip = 0
-# the idle run holds IDLE unpaired connections (the default is half of max_connections)
-max_unpaired = 16384
-unpaired_timeout = 600.0
-TOML
+bench_relay_config "$CFG"
 HAS_WORKERS=
 if "$NEW" relay --help 2>&1 | grep -q -- '--workers'; then
     HAS_WORKERS=1
     sed 's/^port = 0$/port = 0\nworkers = 2/' "$CFG" >"$OUT/relay-w2.toml"
 fi
 
-PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
-trap cleanup EXIT
-
-# start_server NAME BIN ARGS... : sets URL and PID
-start_server() {
-    local name=$1 bin=$2; shift 2
-    : >"$OUT/$name.out"
-    "${TS[@]}" "$bin" "$@" >>"$OUT/$name.out" 2>"$OUT/$name.err" &
-    PID=$!
-    PIDS+=("$PID")
-    for _ in $(seq 100); do
-        URL=$(sed -n 's/^listening at: //p' "$OUT/$name.out")
-        [ -n "$URL" ] && return 0
-        sleep 0.05
-    done
-    echo "$name did not start" >&2; exit 1
-}
-
 declare -A SURL SPID
-start_server relay-base "$BASE" relay --config "$CFG"; SURL[relay-base]=$URL; SPID[relay-base]=$PID
-start_server relay-new "$NEW" relay --config "$CFG"; SURL[relay-new]=$URL; SPID[relay-new]=$PID
-start_server echo-base "$BASE" bench echo --port 0; SURL[echo-base]=$URL; SPID[echo-base]=$PID
-start_server echo-new "$NEW" bench echo --port 0; SURL[echo-new]=$URL; SPID[echo-new]=$PID
+start_server relay-base "${TS[@]}" "$BASE" relay --config "$CFG"; SURL[relay-base]=$URL; SPID[relay-base]=$PID
+start_server relay-new "${TS[@]}" "$NEW" relay --config "$CFG"; SURL[relay-new]=$URL; SPID[relay-new]=$PID
+start_server echo-base "${TS[@]}" "$BASE" bench echo --port 0; SURL[echo-base]=$URL; SPID[echo-base]=$PID
+start_server echo-new "${TS[@]}" "$NEW" bench echo --port 0; SURL[echo-new]=$URL; SPID[echo-new]=$PID
 VARIANTS="before after before-newgen echo-before echo-after"
 if [ -n "$HAS_WORKERS" ]; then
-    start_server relay-w2 "$NEW" relay --config "$OUT/relay-w2.toml"; SURL[relay-w2]=$URL; SPID[relay-w2]=$PID
+    start_server relay-w2 "${TS[@]}" "$NEW" relay --config "$OUT/relay-w2.toml"; SURL[relay-w2]=$URL; SPID[relay-w2]=$PID
     VARIANTS="$VARIANTS after-w2"
 fi
 if [ -n "${ONLY:-}" ]; then
@@ -141,7 +114,7 @@ done
 if [ "$IDLE" -gt 0 ]; then
     for side in base new; do
         bin=$BASE; [ $side = new ] && bin=$NEW
-        start_server "idle-$side" "$bin" relay --config "$CFG"
+        start_server "idle-$side" "${TS[@]}" "$bin" relay --config "$CFG"
         sleep 0.5
         "$NEW" bench relay --json --timeout 60 --url "$URL" --server-pid "$PID" --idle "$IDLE" --hold 3 \
             >"$OUT/idle-$side.1.json" || echo "  (idle $side: run reported errors)" >&2
