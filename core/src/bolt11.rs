@@ -714,6 +714,36 @@ impl Found {
     }
 }
 
+/// The group where the signature starts in an invoice of `total` groups, if it has room for
+/// a timestamp and a signature.
+fn signature_start(total: usize) -> Result<usize, Bolt11Error> {
+    match total.checked_sub(SIGNATURE_GROUPS) {
+        Some(n) if n >= TIMESTAMP_GROUPS => Ok(n),
+        _ => Err(Bolt11Error::TooShort { groups: total }),
+    }
+}
+
+/// Reads the header of the tagged field at group `at` (its tag and its 10-bit length in
+/// groups) and checks that the header and the data end before the signature at `sig_start`.
+fn field_header(
+    groups: &mut impl Iterator<Item = u8>,
+    at: usize,
+    sig_start: usize,
+) -> Result<(Field, usize), Bolt11Error> {
+    let left = sig_start - at;
+    let field = Field::from_tag(groups.next().unwrap_or(0));
+    if left < 3 {
+        return Err(Bolt11Error::Truncated { field, at });
+    }
+    let hi = usize::from(groups.next().unwrap_or(0));
+    let lo = usize::from(groups.next().unwrap_or(0));
+    let len = hi * 32 + lo;
+    if len > left - 3 {
+        return Err(Bolt11Error::Truncated { field, at });
+    }
+    Ok((field, len))
+}
+
 /// The payment hash of `s`, read without building an [`Invoice`]: for a device that only has
 /// to check a preimage and cannot spend the flash of the full reader (about 3 KB less on
 /// Cortex-M). It checks the bech32 checksum and the tagged-field structure up to the first
@@ -722,26 +752,11 @@ impl Found {
 /// accepts an invoice, this returns the same hash.
 pub fn payment_hash(s: &str) -> Result<[u8; 32], Bolt11Error> {
     let checked = Checked::new(s)?;
-    let total = checked.group_count();
-    let sig_start = match total.checked_sub(SIGNATURE_GROUPS) {
-        Some(n) if n >= TIMESTAMP_GROUPS => n,
-        _ => return Err(Bolt11Error::TooShort { groups: total }),
-    };
+    let sig_start = signature_start(checked.group_count())?;
     let mut groups = checked.groups().skip(TIMESTAMP_GROUPS);
     let mut pos = TIMESTAMP_GROUPS;
     while pos < sig_start {
-        let at = pos;
-        let left = sig_start - pos;
-        let field = Field::from_tag(groups.next().unwrap_or(0));
-        if left < 3 {
-            return Err(Bolt11Error::Truncated { field, at });
-        }
-        let hi = usize::from(groups.next().unwrap_or(0));
-        let lo = usize::from(groups.next().unwrap_or(0));
-        let len = hi * 32 + lo;
-        if len > left - 3 {
-            return Err(Bolt11Error::Truncated { field, at });
-        }
+        let (field, len) = field_header(&mut groups, pos, sig_start)?;
         let mut data = groups.by_ref().take(len);
         if field == Field::PaymentHash && len == 52 {
             return read_fixed(&mut data, len, field);
@@ -771,11 +786,7 @@ impl Invoice {
         let hrp_str = core::str::from_utf8(hrp_bytes).map_err(|_| Bolt11Error::UnknownPrefix)?;
         let (network, amount_msat) = parse_hrp(hrp_str)?;
 
-        let total = checked.group_count();
-        let sig_start = match total.checked_sub(SIGNATURE_GROUPS) {
-            Some(n) if n >= TIMESTAMP_GROUPS => n,
-            _ => return Err(Bolt11Error::TooShort { groups: total }),
-        };
+        let sig_start = signature_start(checked.group_count())?;
 
         let mut groups = checked.groups();
         let timestamp = read_uint_lenient(&mut groups, TIMESTAMP_GROUPS);
@@ -783,19 +794,7 @@ impl Invoice {
         let mut found = Found::default();
         let mut pos = TIMESTAMP_GROUPS;
         while pos < sig_start {
-            let at = pos;
-            let left = sig_start - pos;
-            let tag = groups.next().unwrap_or(0);
-            let field = Field::from_tag(tag);
-            if left < 3 {
-                return Err(Bolt11Error::Truncated { field, at });
-            }
-            let hi = usize::from(groups.next().unwrap_or(0));
-            let lo = usize::from(groups.next().unwrap_or(0));
-            let len = hi * 32 + lo;
-            if len > left - 3 {
-                return Err(Bolt11Error::Truncated { field, at });
-            }
+            let (field, len) = field_header(&mut groups, pos, sig_start)?;
             let mut data = groups.by_ref().take(len);
             found.take_field(field, &mut data, len)?;
             data.for_each(drop);
