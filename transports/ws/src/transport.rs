@@ -1029,8 +1029,10 @@ impl Transport {
                 }
             }
             // its first message, if it came (a violation may have announced and closed it)
-            let first = matches!(events.last(), Some(Event::Frame { conn, .. }) if *conn == id);
-            if unrouted && events.len() > from && first {
+            if unrouted
+                && events.len() > from
+                && matches!(events.last(), Some(Event::Frame { conn, .. }) if *conn == id)
+            {
                 if let Some(Event::Frame { data, .. }) = events.pop() {
                     self.route(id, data, events);
                 }
