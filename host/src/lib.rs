@@ -5,6 +5,7 @@ pub mod beacons;
 pub mod http;
 pub mod ini;
 pub mod metrics;
+pub mod scratch;
 pub mod simnet;
 pub mod terminus;
 pub mod wallet;

@@ -297,13 +297,12 @@ fn balance(cli: &ControlClient, account: &str) -> Result<u64, String> {
 /// Runs the benchmark.
 pub fn run(o: StreamOptions) -> Result<Outcome, String> {
     let dir = match &o.data_dir {
-        Some(d) => d.clone(),
-        None => {
-            std::env::temp_dir().join(format!("moneysocket-bench-stream-{}", std::process::id()))
+        Some(d) => {
+            moneysocket_host::scratch::fresh(d)?;
+            d.clone()
         }
+        None => moneysocket_host::scratch::for_process("moneysocket-bench-stream")?,
     };
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let result = run_in(&o, &dir);
     if o.data_dir.is_none() {
         let _ = std::fs::remove_dir_all(&dir);

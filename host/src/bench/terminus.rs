@@ -313,13 +313,12 @@ fn figures(m: &Measured, baseline: f64) -> serde_json::Value {
 /// Runs the benchmark.
 pub fn run(o: TerminusOptions) -> Result<Outcome, String> {
     let dir = match &o.data_dir {
-        Some(d) => d.clone(),
-        None => {
-            std::env::temp_dir().join(format!("moneysocket-bench-terminus-{}", std::process::id()))
+        Some(d) => {
+            moneysocket_host::scratch::fresh(d)?;
+            d.clone()
         }
+        None => moneysocket_host::scratch::for_process("moneysocket-bench-terminus")?,
     };
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let total = o.consumers * o.pays;
     let baseline = sqlite_baseline(&dir, total.clamp(200, 2000))?;
     let sim = measure(&dir.join("terminus"), &o, "")?;

@@ -82,7 +82,7 @@ pub fn run_demo(d: WebDemo) -> CmdResult {
     let (dir, remove) = match d.data_dir.clone() {
         Some(p) => (p, false),
         None => (
-            std::env::temp_dir().join(format!("moneysocket-demo-web-{}", std::process::id())),
+            moneysocket_host::scratch::for_process("moneysocket-demo-web")?,
             true,
         ),
     };

@@ -77,16 +77,18 @@ impl Drop for DataDir {
 pub fn run(opts: DemoOptions) -> Result<Value, String> {
     let n = Narrator::new(false);
     let dir = match &opts.data_dir {
-        Some(p) => DataDir {
-            path: p.clone(),
-            remove: false,
-        },
+        Some(p) => {
+            std::fs::create_dir_all(p).map_err(|e| format!("{}: {e}", p.display()))?;
+            DataDir {
+                path: p.clone(),
+                remove: false,
+            }
+        }
         None => DataDir {
-            path: std::env::temp_dir().join(format!("moneysocket-demo-{}", std::process::id())),
+            path: moneysocket_host::scratch::for_process("moneysocket-demo")?,
             remove: !opts.keep_running,
         },
     };
-    std::fs::create_dir_all(&dir.path).map_err(|e| format!("{}: {e}", dir.path.display()))?;
 
     n.act("The network");
     let relay_cfg = RelayConfig {

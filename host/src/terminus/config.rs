@@ -811,6 +811,7 @@ ExternalPort = 11054
     #[test]
     fn overrides_win_and_load_picks_the_format() {
         let dir = std::env::temp_dir().join(format!("ms-terminus-cfg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let ini = dir.join("moneysocket-terminus.conf");
         std::fs::write(&ini, PY_LND).unwrap();

@@ -49,7 +49,9 @@ pub fn temp_dir() -> PathBuf {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     ));
-    std::fs::create_dir_all(&d).expect("temp dir");
+    // emptied: a directory of an earlier run whose process had the same id (a fresh
+    // container hands out its pids alike) must not leak its files into this one
+    moneysocket_host::scratch::fresh(&d).expect("temp dir");
     d
 }
 

@@ -64,6 +64,7 @@ static DIRS: AtomicUsize = AtomicUsize::new(0);
 fn temp_dir() -> PathBuf {
     let n = DIRS.fetch_add(1, Ordering::SeqCst);
     let d = std::env::temp_dir().join(format!("ms-lnd-test-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
     std::fs::create_dir_all(&d).unwrap();
     d
 }
