@@ -8,5 +8,6 @@ pub mod metrics;
 pub mod scratch;
 pub mod simnet;
 pub mod terminus;
+pub mod trust;
 pub mod wallet;
 pub mod web;

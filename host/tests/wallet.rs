@@ -680,3 +680,73 @@ fn a_provider_that_reports_the_balance_before_the_preimage_is_charged_the_fee_it
     handle.stop().expect("stops");
     drop(relay);
 }
+
+/// `moneysocket consumer BEACON --timeout 5 info`, with `SSL_CERT_FILE` set to `env` (or
+/// removed) and `args` before the verb.
+fn consumer_info(beacon: &str, args: &[&str], env: Option<&Path>) -> std::process::Output {
+    let mut cmd = std::process::Command::new(terminus_support::BIN);
+    cmd.args(["consumer", beacon, "--timeout", "5"])
+        .args(args)
+        .arg("info");
+    match env {
+        Some(file) => cmd.env("SSL_CERT_FILE", file),
+        None => cmd.env_remove("SSL_CERT_FILE"),
+    };
+    cmd.output().expect("run moneysocket consumer")
+}
+
+#[test]
+fn a_wss_relay_with_a_self_signed_certificate_is_trusted_through_its_ca_file() {
+    let (relay, cert) = Relay::start_tls("");
+    let location = format!("wss://localhost:{}", relay.port);
+    let dir = temp_dir();
+    let cert_text = cert.to_str().expect("utf-8 path");
+    let (_t, _) = terminus_with(
+        &format!("relay_ca_file = {cert_text:?}\n"),
+        &dir,
+        &[("alice", "100000sat"), ("bob", "100000sat")],
+    );
+    // one beacon per consumer below, each its own pairing at the relay (an account takes
+    // three beacons, its listen beacon is one)
+    let beacons: Vec<String> = (0..4)
+        .map(|i| {
+            let b = encode_beacon(&format!("{i:032x}"), &location);
+            cli(&dir, &["connect", ["alice-0", "bob-0"][i / 2], &b]);
+            b
+        })
+        .collect();
+
+    // without the certificate the consumer refuses the relay, and says why
+    let out = consumer_info(&beacons[0], &[], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("certificate"), "{err}");
+
+    // --ca-file, or $SSL_CERT_FILE: the terminus (which trusts it by `relay_ca_file`) answers
+    let info = |out: std::process::Output| -> serde_json::Value {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("json")
+    };
+    let flagged = info(consumer_info(&beacons[1], &["--ca-file", cert_text], None));
+    assert_eq!(flagged["balance_msats"], 100_000_000, "{flagged}");
+    let by_env = info(consumer_info(&beacons[2], &[], Some(&cert)));
+    assert_eq!(by_env["balance_msats"], 100_000_000, "{by_env}");
+
+    // the wallet dials its downstream account through the same relay with --ca-file
+    let wdir = temp_dir();
+    let w = WalletProc::listening(
+        &wdir,
+        &beacons[3],
+        "127.0.0.1:0",
+        &["--allowance", "1000sat", "--ca-file", cert_text],
+    );
+    let mut apps = Apps::new();
+    let app = apps.consumer(&w.beacon);
+    assert_eq!(apps.ready(app), 1_000_000);
+    w.stop();
+    drop(relay);
+}

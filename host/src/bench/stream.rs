@@ -345,8 +345,8 @@ fn run_in(o: &StreamOptions, dir: &std::path::Path) -> Result<Outcome, String> {
         request_timeout: o.timeout,
         ..ClientConfig::default()
     };
-    let payer = Client::connect(&beacons[0], config).map_err(|e| format!("payer: {e}"))?;
-    let payee = Client::connect(&beacons[1], config).map_err(|e| format!("payee: {e}"))?;
+    let payer = Client::connect(&beacons[0], config.clone()).map_err(|e| format!("payer: {e}"))?;
+    let payee = Client::connect(&beacons[1], config.clone()).map_err(|e| format!("payee: {e}"))?;
     let before = (balance(&cli, &names[0])?, balance(&cli, &names[1])?);
 
     // 1. the relay-only round trip through the same relay
@@ -371,8 +371,10 @@ fn run_in(o: &StreamOptions, dir: &std::path::Path) -> Result<Outcome, String> {
     // 2.–4.
     let mut fast = window_run(&payer, &payee, o, o.pays, None);
     let mut no_relay = {
-        let payer = Client::connect(&direct[0], config).map_err(|e| format!("payer: {e}"))?;
-        let payee = Client::connect(&direct[1], config).map_err(|e| format!("payee: {e}"))?;
+        let payer =
+            Client::connect(&direct[0], config.clone()).map_err(|e| format!("payer: {e}"))?;
+        let payee =
+            Client::connect(&direct[1], config.clone()).map_err(|e| format!("payee: {e}"))?;
         window_run(&payer, &payee, o, o.pays, None)
     };
     let mut paced = window_run(&payer, &payee, o, o.rate_pays, Some(o.rate));

@@ -22,6 +22,10 @@ pub struct ConsumerArgs {
     /// Seconds to wait for the provider, and then for each answer.
     #[arg(long, default_value_t = 30.0)]
     timeout: f64,
+    /// PEM certificates trusted for a wss:// location (e.g. a relay's self-signed
+    /// certificate) [default: $SSL_CERT_FILE, else the built-in webpki roots].
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<std::path::PathBuf>,
     #[command(subcommand)]
     verb: ConsumerVerb,
 }
@@ -100,6 +104,7 @@ pub fn run(a: ConsumerArgs) -> CmdResult {
     let config = ClientConfig {
         connect_timeout: timeout,
         request_timeout: timeout,
+        tls: moneysocket_host::trust::wss_client_tls(a.ca_file.as_deref())?,
         ..ClientConfig::default()
     };
     let client = Client::connect(a.beacon.as_str(), config).map_err(|e| e.to_string())?;

@@ -146,6 +146,9 @@ pub fn start_terminus<N: Node>(
     };
     let mut driver: Driver =
         Driver::new(driver_cfg, transport).map_err(|e| format!("event loop: {e}"))?;
+    if let Some(t) = moneysocket_host::trust::wss_client_tls(cfg.relay_ca_file.as_deref())? {
+        driver.io_mut().set_client_tls(t);
+    }
     let bound = driver
         .listen(cfg.listen.bind, server_tls.clone())
         .map_err(|e| format!("listening on {}: {e}", cfg.listen.bind))?;

@@ -52,6 +52,10 @@ pub struct WalletArgs {
     /// The fee reserve's floor.
     #[arg(long, default_value = "10sat", value_name = "AMOUNT")]
     fee_reserve_min: String,
+    /// PEM certificates trusted for wss:// beacons (e.g. a relay's self-signed
+    /// certificate) [default: $SSL_CERT_FILE, else the built-in webpki roots].
+    #[arg(long, value_name = "PEM")]
+    ca_file: Option<PathBuf>,
     /// Do not draw the upstream beacon as a QR code.
     #[arg(long)]
     no_qr: bool,
@@ -97,6 +101,7 @@ impl WalletArgs {
             .transpose()?;
         cfg.fee_reserve_ppm = self.fee_reserve_ppm;
         cfg.fee_reserve_min_msat = amount("fee-reserve-min", &self.fee_reserve_min)?;
+        cfg.tls = moneysocket_host::trust::wss_client_tls(self.ca_file.as_deref())?;
         Ok(cfg)
     }
 }

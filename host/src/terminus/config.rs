@@ -23,6 +23,10 @@ pub struct TerminusConfig {
     pub log_dir: Option<PathBuf>,
     /// Serve Prometheus text metrics on `GET /metrics` at this address (loopback advised).
     pub metrics: Option<SocketAddr>,
+    /// PEM certificates trusted for the `wss://` relays that `connect` dials (e.g. a
+    /// relay's self-signed certificate); default `$SSL_CERT_FILE`, else the webpki roots
+    /// (`moneysocket_host::trust`).
+    pub relay_ca_file: Option<PathBuf>,
     /// The websocket listener that `listen` beacons point at.
     pub listen: ListenConfig,
     /// The control interface of `terminus-cli`.
@@ -42,6 +46,7 @@ impl Default for TerminusConfig {
             log_level: "info".into(),
             log_dir: None,
             metrics: None,
+            relay_ca_file: None,
             listen: ListenConfig::default(),
             rpc: RpcConfig::default(),
             payments: PaymentsConfig::default(),

@@ -74,6 +74,9 @@ pub struct WalletConfig {
     pub fee_reserve_min_msat: u64,
     /// Unix milliseconds (injectable for tests).
     pub clock: Clock,
+    /// TLS of `wss://` dials (downstream, and upstream with [`Upstream::Connect`]); `None`:
+    /// the webpki roots (`moneysocket_host::trust`).
+    pub tls: Option<Arc<moneysocket_ws::tls::ClientConfig>>,
 }
 
 impl WalletConfig {
@@ -96,6 +99,7 @@ impl WalletConfig {
             fee_reserve_ppm: 10_000,
             fee_reserve_min_msat: 10_000,
             clock: system_clock(),
+            tls: None,
         }
     }
 

@@ -122,6 +122,9 @@ impl Wallet {
         )?;
         let id = ledger.identity()?;
         let mut driver: Driver = Driver::new(DriverConfig::default(), TransportConfig::default())?;
+        if let Some(tls) = &config.tls {
+            driver.io_mut().set_client_tls(Arc::clone(tls));
+        }
 
         let down = driver.add_consumer(
             &config.downstream.shared_seed(),

@@ -105,7 +105,7 @@ impl Client {
             events,
             thread: Some(thread),
         };
-        client.wait_ready(config.connect_timeout)?;
+        client.wait_ready(client.handle.config.connect_timeout)?;
         Ok(client)
     }
 

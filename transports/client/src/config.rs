@@ -1,11 +1,13 @@
 //! Client tunables.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use moneysocket_driver::Backoff;
+use moneysocket_ws::tls;
 
 /// How a [`Client`](crate::Client) connects and how long it waits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// [`Client::connect`](crate::Client::connect) waits this long for the provider's info
     /// (default 10 s).
@@ -22,6 +24,10 @@ pub struct ClientConfig {
     /// dropped (and counted in [`Client::dropped_events`](crate::Client::dropped_events));
     /// default 1024.
     pub event_capacity: usize,
+    /// TLS of `wss://` locations: the certificates trusted. `None` (default): the webpki
+    /// (Mozilla) roots; for a relay or provider with a private or self-signed certificate,
+    /// [`tls::client_config`]`(Some(ca_file))` trusts only the certificates in that file.
+    pub tls: Option<Arc<tls::ClientConfig>>,
 }
 
 impl Default for ClientConfig {
@@ -32,6 +38,7 @@ impl Default for ClientConfig {
             backoff: Backoff::default(),
             ping_interval: Some(Duration::from_secs(5)),
             event_capacity: 1024,
+            tls: None,
         }
     }
 }

@@ -117,6 +117,9 @@ impl Worker {
         };
         let mut driver: Driver = Driver::new(driver_config, TransportConfig::default())
             .map_err(|e| ClientError::Io(e.to_string()))?;
+        if let Some(tls) = &config.tls {
+            driver.io_mut().set_client_tls(Arc::clone(tls));
+        }
         let consumer = ConsumerConfig {
             ping_interval: config.ping_interval,
             request_timeout: config.request_timeout,

@@ -142,7 +142,7 @@ fn calls_time_out_with_a_typed_error() {
         connect_timeout: Duration::from_millis(500),
         ..config()
     };
-    match Client::connect(beacon.as_str(), cfg) {
+    match Client::connect(beacon.as_str(), cfg.clone()) {
         Err(ClientError::ConnectTimeout { last: Some(_) }) => {}
         other => panic!("{other:?}"),
     }
@@ -164,7 +164,7 @@ fn reconnects_with_the_same_beacon_after_the_provider_restarts() {
         },
         ..config()
     };
-    let a = Client::connect(&mock.beacons[0], cfg).unwrap();
+    let a = Client::connect(&mock.beacons[0], cfg.clone()).unwrap();
     let b = Client::connect(&mock.beacons[1], cfg).unwrap();
     let ledger = std::sync::Arc::clone(&mock.ledger);
     mock.stop();

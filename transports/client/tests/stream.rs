@@ -151,7 +151,7 @@ fn uncertain_settle_within(
         request_timeout: Duration::from_millis(300),
         ..config()
     };
-    let payer = Client::connect(&mock.beacons[0], cfg).unwrap();
+    let payer = Client::connect(&mock.beacons[0], cfg.clone()).unwrap();
     let payee = Client::connect(&mock.beacons[1], cfg).unwrap();
     let meter = Meter::start(
         payer.handle(),

@@ -5,9 +5,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use mio::net::TcpStream;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::{verify_server_name, WebPkiServerVerifier};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::{ClientConnection, RootCertStore, ServerConnection, StreamOwned};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::server::ParsedCertificate;
+use rustls::{
+    ClientConnection, DigitallySignedStruct, RootCertStore, ServerConnection, SignatureScheme,
+    StreamOwned,
+};
 
 pub use rustls::{ClientConfig, ServerConfig};
 
@@ -55,24 +61,96 @@ pub fn server_config(
 
 /// A client TLS configuration trusting the webpki (Mozilla) roots, or only the PEM
 /// certificates in `ca_file` when given.
+///
+/// With a file, a server is accepted when its chain leads to one of the file's
+/// certificates (webpki's checks: validity, usage, host name), or when it presents exactly
+/// one of them, byte for byte, and the host name matches it: a self-signed certificate given
+/// as its own CA. The second rule exists because webpki refuses a certificate marked
+/// `CA:true` as a server's (`CaUsedAsEndEntity`), and that is what `openssl req -x509`
+/// makes by default; OpenSSL-based peers (curl, Python, Node) accept such a pin. The pin
+/// replaces the chain and validity checks only for that exact certificate; the handshake
+/// signature is checked as always.
 pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
-    let mut roots = RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            for c in load_certs(path)? {
-                roots
-                    .add(c)
-                    .map_err(|e| format!("{}: {e}", path.display()))?;
-            }
-        }
-        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
-    }
-    let config = ClientConfig::builder_with_provider(provider())
+    let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
+        .map_err(|e| e.to_string())?;
+    let Some(path) = ca_file else {
+        let mut roots = RootCertStore::empty();
+        roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        return Ok(Arc::new(
+            builder.with_root_certificates(roots).with_no_client_auth(),
+        ));
+    };
+    let pinned = load_certs(path)?;
+    let mut roots = RootCertStore::empty();
+    for c in &pinned {
+        roots
+            .add(c.clone())
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+        .build()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let verifier = FileVerifier { pinned, webpki };
+    Ok(Arc::new(
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth(),
+    ))
+}
+
+/// The verifier of [`client_config`] with a CA file: webpki over the file's certificates,
+/// plus the exact-certificate rule.
+#[derive(Debug)]
+struct FileVerifier {
+    pinned: Vec<CertificateDer<'static>>,
+    webpki: Arc<WebPkiServerVerifier>,
+}
+
+impl ServerCertVerifier for FileVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if self
+            .pinned
+            .iter()
+            .any(|c| c.as_ref() == end_entity.as_ref())
+        {
+            let parsed = ParsedCertificate::try_from(end_entity)?;
+            verify_server_name(&parsed, server_name)?;
+            return Ok(ServerCertVerified::assertion());
+        }
+        self.webpki
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.webpki.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.webpki.supported_verify_schemes()
+    }
 }
 
 /// The socket under a websocket: plain TCP or TLS over TCP (non-blocking).
@@ -309,5 +387,106 @@ impl Write for Stream {
             Io::Server(s) => s.flush(),
             Io::Client(s) => s.flush(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A certificate for `names` written to a fresh PEM file, with its server config.
+    fn server(names: &[&str], ca: bool) -> (std::path::PathBuf, Arc<ServerConfig>) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let mut params =
+            rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        if ca {
+            // what `openssl req -x509` makes: basicConstraints CA:true
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        }
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let dir = std::env::temp_dir().join(format!(
+            "ms-ws-tls-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&c, cert.pem()).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        let config = server_config(&c, &k, None).unwrap();
+        (c, config)
+    }
+
+    /// A handshake in memory: Ok once both sides are done, or the client's error.
+    fn handshake(
+        client: Arc<ClientConfig>,
+        server: Arc<ServerConfig>,
+        name: &str,
+    ) -> Result<(), rustls::Error> {
+        let name = ServerName::try_from(name.to_owned()).unwrap();
+        let mut c = ClientConnection::new(client, name)?;
+        let mut s = ServerConnection::new(server)?;
+        for _ in 0..10 {
+            let mut wire = Vec::new();
+            while c.wants_write() {
+                c.write_tls(&mut wire).unwrap();
+            }
+            s.read_tls(&mut &wire[..]).unwrap();
+            if let Err(e) = s.process_new_packets() {
+                return Err(rustls::Error::General(format!("server: {e}")));
+            }
+            let mut back = Vec::new();
+            while s.wants_write() {
+                s.write_tls(&mut back).unwrap();
+            }
+            c.read_tls(&mut &back[..]).unwrap();
+            c.process_new_packets()?;
+            if !c.is_handshaking() && !s.is_handshaking() {
+                return Ok(());
+            }
+        }
+        Err(rustls::Error::General("handshake did not finish".into()))
+    }
+
+    #[test]
+    fn a_self_signed_ca_true_certificate_given_as_its_own_ca_file_is_trusted() {
+        let (file, server) = server(&["localhost"], true);
+        let client = client_config(Some(&file)).unwrap();
+        assert_eq!(handshake(client, server, "localhost"), Ok(()));
+    }
+
+    #[test]
+    fn the_pinned_certificate_still_needs_the_right_host_name() {
+        let (file, server) = server(&["localhost"], true);
+        let client = client_config(Some(&file)).unwrap();
+        let err = handshake(client, server, "relay.example.com").unwrap_err();
+        assert!(err.to_string().contains("not valid for name"), "{err}");
+    }
+
+    #[test]
+    fn another_certificate_than_the_files_is_refused() {
+        let (file, _) = server(&["localhost"], false);
+        let (_, other) = server(&["localhost"], false);
+        let err = handshake(client_config(Some(&file)).unwrap(), other, "localhost").unwrap_err();
+        // same subject name as the file's (rcgen's default), so webpki finds it as the
+        // issuer and refuses the signature
+        assert!(matches!(err, rustls::Error::InvalidCertificate(_)), "{err}");
+        // and the built-in roots do not know a self-signed certificate either
+        let (_, other) = server(&["localhost"], true);
+        assert!(handshake(client_config(None).unwrap(), other, "localhost").is_err());
+    }
+
+    #[test]
+    fn a_leaf_certificate_in_the_file_is_trusted_through_webpki_too() {
+        let (file, server) = server(&["localhost", "127.0.0.1"], false);
+        let client = client_config(Some(&file)).unwrap();
+        assert_eq!(
+            handshake(Arc::clone(&client), Arc::clone(&server), "localhost"),
+            Ok(())
+        );
+        assert_eq!(handshake(client, server, "127.0.0.1"), Ok(()));
     }
 }
