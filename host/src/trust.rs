@@ -1,5 +1,5 @@
 //! Which certificates a `wss://` dial trusts: one rule for every program of the binary
-//! that dials (the consumer, the wallet, the terminus's `connect`).
+//! that dials (the consumer, the wallet, the terminus's `connect`, the device bridge).
 //!
 //! 1. a CA file given explicitly (`--ca-file`, or the terminus's `relay_ca_file`): only the
 //!    PEM certificates in it;

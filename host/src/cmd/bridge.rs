@@ -29,8 +29,9 @@ pub struct BridgeArgs {
     /// of --provision's beacon].
     #[arg(long)]
     relay: Option<String>,
-    /// Trust only these PEM certificates for a wss:// relay.
-    #[arg(long)]
+    /// Trust only these PEM certificates for a wss:// relay [default: $SSL_CERT_FILE, else
+    /// the built-in webpki roots].
+    #[arg(long, value_name = "PEM")]
     ca_file: Option<PathBuf>,
     /// Provision the device with this beacon's shared seed whenever it asks (it booted without).
     #[arg(long)]
@@ -59,7 +60,10 @@ pub fn run(a: BridgeArgs) -> CmdResult {
         (None, None) => return Err("--relay is required without --provision".into()),
     };
     let mut config = BridgeConfig::new(device, &relay);
-    config.ca_file = a.ca_file;
+    config.ca_file = moneysocket_host::trust::ca_file(
+        a.ca_file.as_deref(),
+        std::env::var_os(moneysocket_host::trust::SSL_CERT_FILE),
+    );
     config.provision = a.provision;
     config.idle_gap = (a.idle_gap_ms > 0).then(|| Duration::from_millis(a.idle_gap_ms));
     let mut bridge = Bridge::new(config).map_err(|e| format!("bridge: {e}"))?;
