@@ -720,7 +720,10 @@ fn a_wss_relay_with_a_self_signed_certificate_is_trusted_through_its_ca_file() {
     let out = consumer_info(&beacons[0], &[], None);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("certificate"), "{err}");
+    assert!(
+        err.contains("invalid peer certificate") && err.contains("--ca-file"),
+        "{err}"
+    );
 
     // --ca-file, or $SSL_CERT_FILE: the terminus (which trusts it by `relay_ca_file`) answers
     let info = |out: std::process::Output| -> serde_json::Value {

@@ -107,7 +107,7 @@ pub fn run(a: ConsumerArgs) -> CmdResult {
         tls: moneysocket_host::trust::wss_client_tls(a.ca_file.as_deref())?,
         ..ClientConfig::default()
     };
-    let client = Client::connect(a.beacon.as_str(), config).map_err(|e| e.to_string())?;
+    let client = Client::connect(a.beacon.as_str(), config).map_err(|e| with_tls_hint(&e))?;
     let out = match a.verb {
         ConsumerVerb::Info => {
             let info = client.provider_info().ok_or("no provider info")?;
@@ -128,6 +128,19 @@ pub fn run(a: ConsumerArgs) -> CmdResult {
     };
     client.close();
     Ok(out.to_string())
+}
+
+/// A connect error's text, with a hint when the peer's TLS certificate was refused.
+fn with_tls_hint(e: &moneysocket_client::ClientError) -> String {
+    let text = e.to_string();
+    if text.contains("invalid peer certificate") {
+        format!(
+            "{text}; to trust a private or self-signed certificate give it with --ca-file \
+             (or $SSL_CERT_FILE)"
+        )
+    } else {
+        text
+    }
 }
 
 /// Prints each event as one JSON line, flushed, until the process is interrupted (or the

@@ -153,19 +153,25 @@ class Child {
     }
 }
 
-/** `moneysocket relay --port PORT`; resolves with {child, url, port}. */
-async function startRelay(port = 0) {
-    const c = new Child(['relay', '--port', String(port)], 'relay');
-    const line = await c.waitLine(/^listening at: ws:\/\//, 20);
+/** `moneysocket relay --port PORT ARGS…`; resolves with {child, url, port}. */
+async function startRelay(port = 0, args = []) {
+    const c = new Child(['relay', '--port', String(port), ...args], 'relay');
+    const line = await c.waitLine(/^listening at: wss?:\/\//, 20);
     const url = line.split('listening at: ')[1].trim();
     return { child: c, url, port: Number(url.split(':').pop()) };
 }
 
-/** `moneysocket terminus` on a fresh data dir (simulated node); resolves with helpers. */
-async function startTerminus() {
+/** `moneysocket terminus` on a fresh data dir (simulated node), with `config` (TOML text)
+ * when given; resolves with helpers. */
+async function startTerminus(config = '') {
     const dir = tmpdir('terminus');
-    const c = new Child(['terminus', '--data-dir', dir, '--listen', '127.0.0.1:0',
-                         '--rpc', '127.0.0.1:0'], 'terminus');
+    const args = ['terminus', '--data-dir', dir, '--listen', '127.0.0.1:0',
+                  '--rpc', '127.0.0.1:0'];
+    if (config) {
+        fs.writeFileSync(path.join(dir, 'terminus.toml'), config);
+        args.push('--config', path.join(dir, 'terminus.toml'));
+    }
+    const c = new Child(args, 'terminus');
     await c.waitLine(/^control at: /, 30);
     const cli = (...args) => runJson(['terminus-cli', '--data-dir', dir, '--no-qr', ...args]);
     return { child: c, dir, cli };

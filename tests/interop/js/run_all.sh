@@ -1,12 +1,12 @@
 #!/bin/sh
-# Runs the five JS interop checks against a js-moneysocket checkout (see README.md).
-# Usage: JSMS=/path/to/js-moneysocket [MS_BIN=/path/to/moneysocket] tests/interop/js/run_all.sh [1 2 3 4 5]
+# Runs the six JS interop checks against a js-moneysocket checkout (see README.md).
+# Usage: JSMS=/path/to/js-moneysocket [MS_BIN=/path/to/moneysocket] tests/interop/js/run_all.sh [1 2 3 4 5 6]
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 : "${JSMS:?set JSMS to a js-moneysocket checkout with its node_modules (npm install)}"
 : "${MS_BIN:=moneysocket}"
 export JSMS MS_BIN
-checks=${*:-1 2 3 4 5}
+checks=${*:-1 2 3 4 5 6}
 failed=0
 for n in $checks; do
     echo "== check $n" >&2
