@@ -117,7 +117,8 @@ impl WalletProc {
         let listening = args.contains(&"--listen");
         let (child, mut out, listen) = if listening {
             let (c, out, url) = spawn_listening(&all);
-            (c, out, Some(url.trim_start_matches("ws://").to_owned()))
+            let host_port = url.split_once("://").map_or(url.as_str(), |(_, hp)| hp);
+            (c, out, Some(host_port.to_owned()))
         } else {
             let (c, out) = spawn_piped(&all);
             (c, out, None)
@@ -504,6 +505,7 @@ fn the_in_process_wallet_reports_its_state_and_stops() {
         Upstream::Listen {
             addr: "127.0.0.1:0".parse().unwrap(),
             external_url: None,
+            tls: None,
         },
         3_000_000,
         Period::Day,
@@ -551,6 +553,7 @@ fn a_calendar_day_renews_at_midnight_utc_on_the_wallets_clock() {
         Upstream::Listen {
             addr: "127.0.0.1:0".parse().unwrap(),
             external_url: None,
+            tls: None,
         },
         2_000_000,
         Period::Day,
@@ -617,6 +620,7 @@ fn a_provider_that_reports_the_balance_before_the_preimage_is_charged_the_fee_it
         Upstream::Listen {
             addr: "127.0.0.1:0".parse().unwrap(),
             external_url: None,
+            tls: None,
         },
         5_000_000,
         Period::Never,
@@ -695,12 +699,30 @@ fn consumer_info(beacon: &str, args: &[&str], env: Option<&Path>) -> std::proces
     cmd.output().expect("run moneysocket consumer")
 }
 
+/// A self-signed certificate for `localhost` and `127.0.0.1` marked CA:true (as
+/// `openssl req -x509` makes them): `(cert.pem, key.pem)` in a fresh directory.
+fn ca_true_cert() -> (PathBuf, PathBuf) {
+    let dir = temp_dir();
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+            .expect("names");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("certificate");
+    let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&c, cert.pem()).expect("write cert");
+    std::fs::write(&k, key.serialize_pem()).expect("write key");
+    (c, k)
+}
+
 #[test]
 fn a_wss_relay_with_a_self_signed_certificate_is_trusted_through_its_ca_file() {
-    let (relay, cert) = Relay::start_tls("");
+    let (cert, key) = ca_true_cert();
+    let cert_text = cert.to_str().expect("utf-8 path");
+    let key_text = key.to_str().expect("utf-8 path");
+    let relay = Relay::start_with("", &["--tls-cert", cert_text, "--tls-key", key_text]);
     let location = format!("wss://localhost:{}", relay.port);
     let dir = temp_dir();
-    let cert_text = cert.to_str().expect("utf-8 path");
     let (_t, _) = terminus_with(
         &format!("relay_ca_file = {cert_text:?}\n"),
         &dir,
@@ -739,17 +761,26 @@ fn a_wss_relay_with_a_self_signed_certificate_is_trusted_through_its_ca_file() {
     let by_env = info(consumer_info(&beacons[2], &[], Some(&cert)));
     assert_eq!(by_env["balance_msats"], 100_000_000, "{by_env}");
 
-    // the wallet dials its downstream account through the same relay with --ca-file
+    // the wallet dials its downstream account through the same relay with --ca-file, and
+    // serves its app over wss with the same certificate (its beacon names wss://127.0.0.1)
     let wdir = temp_dir();
     let w = WalletProc::listening(
         &wdir,
         &beacons[3],
         "127.0.0.1:0",
-        &["--allowance", "1000sat", "--ca-file", cert_text],
+        &[
+            "--allowance",
+            "1000sat",
+            "--ca-file",
+            cert_text,
+            "--tls-cert",
+            cert_text,
+            "--tls-key",
+            key_text,
+        ],
     );
-    let mut apps = Apps::new();
-    let app = apps.consumer(&w.beacon);
-    assert_eq!(apps.ready(app), 1_000_000);
+    let app = info(consumer_info(&w.beacon, &["--ca-file", cert_text], None));
+    assert_eq!(app["balance_msats"], 1_000_000, "{app}");
     w.stop();
     drop(relay);
 }

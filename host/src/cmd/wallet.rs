@@ -30,9 +30,19 @@ pub struct WalletArgs {
     /// the data dir, so the beacon survives restarts).
     #[arg(long, value_name = "ADDR:PORT")]
     listen: Option<SocketAddr>,
-    /// The websocket URL written into the --listen beacon [default: ws://the bound address].
+    /// The websocket URL written into the --listen beacon [default: ws://the bound address,
+    /// wss:// with --tls-cert].
     #[arg(long, value_name = "URL", requires = "listen")]
     external_url: Option<String>,
+    /// Serve wss on --listen with this PEM certificate (or full chain); needs --tls-key.
+    #[arg(long, value_name = "PEM", requires_all = ["listen", "tls_key"])]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// PEM intermediate certificates sent after --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    tls_chain: Option<PathBuf>,
     /// Allowance per period (1000sat, 5000msat, a plain number is msat).
     #[arg(long, value_name = "AMOUNT")]
     allowance: String,
@@ -77,6 +87,14 @@ impl WalletArgs {
             (None, Some(addr)) => Upstream::Listen {
                 addr,
                 external_url: self.external_url.clone(),
+                tls: match (&self.tls_cert, &self.tls_key) {
+                    (Some(cert), Some(key)) => Some(moneysocket_ws::tls::server_config(
+                        cert,
+                        key,
+                        self.tls_chain.as_deref(),
+                    )?),
+                    _ => None,
+                },
             },
             _ => return Err("give one of --upstream and --listen".into()),
         };
@@ -123,7 +141,8 @@ pub fn run(a: WalletArgs) -> CmdResult {
     {
         let mut stdout = std::io::stdout().lock();
         if let Some(addr) = wallet.listen_addr() {
-            let _ = writeln!(stdout, "listening at: ws://{addr}");
+            let scheme = if a.tls_cert.is_some() { "wss" } else { "ws" };
+            let _ = writeln!(stdout, "listening at: {scheme}://{addr}");
         }
         let _ = writeln!(stdout, "upstream beacon: {}", wallet.upstream_beacon());
         if !a.no_qr && stdout.is_terminal() {

@@ -43,12 +43,14 @@ pub enum Upstream {
     /// Dial the locations of the app's beacon (a relay) as its provider.
     Connect(Box<Beacon>),
     /// Listen on this address; the wallet's beacon (its persistent seed) names
-    /// `external_url` or, if `None`, `ws://` and the bound address.
+    /// `external_url` or, if `None`, `ws://` (`wss://` with `tls`) and the bound address.
     Listen {
         /// The address to bind (port 0: any).
         addr: SocketAddr,
         /// The websocket URL written into the beacon.
         external_url: Option<String>,
+        /// Serve `wss` with this certificate (`moneysocket_ws::tls::server_config`).
+        tls: Option<Arc<moneysocket_ws::tls::ServerConfig>>,
     },
 }
 

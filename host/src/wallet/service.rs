@@ -150,12 +150,17 @@ impl Wallet {
                     .map_err(|e| WalletError::Config(format!("upstream beacon: {e}")))?;
                 (up, b.to_string())
             }
-            Upstream::Listen { addr, external_url } => {
-                let bound = driver.listen(*addr, None)?;
+            Upstream::Listen {
+                addr,
+                external_url,
+                tls,
+            } => {
+                let bound = driver.listen(*addr, tls.clone())?;
                 listening = Some(bound);
+                let scheme = if tls.is_some() { "wss" } else { "ws" };
                 let url = external_url
                     .clone()
-                    .unwrap_or_else(|| format!("ws://{bound}"));
+                    .unwrap_or_else(|| format!("{scheme}://{bound}"));
                 let beacon = crate::beacons::at_url(id.seed, &url).map_err(WalletError::Config)?;
                 let up = driver.add_provider(&id.seed, provider, Some(id.account));
                 driver
