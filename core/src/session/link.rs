@@ -542,7 +542,14 @@ impl<B: TextStore, E, const Q: usize> Link<B, E, Q> {
         }
         while let Some(send) = self.sends.pop_front() {
             match self.seal(send, info, rng, buf) {
-                Ok((uuid, len)) => return Some(Polled::Sealed { send, uuid, len }),
+                Ok((uuid, len)) => {
+                    // Our own uuids join the replay window: a relay that echoes a frame to
+                    // its sender (the Go relay broadcasts every frame to every client,
+                    // docs/quirks-go-peers.md) is then refused as a replay instead of being
+                    // read as the peer playing our role.
+                    self.fresh(uuid);
+                    return Some(Polled::Sealed { send, uuid, len });
+                }
                 // Does not fit the caller's buffer: counted, and the next one is tried.
                 Err(_) => self.overflow += 1,
             }
