@@ -2,6 +2,7 @@
 //! (its Lightning backend, ledger and control interface) and the wallet (`wallet::spawn`).
 
 pub mod beacons;
+pub mod dial_errors;
 pub mod http;
 pub mod ini;
 pub mod metrics;

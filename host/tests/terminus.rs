@@ -176,6 +176,38 @@ fn accounts_pay_each_other_and_everything_survives_a_restart() {
 }
 
 #[test]
+fn a_relay_whose_certificate_is_refused_is_reported_by_getaccountinfo() {
+    let (relay, _cert) = Relay::start_tls("");
+    let dir = temp_dir();
+    let t = Terminus::start(&dir);
+    t.cli(&["create", "1000sat", "-a", "erin"]);
+    let beacon = encode_beacon(
+        "00112233445566778899aabbccddeeff",
+        &format!("wss://localhost:{}", relay.port),
+    );
+    t.cli(&["connect", "erin-0", &beacon]);
+    // no relay_ca_file: the relay's self-signed certificate is refused, and the account says
+    // why (and what to set) instead of only "disconnected"
+    let until = Instant::now() + Duration::from_secs(10);
+    let entry = loop {
+        let info = t.cli(&["getaccountinfo", "erin-0"]);
+        let entry = info["accounts"][0]["outgoing_beacons"][0].clone();
+        if entry.get("last_error").is_some() || Instant::now() > until {
+            break entry;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_ne!(entry["state"], "connected", "{entry}");
+    let err = entry["last_error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("invalid peer certificate") && err.contains("relay_ca_file"),
+        "{entry}"
+    );
+    t.check();
+    drop(relay);
+}
+
+#[test]
 fn an_account_is_reached_through_a_relay_with_connect() {
     let relay = Relay::on_port(0);
     let dir = temp_dir();

@@ -104,6 +104,8 @@ pub struct Wallet {
     dirty: bool,
     stopping: Option<StdInstant>,
     state: Arc<Mutex<WalletState>>,
+    /// Why a dialed side is down (logged once per new reason).
+    dial_errors: crate::dial_errors::DialErrors,
 }
 
 impl Wallet {
@@ -206,6 +208,7 @@ impl Wallet {
             dirty: true,
             stopping: None,
             state: Arc::new(Mutex::new(WalletState::default())),
+            dial_errors: crate::dial_errors::DialErrors::default(),
             config,
         };
         w.refresh();
@@ -314,24 +317,37 @@ impl Wallet {
             },
             DriverEvent::Connected { session, .. } => {
                 tracing::debug!(%session, "connected");
+                let side = self.side(session);
+                self.dial_errors.connected(session, side);
             }
             DriverEvent::Disconnected {
                 session,
                 cause,
                 retry_in,
             } => {
-                let side = if session == self.down {
-                    "downstream"
-                } else {
-                    "upstream"
-                };
-                tracing::info!("{side} connection lost ({cause:?}); redial in {retry_in:?}");
+                let side = self.side(session);
+                self.dial_errors.disconnected(
+                    session,
+                    side,
+                    &cause,
+                    retry_in,
+                    "a private or self-signed certificate needs --ca-file or $SSL_CERT_FILE",
+                );
                 self.dirty = true;
             }
             DriverEvent::User { .. } => return Some(ev),
             _ => {}
         }
         None
+    }
+
+    /// How the log names a session of the wallet.
+    fn side(&self, session: SessionId) -> &'static str {
+        if session == self.down {
+            "downstream"
+        } else {
+            "upstream"
+        }
     }
 
     // ---- downstream: the terminus account ----

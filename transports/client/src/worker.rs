@@ -11,8 +11,7 @@ use moneysocket_core::beacon::Beacon;
 use moneysocket_core::session::{ConsumerConfig, RequestFailure, SessionError};
 use moneysocket_core::uuid::Uuid;
 use moneysocket_driver::{
-    ConsumerEvent, Disconnect, Driver, DriverConfig, DriverEvent, HostError, SessionEvent,
-    SessionId,
+    ConsumerEvent, Driver, DriverConfig, DriverEvent, HostError, SessionEvent, SessionId,
 };
 use moneysocket_ws::TransportConfig;
 use sha2::{Digest, Sha256};
@@ -305,7 +304,7 @@ impl Worker {
             DriverEvent::Disconnected {
                 cause, retry_in, ..
             } => {
-                let reason = describe(&cause);
+                let reason = cause.to_string();
                 self.ready = false;
                 self.shared.update(|s| {
                     s.ready = false;
@@ -369,17 +368,5 @@ impl Worker {
             }
             _ => {}
         }
-    }
-}
-
-/// A driver's disconnect cause as a sentence.
-fn describe(cause: &Disconnect) -> String {
-    match cause {
-        Disconnect::DialRefused(e) => format!("dial refused: {e}"),
-        Disconnect::ConnectionClosed(Some(e)) => e.to_string(),
-        Disconnect::ConnectionClosed(None) => "connection closed".to_owned(),
-        Disconnect::SessionClosed(r) => r.to_string(),
-        Disconnect::Attach(e) => format!("session not placed: {e}"),
-        other => format!("{other:?}"),
     }
 }

@@ -1,6 +1,7 @@
 //! What [`Driver::poll`](crate::Driver::poll) reports: owned copies of the host's session
 //! events, connection changes of dialing sessions, and finished jobs.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -105,6 +106,21 @@ pub enum Disconnect {
     /// The host's matchmaker closed an accepted connection (only in
     /// [`DriverEvent::AcceptedClosed`]).
     Evicted(Eviction),
+}
+
+impl fmt::Display for Disconnect {
+    /// The cause as a sentence for logs and users (the I/O error's own text for a failed
+    /// connection, e.g. a TLS handshake refused).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Disconnect::DialRefused(e) => write!(f, "dial refused: {e}"),
+            Disconnect::ConnectionClosed(Some(e)) => write!(f, "{e}"),
+            Disconnect::ConnectionClosed(None) => f.write_str("connection closed"),
+            Disconnect::SessionClosed(r) => write!(f, "{r}"),
+            Disconnect::Attach(e) => write!(f, "session not placed: {e}"),
+            Disconnect::Evicted(e) => write!(f, "closed by the matchmaker: {e:?}"),
+        }
+    }
 }
 
 /// A session's event, owned (texts copied out of the host): the core's event types with

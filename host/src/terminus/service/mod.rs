@@ -31,6 +31,7 @@ use rand_core::{OsRng, RngCore};
 use serde_json::{json, Value};
 
 use super::control::{params, ControlError, ControlHandler};
+use crate::dial_errors::DialErrors;
 use super::ledger::{self, Ledger, LedgerError, NewInvoice, PayRequest, ReceiptKind, Settled};
 use super::node::{
     CreatedInvoice, InvoiceRequest, Node, NodeError, Paid, PaymentHash, PaymentState,
@@ -158,6 +159,8 @@ pub struct Terminus<N: Node> {
     dirty: std::collections::HashSet<Uuid>,
     /// What the round sends and starts once its ledger transaction committed.
     outbox: Vec<Out>,
+    /// Why `connect` sessions are down (for the log and `getaccountinfo`).
+    dial_errors: DialErrors,
 }
 
 /// What the terminus counts (for its metrics).
@@ -214,6 +217,7 @@ impl<N: Node> Terminus<N> {
             round_counters: Counters::default(),
             dirty: std::collections::HashSet::new(),
             outbox: Vec::new(),
+            dial_errors: DialErrors::default(),
         }
     }
 
@@ -333,8 +337,23 @@ impl<N: Node> Terminus<N> {
                 Err(p) => tracing::error!("node job panicked: {:?}", p.0),
             },
             DriverEvent::User { .. } => return Some(ev),
-            DriverEvent::Disconnected { session, cause, .. } => {
-                tracing::debug!(%session, "connection lost: {cause:?}")
+            DriverEvent::Disconnected {
+                session,
+                cause,
+                retry_in,
+            } => {
+                let what = self.dial_label(session);
+                self.dial_errors.disconnected(
+                    session,
+                    &what,
+                    &cause,
+                    retry_in,
+                    "a private or self-signed relay certificate needs relay_ca_file",
+                );
+            }
+            DriverEvent::Connected { session, .. } => {
+                let what = self.dial_label(session);
+                self.dial_errors.connected(session, &what);
             }
             _ => {}
         }
@@ -392,6 +411,12 @@ impl<N: Node> Terminus<N> {
             .map_err(|e| e.to_string())
     }
 
+    /// How the log names a dialing session: its account.
+    fn dial_label(&self, session: SessionId) -> String {
+        let name = self.sessions.get(&session).and_then(|u| self.name_of(u));
+        format!("account {}", name.as_deref().unwrap_or("(removed)"))
+    }
+
     fn unserve(&mut self, account: &Uuid, seed: &[u8; 16]) {
         let s = self
             .accounts
@@ -399,6 +424,7 @@ impl<N: Node> Terminus<N> {
             .and_then(|l| l.sessions.remove(seed));
         if let Some(s) = s {
             self.sessions.remove(&s);
+            self.dial_errors.remove(s);
             let _ = self.driver.remove(s);
         }
     }
@@ -1123,20 +1149,23 @@ impl<N: Node> Terminus<N> {
             .beacons
             .iter()
             .map(|b| {
-                let state = Beacon::decode(b)
-                    .ok()
-                    .and_then(|b| {
-                        let seed = *b.shared_seed().as_bytes();
-                        let s =
-                            uuid.and_then(|u| self.accounts.get(&u)?.sessions.get(&seed).copied())?;
-                        Some(match self.driver.dial_state(s) {
-                            Some(moneysocket_driver::DialState::Up { .. }) => "connected",
-                            Some(moneysocket_driver::DialState::Dialing { .. }) => "connecting",
-                            _ => "disconnected",
-                        })
-                    })
-                    .unwrap_or("disconnected");
-                json!({ "beacon": b, "state": state })
+                let session = Beacon::decode(b).ok().and_then(|b| {
+                    let seed = *b.shared_seed().as_bytes();
+                    uuid.and_then(|u| self.accounts.get(&u)?.sessions.get(&seed).copied())
+                });
+                let state = match session.and_then(|s| self.driver.dial_state(s)) {
+                    Some(moneysocket_driver::DialState::Up { .. }) => "connected",
+                    Some(moneysocket_driver::DialState::Dialing { .. }) => "connecting",
+                    _ => "disconnected",
+                };
+                let mut entry = json!({ "beacon": b, "state": state });
+                if let Some(e) = session
+                    .filter(|_| state != "connected")
+                    .and_then(|s| self.dial_errors.last(s))
+                {
+                    entry["last_error"] = json!(e);
+                }
+                entry
             })
             .collect();
         json!({
