@@ -1,26 +1,82 @@
-//! What the daemons (relay, terminus) share around their loops: logging and signals.
+//! What the daemons (relay, terminus, wallet) share around their loops: logging and signals.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use moneysocket_ws::Transport;
 
-/// SIGTERM and SIGINT write a byte into a socket pair whose read end wakes the loop: it is
-/// registered on `registry` as the transport's user source `n`.
-pub fn signal_pipe(registry: &mio::Registry, n: usize) -> std::io::Result<mio::net::UnixStream> {
-    let (r, w) = std::os::unix::net::UnixStream::pair()?;
-    r.set_nonblocking(true)?;
-    w.set_nonblocking(true)?;
-    signal_hook::low_level::pipe::register(signal_hook::consts::SIGTERM, w.try_clone()?)?;
-    signal_hook::low_level::pipe::register(signal_hook::consts::SIGINT, w)?;
-    let mut r = mio::net::UnixStream::from_std(r);
-    registry.register(&mut r, Transport::user_token(n), mio::Interest::READABLE)?;
-    Ok(r)
+/// The signals a daemon acts on. Each sets its flag and writes a byte into a socket pair
+/// whose read end wakes the loop (registered as the transport's user source `n`); the loop
+/// then asks [`Signals::take`] what arrived.
+pub struct Signals {
+    pipe: mio::net::UnixStream,
+    stop: Arc<AtomicBool>,
+    reload: Arc<AtomicBool>,
 }
 
-/// Empties the signal pipe (after it woke the loop).
-pub fn drain_signals(s: &mut mio::net::UnixStream) {
-    let mut buf = [0u8; 64];
-    while matches!(std::io::Read::read(s, &mut buf), Ok(n) if n > 0) {}
+/// What arrived since the last [`Signals::take`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arrived {
+    /// SIGTERM or SIGINT.
+    pub stop: bool,
+    /// SIGHUP (only when registered with `reload`).
+    pub reload: bool,
+}
+
+impl Signals {
+    /// Registers SIGTERM and SIGINT, and SIGHUP with `reload` (left at its default, which
+    /// ends the process, otherwise).
+    pub fn register(registry: &mio::Registry, n: usize, reload: bool) -> std::io::Result<Signals> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let (r, w) = std::os::unix::net::UnixStream::pair()?;
+        r.set_nonblocking(true)?;
+        w.set_nonblocking(true)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let hup = Arc::new(AtomicBool::new(false));
+        // the flag first: when the byte wakes the loop, the flag is already set
+        let mut wanted = vec![(SIGTERM, &stop), (SIGINT, &stop)];
+        if reload {
+            wanted.push((SIGHUP, &hup));
+        }
+        for (sig, flag) in wanted {
+            signal_hook::flag::register(sig, Arc::clone(flag))?;
+            signal_hook::low_level::pipe::register(sig, w.try_clone()?)?;
+        }
+        let mut pipe = mio::net::UnixStream::from_std(r);
+        registry.register(&mut pipe, Transport::user_token(n), mio::Interest::READABLE)?;
+        Ok(Signals {
+            pipe,
+            stop,
+            reload: hup,
+        })
+    }
+
+    /// Empties the pipe (after it woke the loop) and says which signals arrived since the
+    /// last call.
+    pub fn take(&mut self) -> Arrived {
+        let mut buf = [0u8; 64];
+        while matches!(std::io::Read::read(&mut self.pipe, &mut buf), Ok(n) if n > 0) {}
+        Arrived {
+            stop: self.stop.swap(false, Ordering::SeqCst),
+            reload: self.reload.swap(false, Ordering::SeqCst),
+        }
+    }
+}
+
+/// SIGHUP's work for a TLS listener: reads `cert`'s files again. A failure keeps the
+/// certificate in use and is logged as an error (a half-written renewal must not take the
+/// listener down).
+pub fn reload_cert(cert: &moneysocket_ws::tls::ServerCert) {
+    match cert.reload() {
+        Ok(()) => tracing::info!(
+            "SIGHUP: TLS certificate reloaded from {}",
+            cert.cert_file().display()
+        ),
+        Err(e) => {
+            tracing::error!("SIGHUP: TLS certificate not reloaded, the previous one stays: {e}")
+        }
+    }
 }
 
 /// Logs at `level` to stderr, or appended to `file_name` in `log_dir`.

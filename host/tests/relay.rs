@@ -299,6 +299,55 @@ fn wss_with_generated_certificate() {
     assert_eq!(recv(&mut a), b"after");
 }
 
+#[test]
+fn sighup_reloads_the_certificate_for_new_connections_and_keeps_the_pairs() {
+    let dir = relay::self_signed_cert();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let first = temp_dir().join("first.pem");
+    std::fs::copy(&cert, &first).expect("copy");
+    let relay = Relay::start_logging(&format!("tls_cert = {cert:?}\ntls_key = {key:?}\n"));
+    let (mut a, mut b) = pair_clients(|| relay.connect_tls(&first), 1, 2, RID);
+
+    // the renewal lands on disk: nothing changes until SIGHUP
+    let renewed = relay::self_signed_cert();
+    std::fs::copy(renewed.join("cert.pem"), &cert).expect("copy cert");
+    std::fs::copy(renewed.join("key.pem"), &key).expect("copy key");
+    assert!(relay.try_connect_tls(&first).is_ok());
+    relay.signal("HUP");
+    let until = Instant::now() + Duration::from_secs(10);
+    while relay.try_connect_tls(&cert).is_err() {
+        assert!(Instant::now() < until, "the new certificate is not served");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let old = relay.try_connect_tls(&first).map(|_| ()).unwrap_err();
+    assert!(old.contains("certificate"), "{old}");
+    // the pair made before the reload goes on
+    send(&mut a, &cipher(300, 7));
+    assert_eq!(recv(&mut b), cipher(300, 7));
+
+    // a broken renewal: the relay says so and keeps serving the certificate it has
+    std::fs::write(&key, "not a key\n").expect("write");
+    relay.signal("HUP");
+    let until = Instant::now() + Duration::from_secs(10);
+    let logged = || {
+        relay
+            .log_lines()
+            .iter()
+            .any(|l| l.contains("TLS certificate not reloaded"))
+    };
+    while !logged() {
+        assert!(
+            Instant::now() < until,
+            "no error logged: {:?}",
+            relay.log_lines()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(relay.try_connect_tls(&cert).is_ok());
+    send(&mut b, b"still paired");
+    assert_eq!(recv(&mut a), b"still paired");
+}
+
 // ---------------------------------------------------------------- our client (moneysocket-ws)
 
 #[test]

@@ -176,6 +176,55 @@ fn accounts_pay_each_other_and_everything_survives_a_restart() {
 }
 
 #[test]
+fn sighup_reloads_the_listeners_certificate() {
+    let certs = relay::self_signed_cert();
+    let dir = temp_dir();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::copy(certs.join("cert.pem"), &cert).expect("copy");
+    std::fs::copy(certs.join("key.pem"), &key).expect("copy");
+    let first = certs.join("cert.pem");
+    std::fs::write(
+        dir.join("terminus.toml"),
+        format!(
+            "[listen]\nexternal_host = \"localhost\"\ntls_cert = {cert:?}\ntls_key = {key:?}\n"
+        ),
+    )
+    .expect("config");
+    let t = Terminus::start(&dir);
+    t.cli(&["create", "1000sat", "-a", "fay"]);
+    let beacon = listen_beacon(&dir, "fay-0");
+    let info = |ca: &Path| {
+        Command::new(BIN)
+            .args(["consumer", &beacon, "--timeout", "5", "--ca-file"])
+            .arg(ca)
+            .arg("info")
+            .env_remove("SSL_CERT_FILE")
+            .output()
+            .expect("consumer")
+    };
+    assert!(info(&first).status.success());
+    let renewed = relay::self_signed_cert();
+    std::fs::copy(renewed.join("cert.pem"), &cert).expect("copy");
+    std::fs::copy(renewed.join("key.pem"), &key).expect("copy");
+    let pid = t.child.0.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    let until = Instant::now() + Duration::from_secs(10);
+    while !info(&cert).status.success() {
+        assert!(
+            Instant::now() < until,
+            "the renewed certificate is not served"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(!info(&first).status.success());
+    t.check();
+}
+
+#[test]
 fn a_relay_whose_certificate_is_refused_is_reported_by_getaccountinfo() {
     let (relay, _cert) = Relay::start_tls("");
     let dir = temp_dir();

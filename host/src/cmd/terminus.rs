@@ -120,6 +120,8 @@ pub struct Started<N: Node> {
     pub scheme: &'static str,
     /// The URL its beacons carry.
     pub external_url: String,
+    /// The listener's certificate (wss), reloaded on SIGHUP.
+    pub cert: Option<tls::ServerCert>,
 }
 
 /// Binds the terminus's listener and starts the service over `node`: what the daemon and
@@ -129,10 +131,15 @@ pub fn start_terminus<N: Node>(
     ledger: Ledger,
     node: N,
 ) -> Result<Started<N>, String> {
-    let server_tls = match (&cfg.listen.tls_cert, &cfg.listen.tls_key) {
-        (Some(c), Some(k)) => Some(tls::server_config(c, k, cfg.listen.tls_chain.as_deref())?),
+    let cert = match (&cfg.listen.tls_cert, &cfg.listen.tls_key) {
+        (Some(c), Some(k)) => Some(tls::ServerCert::load(
+            c,
+            k,
+            cfg.listen.tls_chain.as_deref(),
+        )?),
         _ => None,
     };
+    let server_tls = cert.as_ref().map(tls::ServerCert::config).transpose()?;
     let driver_cfg = DriverConfig {
         // payments block a worker thread each while they route
         max_running_jobs: 64,
@@ -174,6 +181,7 @@ pub fn start_terminus<N: Node>(
         bound,
         scheme,
         external_url,
+        cert,
     })
 }
 
@@ -190,6 +198,7 @@ fn serve<N: Node>(
         bound,
         scheme,
         external_url,
+        cert,
     } = start_terminus(&cfg, ledger, node)?;
     let registry = terminus
         .driver()
@@ -203,7 +212,7 @@ fn serve<N: Node>(
     control
         .publish(&data_dir)
         .map_err(|e| format!("{}: {e}", data_dir.display()))?;
-    let mut signals = match crate::daemon::signal_pipe(&registry, SIGNAL_N) {
+    let mut signals = match crate::daemon::Signals::register(&registry, SIGNAL_N, cert.is_some()) {
         Ok(s) => Some(s),
         Err(e) => {
             tracing::warn!("no signal handling: {e}");
@@ -237,10 +246,11 @@ fn serve<N: Node>(
         for ev in events.drain(..) {
             if let DriverEvent::User { n, .. } = ev {
                 if n == SIGNAL_N {
-                    if let Some(s) = &mut signals {
-                        crate::daemon::drain_signals(s);
+                    let arrived = signals.as_mut().map(|s| s.take());
+                    if let (Some(cert), Some(true)) = (&cert, arrived.map(|a| a.reload)) {
+                        crate::daemon::reload_cert(cert);
                     }
-                    if stop_at.is_none() {
+                    if arrived.is_some_and(|a| a.stop) && stop_at.is_none() {
                         tracing::info!("signal received: stopping (payments under way may finish)");
                         terminus.stop();
                         stop_at = Some(Instant::now() + SHUTDOWN_GRACE);

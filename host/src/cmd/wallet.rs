@@ -130,14 +130,17 @@ pub fn run(a: WalletArgs) -> CmdResult {
     let cfg = a.config()?;
     crate::daemon::init_logging(&a.log_level, a.log_dir.as_deref(), "moneysocket-wallet.log")?;
     let mut wallet = Wallet::new(cfg).map_err(|e| e.to_string())?;
-    let mut signals =
-        match crate::daemon::signal_pipe(wallet.driver().io().transport().registry(), SIGNAL_N) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::warn!("no signal handling: {e}");
-                None
-            }
-        };
+    let mut signals = match crate::daemon::Signals::register(
+        wallet.driver().io().transport().registry(),
+        SIGNAL_N,
+        false,
+    ) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!("no signal handling: {e}");
+            None
+        }
+    };
     {
         let mut stdout = std::io::stdout().lock();
         if let Some(addr) = wallet.listen_addr() {
@@ -160,7 +163,7 @@ pub fn run(a: WalletArgs) -> CmdResult {
         for ev in events.drain(..) {
             if let DriverEvent::User { n: SIGNAL_N, .. } = ev {
                 if let Some(s) = &mut signals {
-                    crate::daemon::drain_signals(s);
+                    s.take();
                 }
                 tracing::info!("signal received");
                 wallet.begin_stop();

@@ -562,8 +562,8 @@ impl<'n> Apps<'n> {
             .registry()
             .try_clone()
             .map_err(|e| format!("event loop: {e}"))?;
-        let _signals =
-            crate::daemon::signal_pipe(&registry, SIGNAL_N).map_err(|e| format!("signals: {e}"))?;
+        let _signals = crate::daemon::Signals::register(&registry, SIGNAL_N, false)
+            .map_err(|e| format!("signals: {e}"))?;
         let seller = term.listen(seller)?;
         let buyer = term.listen(buyer)?;
         let n = self.n;

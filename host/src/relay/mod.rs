@@ -49,7 +49,10 @@ struct Relay {
     /// Worker 0: the other workers' threads.
     others: Vec<JoinHandle<Result<(), String>>>,
     metrics: Option<Metrics>,
-    signals: Option<mio::net::UnixStream>,
+    signals: Option<crate::daemon::Signals>,
+    /// Worker 0 of a wss relay: the certificate every worker's listener presents, read
+    /// again on SIGHUP.
+    cert: Option<tls::ServerCert>,
     /// Interval of the status log line (`None`: off; worker 0 only).
     stats_every: Option<Duration>,
     last_stats: (u64, u64, u64),
@@ -141,10 +144,11 @@ struct Started {
 /// Binds the relay and starts workers 1.. on their threads. `embedded`: it runs inside
 /// another program: no signal handling and nothing on stdout.
 fn start(cfg: RelayConfig, embedded: bool) -> Result<Started, String> {
-    let tls = match (&cfg.tls_cert, &cfg.tls_key) {
-        (Some(c), Some(k)) => Some(tls::server_config(c, k, cfg.tls_chain.as_deref())?),
+    let cert = match (&cfg.tls_cert, &cfg.tls_key) {
+        (Some(c), Some(k)) => Some(tls::ServerCert::load(c, k, cfg.tls_chain.as_deref())?),
         _ => None,
     };
+    let tls = cert.as_ref().map(tls::ServerCert::config).transpose()?;
     let workers::Built {
         drivers,
         addr,
@@ -180,7 +184,9 @@ fn start(cfg: RelayConfig, embedded: bool) -> Result<Started, String> {
         Box::new(std::io::stdout())
     };
     // inside another program the signals are that program's: do not even register a handler
-    let signals = match (!embedded).then(|| crate::daemon::signal_pipe(t.registry(), SIGNAL_N)) {
+    let signals = match (!embedded)
+        .then(|| crate::daemon::Signals::register(t.registry(), SIGNAL_N, cert.is_some()))
+    {
         None => None,
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => {
@@ -199,6 +205,7 @@ fn start(cfg: RelayConfig, embedded: bool) -> Result<Started, String> {
         others: Vec::new(),
         metrics: None,
         signals: None,
+        cert: None,
         stats_every: None,
         last_stats: (0, 0, 0),
         next_stats: now,
@@ -234,6 +241,7 @@ fn start(cfg: RelayConfig, embedded: bool) -> Result<Started, String> {
     let mut relay = worker(0, driver);
     relay.others = others;
     relay.signals = signals;
+    relay.cert = cert;
     relay.stats_every = interval(cfg.stats_interval);
     // the log line first: whoever waits for stdout finds it in the log already
     let workers = match cfg.workers {
@@ -375,11 +383,16 @@ impl Relay {
                 self.summary.add(reason);
             }
             DriverEvent::User { n, .. } if n == SIGNAL_N => {
-                if let Some(s) = &mut self.signals {
-                    crate::daemon::drain_signals(s);
+                let Some(arrived) = self.signals.as_mut().map(crate::daemon::Signals::take) else {
+                    return;
+                };
+                if let (true, Some(cert)) = (arrived.reload, &self.cert) {
+                    crate::daemon::reload_cert(cert);
                 }
-                tracing::info!("signal received: shutting down");
-                self.shutdown = true;
+                if arrived.stop {
+                    tracing::info!("signal received: shutting down");
+                    self.shutdown = true;
+                }
             }
             DriverEvent::User { n, .. } => {
                 if let Some(mut m) = self.metrics.take() {

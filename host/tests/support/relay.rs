@@ -154,6 +154,11 @@ impl Relay {
 
     /// A websocket client over TLS connected to the relay, trusting the certificate `ca`.
     pub fn connect_tls(&self, ca: &Path) -> TlsWs {
+        self.try_connect_tls(ca).expect("wss handshake")
+    }
+
+    /// [`Relay::connect_tls`], or why the TLS or websocket handshake failed.
+    pub fn try_connect_tls(&self, ca: &Path) -> Result<TlsWs, String> {
         let cfg = moneysocket_ws::tls::client_config(Some(ca)).expect("tls client config");
         let name = rustls::pki_types::ServerName::try_from("localhost").expect("server name");
         let conn = rustls::ClientConnection::new(cfg, name).expect("tls client");
@@ -162,7 +167,9 @@ impl Relay {
             .expect("read timeout");
         let stream = rustls::StreamOwned::new(conn, tcp);
         let url = format!("wss://localhost:{}/", self.port);
-        tungstenite::client(url, stream).expect("wss handshake").0
+        tungstenite::client(url, stream)
+            .map(|(ws, _)| ws)
+            .map_err(|e| e.to_string())
     }
 
     /// Two clients paired under rendezvous id `rid` (64 hex digits), with request uuids
@@ -208,12 +215,17 @@ impl Relay {
 
     /// Sends SIGTERM.
     pub fn sigterm(&self) {
+        self.signal("TERM");
+    }
+
+    /// Sends the signal `name` (`TERM`, `HUP`, …).
+    pub fn signal(&self, name: &str) {
         let ok = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args([&format!("-{name}"), &self.child.id().to_string()])
             .status()
             .expect("kill")
             .success();
-        assert!(ok, "kill -TERM failed");
+        assert!(ok, "kill -{name} failed");
     }
 
     /// Waits up to `limit` for the relay to exit (successfully); its exit time since `since`.

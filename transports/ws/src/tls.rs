@@ -1,15 +1,16 @@
 //! TLS configuration (rustls with the `ring` provider) and the byte stream under a websocket.
 
 use std::io::{self, Read, Write};
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use mio::net::TcpStream;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{verify_server_name, WebPkiServerVerifier};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::server::ParsedCertificate;
+use rustls::server::{ClientHello, ParsedCertificate, ResolvesServerCert};
+use rustls::sign::CertifiedKey;
 use rustls::{
     ClientConnection, DigitallySignedStruct, RootCertStore, ServerConnection, SignatureScheme,
     StreamOwned,
@@ -32,15 +33,68 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     Ok(certs)
 }
 
-/// A server TLS configuration from PEM files: the certificate (`cert`, possibly already the
-/// full chain), its private key (PKCS#8, PKCS#1 or SEC1) and an optional chain file whose
-/// certificates are appended after those of `cert` (skipping any repeated certificate).
-/// TLS 1.2 and 1.3; no client authentication.
+/// A server TLS configuration from PEM files ([`ServerCert::load`]), for a server that
+/// never replaces its certificate.
 pub fn server_config(
     cert: &Path,
     key: &Path,
     chain: Option<&Path>,
 ) -> Result<Arc<ServerConfig>, String> {
+    ServerCert::load(cert, key, chain)?.config()
+}
+
+/// A server certificate read from PEM files that can be read again while serving: the
+/// certificate (`cert`, possibly already the full chain), its private key (PKCS#8, PKCS#1 or
+/// SEC1) and an optional chain file whose certificates are appended after those of `cert`
+/// (skipping any repeated certificate). Handshakes after [`ServerCert::reload`] present the
+/// new certificate; connections already open keep the session they have. Clones share the
+/// certificate.
+#[derive(Debug, Clone)]
+pub struct ServerCert {
+    files: Arc<(PathBuf, PathBuf, Option<PathBuf>)>,
+    current: Arc<RwLock<Arc<CertifiedKey>>>,
+}
+
+impl ServerCert {
+    /// Reads the files; the key must match the certificate.
+    pub fn load(cert: &Path, key: &Path, chain: Option<&Path>) -> Result<ServerCert, String> {
+        let files = (cert.to_owned(), key.to_owned(), chain.map(Path::to_owned));
+        let certified = read_certified(&files)?;
+        Ok(ServerCert {
+            files: Arc::new(files),
+            current: Arc::new(RwLock::new(Arc::new(certified))),
+        })
+    }
+
+    /// A server configuration presenting the current certificate: TLS 1.2 and 1.3, no
+    /// client authentication.
+    pub fn config(&self) -> Result<Arc<ServerConfig>, String> {
+        let config = ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_no_client_auth()
+            .with_cert_resolver(Arc::new(Current(Arc::clone(&self.current))));
+        Ok(Arc::new(config))
+    }
+
+    /// Reads the files again (a renewed certificate). On any error (unreadable, no
+    /// certificate, a key that does not match) the certificate in use stays and the error
+    /// says what was wrong.
+    pub fn reload(&self) -> Result<(), String> {
+        let certified = read_certified(&self.files)?;
+        let mut current = self.current.write().unwrap_or_else(|p| p.into_inner());
+        *current = Arc::new(certified);
+        Ok(())
+    }
+
+    /// The certificate file.
+    pub fn cert_file(&self) -> &Path {
+        &self.files.0
+    }
+}
+
+fn read_certified(files: &(PathBuf, PathBuf, Option<PathBuf>)) -> Result<CertifiedKey, String> {
+    let (cert, key, chain) = files;
     let mut certs = load_certs(cert)?;
     if let Some(chain) = chain {
         for c in load_certs(chain)? {
@@ -50,13 +104,19 @@ pub fn server_config(
         }
     }
     let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
-    let config = ServerConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
-        .with_no_client_auth()
-        .with_single_cert(certs, key)
-        .map_err(|e| format!("certificate and key: {e}"))?;
-    Ok(Arc::new(config))
+    CertifiedKey::from_der(certs, key, &provider()).map_err(|e| format!("certificate and key: {e}"))
+}
+
+/// The resolver of [`ServerCert::config`]: whatever certificate is current.
+#[derive(Debug)]
+struct Current(Arc<RwLock<Arc<CertifiedKey>>>);
+
+impl ResolvesServerCert for Current {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(Arc::clone(
+            &self.0.read().unwrap_or_else(|p| p.into_inner()),
+        ))
+    }
 }
 
 /// A client TLS configuration trusting the webpki (Mozilla) roots, or only the PEM
@@ -394,10 +454,23 @@ impl Write for Stream {
 mod tests {
     use super::*;
 
-    /// A certificate for `names` written to a fresh PEM file, with its server config.
-    fn server(names: &[&str], ca: bool) -> (std::path::PathBuf, Arc<ServerConfig>) {
+    /// A fresh directory.
+    fn fresh_dir() -> PathBuf {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "ms-ws-tls-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// A self-signed certificate for `names` and its key, written to `cert.pem` and
+    /// `key.pem` in `dir` (replacing them).
+    fn write_cert(dir: &Path, names: &[&str], ca: bool) -> (PathBuf, PathBuf) {
         let mut params =
             rcgen::CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
                 .unwrap();
@@ -407,15 +480,15 @@ mod tests {
         }
         let key = rcgen::KeyPair::generate().unwrap();
         let cert = params.self_signed(&key).unwrap();
-        let dir = std::env::temp_dir().join(format!(
-            "ms-ws-tls-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
         let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
         std::fs::write(&c, cert.pem()).unwrap();
         std::fs::write(&k, key.serialize_pem()).unwrap();
+        (c, k)
+    }
+
+    /// A certificate for `names` written to a fresh PEM file, with its server config.
+    fn server(names: &[&str], ca: bool) -> (PathBuf, Arc<ServerConfig>) {
+        let (c, k) = write_cert(&fresh_dir(), names, ca);
         let config = server_config(&c, &k, None).unwrap();
         (c, config)
     }
@@ -488,5 +561,46 @@ mod tests {
             Ok(())
         );
         assert_eq!(handshake(client, server, "127.0.0.1"), Ok(()));
+    }
+
+    #[test]
+    fn a_reload_serves_the_new_certificate_and_a_bad_one_keeps_the_old() {
+        let dir = fresh_dir();
+        let (c, k) = write_cert(&dir, &["localhost"], true);
+        let first = std::fs::read(&c).unwrap();
+        let cert = ServerCert::load(&c, &k, None).unwrap();
+        let config = cert.config().unwrap();
+        let trust = |pem: &[u8]| {
+            let f = fresh_dir().join("trusted.pem");
+            std::fs::write(&f, pem).unwrap();
+            client_config(Some(&f)).unwrap()
+        };
+        assert_eq!(
+            handshake(trust(&first), Arc::clone(&config), "localhost"),
+            Ok(())
+        );
+        // renewed on disk: served after the reload, by the same config
+        write_cert(&dir, &["localhost"], true);
+        let second = std::fs::read(&c).unwrap();
+        assert_eq!(
+            handshake(trust(&first), Arc::clone(&config), "localhost"),
+            Ok(())
+        );
+        cert.reload().unwrap();
+        assert_eq!(
+            handshake(trust(&second), Arc::clone(&config), "localhost"),
+            Ok(())
+        );
+        assert!(handshake(trust(&first), Arc::clone(&config), "localhost").is_err());
+        // a key that does not match (half-written renewal): refused, the second stays
+        let other = fresh_dir();
+        let (_, other_key) = write_cert(&other, &["localhost"], true);
+        std::fs::copy(&other_key, &k).unwrap();
+        let err = cert.reload().unwrap_err();
+        assert!(err.contains("certificate and key"), "{err}");
+        std::fs::write(&c, "garbage").unwrap();
+        let err = cert.reload().unwrap_err();
+        assert!(err.contains("cert.pem"), "{err}");
+        assert_eq!(handshake(trust(&second), config, "localhost"), Ok(()));
     }
 }

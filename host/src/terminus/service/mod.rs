@@ -31,12 +31,12 @@ use rand_core::{OsRng, RngCore};
 use serde_json::{json, Value};
 
 use super::control::{params, ControlError, ControlHandler};
-use crate::dial_errors::DialErrors;
 use super::ledger::{self, Ledger, LedgerError, NewInvoice, PayRequest, ReceiptKind, Settled};
 use super::node::{
     CreatedInvoice, InvoiceRequest, Node, NodeError, Paid, PaymentHash, PaymentState,
     SettledInvoice,
 };
+use crate::dial_errors::DialErrors;
 use outbox::{Answer, IfLost, Out};
 
 /// Consumer-facing error texts. The first ones are the reference's (consumers may match on
