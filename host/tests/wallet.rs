@@ -784,3 +784,49 @@ fn a_wss_relay_with_a_self_signed_certificate_is_trusted_through_its_ca_file() {
     w.stop();
     drop(relay);
 }
+
+#[test]
+fn sighup_reloads_the_wallets_listener_certificate() {
+    let dir = temp_dir();
+    let (_t, beacons) = terminus(&dir, &[("gus", "10000sat")]);
+    let wdir = temp_dir();
+    let (first, first_key) = ca_true_cert();
+    let (cert, key) = (wdir.join("cert.pem"), wdir.join("key.pem"));
+    std::fs::copy(&first, &cert).expect("copy");
+    std::fs::copy(&first_key, &key).expect("copy");
+    let (cert_text, key_text) = (cert.to_str().expect("utf-8"), key.to_str().expect("utf-8"));
+    let w = WalletProc::listening(
+        &wdir,
+        &beacons[0],
+        "127.0.0.1:0",
+        &[
+            "--allowance",
+            "1000sat",
+            "--tls-cert",
+            cert_text,
+            "--tls-key",
+            key_text,
+        ],
+    );
+    let ok =
+        |ca: &Path| consumer_info(&w.beacon, &["--ca-file", ca.to_str().expect("utf-8")], None);
+    assert!(ok(&first).status.success());
+    let (renewed, renewed_key) = ca_true_cert();
+    std::fs::copy(&renewed, &cert).expect("copy");
+    std::fs::copy(&renewed_key, &key).expect("copy");
+    let pid = w.child.0.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .expect("kill")
+        .success());
+    let until = Instant::now() + Duration::from_secs(15);
+    while !ok(&renewed).status.success() {
+        assert!(
+            Instant::now() < until,
+            "the renewed certificate is not served"
+        );
+    }
+    assert!(w.log().contains("TLS certificate reloaded"), "{}", w.log());
+    w.stop();
+}

@@ -78,7 +78,22 @@ pub struct WalletArgs {
 }
 
 impl WalletArgs {
-    fn config(&self) -> Result<WalletConfig, String> {
+    /// The --listen certificate (reloaded on SIGHUP).
+    fn cert(&self) -> Result<Option<moneysocket_ws::tls::ServerCert>, String> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Ok(Some(moneysocket_ws::tls::ServerCert::load(
+                cert,
+                key,
+                self.tls_chain.as_deref(),
+            )?)),
+            _ => Ok(None),
+        }
+    }
+
+    fn config(
+        &self,
+        cert: Option<&moneysocket_ws::tls::ServerCert>,
+    ) -> Result<WalletConfig, String> {
         let beacon = |what: &str, text: &str| {
             Beacon::decode(text.trim()).map_err(|e| format!("--{what} beacon: {e}"))
         };
@@ -87,14 +102,9 @@ impl WalletArgs {
             (None, Some(addr)) => Upstream::Listen {
                 addr,
                 external_url: self.external_url.clone(),
-                tls: match (&self.tls_cert, &self.tls_key) {
-                    (Some(cert), Some(key)) => Some(moneysocket_ws::tls::server_config(
-                        cert,
-                        key,
-                        self.tls_chain.as_deref(),
-                    )?),
-                    _ => None,
-                },
+                tls: cert
+                    .map(moneysocket_ws::tls::ServerCert::config)
+                    .transpose()?,
             },
             _ => return Err("give one of --upstream and --listen".into()),
         };
@@ -127,13 +137,14 @@ impl WalletArgs {
 /// Runs the wallet until SIGTERM/SIGINT. Prints `listening at: ws://addr` (with --listen)
 /// and `upstream beacon: BEACON` on stdout once started.
 pub fn run(a: WalletArgs) -> CmdResult {
-    let cfg = a.config()?;
+    let cert = a.cert()?;
+    let cfg = a.config(cert.as_ref())?;
     crate::daemon::init_logging(&a.log_level, a.log_dir.as_deref(), "moneysocket-wallet.log")?;
     let mut wallet = Wallet::new(cfg).map_err(|e| e.to_string())?;
     let mut signals = match crate::daemon::Signals::register(
         wallet.driver().io().transport().registry(),
         SIGNAL_N,
-        false,
+        cert.is_some(),
     ) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -162,11 +173,14 @@ pub fn run(a: WalletArgs) -> CmdResult {
             .map_err(|e| format!("poll: {e}"))?;
         for ev in events.drain(..) {
             if let DriverEvent::User { n: SIGNAL_N, .. } = ev {
-                if let Some(s) = &mut signals {
-                    s.take();
+                let arrived = signals.as_mut().map(crate::daemon::Signals::take);
+                if let (Some(cert), Some(true)) = (&cert, arrived.map(|a| a.reload)) {
+                    crate::daemon::reload_cert(cert);
                 }
-                tracing::info!("signal received");
-                wallet.begin_stop();
+                if arrived.is_some_and(|a| a.stop) {
+                    tracing::info!("signal received");
+                    wallet.begin_stop();
+                }
             }
         }
     }
@@ -191,7 +205,7 @@ mod tests {
         let mut argv = vec!["w", "--downstream", BEACON, "--data-dir", "/tmp/x"];
         argv.extend_from_slice(extra);
         let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
-        cli.args.config()
+        cli.args.config(cli.args.cert()?.as_ref())
     }
 
     #[test]
