@@ -28,15 +28,30 @@ pub fn ca_file(explicit: Option<&Path>, env: Option<OsString>) -> Option<PathBuf
 }
 
 /// The TLS configuration of `wss://` dials under the rule above (`None`: the transport's
-/// default, the built-in roots). An unreadable file, or one without a certificate, is an
-/// error that names it.
+/// default, the built-in roots). An explicit file that is unreadable or holds no
+/// certificate is an error that names it; a `$SSL_CERT_FILE` that does not load is logged
+/// and the built-in roots are used (an environment set for other programs must not stop
+/// one that may never dial `wss`).
 pub fn wss_client_tls(explicit: Option<&Path>) -> Result<Option<Arc<ClientConfig>>, String> {
-    let Some(file) = ca_file(explicit, std::env::var_os(SSL_CERT_FILE)) else {
+    client_tls_with(explicit, std::env::var_os(SSL_CERT_FILE))
+}
+
+/// [`wss_client_tls`] with the value of `$SSL_CERT_FILE` given.
+fn client_tls_with(
+    explicit: Option<&Path>,
+    env: Option<OsString>,
+) -> Result<Option<Arc<ClientConfig>>, String> {
+    let Some(file) = ca_file(explicit, env) else {
         return Ok(None);
     };
-    tls::client_config(Some(&file))
-        .map(Some)
-        .map_err(|e| format!("CA file for wss: {e}"))
+    match tls::client_config(Some(&file)) {
+        Ok(config) => Ok(Some(config)),
+        Err(e) if explicit.is_some() => Err(format!("CA file for wss: {e}")),
+        Err(e) => {
+            tracing::warn!("${SSL_CERT_FILE} not used ({e}): wss trusts the built-in roots");
+            Ok(None)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -60,13 +75,16 @@ mod tests {
         let dir = crate::scratch::for_process("ms-trust-test").unwrap();
         let bad = dir.join("empty.pem");
         std::fs::write(&bad, "not a certificate\n").unwrap();
-        let err = wss_client_tls(Some(&bad)).unwrap_err();
+        let err = client_tls_with(Some(&bad), None).unwrap_err();
         assert!(
             err.contains("empty.pem") && err.contains("no PEM certificate"),
             "{err}"
         );
-        let err = wss_client_tls(Some(&dir.join("missing.pem"))).unwrap_err();
+        let err = client_tls_with(Some(&dir.join("missing.pem")), None).unwrap_err();
         assert!(err.contains("missing.pem"), "{err}");
+        // the same file named only by $SSL_CERT_FILE: the built-in roots, no error
+        let env = Some(OsString::from(dir.join("missing.pem")));
+        assert!(matches!(client_tls_with(None, env), Ok(None)));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
