@@ -18,6 +18,7 @@ pub mod beacon;
 pub mod bech;
 pub mod bigsize;
 pub mod bolt11;
+pub mod civil;
 pub mod conn;
 pub mod device_message;
 pub mod frame;

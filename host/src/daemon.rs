@@ -69,13 +69,37 @@ impl Signals {
 /// listener down).
 pub fn reload_cert(cert: &moneysocket_ws::tls::ServerCert) {
     match cert.reload() {
-        Ok(()) => tracing::info!(
-            "SIGHUP: TLS certificate reloaded from {}",
-            cert.cert_file().display()
-        ),
+        Ok(()) => log_cert(cert, "SIGHUP: TLS certificate reloaded from"),
         Err(e) => {
             tracing::error!("SIGHUP: TLS certificate not reloaded, the previous one stays: {e}")
         }
+    }
+}
+
+/// Days before its end from which a certificate in use is logged as a warning.
+const CERT_WARN_DAYS: i64 = 14;
+
+/// Logs `what` with the certificate's file and when it ends: a warning when that is less
+/// than two weeks away or past (a renewal did not happen).
+pub fn log_cert(cert: &moneysocket_ws::tls::ServerCert, what: &str) {
+    let file = cert.cert_file().display();
+    let Some(v) = cert.validity() else {
+        tracing::info!("{what} {file}");
+        return;
+    };
+    let now = i64::try_from(moneysocket_ws::unix_time().as_secs()).unwrap_or(i64::MAX);
+    let end = moneysocket_host::wallet::period::utc_text(
+        u64::try_from(v.not_after).unwrap_or(0).saturating_mul(1000),
+    );
+    let days = (v.not_after - now).div_euclid(86_400);
+    if v.not_after < now {
+        tracing::warn!(
+            "{what} {file}: EXPIRED since {end}; clients refuse it (renew, then SIGHUP)"
+        );
+    } else if days < CERT_WARN_DAYS {
+        tracing::warn!("{what} {file}: valid until {end}, {days} day(s) left (renew, then SIGHUP)");
+    } else {
+        tracing::info!("{what} {file}: valid until {end} ({days} days)");
     }
 }
 

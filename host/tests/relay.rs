@@ -348,6 +348,49 @@ fn sighup_reloads_the_certificate_for_new_connections_and_keeps_the_pairs() {
     assert_eq!(recv(&mut a), b"still paired");
 }
 
+#[test]
+fn a_certificate_near_its_end_is_logged_as_a_warning() {
+    // a certificate that ends in five days
+    let today = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        / 86_400;
+    let (y, m, d) = moneysocket_core::civil::civil_from_days(today as i64);
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).expect("names");
+    params.not_after =
+        rcgen::date_time_ymd(y as i32, m as u8, d as u8) + Duration::from_secs(5 * 86_400 + 3600);
+    let key = rcgen::KeyPair::generate().expect("key");
+    let cert = params.self_signed(&key).expect("cert");
+    let dir = temp_dir();
+    let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&c, cert.pem()).expect("write");
+    std::fs::write(&k, key.serialize_pem()).expect("write");
+    let relay = Relay::start_logging(&format!("tls_cert = {c:?}\ntls_key = {k:?}\n"));
+    let until = Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        if let Some(l) = relay
+            .log_lines()
+            .into_iter()
+            .find(|l| l.contains("TLS certificate"))
+        {
+            break l;
+        }
+        assert!(
+            Instant::now() < until,
+            "no certificate line: {:?}",
+            relay.log_lines()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // 4 or 5 whole days, depending on the time of day
+    assert!(
+        line.contains("WARN") && line.contains(" day(s) left") && line.contains("valid until"),
+        "{line}"
+    );
+    assert!(relay.try_connect_tls(&c).is_ok());
+}
+
 // ---------------------------------------------------------------- our client (moneysocket-ws)
 
 #[test]

@@ -234,6 +234,9 @@ fn serve<N: Node>(
     }
     let _ = stdout.flush();
     tracing::info!("listening at: {scheme}://{bound} (beacons say {external_url})");
+    if let Some(cert) = &cert {
+        crate::daemon::log_cert(cert, "TLS certificate");
+    }
     tracing::info!("control at: http://{}", control.local_addr());
 
     let mut events = Vec::new();

@@ -141,6 +141,9 @@ pub fn run(a: WalletArgs) -> CmdResult {
     let cfg = a.config(cert.as_ref())?;
     crate::daemon::init_logging(&a.log_level, a.log_dir.as_deref(), "moneysocket-wallet.log")?;
     let mut wallet = Wallet::new(cfg).map_err(|e| e.to_string())?;
+    if let Some(cert) = &cert {
+        crate::daemon::log_cert(cert, "TLS certificate");
+    }
     let mut signals = match crate::daemon::Signals::register(
         wallet.driver().io().transport().registry(),
         SIGNAL_N,

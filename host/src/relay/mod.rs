@@ -249,6 +249,9 @@ fn start(cfg: RelayConfig, embedded: bool) -> Result<Started, String> {
         n => format!(" ({n} workers)"),
     };
     tracing::info!("listening at: {scheme}://{addr}{workers}");
+    if let (Some(cert), false) = (&relay.cert, embedded) {
+        crate::daemon::log_cert(cert, "TLS certificate");
+    }
     let _ = writeln!(stdout, "listening at: {scheme}://{addr}");
     relay.metrics = metrics.map(|(metrics, local)| {
         tracing::info!("metrics at: http://{local}/metrics");

@@ -1,6 +1,7 @@
 //! Allowance periods: calendar day, week (starting Monday) and month in UTC, `never`, or a
 //! rolling number of seconds counted from the wallet's creation.
 
+use moneysocket_core::civil;
 use std::fmt;
 
 const DAY_MS: u64 = 86_400_000;
@@ -144,30 +145,20 @@ pub fn utc_text(ms: u64) -> String {
     )
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm), for
-/// dates from 1970 on.
+/// Days since 1970-01-01 of a date from 1970 on (`moneysocket_core::civil`).
 fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y / 400;
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let days = civil::days_from_civil(
+        i64::try_from(y).unwrap_or(0),
+        u32::try_from(m).unwrap_or(1),
+        u32::try_from(d).unwrap_or(1),
+    );
+    u64::try_from(days).unwrap_or(0)
 }
 
 /// The date of a day since 1970-01-01: (year, month 1..=12, day 1..=31).
 fn civil_from_days(z: u64) -> (u64, u64, u64) {
-    let z = z + 719_468;
-    let era = z / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    let (y, m, d) = civil::civil_from_days(i64::try_from(z).unwrap_or(0));
+    (u64::try_from(y).unwrap_or(0), u64::from(m), u64::from(d))
 }
 
 #[cfg(test)]

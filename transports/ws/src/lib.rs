@@ -72,6 +72,7 @@ mod ids;
 mod limits;
 pub mod tls;
 mod transport;
+pub mod x509;
 
 pub use config::{TransportConfig, FRAME_OVERHEAD};
 pub use dial::{parse_ws_url, WsUrl};

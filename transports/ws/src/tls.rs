@@ -12,9 +12,11 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::server::{ClientHello, ParsedCertificate, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls::{
-    ClientConnection, DigitallySignedStruct, RootCertStore, ServerConnection, SignatureScheme,
-    StreamOwned,
+    CertificateError, ClientConnection, DigitallySignedStruct, RootCertStore, ServerConnection,
+    SignatureScheme, StreamOwned,
 };
+
+use crate::x509;
 
 pub use rustls::{ClientConfig, ServerConfig};
 
@@ -91,6 +93,12 @@ impl ServerCert {
     pub fn cert_file(&self) -> &Path {
         &self.files.0
     }
+
+    /// The validity period of the certificate in use (its end-entity certificate).
+    pub fn validity(&self) -> Option<x509::Validity> {
+        let current = self.current.read().unwrap_or_else(|p| p.into_inner());
+        x509::validity(current.end_entity_cert().ok()?.as_ref())
+    }
 }
 
 fn read_certified(files: &(PathBuf, PathBuf, Option<PathBuf>)) -> Result<CertifiedKey, String> {
@@ -128,8 +136,8 @@ impl ResolvesServerCert for Current {
 /// as its own CA. The second rule exists because webpki refuses a certificate marked
 /// `CA:true` as a server's (`CaUsedAsEndEntity`), and that is what `openssl req -x509`
 /// makes by default; OpenSSL-based peers (curl, Python, Node) accept such a pin. The pin
-/// replaces the chain and validity checks only for that exact certificate; the handshake
-/// signature is checked as always.
+/// replaces the chain check only for that exact certificate; its validity period is still
+/// checked (as OpenSSL does), and the handshake signature as always.
 pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
@@ -184,6 +192,18 @@ impl ServerCertVerifier for FileVerifier {
         {
             let parsed = ParsedCertificate::try_from(end_entity)?;
             verify_server_name(&parsed, server_name)?;
+            let validity = x509::validity(end_entity.as_ref()).ok_or(
+                rustls::Error::InvalidCertificate(CertificateError::BadEncoding),
+            )?;
+            let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+            if now < validity.not_before {
+                return Err(rustls::Error::InvalidCertificate(
+                    CertificateError::NotValidYet,
+                ));
+            }
+            if now > validity.not_after {
+                return Err(rustls::Error::InvalidCertificate(CertificateError::Expired));
+            }
             return Ok(ServerCertVerified::assertion());
         }
         self.webpki
@@ -602,5 +622,27 @@ mod tests {
         let err = cert.reload().unwrap_err();
         assert!(err.contains("cert.pem"), "{err}");
         assert_eq!(handshake(trust(&second), config, "localhost"), Ok(()));
+    }
+
+    #[test]
+    fn a_pinned_certificate_out_of_its_validity_is_refused() {
+        for (from, to, expect) in [
+            ((2020, 1, 1), (2021, 1, 1), CertificateError::Expired),
+            ((2090, 1, 1), (2091, 1, 1), CertificateError::NotValidYet),
+        ] {
+            let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+            params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            params.not_before = rcgen::date_time_ymd(from.0, from.1, from.2);
+            params.not_after = rcgen::date_time_ymd(to.0, to.1, to.2);
+            let key = rcgen::KeyPair::generate().unwrap();
+            let cert = params.self_signed(&key).unwrap();
+            let dir = fresh_dir();
+            let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
+            std::fs::write(&c, cert.pem()).unwrap();
+            std::fs::write(&k, key.serialize_pem()).unwrap();
+            let server = server_config(&c, &k, None).unwrap();
+            let err = handshake(client_config(Some(&c)).unwrap(), server, "localhost");
+            assert_eq!(err, Err(rustls::Error::InvalidCertificate(expect)));
+        }
     }
 }
