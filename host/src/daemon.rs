@@ -26,8 +26,26 @@ pub struct Arrived {
 
 impl Signals {
     /// Registers SIGTERM and SIGINT, and SIGHUP with `reload` (left at its default, which
-    /// ends the process, otherwise).
+    /// ends the process, otherwise). On an error every handler installed so far is removed
+    /// again, so the signals keep their default action (a half-installed set would swallow
+    /// SIGTERM).
     pub fn register(registry: &mio::Registry, n: usize, reload: bool) -> std::io::Result<Signals> {
+        let mut installed = Vec::new();
+        let result = Self::install(registry, n, reload, &mut installed);
+        if result.is_err() {
+            for id in installed {
+                signal_hook::low_level::unregister(id);
+            }
+        }
+        result
+    }
+
+    fn install(
+        registry: &mio::Registry,
+        n: usize,
+        reload: bool,
+        installed: &mut Vec<signal_hook::SigId>,
+    ) -> std::io::Result<Signals> {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
         let (r, w) = std::os::unix::net::UnixStream::pair()?;
         r.set_nonblocking(true)?;
@@ -40,8 +58,8 @@ impl Signals {
             wanted.push((SIGHUP, &hup));
         }
         for (sig, flag) in wanted {
-            signal_hook::flag::register(sig, Arc::clone(flag))?;
-            signal_hook::low_level::pipe::register(sig, w.try_clone()?)?;
+            installed.push(signal_hook::flag::register(sig, Arc::clone(flag))?);
+            installed.push(signal_hook::low_level::pipe::register(sig, w.try_clone()?)?);
         }
         let mut pipe = mio::net::UnixStream::from_std(r);
         registry.register(&mut pipe, Transport::user_token(n), mio::Interest::READABLE)?;
@@ -64,10 +82,15 @@ impl Signals {
     }
 }
 
-/// SIGHUP's work for a TLS listener: reads `cert`'s files again. A failure keeps the
-/// certificate in use and is logged as an error (a half-written renewal must not take the
-/// listener down).
-pub fn reload_cert(cert: &moneysocket_ws::tls::ServerCert) {
+/// SIGHUP's work for a daemon: reads its TLS listener's certificate files again (without
+/// one there is nothing to reload, and the daemon goes on). A failure keeps the certificate
+/// in use and is logged as an error (a half-written renewal must not take the listener
+/// down).
+pub fn reload_cert(cert: Option<&moneysocket_ws::tls::ServerCert>) {
+    let Some(cert) = cert else {
+        tracing::info!("SIGHUP: nothing to reload (no TLS certificate)");
+        return;
+    };
     match cert.reload() {
         Ok(()) => log_cert(cert, "SIGHUP: TLS certificate reloaded from"),
         Err(e) => {

@@ -28,7 +28,7 @@ impl DialErrors {
         trust_hint: &str,
     ) {
         let mut text = cause.to_string();
-        if text.contains("invalid peer certificate") {
+        if crate::trust::needs_ca_file(&text) {
             text = format!("{text} ({trust_hint})");
         }
         let retry = match retry_in {

@@ -1,5 +1,6 @@
 //! Which certificates a `wss://` dial trusts: one rule for every program of the binary
 //! that dials (the consumer, the wallet, the terminus's `connect`, the device bridge).
+//! `--ca-file` / `relay_ca_file` name the file of rule 1.
 //!
 //! 1. a CA file given explicitly (`--ca-file`, or the terminus's `relay_ca_file`): only the
 //!    PEM certificates in it;
@@ -29,9 +30,10 @@ pub fn ca_file(explicit: Option<&Path>, env: Option<OsString>) -> Option<PathBuf
 
 /// The TLS configuration of `wss://` dials under the rule above (`None`: the transport's
 /// default, the built-in roots). An explicit file that is unreadable or holds no
-/// certificate is an error that names it; a `$SSL_CERT_FILE` that does not load is logged
-/// and the built-in roots are used (an environment set for other programs must not stop
-/// one that may never dial `wss`).
+/// certificate is an error that names it. A `$SSL_CERT_FILE` that does not load is logged
+/// and makes every `wss` dial fail with that reason (fail closed, as OpenSSL does, rather
+/// than fall back to the built-in roots); the program itself starts, since it may never
+/// dial `wss`.
 pub fn wss_client_tls(explicit: Option<&Path>) -> Result<Option<Arc<ClientConfig>>, String> {
     client_tls_with(explicit, std::env::var_os(SSL_CERT_FILE))
 }
@@ -48,10 +50,20 @@ fn client_tls_with(
         Ok(config) => Ok(Some(config)),
         Err(e) if explicit.is_some() => Err(format!("CA file for wss: {e}")),
         Err(e) => {
-            tracing::warn!("${SSL_CERT_FILE} not used ({e}): wss trusts the built-in roots");
-            Ok(None)
+            let reason = format!("${SSL_CERT_FILE} does not load: {e}");
+            tracing::warn!("{reason}: every wss dial will fail");
+            Ok(Some(tls::refusing_client_config(reason)))
         }
     }
+}
+
+/// Whether a connection error is a certificate the dialer did not trust (so that a CA file
+/// would help): not an expired one, one for another name, or a refusal of our own.
+pub fn needs_ca_file(error_text: &str) -> bool {
+    error_text.contains("invalid peer certificate")
+        && !["Expired", "NotValidYet", "NotValidForName"]
+            .iter()
+            .any(|other| error_text.contains(other))
 }
 
 #[cfg(test)]
@@ -71,6 +83,20 @@ mod tests {
     }
 
     #[test]
+    fn the_ca_file_hint_is_only_for_untrusted_issuers() {
+        let t = "connection closed: handshake failed: IO error: invalid peer certificate: ";
+        assert!(needs_ca_file(&format!("{t}UnknownIssuer")));
+        assert!(needs_ca_file(&format!(
+            "{t}Other(OtherError(CaUsedAsEndEntity))"
+        )));
+        assert!(!needs_ca_file(&format!("{t}Expired")));
+        assert!(!needs_ca_file(&format!(
+            "{t}NotValidForNameContext {{ .. }}"
+        )));
+        assert!(!needs_ca_file("connection refused"));
+    }
+
+    #[test]
     fn a_file_without_certificates_is_refused_by_name() {
         let dir = crate::scratch::for_process("ms-trust-test").unwrap();
         let bad = dir.join("empty.pem");
@@ -82,9 +108,9 @@ mod tests {
         );
         let err = client_tls_with(Some(&dir.join("missing.pem")), None).unwrap_err();
         assert!(err.contains("missing.pem"), "{err}");
-        // the same file named only by $SSL_CERT_FILE: the built-in roots, no error
+        // the same file named only by $SSL_CERT_FILE: no error now, a refusing configuration
         let env = Some(OsString::from(dir.join("missing.pem")));
-        assert!(matches!(client_tls_with(None, env), Ok(None)));
+        assert!(matches!(client_tls_with(None, env), Ok(Some(_))));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

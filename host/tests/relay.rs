@@ -349,6 +349,30 @@ fn sighup_reloads_the_certificate_for_new_connections_and_keeps_the_pairs() {
 }
 
 #[test]
+fn sighup_leaves_a_plain_relay_running() {
+    let relay = Relay::start_logging("");
+    let (mut a, mut b) = relay.pair(RID);
+    relay.signal("HUP");
+    let until = Instant::now() + Duration::from_secs(10);
+    let said = || {
+        relay
+            .log_lines()
+            .iter()
+            .any(|l| l.contains("SIGHUP: nothing to reload"))
+    };
+    while !said() {
+        assert!(
+            Instant::now() < until,
+            "no SIGHUP line: {:?}",
+            relay.log_lines()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    send(&mut a, b"after the hang-up");
+    assert_eq!(recv(&mut b), b"after the hang-up");
+}
+
+#[test]
 fn a_certificate_near_its_end_is_logged_as_a_warning() {
     // a certificate that ends in five days
     let today = std::time::SystemTime::now()

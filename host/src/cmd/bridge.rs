@@ -60,10 +60,7 @@ pub fn run(a: BridgeArgs) -> CmdResult {
         (None, None) => return Err("--relay is required without --provision".into()),
     };
     let mut config = BridgeConfig::new(device, &relay);
-    config.ca_file = moneysocket_host::trust::ca_file(
-        a.ca_file.as_deref(),
-        std::env::var_os(moneysocket_host::trust::SSL_CERT_FILE),
-    );
+    config.tls = moneysocket_host::trust::wss_client_tls(a.ca_file.as_deref())?;
     config.provision = a.provision;
     config.idle_gap = (a.idle_gap_ms > 0).then(|| Duration::from_millis(a.idle_gap_ms));
     let mut bridge = Bridge::new(config).map_err(|e| format!("bridge: {e}"))?;

@@ -133,7 +133,7 @@ pub fn run(a: ConsumerArgs) -> CmdResult {
 /// A connect error's text, with a hint when the peer's TLS certificate was refused.
 fn with_tls_hint(e: &moneysocket_client::ClientError) -> String {
     let text = e.to_string();
-    if text.contains("invalid peer certificate") {
+    if moneysocket_host::trust::needs_ca_file(&text) {
         format!(
             "{text}; to trust a private or self-signed certificate give it with --ca-file \
              (or $SSL_CERT_FILE)"

@@ -212,7 +212,7 @@ fn serve<N: Node>(
     control
         .publish(&data_dir)
         .map_err(|e| format!("{}: {e}", data_dir.display()))?;
-    let mut signals = match crate::daemon::Signals::register(&registry, SIGNAL_N, cert.is_some()) {
+    let mut signals = match crate::daemon::Signals::register(&registry, SIGNAL_N, true) {
         Ok(s) => Some(s),
         Err(e) => {
             tracing::warn!("no signal handling: {e}");
@@ -250,8 +250,8 @@ fn serve<N: Node>(
             if let DriverEvent::User { n, .. } = ev {
                 if n == SIGNAL_N {
                     let arrived = signals.as_mut().map(|s| s.take());
-                    if let (Some(cert), Some(true)) = (&cert, arrived.map(|a| a.reload)) {
-                        crate::daemon::reload_cert(cert);
+                    if arrived.is_some_and(|a| a.reload) {
+                        crate::daemon::reload_cert(cert.as_ref());
                     }
                     if arrived.is_some_and(|a| a.stop) && stop_at.is_none() {
                         tracing::info!("signal received: stopping (payments under way may finish)");

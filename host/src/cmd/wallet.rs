@@ -137,9 +137,10 @@ impl WalletArgs {
 /// Runs the wallet until SIGTERM/SIGINT. Prints `listening at: ws://addr` (with --listen)
 /// and `upstream beacon: BEACON` on stdout once started.
 pub fn run(a: WalletArgs) -> CmdResult {
+    // logging first: reading the configuration may warn (a $SSL_CERT_FILE that does not load)
+    crate::daemon::init_logging(&a.log_level, a.log_dir.as_deref(), "moneysocket-wallet.log")?;
     let cert = a.cert()?;
     let cfg = a.config(cert.as_ref())?;
-    crate::daemon::init_logging(&a.log_level, a.log_dir.as_deref(), "moneysocket-wallet.log")?;
     let mut wallet = Wallet::new(cfg).map_err(|e| e.to_string())?;
     if let Some(cert) = &cert {
         crate::daemon::log_cert(cert, "TLS certificate");
@@ -147,7 +148,7 @@ pub fn run(a: WalletArgs) -> CmdResult {
     let mut signals = match crate::daemon::Signals::register(
         wallet.driver().io().transport().registry(),
         SIGNAL_N,
-        cert.is_some(),
+        true,
     ) {
         Ok(s) => Some(s),
         Err(e) => {
@@ -177,8 +178,8 @@ pub fn run(a: WalletArgs) -> CmdResult {
         for ev in events.drain(..) {
             if let DriverEvent::User { n: SIGNAL_N, .. } = ev {
                 let arrived = signals.as_mut().map(crate::daemon::Signals::take);
-                if let (Some(cert), Some(true)) = (&cert, arrived.map(|a| a.reload)) {
-                    crate::daemon::reload_cert(cert);
+                if arrived.is_some_and(|a| a.reload) {
+                    crate::daemon::reload_cert(cert.as_ref());
                 }
                 if arrived.is_some_and(|a| a.stop) {
                     tracing::info!("signal received");

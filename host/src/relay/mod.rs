@@ -184,16 +184,15 @@ fn start(cfg: RelayConfig, embedded: bool) -> Result<Started, String> {
         Box::new(std::io::stdout())
     };
     // inside another program the signals are that program's: do not even register a handler
-    let signals = match (!embedded)
-        .then(|| crate::daemon::Signals::register(t.registry(), SIGNAL_N, cert.is_some()))
-    {
-        None => None,
-        Some(Ok(s)) => Some(s),
-        Some(Err(e)) => {
-            tracing::warn!("no signal handling: {e}");
-            None
-        }
-    };
+    let signals =
+        match (!embedded).then(|| crate::daemon::Signals::register(t.registry(), SIGNAL_N, true)) {
+            None => None,
+            Some(Ok(s)) => Some(s),
+            Some(Err(e)) => {
+                tracing::warn!("no signal handling: {e}");
+                None
+            }
+        };
     let interval =
         |v: f64| (v > 0.0).then(|| Duration::try_from_secs_f64(v).unwrap_or(Duration::MAX));
     let now = std::time::Instant::now();
@@ -389,8 +388,8 @@ impl Relay {
                 let Some(arrived) = self.signals.as_mut().map(crate::daemon::Signals::take) else {
                     return;
                 };
-                if let (true, Some(cert)) = (arrived.reload, &self.cert) {
-                    crate::daemon::reload_cert(cert);
+                if arrived.reload {
+                    crate::daemon::reload_cert(self.cert.as_ref());
                 }
                 if arrived.stop {
                     tracing::info!("signal received: shutting down");

@@ -3,7 +3,6 @@
 
 use std::fmt;
 use std::io::{self, Read, Write};
-use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -36,10 +35,11 @@ pub struct BridgeConfig {
     /// Where the device is.
     pub device: DeviceAddr,
     /// The relay's websocket URL (`ws://…`, or `wss://…` trusting the webpki roots or
-    /// [`BridgeConfig::ca_file`]).
+    /// [`BridgeConfig::tls`]).
     pub relay: String,
-    /// PEM certificates to trust for a `wss://` relay (default: the webpki roots).
-    pub ca_file: Option<PathBuf>,
+    /// TLS of a `wss://` relay (`None`: the webpki roots;
+    /// `moneysocket_ws::tls::client_config(Some(ca_file))` trusts a CA file).
+    pub tls: Option<Arc<tls::ClientConfig>>,
     /// A beacon whose shared seed is sent to the device (a provisioning message) whenever the
     /// device asks for it (a hello device message: it booted without a seed).
     pub provision: Option<String>,
@@ -59,7 +59,7 @@ impl BridgeConfig {
         BridgeConfig {
             device,
             relay: relay.to_owned(),
-            ca_file: None,
+            tls: None,
             provision: None,
             idle_gap: Some(Duration::from_secs(2)),
             initial_delay: Duration::from_millis(100),
@@ -238,10 +238,10 @@ pub struct Bridge {
 impl Bridge {
     /// A bridge that starts opening the device link at its first [`Bridge::poll`].
     pub fn new(config: BridgeConfig) -> io::Result<Bridge> {
-        let tls = if config.relay.starts_with("wss://") {
-            Some(tls::client_config(config.ca_file.as_deref()).map_err(io::Error::other)?)
-        } else {
-            None
+        let tls = match (&config.tls, config.relay.starts_with("wss://")) {
+            (_, false) => None,
+            (Some(t), true) => Some(Arc::clone(t)),
+            (None, true) => Some(tls::client_config(None).map_err(io::Error::other)?),
         };
         let transport = Transport::new(config.transport.clone())?;
         let (wake_rx, wake_tx) = std::os::unix::net::UnixStream::pair()?;

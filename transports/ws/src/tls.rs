@@ -130,14 +130,17 @@ impl ResolvesServerCert for Current {
 /// A client TLS configuration trusting the webpki (Mozilla) roots, or only the PEM
 /// certificates in `ca_file` when given.
 ///
-/// With a file, a server is accepted when its chain leads to one of the file's
-/// certificates (webpki's checks: validity, usage, host name), or when it presents exactly
-/// one of them, byte for byte, and the host name matches it: a self-signed certificate given
-/// as its own CA. The second rule exists because webpki refuses a certificate marked
-/// `CA:true` as a server's (`CaUsedAsEndEntity`), and that is what `openssl req -x509`
-/// makes by default; OpenSSL-based peers (curl, Python, Node) accept such a pin. The pin
-/// replaces the chain check only for that exact certificate; its validity period is still
-/// checked (as OpenSSL does), and the handshake signature as always.
+/// With a file, a server is accepted when its chain leads to one of the file's **CA**
+/// certificates (basicConstraints `cA`; webpki's checks: validity, usage, host name), or
+/// when it presents exactly one of the file's certificates, byte for byte, whose host name
+/// matches and whose validity period holds: the certificate is pinned. The exact rule exists
+/// because webpki refuses a certificate marked `CA:true` as a server's (`CaUsedAsEndEntity`),
+/// and that is what `openssl req -x509` makes by default; OpenSSL-based peers (curl, Python,
+/// Node) accept such a certificate. Only CA certificates become trust anchors: a webpki
+/// anchor carries no basicConstraints, so a CA:false certificate made one would let its key
+/// issue certificates for any name (OpenSSL refuses that). The pin does not look at the
+/// certificate's extended key usage or issuer; the handshake signature is checked as
+/// always.
 pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
@@ -150,16 +153,31 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String
         ));
     };
     let pinned = load_certs(path)?;
+    // only CA certificates become trust anchors (webpki anchors carry no basicConstraints:
+    // a CA:false certificate added as one could issue certificates for any name); the
+    // others are trusted by the exact-certificate rule alone
     let mut roots = RootCertStore::empty();
-    for c in &pinned {
+    for c in pinned
+        .iter()
+        .filter(|c| x509::is_ca(c.as_ref()) == Some(true))
+    {
         roots
             .add(c.clone())
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
-        .build()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    let verifier = FileVerifier { pinned, webpki };
+    let webpki = match roots.is_empty() {
+        true => None,
+        false => Some(
+            WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+                .build()
+                .map_err(|e| format!("{}: {e}", path.display()))?,
+        ),
+    };
+    let verifier = FileVerifier {
+        pinned,
+        webpki,
+        provider: provider(),
+    };
     Ok(Arc::new(
         builder
             .dangerous()
@@ -168,12 +186,68 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String
     ))
 }
 
-/// The verifier of [`client_config`] with a CA file: webpki over the file's certificates,
-/// plus the exact-certificate rule.
+/// A client TLS configuration that refuses every server, with `reason` as the handshake's
+/// error: for a program told to trust a file it could not read, so that `wss` fails closed
+/// (with the reason) while everything else goes on.
+pub fn refusing_client_config(reason: impl Into<String>) -> Arc<ClientConfig> {
+    let verifier = Refusing(reason.into(), provider());
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap_or_else(|_| ClientConfig::builder());
+    Arc::new(
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(verifier))
+            .with_no_client_auth(),
+    )
+}
+
+/// The verifier of [`refusing_client_config`].
+#[derive(Debug)]
+struct Refusing(String, Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for Refusing {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Err(rustls::Error::General(self.0.clone()))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::General(self.0.clone()))
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        _message: &[u8],
+        _cert: &CertificateDer<'_>,
+        _dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        Err(rustls::Error::General(self.0.clone()))
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.1.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// The verifier of [`client_config`] with a CA file: webpki over the file's CA
+/// certificates (none: no chain is accepted), plus the exact-certificate rule.
 #[derive(Debug)]
 struct FileVerifier {
     pinned: Vec<CertificateDer<'static>>,
-    webpki: Arc<WebPkiServerVerifier>,
+    webpki: Option<Arc<WebPkiServerVerifier>>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
 impl ServerCertVerifier for FileVerifier {
@@ -206,8 +280,18 @@ impl ServerCertVerifier for FileVerifier {
             }
             return Ok(ServerCertVerified::assertion());
         }
-        self.webpki
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        match &self.webpki {
+            Some(webpki) => webpki.verify_server_cert(
+                end_entity,
+                intermediates,
+                server_name,
+                ocsp_response,
+                now,
+            ),
+            None => Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
+        }
     }
 
     fn verify_tls12_signature(
@@ -216,7 +300,8 @@ impl ServerCertVerifier for FileVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls12_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls12_signature(message, cert, dss, algorithms)
     }
 
     fn verify_tls13_signature(
@@ -225,11 +310,14 @@ impl ServerCertVerifier for FileVerifier {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.webpki.verify_tls13_signature(message, cert, dss)
+        let algorithms = &self.provider.signature_verification_algorithms;
+        rustls::crypto::verify_tls13_signature(message, cert, dss, algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.webpki.supported_verify_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 
@@ -573,7 +661,7 @@ mod tests {
     }
 
     #[test]
-    fn a_leaf_certificate_in_the_file_is_trusted_through_webpki_too() {
+    fn a_leaf_certificate_in_the_file_is_trusted_by_its_exact_bytes() {
         let (file, server) = server(&["localhost", "127.0.0.1"], false);
         let client = client_config(Some(&file)).unwrap();
         assert_eq!(
@@ -581,6 +669,35 @@ mod tests {
             Ok(())
         );
         assert_eq!(handshake(client, server, "127.0.0.1"), Ok(()));
+    }
+
+    #[test]
+    fn a_leaf_in_the_file_cannot_issue_certificates_for_other_names() {
+        // the file holds a CA:false certificate L; a server shows a certificate for another
+        // name signed with L's key (OpenSSL: "invalid CA certificate")
+        let dir = fresh_dir();
+        let leaf_params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+        let leaf_key = rcgen::KeyPair::generate().unwrap();
+        let leaf = leaf_params.self_signed(&leaf_key).unwrap();
+        let file = dir.join("leaf.pem");
+        std::fs::write(&file, leaf.pem()).unwrap();
+        let issuer = rcgen::Issuer::new(leaf_params, leaf_key);
+        let forged_key = rcgen::KeyPair::generate().unwrap();
+        let forged = rcgen::CertificateParams::new(vec!["other.example".to_owned()])
+            .unwrap()
+            .signed_by(&forged_key, &issuer)
+            .unwrap();
+        let (c, k) = (dir.join("forged.pem"), dir.join("forged.key"));
+        std::fs::write(&c, forged.pem()).unwrap();
+        std::fs::write(&k, forged_key.serialize_pem()).unwrap();
+        let server = server_config(&c, &k, None).unwrap();
+        let err = handshake(client_config(Some(&file)).unwrap(), server, "other.example");
+        assert_eq!(
+            err,
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer
+            ))
+        );
     }
 
     #[test]
@@ -644,5 +761,16 @@ mod tests {
             let err = handshake(client_config(Some(&c)).unwrap(), server, "localhost");
             assert_eq!(err, Err(rustls::Error::InvalidCertificate(expect)));
         }
+    }
+
+    #[test]
+    fn a_refusing_configuration_fails_every_handshake_with_its_reason() {
+        let (_, server) = server(&["localhost"], false);
+        let client = refusing_client_config("$SSL_CERT_FILE /x.pem: not found");
+        let err = handshake(client, server, "localhost").unwrap_err();
+        assert_eq!(
+            err,
+            rustls::Error::General("$SSL_CERT_FILE /x.pem: not found".into())
+        );
     }
 }

@@ -1,7 +1,8 @@
-//! The validity period of an X.509 certificate, read from its DER: the one field the TLS
-//! code needs that rustls does not expose (the exact-certificate rule of
-//! [`tls::client_config`](crate::tls::client_config) checks it as OpenSSL does, and a server
-//! logs when its certificate ends).
+//! Two fields of an X.509 certificate that rustls does not expose, read from its DER: the
+//! validity period (the exact-certificate rule of
+//! [`tls::client_config`](crate::tls::client_config) checks it, and a server logs when its
+//! certificate ends) and whether basicConstraints says it is a CA (only CA certificates of a
+//! CA file become trust anchors).
 
 use moneysocket_core::civil::days_from_civil;
 
@@ -24,6 +25,54 @@ impl Validity {
 /// The validity of the certificate `der`, or `None` if the DER is not a certificate as
 /// RFC 5280 lays it out up to that field.
 pub fn validity(der: &[u8]) -> Option<Validity> {
+    let (validity, _) = element(after_issuer(der)?, SEQUENCE)?;
+    let (not_before, rest) = time(validity)?;
+    let (not_after, _) = time(rest)?;
+    Some(Validity {
+        not_before,
+        not_after,
+    })
+}
+
+/// Whether the certificate `der` is a CA by its basicConstraints extension (`cA` TRUE);
+/// `false` without the extension, `None` if the DER does not read as a certificate.
+pub fn is_ca(der: &[u8]) -> Option<bool> {
+    let (_validity, rest) = element(after_issuer(der)?, SEQUENCE)?;
+    let (_subject, rest) = element(rest, SEQUENCE)?;
+    let (_spki, mut rest) = element(rest, SEQUENCE)?;
+    // [1] issuerUniqueID, [2] subjectUniqueID (implicit, optional), [3] EXPLICIT extensions
+    for tag in [0x81, 0x82] {
+        if rest.first() == Some(&tag) {
+            rest = element(rest, tag)?.1;
+        }
+    }
+    if rest.first() != Some(&0xa3) {
+        return Some(false);
+    }
+    let (explicit, _) = element(rest, 0xa3)?;
+    let (mut extensions, _) = element(explicit, SEQUENCE)?;
+    while !extensions.is_empty() {
+        let (extension, next) = element(extensions, SEQUENCE)?;
+        extensions = next;
+        let (oid, mut body) = element(extension, 0x06)?;
+        if oid != BASIC_CONSTRAINTS {
+            continue;
+        }
+        if body.first() == Some(&0x01) {
+            body = element(body, 0x01)?.1; // critical
+        }
+        let (value, _) = element(body, 0x04)?;
+        let (constraints, _) = element(value, SEQUENCE)?;
+        return Some(match element(constraints, 0x01) {
+            Some((flag, _)) => flag.first().is_some_and(|&b| b != 0),
+            None => false,
+        });
+    }
+    Some(false)
+}
+
+/// What follows the issuer in the TBSCertificate of `der` (the validity comes next).
+fn after_issuer(der: &[u8]) -> Option<&[u8]> {
     let (cert, _) = element(der, SEQUENCE)?;
     let (tbs, _) = element(cert, SEQUENCE)?;
     // [0] EXPLICIT version, optional
@@ -34,14 +83,11 @@ pub fn validity(der: &[u8]) -> Option<Validity> {
     let (_serial, rest) = element(rest, 0x02)?;
     let (_signature, rest) = element(rest, SEQUENCE)?;
     let (_issuer, rest) = element(rest, SEQUENCE)?;
-    let (validity, _) = element(rest, SEQUENCE)?;
-    let (not_before, rest) = time(validity)?;
-    let (not_after, _) = time(rest)?;
-    Some(Validity {
-        not_before,
-        not_after,
-    })
+    Some(rest)
 }
+
+/// 2.5.29.19, id-ce-basicConstraints.
+const BASIC_CONSTRAINTS: &[u8] = &[0x55, 0x1d, 0x13];
 
 const SEQUENCE: u8 = 0x30;
 const UTC_TIME: u8 = 0x17;
@@ -123,6 +169,27 @@ mod tests {
         let v = validity(&cert_der((1975, 6, 1), (2049, 12, 31))).unwrap();
         assert_eq!(v.not_before, days_from_civil(1975, 6, 1) * 86_400);
         assert!(v.contains(v.not_after) && !v.contains(v.not_after + 1));
+    }
+
+    #[test]
+    fn basic_constraints_say_who_is_a_ca() {
+        let make = |ca: Option<bool>| {
+            let mut params = rcgen::CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+            params.is_ca = match ca {
+                Some(true) => rcgen::IsCa::Ca(rcgen::BasicConstraints::Constrained(2)),
+                Some(false) => rcgen::IsCa::ExplicitNoCa,
+                None => rcgen::IsCa::NoCa,
+            };
+            let key = rcgen::KeyPair::generate().unwrap();
+            params.self_signed(&key).unwrap().der().to_vec()
+        };
+        assert_eq!(is_ca(&make(Some(true))), Some(true));
+        assert_eq!(is_ca(&make(Some(false))), Some(false));
+        assert_eq!(is_ca(&make(None)), Some(false));
+        let der = make(Some(true));
+        for cut in 0..der.len() {
+            let _ = is_ca(&der[..cut]);
+        }
     }
 
     #[test]
