@@ -52,7 +52,7 @@ fn client_tls_with(
         Err(e) => {
             let reason = format!("${SSL_CERT_FILE} does not load: {e}");
             tracing::warn!("{reason}: every wss dial will fail");
-            Ok(Some(tls::refusing_client_config(reason)))
+            tls::refusing_client_config(reason).map(Some)
         }
     }
 }

@@ -173,11 +173,48 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String
                 .map_err(|e| format!("{}: {e}", path.display()))?,
         ),
     };
-    let verifier = FileVerifier {
-        pinned,
-        webpki,
+    let verifier = FileVerifier { pinned, webpki };
+    deciding_client_config(move |p| verifier.decide(p))
+}
+
+/// A client TLS configuration that refuses every server, with `reason` as the handshake's
+/// error: for a program told to trust a file it could not read, so that `wss` fails closed
+/// (with the reason) while everything else goes on.
+pub fn refusing_client_config(reason: impl Into<String>) -> Result<Arc<ClientConfig>, String> {
+    let reason = reason.into();
+    deciding_client_config(move |_| Err(rustls::Error::General(reason.clone())))
+}
+
+/// What a server presented, for the decision of [`deciding_client_config`].
+#[derive(Debug)]
+pub struct Presented<'a> {
+    /// Its certificate.
+    pub end_entity: &'a CertificateDer<'a>,
+    /// The other certificates it sent.
+    pub intermediates: &'a [CertificateDer<'a>],
+    /// The name dialed.
+    pub server_name: &'a ServerName<'a>,
+    /// Its stapled OCSP response (may be empty).
+    pub ocsp_response: &'a [u8],
+    /// The time of the handshake.
+    pub now: UnixTime,
+}
+
+/// A client TLS configuration whose certificate check is `decide` (`Ok` accepts the
+/// server's certificate); the handshake signatures are always checked against the
+/// presented certificate's key by the crypto provider. Every custom trust rule (a CA file,
+/// a refusal, LND's pinned `tls.cert`) is one such function.
+pub fn deciding_client_config<F>(decide: F) -> Result<Arc<ClientConfig>, String>
+where
+    F: Fn(&Presented<'_>) -> Result<(), rustls::Error> + Send + Sync + 'static,
+{
+    let verifier = Deciding {
+        decide: Box::new(decide),
         provider: provider(),
     };
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
     Ok(Arc::new(
         builder
             .dangerous()
@@ -186,71 +223,22 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<Arc<ClientConfig>, String
     ))
 }
 
-/// A client TLS configuration that refuses every server, with `reason` as the handshake's
-/// error: for a program told to trust a file it could not read, so that `wss` fails closed
-/// (with the reason) while everything else goes on.
-pub fn refusing_client_config(reason: impl Into<String>) -> Arc<ClientConfig> {
-    let verifier = Refusing(reason.into(), provider());
-    let builder = ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .unwrap_or_else(|_| ClientConfig::builder());
-    Arc::new(
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(verifier))
-            .with_no_client_auth(),
-    )
-}
+/// A decision of [`deciding_client_config`].
+type Decide = Box<dyn Fn(&Presented<'_>) -> Result<(), rustls::Error> + Send + Sync>;
 
-/// The verifier of [`refusing_client_config`].
-#[derive(Debug)]
-struct Refusing(String, Arc<rustls::crypto::CryptoProvider>);
-
-impl ServerCertVerifier for Refusing {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Err(rustls::Error::General(self.0.clone()))
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General(self.0.clone()))
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        _message: &[u8],
-        _cert: &CertificateDer<'_>,
-        _dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        Err(rustls::Error::General(self.0.clone()))
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.1.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// The verifier of [`client_config`] with a CA file: webpki over the file's CA
-/// certificates (none: no chain is accepted), plus the exact-certificate rule.
-#[derive(Debug)]
-struct FileVerifier {
-    pinned: Vec<CertificateDer<'static>>,
-    webpki: Option<Arc<WebPkiServerVerifier>>,
+/// The verifier of [`deciding_client_config`].
+struct Deciding {
+    decide: Decide,
     provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
-impl ServerCertVerifier for FileVerifier {
+impl std::fmt::Debug for Deciding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Deciding")
+    }
+}
+
+impl ServerCertVerifier for Deciding {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -259,39 +247,14 @@ impl ServerCertVerifier for FileVerifier {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if self
-            .pinned
-            .iter()
-            .any(|c| c.as_ref() == end_entity.as_ref())
-        {
-            let parsed = ParsedCertificate::try_from(end_entity)?;
-            verify_server_name(&parsed, server_name)?;
-            let validity = x509::validity(end_entity.as_ref()).ok_or(
-                rustls::Error::InvalidCertificate(CertificateError::BadEncoding),
-            )?;
-            let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
-            if now < validity.not_before {
-                return Err(rustls::Error::InvalidCertificate(
-                    CertificateError::NotValidYet,
-                ));
-            }
-            if now > validity.not_after {
-                return Err(rustls::Error::InvalidCertificate(CertificateError::Expired));
-            }
-            return Ok(ServerCertVerified::assertion());
-        }
-        match &self.webpki {
-            Some(webpki) => webpki.verify_server_cert(
-                end_entity,
-                intermediates,
-                server_name,
-                ocsp_response,
-                now,
-            ),
-            None => Err(rustls::Error::InvalidCertificate(
-                CertificateError::UnknownIssuer,
-            )),
-        }
+        (self.decide)(&Presented {
+            end_entity,
+            intermediates,
+            server_name,
+            ocsp_response,
+            now,
+        })
+        .map(|()| ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -318,6 +281,54 @@ impl ServerCertVerifier for FileVerifier {
         self.provider
             .signature_verification_algorithms
             .supported_schemes()
+    }
+}
+
+/// The decision of [`client_config`] with a CA file: webpki over the file's CA
+/// certificates (none: no chain is accepted), plus the exact-certificate rule.
+struct FileVerifier {
+    pinned: Vec<CertificateDer<'static>>,
+    webpki: Option<Arc<WebPkiServerVerifier>>,
+}
+
+impl FileVerifier {
+    fn decide(&self, p: &Presented<'_>) -> Result<(), rustls::Error> {
+        let end_entity = p.end_entity;
+        if self
+            .pinned
+            .iter()
+            .any(|c| c.as_ref() == end_entity.as_ref())
+        {
+            let parsed = ParsedCertificate::try_from(end_entity)?;
+            verify_server_name(&parsed, p.server_name)?;
+            let validity = x509::validity(end_entity.as_ref()).ok_or(
+                rustls::Error::InvalidCertificate(CertificateError::BadEncoding),
+            )?;
+            let now = i64::try_from(p.now.as_secs()).unwrap_or(i64::MAX);
+            if now < validity.not_before {
+                return Err(rustls::Error::InvalidCertificate(
+                    CertificateError::NotValidYet,
+                ));
+            }
+            if now > validity.not_after {
+                return Err(rustls::Error::InvalidCertificate(CertificateError::Expired));
+            }
+            return Ok(());
+        }
+        match &self.webpki {
+            Some(webpki) => webpki
+                .verify_server_cert(
+                    end_entity,
+                    p.intermediates,
+                    p.server_name,
+                    p.ocsp_response,
+                    p.now,
+                )
+                .map(|_| ()),
+            None => Err(rustls::Error::InvalidCertificate(
+                CertificateError::UnknownIssuer,
+            )),
+        }
     }
 }
 
@@ -766,7 +777,7 @@ mod tests {
     #[test]
     fn a_refusing_configuration_fails_every_handshake_with_its_reason() {
         let (_, server) = server(&["localhost"], false);
-        let client = refusing_client_config("$SSL_CERT_FILE /x.pem: not found");
+        let client = refusing_client_config("$SSL_CERT_FILE /x.pem: not found").unwrap();
         let err = handshake(client, server, "localhost").unwrap_err();
         assert_eq!(
             err,

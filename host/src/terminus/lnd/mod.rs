@@ -454,10 +454,10 @@ impl LndNode {
                 reason,
             })?,
         );
-        let tls = Arc::new(pin.client_config().map_err(|reason| LndError::TlsCert {
+        let tls = pin.client_config().map_err(|reason| LndError::TlsCert {
             path: cert_path.clone(),
             reason,
-        })?);
+        })?;
         let (macaroon, macaroon_source) = load_macaroon(config)?;
         let agent = ureq::AgentBuilder::new()
             .tls_config(Arc::clone(&tls))

@@ -9,11 +9,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, SignatureScheme};
+use rustls::pki_types::CertificateDer;
+use rustls::{CertificateError, ClientConfig};
 
 /// Reads the first certificate of a PEM file (LND's `tls.cert`) as DER.
 pub(crate) fn read_cert(path: &Path) -> Result<Vec<u8>, String> {
@@ -31,7 +29,6 @@ pub(crate) struct Pin {
     path: PathBuf,
     der: Mutex<Vec<u8>>,
     mismatch: AtomicBool,
-    provider: Arc<CryptoProvider>,
 }
 
 impl Pin {
@@ -41,7 +38,6 @@ impl Pin {
             path: path.to_owned(),
             der: Mutex::new(read_cert(path)?),
             mismatch: AtomicBool::new(false),
-            provider: Arc::new(rustls::crypto::ring::default_provider()),
         })
     }
 
@@ -73,72 +69,19 @@ impl Pin {
         }
     }
 
-    /// A client configuration that trusts exactly this certificate.
-    pub fn client_config(self: &Arc<Self>) -> Result<ClientConfig, String> {
-        let config = ClientConfig::builder_with_provider(Arc::clone(&self.provider))
-            .with_safe_default_protocol_versions()
-            .map_err(|e| e.to_string())?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(PinVerifier(Arc::clone(self))))
-            .with_no_client_auth();
-        Ok(config)
-    }
-}
-
-#[derive(Debug)]
-struct PinVerifier(Arc<Pin>);
-
-impl ServerCertVerifier for PinVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        if self.0.matches(end_entity.as_ref()) {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            self.0.mismatch.store(true, Ordering::SeqCst);
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::ApplicationVerificationFailure,
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0
-            .provider
-            .signature_verification_algorithms
-            .supported_schemes()
+    /// A client configuration that trusts exactly this certificate (handshake signatures
+    /// checked by `moneysocket_ws::tls::deciding_client_config`).
+    pub fn client_config(self: &Arc<Self>) -> Result<Arc<ClientConfig>, String> {
+        let pin = Arc::clone(self);
+        moneysocket_ws::tls::deciding_client_config(move |p| {
+            if pin.matches(p.end_entity.as_ref()) {
+                Ok(())
+            } else {
+                pin.mismatch.store(true, Ordering::SeqCst);
+                Err(rustls::Error::InvalidCertificate(
+                    CertificateError::ApplicationVerificationFailure,
+                ))
+            }
+        })
     }
 }
