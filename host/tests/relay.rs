@@ -328,21 +328,7 @@ fn sighup_reloads_the_certificate_for_new_connections_and_keeps_the_pairs() {
     // a broken renewal: the relay says so and keeps serving the certificate it has
     std::fs::write(&key, "not a key\n").expect("write");
     relay.signal("HUP");
-    let until = Instant::now() + Duration::from_secs(10);
-    let logged = || {
-        relay
-            .log_lines()
-            .iter()
-            .any(|l| l.contains("TLS certificate not reloaded"))
-    };
-    while !logged() {
-        assert!(
-            Instant::now() < until,
-            "no error logged: {:?}",
-            relay.log_lines()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    relay.wait_log("TLS certificate not reloaded");
     assert!(relay.try_connect_tls(&cert).is_ok());
     send(&mut b, b"still paired");
     assert_eq!(recv(&mut a), b"still paired");
@@ -353,21 +339,7 @@ fn sighup_leaves_a_plain_relay_running() {
     let relay = Relay::start_logging("");
     let (mut a, mut b) = relay.pair(RID);
     relay.signal("HUP");
-    let until = Instant::now() + Duration::from_secs(10);
-    let said = || {
-        relay
-            .log_lines()
-            .iter()
-            .any(|l| l.contains("SIGHUP: nothing to reload"))
-    };
-    while !said() {
-        assert!(
-            Instant::now() < until,
-            "no SIGHUP line: {:?}",
-            relay.log_lines()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    relay.wait_log("SIGHUP: nothing to reload");
     send(&mut a, b"after the hang-up");
     assert_eq!(recv(&mut b), b"after the hang-up");
 }
@@ -391,22 +363,7 @@ fn a_certificate_near_its_end_is_logged_as_a_warning() {
     std::fs::write(&c, cert.pem()).expect("write");
     std::fs::write(&k, key.serialize_pem()).expect("write");
     let relay = Relay::start_logging(&format!("tls_cert = {c:?}\ntls_key = {k:?}\n"));
-    let until = Instant::now() + Duration::from_secs(10);
-    let line = loop {
-        if let Some(l) = relay
-            .log_lines()
-            .into_iter()
-            .find(|l| l.contains("TLS certificate"))
-        {
-            break l;
-        }
-        assert!(
-            Instant::now() < until,
-            "no certificate line: {:?}",
-            relay.log_lines()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let line = relay.wait_log("TLS certificate");
     // 4 or 5 whole days, depending on the time of day
     assert!(
         line.contains("WARN") && line.contains(" day(s) left") && line.contains("valid until"),

@@ -195,6 +195,23 @@ impl Relay {
             .expect("VmRSS line")
     }
 
+    /// The first log line containing `needle`, waiting for it up to 10 s (panics without
+    /// it, showing the log).
+    pub fn wait_log(&self, needle: &str) -> String {
+        let until = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(l) = self.log_lines().into_iter().find(|l| l.contains(needle)) {
+                return l;
+            }
+            assert!(
+                Instant::now() < until,
+                "no {needle:?} in the log: {:?}",
+                self.log_lines()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The log lines so far (the relay must have been started by [`Relay::start_logging`]).
     pub fn log_lines(&self) -> Vec<String> {
         let log = self.log.as_ref().expect("relay started without a log file");
