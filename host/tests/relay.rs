@@ -362,7 +362,9 @@ fn a_certificate_near_its_end_is_logged_as_a_warning() {
     let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&c, cert.pem()).expect("write");
     std::fs::write(&k, key.serialize_pem()).expect("write");
-    let relay = Relay::start_logging(&format!("tls_cert = {c:?}\ntls_key = {k:?}\n"));
+    let relay = Relay::start_logging(&format!(
+        "tls_cert = {c:?}\ntls_key = {k:?}\nmetrics = \"127.0.0.1:0\"\n"
+    ));
     let line = relay.wait_log("TLS certificate");
     // 4 or 5 whole days, depending on the time of day
     assert!(
@@ -370,6 +372,10 @@ fn a_certificate_near_its_end_is_logged_as_a_warning() {
         "{line}"
     );
     assert!(relay.try_connect_tls(&c).is_ok());
+    // and the metric to alert on
+    let end = relay.metric("moneysocket_relay_tls_certificate_expiry_timestamp_seconds");
+    let days = (end / 86_400) as i64 - today as i64;
+    assert!((5..=6).contains(&days), "{end}: {days} days");
 }
 
 // ---------------------------------------------------------------- our client (moneysocket-ws)

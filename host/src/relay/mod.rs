@@ -38,6 +38,8 @@ const METRICS_CLIENTS: usize = 1024;
 const PUBLISH_EVERY: Duration = Duration::from_millis(10);
 /// Time given to flush END notifications and close handshakes at shutdown.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// How often a wss relay logs its certificate's end again.
+const CERT_LOG_EVERY: Duration = Duration::from_secs(86_400);
 
 /// One worker's loop (the relay is worker 0 and, with `workers = N`, N - 1 more threads).
 struct Relay {
@@ -53,6 +55,9 @@ struct Relay {
     /// Worker 0 of a wss relay: the certificate every worker's listener presents, read
     /// again on SIGHUP.
     cert: Option<tls::ServerCert>,
+    /// When worker 0 logs the certificate's end again (daily: a renewal that never came
+    /// is noticed without a restart).
+    next_cert_log: std::time::Instant,
     /// Interval of the status log line (`None`: off; worker 0 only).
     stats_every: Option<Duration>,
     last_stats: (u64, u64, u64),
@@ -205,6 +210,7 @@ fn start(cfg: RelayConfig, embedded: bool) -> Result<Started, String> {
         metrics: None,
         signals: None,
         cert: None,
+        next_cert_log: now + CERT_LOG_EVERY,
         stats_every: None,
         last_stats: (0, 0, 0),
         next_stats: now,
@@ -326,6 +332,7 @@ impl Relay {
                 m.sweep(self.driver.io().transport().registry());
             }
             self.stats_line();
+            self.cert_line();
             if let Some(line) = self.summary.due(std::time::Instant::now()) {
                 tracing::info!("{line}");
             }
@@ -407,6 +414,18 @@ impl Relay {
             }
             // the relay holds no session, dials nothing and spawns no job
             _ => {}
+        }
+    }
+
+    /// Worker 0 of a wss relay, once a day: the certificate's end (a warning when near).
+    fn cert_line(&mut self) {
+        let Some(cert) = &self.cert else {
+            return;
+        };
+        let now = std::time::Instant::now();
+        if now >= self.next_cert_log {
+            self.next_cert_log = now + CERT_LOG_EVERY;
+            crate::daemon::log_cert(cert, "TLS certificate");
         }
     }
 
@@ -570,6 +589,14 @@ impl Relay {
                 &[("", all.len() as u64)],
             ),
         ]);
+        if let Some(v) = self.cert.as_ref().and_then(tls::ServerCert::validity) {
+            x.put(
+                "tls_certificate_expiry_timestamp_seconds",
+                "gauge",
+                "End of the validity of the TLS certificate served (Unix seconds; follows SIGHUP reloads).",
+                &[("", u64::try_from(v.not_after).unwrap_or(0))],
+            );
+        }
         x.finish()
     }
 
