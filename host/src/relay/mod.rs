@@ -331,9 +331,11 @@ impl Relay {
             if let Some(m) = &mut self.metrics {
                 m.sweep(self.driver.io().transport().registry());
             }
-            self.stats_line();
-            self.cert_line();
-            if let Some(line) = self.summary.due(std::time::Instant::now()) {
+            // one clock reading for the round's timed lines
+            let now = std::time::Instant::now();
+            self.stats_line(now);
+            self.cert_line(now);
+            if let Some(line) = self.summary.due(now) {
                 tracing::info!("{line}");
             }
             if self.shared.stopping() {
@@ -418,22 +420,20 @@ impl Relay {
     }
 
     /// Worker 0 of a wss relay, once a day: the certificate's end (a warning when near).
-    fn cert_line(&mut self) {
+    fn cert_line(&mut self, now: std::time::Instant) {
         let Some(cert) = &self.cert else {
             return;
         };
-        let now = std::time::Instant::now();
         if now >= self.next_cert_log {
             self.next_cert_log = now + CERT_LOG_EVERY;
             crate::daemon::log_cert(cert, "TLS certificate");
         }
     }
 
-    fn stats_line(&mut self) {
+    fn stats_line(&mut self, now: std::time::Instant) {
         let Some(every) = self.stats_every else {
             return;
         };
-        let now = std::time::Instant::now();
         if now < self.next_stats {
             return;
         }
